@@ -1,0 +1,1 @@
+"""Local sandbox of real Kubernetes control planes (see hack/sandbox)."""

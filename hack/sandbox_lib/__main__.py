@@ -1,0 +1,82 @@
+"""Command line of hack/sandbox: up, down, status [--json]."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .processes import SandboxError
+from .sandbox import REPO, Sandbox, build_bins
+from .topology import TopologyError, load_topology
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hack/sandbox",
+        description=(
+            "Real local clusters: one etcd, kube-apiserver + kube-controller-manager per cluster, "
+            "kwok for edge nodes."
+        ),
+    )
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=Path(os.environ.get("FUSIONVC_SANDBOX_DIR", REPO / ".sandbox")),
+        help="state folder (default .sandbox, or $FUSIONVC_SANDBOX_DIR)",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=REPO / "config/sandbox.yaml",
+        help="topology file (default config/sandbox.yaml)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="start every cluster (idempotent)")
+    sub.add_parser("down", help="stop every process the sandbox started")
+    status = sub.add_parser("status", help="clusters, URLs and kubeconfig paths")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    return parser
+
+
+def _print_status(status: dict[str, object]) -> None:
+    print(f"sandbox {'up' if status['up'] else 'down'} ({status['dir']})")
+    for c in status["clusters"]:  # type: ignore[attr-defined]
+        region = f" region={c['region']}" if c.get("region") else ""
+        print(f"  {c['name']:<12} {c['role']:<10} {c['url']}{region}")
+        print(f"    kubeconfig: {c['kubeconfig']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        topology = load_topology(args.config)
+        box = Sandbox(args.dir.resolve(), topology, args.config.resolve())
+        if args.command == "status":
+            status = box.status()
+            if args.json:
+                print(json.dumps(status, indent=1))
+            else:
+                _print_status(status)
+            return 0
+        if args.command == "down":
+            stopped = box.down()
+            print(
+                f"sandbox: stopped {len(stopped)} processes"
+                if stopped
+                else "sandbox: nothing was running"
+            )
+            return 0
+        if not box.up(build_bins(), log=lambda msg: print(msg, flush=True)):
+            print("sandbox: already up")
+        _print_status(box.status())
+        return 0
+    except (TopologyError, SandboxError) as err:
+        print(f"sandbox: error: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Command lines and kubeconfigs for etcd, kube-apiserver, kube-controller-manager and kwok."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .pki import CertPair, ClusterPKI
+
+
+@dataclass(frozen=True)
+class ClusterLayout:
+    """Where one cluster's files live and which ports it uses."""
+
+    name: str
+    role: str
+    region: str
+    port: int
+    pki: ClusterPKI
+    kubeconfig_dir: Path
+
+    @property
+    def url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    def kubeconfig(self, user: str = "admin") -> Path:
+        return self.kubeconfig_dir / (
+            f"{self.name}.yaml" if user == "admin" else f"{self.name}-{user}.yaml"
+        )
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def kubeconfig_doc(cluster: str, url: str, ca: Path, client: CertPair, user: str) -> dict[str, Any]:
+    """A self-contained kubeconfig (certificates embedded), fit for a Secret."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": cluster,
+        "clusters": [
+            {
+                "name": cluster,
+                "cluster": {"server": url, "certificate-authority-data": _b64(ca.read_bytes())},
+            }
+        ],
+        "users": [
+            {
+                "name": user,
+                "user": {
+                    "client-certificate-data": _b64(client.cert_pem()),
+                    "client-key-data": _b64(client.key_pem()),
+                },
+            }
+        ],
+        "contexts": [{"name": cluster, "context": {"cluster": cluster, "user": user}}],
+    }
+
+
+def write_kubeconfig(path: Path, doc: dict[str, Any]) -> None:
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    path.chmod(0o600)
+
+
+def etcd_argv(bindir: Path, data_dir: Path, client_port: int, peer_port: int) -> list[str]:
+    return [
+        str(bindir / "etcd"),
+        "--name=sandbox",
+        f"--data-dir={data_dir}",
+        f"--listen-client-urls=http://127.0.0.1:{client_port}",
+        f"--advertise-client-urls=http://127.0.0.1:{client_port}",
+        f"--listen-peer-urls=http://127.0.0.1:{peer_port}",
+        f"--initial-advertise-peer-urls=http://127.0.0.1:{peer_port}",
+        f"--initial-cluster=sandbox=http://127.0.0.1:{peer_port}",
+        "--unsafe-no-fsync=true",  # a throwaway sandbox: durability is not worth the disk waits
+        "--quota-backend-bytes=8589934592",
+        "--log-level=warn",
+    ]
+
+
+def apiserver_argv(bindir: Path, layout: ClusterLayout, etcd_url: str) -> list[str]:
+    pki = layout.pki
+    serving = pki.issue("apiserver", "kube-apiserver", server=True)
+    return [
+        str(bindir / "kube-apiserver"),
+        f"--etcd-servers={etcd_url}",
+        f"--etcd-prefix=/clusters/{layout.name}",
+        "--bind-address=127.0.0.1",
+        f"--secure-port={layout.port}",
+        "--advertise-address=127.0.0.1",
+        "--endpoint-reconciler-type=none",
+        f"--tls-cert-file={serving.cert}",
+        f"--tls-private-key-file={serving.key}",
+        f"--client-ca-file={pki.ca.cert}",
+        "--authorization-mode=RBAC",
+        f"--service-account-issuer=https://{layout.name}.sandbox.fusionvc.local",
+        f"--service-account-key-file={pki.sa_pub}",
+        f"--service-account-signing-key-file={pki.sa_key}",
+        "--service-cluster-ip-range=10.96.0.0/16",
+        "--allow-privileged=true",
+        "--profiling=false",
+        "--v=1",
+    ]
+
+
+def controller_manager_argv(bindir: Path, layout: ClusterLayout) -> list[str]:
+    return [
+        str(bindir / "kube-controller-manager"),
+        f"--kubeconfig={layout.kubeconfig('controller-manager')}",
+        "--secure-port=0",
+        "--leader-elect=false",
+        f"--cluster-name={layout.name}",
+        f"--root-ca-file={layout.pki.ca.cert}",
+        f"--service-account-private-key-file={layout.pki.sa_key}",
+        "--use-service-account-credentials=true",
+        "--v=1",
+    ]
+
+
+def kwok_argv(bindir: Path, layout: ClusterLayout, cidr: str, server_port: int) -> list[str]:
+    return [
+        str(bindir / "kwok"),
+        f"--kubeconfig={layout.kubeconfig('kwok')}",
+        "--manage-all-nodes=false",
+        "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+        f"--cidr={cidr}",
+        "--node-ip=127.0.0.1",
+        f"--server-address=127.0.0.1:{server_port}",
+        f"--config={bindir / 'kwok-stages.yaml'}",
+        "--node-lease-duration-seconds=40",
+    ]

@@ -1,0 +1,263 @@
+"""The sandbox: bring real clusters up, record them, report them, take them down."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import components as comp
+from . import seed
+from .kubectl import apply_with_retry, kubectl
+from .pki import ClusterPKI
+from .processes import (
+    ProcessRecord,
+    SandboxError,
+    free_ports,
+    load_records,
+    save_records,
+    start,
+    stop_all,
+)
+from .readiness import http_ok, https_ok, wait_all
+from .topology import ClusterSpec, Topology
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Sandbox:
+    def __init__(self, state_dir: Path, topology: Topology, topology_path: Path) -> None:
+        self.dir = state_dir
+        self.topology = topology
+        self.topology_path = topology_path
+        self.procs_file = state_dir / "processes.json"
+        self.state_file = state_dir / "state.json"
+        self.logs = state_dir / "logs"
+        self.records: list[ProcessRecord] = []
+
+    # ---- status -------------------------------------------------------------------------
+
+    def running(self) -> tuple[list[ProcessRecord], list[ProcessRecord]]:
+        records = load_records(self.procs_file)
+        alive = [r for r in records if r.alive()]
+        return alive, [r for r in records if r not in alive]
+
+    def status(self) -> dict[str, Any]:
+        alive, dead = self.running()
+        state = json.loads(self.state_file.read_text()) if self.state_file.exists() else {}
+        return {
+            "up": bool(alive) and not dead,
+            "dir": str(self.dir),
+            "clusters": state.get("clusters", []),
+            "etcd": state.get("etcd"),
+            "processes": {r.name: ("running" if r in alive else "stopped") for r in alive + dead},
+        }
+
+    # ---- down ---------------------------------------------------------------------------
+
+    def down(self) -> list[str]:
+        stopped = stop_all(load_records(self.procs_file))
+        self.procs_file.unlink(missing_ok=True)
+        return stopped
+
+    # ---- up -----------------------------------------------------------------------------
+
+    def up(self, bindir: Path, log: Any = print) -> bool:
+        """Starts everything; False when it was already up. Raises SandboxError on failure."""
+        alive, dead = self.running()
+        if alive and not dead:
+            return False
+        if alive or dead:
+            log(
+                f"sandbox: previous run is incomplete ({', '.join(r.name for r in dead)} stopped); "
+                "restarting it from scratch"
+            )
+            self.down()
+        for sub in ("etcd", "logs"):
+            shutil.rmtree(self.dir / sub, ignore_errors=True)
+        self.logs.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        try:
+            self._start_all(bindir, log)
+        except BaseException:
+            save_records(self.procs_file, self.records)
+            raise
+        log(f"sandbox: all clusters ready in {time.monotonic() - started:.1f}s")
+        return True
+
+    def _layouts(self, ports: list[int]) -> list[comp.ClusterLayout]:
+        kubeconfigs = self.dir / "kubeconfig"
+        kubeconfigs.mkdir(parents=True, exist_ok=True)
+        return [
+            comp.ClusterLayout(
+                name=c.name,
+                role=c.role,
+                region=c.region,
+                port=port,
+                pki=ClusterPKI(self.dir / "pki" / c.name),
+                kubeconfig_dir=kubeconfigs,
+            )
+            for c, port in zip(self.topology.clusters, ports, strict=True)
+        ]
+
+    def _spawn(self, name: str, argv: list[str]) -> ProcessRecord:
+        rec = start(name, argv, self.logs)
+        self.records.append(rec)
+        save_records(self.procs_file, self.records)
+        return rec
+
+    def _start_all(self, bindir: Path, log: Any) -> None:
+        clusters = self.topology.clusters
+        ports = free_ports(2 + len(clusters) * 2)
+        etcd_url = f"http://127.0.0.1:{ports[0]}"
+        layouts = self._layouts(ports[2 : 2 + len(clusters)])
+        kwok_ports = iter(ports[2 + len(clusters) :])
+        for layout in layouts:
+            layout.pki.ensure_ca(layout.name)
+            self._write_kubeconfigs(layout)
+        log(f"sandbox: starting etcd and {len(layouts)} kube-apiservers")
+        etcd = self._spawn("etcd", comp.etcd_argv(bindir, self.dir / "etcd", ports[0], ports[1]))
+        wait_all({"etcd": (etcd, lambda: http_ok(f"{etcd_url}/health"))}, 60, "etcd")
+        checks = {}
+        for layout in layouts:
+            rec = self._spawn(
+                f"{layout.name}-apiserver", comp.apiserver_argv(bindir, layout, etcd_url)
+            )
+            admin = layout.pki.issue("admin", "sandbox-admin", ("system:masters",))
+            checks[rec.name] = (
+                rec,
+                lambda lay=layout, a=admin: https_ok(f"{lay.url}/readyz", str(lay.pki.ca.cert), a),
+            )
+        wait_all(checks, 180, "kube-apiservers")
+        log("sandbox: kube-apiservers ready; starting controller-managers and kwok")
+        for i, layout in enumerate(layouts):
+            self._spawn(
+                f"{layout.name}-controller-manager", comp.controller_manager_argv(bindir, layout)
+            )
+            if layout.role == "edge":
+                self._spawn(
+                    f"{layout.name}-kwok",
+                    comp.kwok_argv(bindir, layout, f"10.{100 + i}.0.1/16", next(kwok_ports)),
+                )
+        self._write_state(layouts, etcd_url)
+        self._seed(layouts, log)
+
+    def _write_kubeconfigs(self, layout: comp.ClusterLayout) -> None:
+        pki = layout.pki
+        users = {
+            "admin": pki.issue("admin", "sandbox-admin", ("system:masters",)),
+            "controller-manager": pki.issue("controller-manager", "system:kube-controller-manager"),
+            "kwok": pki.issue("kwok", "kwok-controller", ("system:masters",)),
+            # fusionvc's own identity in every cluster it syncs.
+            "syncer": pki.issue("syncer", "fusionvc-syncer", ("system:masters",)),
+        }
+        for user, pair in users.items():
+            doc = comp.kubeconfig_doc(layout.name, layout.url, pki.ca.cert, pair, user)
+            comp.write_kubeconfig(layout.kubeconfig(user), doc)
+
+    def _write_state(self, layouts: list[comp.ClusterLayout], etcd_url: str) -> None:
+        clusters = [
+            {
+                "name": lay.name,
+                "role": lay.role,
+                "region": lay.region or None,
+                "url": lay.url,
+                "kubeconfig": str(lay.kubeconfig()),
+                "syncerKubeconfig": str(lay.kubeconfig("syncer")),
+            }
+            for lay in layouts
+        ]
+        self.state_file.write_text(
+            json.dumps(
+                {"etcd": etcd_url, "clusters": clusters, "topology": str(self.topology_path)},
+                indent=1,
+            )
+        )
+
+    def _seed(self, layouts: list[comp.ClusterLayout], log: Any) -> None:
+        by_name = {lay.name: lay for lay in layouts}
+        specs = {c.name: c for c in self.topology.clusters}
+        mgmt = next(lay for lay in layouts if lay.role == "management")
+        jobs = [lambda: self._seed_management(mgmt, specs, by_name)]
+        for lay in layouts:
+            if lay.role == "edge":
+                jobs.append(lambda lay=lay: self._seed_edge(lay, specs[lay.name]))
+            elif lay.role == "tenant":
+                jobs.append(lambda lay=lay: self._wait_default_sa(lay))
+        log("sandbox: registering tenants and edge clusters, creating edge nodes")
+        with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+            for future in [pool.submit(job) for job in jobs]:
+                future.result()
+
+    def _seed_management(
+        self,
+        mgmt: comp.ClusterLayout,
+        specs: dict[str, ClusterSpec],
+        layouts: dict[str, comp.ClusterLayout],
+    ) -> None:
+        kc = mgmt.kubeconfig()
+        apply_with_retry(
+            kc,
+            (REPO / "config/crd/fusionvc.io_tenants.yaml").read_text()
+            + "\n---\n"
+            + (REPO / "config/crd/fusionvc.io_edgeclusters.yaml").read_text(),
+            "CRDs",
+        )
+        kubectl(
+            kc,
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd/tenants.fusionvc.io",
+            "crd/edgeclusters.fusionvc.io",
+        )
+        items: list[dict[str, Any]] = [
+            {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": seed.SYSTEM_NAMESPACE}}
+        ]
+        for name, lay in layouts.items():
+            if lay.role == "management":
+                continue
+            syncer_kc = yaml.safe_load(lay.kubeconfig("syncer").read_text())
+            items.append(seed.kubeconfig_secret(f"{name}-kubeconfig", syncer_kc))
+            spec = specs[name]
+            items.append(
+                seed.tenant_object(spec) if lay.role == "tenant" else seed.edge_cluster_object(spec)
+            )
+        apply_with_retry(kc, seed.as_list(items), "tenants and edge clusters")
+
+    def _seed_edge(self, lay: comp.ClusterLayout, spec: ClusterSpec) -> None:
+        kc = lay.kubeconfig()
+        apply_with_retry(kc, seed.as_list(seed.edge_objects(spec)), f"{lay.name} nodes", 120)
+        kubectl(
+            kc, "wait", "--for=condition=Ready", "--timeout=120s", "nodes", "--all", timeout=130
+        )
+
+    def _wait_default_sa(self, lay: comp.ClusterLayout) -> None:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                kubectl(lay.kubeconfig(), "get", "serviceaccount", "default", "-n", "default")
+                return
+            except SandboxError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
+
+
+def build_bins(log: Any = print) -> Path:
+    """Runs hack/build-bins (a no-op when built) and returns the folder of the binaries."""
+    proc = subprocess.run(
+        ["bash", str(REPO / "hack/build-bins")], stdout=subprocess.PIPE, text=True, check=False
+    )
+    lines = proc.stdout.strip().splitlines()
+    for line in lines[:-1]:
+        log(line)
+    if proc.returncode != 0 or not lines:
+        raise SandboxError("hack/build-bins failed (see its output above)")
+    return Path(lines[-1])

@@ -1,0 +1,31 @@
+"""Fixtures of the integration tests: the session's sandbox of real clusters."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from .sandbox_fixture import REPO, SandboxHandle, start_sandbox
+
+pytestmark = pytest.mark.integration
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "integration" in str(item.path):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def sandbox(request: pytest.FixtureRequest) -> Iterator[SandboxHandle]:
+    state_dir = Path(os.environ.get("FUSIONVC_TEST_SANDBOX_DIR", REPO / ".sandbox-test")).resolve()
+    handle = start_sandbox(state_dir)
+    yield handle
+    if os.environ.get("FUSIONVC_TEST_KEEP_SANDBOX") == "1":
+        return
+    handle.run("down", check=False)
+    if request.session.testsfailed:
+        print(f"\nsandbox logs kept in {state_dir / 'logs'}")

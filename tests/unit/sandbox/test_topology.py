@@ -1,0 +1,109 @@
+"""Table tests of config/sandbox.yaml validation: every error names its field."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sandbox_lib.seed import edge_node, edge_objects
+from sandbox_lib.topology import TopologyError, load_topology, parse_topology
+
+REPO = Path(__file__).resolve().parents[3]
+GOOD: dict[str, Any] = yaml.safe_load((REPO / "config/sandbox.yaml").read_text())
+
+
+def test_shipped_topology_is_valid_and_matches_design() -> None:
+    topo = load_topology(REPO / "config/sandbox.yaml")
+    assert [c.name for c in topo.by_role("tenant")] == ["tenant-a", "tenant-b"]
+    edges = topo.by_role("edge")
+    assert len(edges) == 3 and len({e.region for e in edges}) == 3
+    groups = [g for e in edges for g in e.nodes]
+    assert any(g.arch == "arm64" for g in groups)
+    assert len({g.gpu_model for g in groups if g.gpu}) >= 2
+    assert any(g.used_gpus == g.gpu for g in groups if g.gpu), "some GPU nodes must be full"
+    assert len({g.price_per_hour for g in groups}) > 3
+
+
+def _mutate(path: list[Any], value: Any) -> dict[str, Any]:
+    doc = copy.deepcopy(GOOD)
+    target = doc
+    for key in path[:-1]:
+        target = target[key]
+    if value is KeyError:
+        del target[path[-1]]
+    else:
+        target[path[-1]] = value
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        (["clusters", 1, "role"], "edgy", "clusters[1].role: unknown role 'edgy'"),
+        (
+            ["clusters", 1, "name"],
+            "tenant-b",
+            "clusters[2].name: duplicate cluster name 'tenant-b'",
+        ),
+        (["clusters", 3, "region"], KeyError, "clusters[3].region: missing required field"),
+        (
+            ["clusters", 3, "nodes", 0, "cpu"],
+            KeyError,
+            "clusters[3].nodes[0].cpu: missing required field",
+        ),
+        (["clusters", 3, "nodes", 0, "count"], "four", "clusters[3].nodes[0].count: must be int"),
+        (
+            ["clusters", 3, "nodes", 0, "arch"],
+            "s390x",
+            "clusters[3].nodes[0].arch: must be amd64 or arm64",
+        ),
+        (
+            ["clusters", 3, "nodes", 0, "colour"],
+            "red",
+            "clusters[3].nodes[0].colour: unknown field",
+        ),
+        (
+            ["clusters", 3, "latencyMs"],
+            {"mars": 3},
+            "clusters[3].latencyMs.mars: not one of userRegions",
+        ),
+        (["clusters", 0, "role"], "tenant", "exactly one cluster must have role management"),
+        (["clusters", 0, "name"], "Bad_Name", "clusters[0].name: 'Bad_Name' is not a DNS label"),
+        (["clusters"], KeyError, "document.clusters: missing required field"),
+    ],
+)
+def test_invalid_topology_names_the_field(path: list[Any], value: Any, message: str) -> None:
+    with pytest.raises(TopologyError) as err:
+        parse_topology(_mutate(path, value), "sandbox.yaml")
+    assert message in str(err.value)
+    assert str(err.value).startswith("sandbox.yaml: ")
+
+
+def test_unreadable_and_non_yaml_files(tmp_path: Path) -> None:
+    with pytest.raises(TopologyError, match="cannot read"):
+        load_topology(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("clusters: [\n")
+    with pytest.raises(TopologyError, match="not valid YAML"):
+        load_topology(bad)
+
+
+def test_edge_nodes_carry_gpu_arch_region_and_price() -> None:
+    topo = load_topology(REPO / "config/sandbox.yaml")
+    edge = topo.by_role("edge")[1]
+    arm = next(g for g in edge.nodes if g.arch == "arm64")
+    node = edge_node(edge, arm, "n-0")
+    assert node["metadata"]["labels"]["kubernetes.io/arch"] == "arm64"
+    assert node["status"]["nodeInfo"]["architecture"] == "arm64"
+    assert node["metadata"]["labels"]["topology.kubernetes.io/region"] == edge.region
+    assert node["metadata"]["annotations"]["kwok.x-k8s.io/node"] == "fake"
+    gpu = next(g for g in edge.nodes if g.gpu)
+    node = edge_node(edge, gpu, "g-0")
+    assert node["status"]["allocatable"]["nvidia.com/gpu"] == str(gpu.gpu)
+    assert node["metadata"]["labels"]["nvidia.com/gpu.product"] == gpu.gpu_model
+    objs = edge_objects(edge)
+    used = [o for o in objs if o["kind"] == "Pod"]
+    assert len(used) == sum(g.count for g in edge.nodes if g.used_gpus)
