@@ -1,0 +1,167 @@
+"""Every Prometheus metric fusionvc exports, in one place.
+
+This module owns the metric names, help texts, label names and buckets. A
+:class:`Metrics` is built on a :class:`~prometheus_client.CollectorRegistry`
+that the daemon creates and passes around (never the global registry), so
+each test can make a fresh one. The HTTP server in :mod:`syncer.health`
+renders that registry on ``/metrics``.
+
+Naming follows Prometheus conventions: ``fusionvc_`` prefix, ``_total`` on
+counters, base units (``_seconds``) on histograms, gauges named for what they
+hold.
+
+Label cardinality is bounded on purpose. Labels carry only values from small
+sets: tenant names, cluster names, resource kinds, directions, results,
+plugin names, extension points and cluster roles. Never put a pod name, an
+object name, a namespace, a key or an error message in a label: use logs for
+those. When a tenant or cluster is removed, call :meth:`Metrics.forget_tenant`
+or :meth:`Metrics.forget_cluster` so its series disappear. The sync duration
+histogram has no ``result`` label (the counter has): buckets times results per
+tenant would be the largest family by far.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
+from prometheus_client.metrics import MetricWrapperBase
+
+NAMESPACE = "fusionvc"
+
+DIRECTIONS = ("down", "up")
+DRIFT_FINDINGS = ("orphan_removed", "difference_requeued")
+SCHEDULE_RESULTS = ("scheduled", "unschedulable", "error")
+CLUSTER_ROLES = ("management", "tenant", "edge")
+
+# One API round trip up to a slow multi-object apply.
+SYNC_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# Time a key waits in the queue, up to a long backoff.
+QUEUE_BUCKETS = (0.001, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0)
+# One scheduling decision over hundreds of edge nodes.
+DECISION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+# One plugin at one extension point.
+PLUGIN_BUCKETS = (0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1)
+# Event loop lag as measured by the health heartbeat.
+LAG_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0)
+
+
+class Metrics:
+    """The daemon's metrics, registered on ``registry``.
+
+    Use the attributes directly, e.g.
+    ``metrics.sync_operations.labels(tenant=t, resource="pods", direction="down",
+    result="success").inc()``.
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        # No "_created" series next to every counter and histogram child: they double the
+        # series count and nothing here reads them. (A process-wide prometheus_client switch.)
+        disable_created_metrics()  # type: ignore[no-untyped-call]
+        self.registry = registry
+        self._labels: list[tuple[MetricWrapperBase, tuple[str, ...]]] = []
+        sync = ("tenant", "resource", "direction")
+        self.sync_operations = self._counter(
+            "sync_operations", "Sync operations by tenant, resource, direction (down: tenant "
+            "to edge, up: edge to tenant) and result.", (*sync, "result"))
+        self.sync_duration = self._histogram(
+            "sync_duration_seconds", "Time spent in one sync operation.", sync, SYNC_BUCKETS)
+        self.queue_depth = self._gauge(
+            "queue_depth", "Keys waiting in the work queue.", ("tenant",))
+        self.queue_adds = self._counter(
+            "queue_adds", "Keys added to the work queue.", ("tenant",))
+        self.queue_retries = self._counter(
+            "queue_retries", "Keys re-added after a failed reconcile.", ("tenant",))
+        self.queue_wait = self._histogram(
+            "queue_wait_seconds", "Time a key waited in the queue before a worker took it.",
+            ("tenant",), QUEUE_BUCKETS)
+        self.informer_relists = self._counter(
+            "informer_relists", "Full re-lists by informers (start, 410 Gone, errors).",
+            ("cluster", "resource"))
+        self.informer_watch_restarts = self._counter(
+            "informer_watch_restarts", "Watches restarted without a full re-list.",
+            ("cluster", "resource"))
+        self.managed_objects = self._gauge(
+            "managed_objects", "Objects fusionvc manages on edge clusters, by tenant and kind.",
+            ("tenant", "kind"))
+        self.drift_findings = self._counter(
+            "drift_findings", "Findings of the drift scan by tenant and finding "
+            "(orphan_removed, difference_requeued).", ("tenant", "finding"))
+        self.scheduler_attempts = self._counter(
+            "scheduler_attempts", "Scheduling attempts by result (scheduled, unschedulable, "
+            "error).", ("result",))
+        self.scheduler_decision_duration = self._histogram(
+            "scheduler_decision_duration_seconds", "Time to reach one scheduling decision.",
+            ("result",), DECISION_BUCKETS)
+        self.scheduler_plugin_duration = self._histogram(
+            "scheduler_plugin_duration_seconds", "Time one plugin spent at one extension point.",
+            ("plugin", "extension_point"), PLUGIN_BUCKETS)
+        self.cluster_reachable = self._gauge(
+            "cluster_reachable", "1 when the cluster's API server answered the last probe, "
+            "by cluster and role (management, tenant, edge).", ("cluster", "role"))
+        self.is_leader = self._gauge("is_leader", "1 while this replica holds the leader Lease.")
+        self.event_loop_lag = self._histogram(
+            "event_loop_lag_seconds", "Delay of the health heartbeat behind its schedule.",
+            (), LAG_BUCKETS)
+
+    def _counter(self, name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
+        metric = Counter(name, doc, labels, namespace=NAMESPACE, registry=self.registry)
+        self._labels.append((metric, labels))
+        return metric
+
+    def _gauge(self, name: str, doc: str, labels: tuple[str, ...] = ()) -> Gauge:
+        metric = Gauge(name, doc, labels, namespace=NAMESPACE, registry=self.registry)
+        self._labels.append((metric, labels))
+        return metric
+
+    def _histogram(
+        self, name: str, doc: str, labels: tuple[str, ...], buckets: tuple[float, ...]
+    ) -> Histogram:
+        metric = Histogram(
+            name, doc, labels, namespace=NAMESPACE, registry=self.registry, buckets=buckets)
+        self._labels.append((metric, labels))
+        return metric
+
+    def _forget(self, label: str, value: str) -> None:
+        """Remove every series whose ``label`` equals ``value``."""
+        for metric, names in self._labels:
+            if label not in names:
+                continue
+            doomed: set[tuple[str, ...]] = set()
+            for family in metric.collect():
+                for sample in family.samples:
+                    if sample.labels.get(label) == value:
+                        doomed.add(tuple(sample.labels[name] for name in names))
+            for values in doomed:
+                metric.remove(*values)
+
+    def forget_tenant(self, tenant: str) -> None:
+        """Drop a deleted tenant's series so cardinality stays bounded."""
+        self._forget("tenant", tenant)
+
+    def forget_cluster(self, cluster: str) -> None:
+        """Drop a removed cluster's series."""
+        self._forget("cluster", cluster)
+
+
+class SchedulerMetrics:
+    """Feeds the scheduler's observations into :class:`Metrics`.
+
+    Implements ``scheduler.observer.SchedulerObserver`` structurally, so this
+    module does not import the scheduler.
+    """
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def attempt(self, result: str, seconds: float) -> None:
+        self._metrics.scheduler_attempts.labels(result=result).inc()
+        self._metrics.scheduler_decision_duration.labels(result=result).observe(seconds)
+
+    def plugin(self, name: str, extension_point: str, seconds: float) -> None:
+        self._metrics.scheduler_plugin_duration.labels(
+            plugin=name, extension_point=extension_point).observe(seconds)

@@ -1,0 +1,373 @@
+"""Settings of the syncer: one typed, frozen value built at start-up.
+
+This module owns every knob an operator can turn and how it is read. Each
+setting has one entry in ``_SPECS`` giving its file key (``group.field``, the
+same names as the dataclasses below), its flag, and its environment variable
+(``FUSIONVC_`` + the flag name in upper case with ``_`` for ``-``). Sources
+are merged with the precedence flags > environment > YAML file (``--config``
+or ``FUSIONVC_CONFIG``) > defaults. Durations are seconds, given as a number
+or with a unit (``500ms``, ``15s``, ``2m``, ``1h``).
+
+Any bad value raises :class:`SettingsError`; its message names the setting as
+the user wrote it (``--workers``, ``FUSIONVC_WORKERS`` or ``sync.workers in
+FILE``) and says what is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import re
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import yaml
+
+ENV_PREFIX = "FUSIONVC_"
+CONFIG_ENV = ENV_PREFIX + "CONFIG"
+LOG_FORMATS = ("json", "console")
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+class SettingsError(ValueError):
+    """A setting is missing, malformed or inconsistent with another one."""
+
+
+@dataclass(frozen=True)
+class ManagementSettings:
+    kubeconfig: str | None = None  # None: in-cluster service account
+    namespace: str = "fusionvc-system"
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    resync_interval_s: float = 60.0
+    workers: int = 8
+    queue_max: int = 10000
+    queue_qps: float = 200.0
+    queue_burst: int = 400
+    request_timeout_s: float = 30.0
+    drift_scan_interval_s: float = 60.0
+
+
+def default_identity() -> str:
+    """Leader identity when none is set: ``<hostname>_<pid>`` (pod name in Kubernetes)."""
+    return f"{socket.gethostname()}_{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class LeaderSettings:
+    enabled: bool = True
+    lease_name: str = "fusionvc-syncer"
+    lease_namespace: str = "fusionvc-system"  # load_settings: the management namespace
+    lease_duration_s: int = 15
+    renew_deadline_s: float = 10.0
+    retry_period_s: float = 2.0
+    identity: str = dataclasses.field(default_factory=default_identity)
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    host: str = "0.0.0.0"
+    port: int = 8080
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    format: str = "json"
+    level: str = "info"
+
+
+@dataclass(frozen=True)
+class ShutdownSettings:
+    grace_s: float = 20.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    management: ManagementSettings = dataclasses.field(default_factory=ManagementSettings)
+    sync: SyncSettings = dataclasses.field(default_factory=SyncSettings)
+    leader: LeaderSettings = dataclasses.field(default_factory=LeaderSettings)
+    http: HttpSettings = dataclasses.field(default_factory=HttpSettings)
+    logging: LogSettings = dataclasses.field(default_factory=LogSettings)
+    shutdown: ShutdownSettings = dataclasses.field(default_factory=ShutdownSettings)
+
+
+_GROUPS: dict[str, tuple[type[Any], str]] = {
+    "management": (ManagementSettings, "management cluster"),
+    "sync": (SyncSettings, "synchronisation"),
+    "leader": (LeaderSettings, "leader election"),
+    "http": (HttpSettings, "HTTP server (/metrics, /healthz, /readyz)"),
+    "logging": (LogSettings, "logging"),
+    "shutdown": (ShutdownSettings, "shutdown"),
+}
+
+
+@dataclass(frozen=True)
+class _Spec:
+    key: str  # "group.field": the YAML key path and the dataclass field
+    flag: str
+    kind: str  # str | optstr | int | float | duration | bool | choice
+    help: str
+    minimum: int | None = None  # ints only; floats and durations must be > 0
+    choices: tuple[str, ...] = ()
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.flag[2:].upper().replace("-", "_")
+
+
+_SPECS: tuple[_Spec, ...] = (
+    _Spec("management.kubeconfig", "--kubeconfig", "optstr",
+          "kubeconfig of the management cluster; unset: in-cluster service account"),
+    _Spec("management.namespace", "--namespace", "str",
+          "namespace of the syncer: kubeconfig Secrets and the leader Lease live here"),
+    _Spec("sync.resync_interval_s", "--resync-interval", "duration",
+          "informer resync period"),
+    _Spec("sync.workers", "--workers", "int", "reconcile workers", minimum=1),
+    _Spec("sync.queue_max", "--queue-max", "int",
+          "most keys waiting in the work queue", minimum=1),
+    _Spec("sync.queue_qps", "--queue-qps", "float", "steady rate of requeues per second"),
+    _Spec("sync.queue_burst", "--queue-burst", "int", "burst of requeues above qps", minimum=1),
+    _Spec("sync.request_timeout_s", "--request-timeout", "duration",
+          "limit for one API request (watches excepted)"),
+    _Spec("sync.drift_scan_interval_s", "--drift-scan-interval", "duration",
+          "period of the scan comparing tenant and edge objects"),
+    _Spec("leader.enabled", "--leader-elect", "bool",
+          "elect a leader among replicas with a Lease; only the leader writes"),
+    _Spec("leader.lease_name", "--leader-lease-name", "str", "name of the Lease"),
+    _Spec("leader.lease_namespace", "--leader-lease-namespace", "optstr",
+          "namespace of the Lease; unset: --namespace"),
+    _Spec("leader.lease_duration_s", "--leader-lease-duration", "int",
+          "whole seconds a standby waits after the last renewal before taking over",
+          minimum=1),
+    _Spec("leader.renew_deadline_s", "--leader-renew-deadline", "duration",
+          "a leader that could not renew for this long stops leading"),
+    _Spec("leader.retry_period_s", "--leader-retry-period", "duration",
+          "period between acquire or renew attempts"),
+    _Spec("leader.identity", "--leader-identity", "optstr",
+          "holder identity written in the Lease; unset: <hostname>_<pid>"),
+    _Spec("http.host", "--http-host", "str", "listen address of the HTTP server"),
+    _Spec("http.port", "--http-port", "int", "listen port of the HTTP server", minimum=0),
+    _Spec("logging.format", "--log-format", "choice",
+          "json (production) or console (development)", choices=LOG_FORMATS),
+    _Spec("logging.level", "--log-level", "choice", "lowest level logged", choices=LOG_LEVELS),
+    _Spec("shutdown.grace_s", "--shutdown-grace", "duration",
+          "time given to in-flight work on SIGTERM before it is cancelled"),
+)
+_BY_KEY = {spec.key: spec for spec in _SPECS}
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser that raises SettingsError instead of exiting on bad input."""
+
+    def error(self, message: str) -> NoReturn:
+        raise SettingsError(message)
+
+
+def _default_of(key: str) -> Any:
+    group, name = key.split(".")
+    return getattr(getattr(Settings(), group), name)
+
+
+_METAVARS = {"str": "TEXT", "optstr": "TEXT", "int": "N", "float": "NUMBER", "duration": "DURATION"}
+
+
+def build_arg_parser() -> argparse.ArgumentParser:
+    """The command line of ``fusionvc-syncer``; every flag defaults to "not given"."""
+    parser = _Parser(
+        prog="fusionvc-syncer",
+        description="fusionvc syncer: tenant virtual clusters on edge clusters. "
+        "Precedence: flags > FUSIONVC_* environment > --config file > defaults.",
+    )
+    parser.add_argument(
+        "--config", metavar="FILE", default=argparse.SUPPRESS,
+        help=f"YAML settings file, keys as in 'group: {{field: value}}' (env {CONFIG_ENV})",
+    )
+    groups = {name: parser.add_argument_group(title) for name, (_, title) in _GROUPS.items()}
+    for spec in _SPECS:
+        default = "unset" if spec.kind == "optstr" else _default_of(spec.key)
+        unit = " (seconds or 500ms/15s/2m/1h)" if spec.kind == "duration" else ""
+        text = f"{spec.help}{unit}; env {spec.env}; file {spec.key}; default {default}"
+        group = groups[spec.key.split(".")[0]]
+        if spec.kind == "bool":
+            group.add_argument(spec.flag, dest=spec.key, action=argparse.BooleanOptionalAction,
+                               default=argparse.SUPPRESS, help=text)
+        else:
+            metavar = "|".join(spec.choices) or _METAVARS[spec.kind]
+            group.add_argument(spec.flag, dest=spec.key, metavar=metavar,
+                               default=argparse.SUPPRESS, help=text)
+    return parser
+
+
+_DURATION = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*(ms|s|m|h)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def _bad(where: str, problem: str) -> SettingsError:
+    return SettingsError(f"{where}: {problem}")
+
+
+def _number(spec: _Spec, raw: object, where: str) -> float:
+    if isinstance(raw, bool):
+        raise _bad(where, f"expected a number, got {raw!r}")
+    if isinstance(raw, int | float):
+        value = float(raw)
+    elif isinstance(raw, str):
+        match = _DURATION.match(raw) if spec.kind == "duration" else None
+        if match:
+            value = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        else:
+            try:
+                value = float(raw)
+            except ValueError:
+                what = "a duration" if spec.kind == "duration" else "a number"
+                raise _bad(where, f"expected {what}, got {raw!r}") from None
+    else:
+        raise _bad(where, f"expected a number, got {type(raw).__name__} {raw!r}")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise _bad(where, f"expected a finite number, got {raw!r}")
+    if value <= 0:
+        raise _bad(where, f"must be greater than 0, got {raw!r}")
+    return value
+
+
+def _integer(spec: _Spec, raw: object, where: str) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int | str):
+        raise _bad(where, f"expected an integer, got {type(raw).__name__} {raw!r}")
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _bad(where, f"expected an integer, got {raw!r}") from None
+    if spec.minimum is not None and value < spec.minimum:
+        raise _bad(where, f"must be at least {spec.minimum}, got {raw!r}")
+    if spec.key == "http.port" and value > 65535:
+        raise _bad(where, f"must be at most 65535, got {raw!r}")
+    return value
+
+
+def _boolean(raw: object, where: str) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower() if isinstance(raw, str) else None
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise _bad(where, f"expected true or false, got {raw!r}")
+
+
+def _string(spec: _Spec, raw: object, where: str) -> str | None:
+    if not isinstance(raw, str):
+        raise _bad(where, f"expected a string, got {type(raw).__name__} {raw!r}")
+    value = raw.strip()
+    if not value:
+        if spec.kind == "optstr":
+            return None
+        raise _bad(where, "must not be empty")
+    if spec.kind == "choice":
+        value = value.lower()
+        if value not in spec.choices:
+            raise _bad(where, f"must be one of {', '.join(spec.choices)}; got {raw!r}")
+    return value
+
+
+def _convert(spec: _Spec, raw: object, where: str) -> Any:
+    """Turn one raw value (string from flags/env, any YAML scalar from a file) into its type."""
+    if raw is None:  # "key:" or "key: ~" in a file
+        if spec.kind == "optstr":
+            return None
+        raise _bad(where, "has no value")
+    if spec.kind in ("float", "duration"):
+        return _number(spec, raw, where)
+    if spec.kind == "int":
+        return _integer(spec, raw, where)
+    if spec.kind == "bool":
+        return _boolean(raw, where)
+    return _string(spec, raw, where)
+
+
+def _read_file(path: str, where: str) -> dict[str, tuple[object, str]]:
+    """Flatten a YAML settings file into ``{key: (raw value, where)}``."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = yaml.safe_load(handle)
+    except FileNotFoundError:
+        raise _bad(where, f"file {path!r} does not exist") from None
+    except OSError as err:
+        raise _bad(where, f"cannot read {path!r}: {err.strerror}") from None
+    except yaml.YAMLError as err:
+        raise _bad(where, f"{path!r} is not valid YAML: {err}") from None
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise _bad(path, "the top level must be a mapping of groups")
+    found: dict[str, tuple[object, str]] = {}
+    for group, fields in document.items():
+        if group not in _GROUPS:
+            raise _bad(f"{group} in {path}", f"unknown key; groups are {', '.join(_GROUPS)}")
+        if not isinstance(fields, dict):
+            raise _bad(f"{group} in {path}", "expected a mapping of settings")
+        for name, raw in fields.items():
+            key = f"{group}.{name}"
+            if key not in _BY_KEY:
+                known = ", ".join(k.split(".")[1] for k in _BY_KEY if k.startswith(group + "."))
+                raise _bad(f"{key} in {path}", f"unknown key; {group} has {known}")
+            found[key] = (raw, f"{key} in {path}")
+    return found
+
+
+def _gather(argv: list[str], environ: Mapping[str, str]) -> dict[str, tuple[object, str]]:
+    """Raw values with where each came from; later sources override earlier ones."""
+    args = vars(build_arg_parser().parse_args(argv))
+    raw: dict[str, tuple[object, str]] = {}
+    if "config" in args:
+        raw.update(_read_file(str(args["config"]), "--config"))
+    elif environ.get(CONFIG_ENV, "").strip():
+        raw.update(_read_file(environ[CONFIG_ENV].strip(), CONFIG_ENV))
+    for spec in _SPECS:
+        if spec.env in environ:
+            raw[spec.key] = (environ[spec.env], spec.env)
+    for spec in _SPECS:
+        if spec.key in args:
+            raw[spec.key] = (args[spec.key], spec.flag)
+    return raw
+
+
+def _check_leader(values: Mapping[str, Any], where: Mapping[str, str]) -> None:
+    duration = values["leader.lease_duration_s"]
+    deadline = values["leader.renew_deadline_s"]
+    retry = values["leader.retry_period_s"]
+    if deadline >= duration:
+        raise _bad(where["leader.renew_deadline_s"],
+                   f"renew deadline ({deadline:g}s) must be shorter than the lease duration "
+                   f"({duration:g}s, from {where['leader.lease_duration_s']})")
+    if retry >= deadline:
+        raise _bad(where["leader.retry_period_s"],
+                   f"retry period ({retry:g}s) must be shorter than the renew deadline "
+                   f"({deadline:g}s, from {where['leader.renew_deadline_s']})")
+
+
+def load_settings(argv: list[str], environ: Mapping[str, str]) -> Settings:
+    """Settings from flags (``argv`` without the program name), environment and file."""
+    values: dict[str, Any] = {}
+    where: dict[str, str] = {}
+    for key, (raw, source) in _gather(argv, environ).items():
+        values[key] = _convert(_BY_KEY[key], raw, source)
+        where[key] = source
+    for spec in _SPECS:
+        values.setdefault(spec.key, None if spec.kind == "optstr" else _default_of(spec.key))
+        where.setdefault(spec.key, f"default of {spec.key}")
+    if values["leader.lease_namespace"] is None:
+        values["leader.lease_namespace"] = values["management.namespace"]
+    if values["leader.identity"] is None:
+        values["leader.identity"] = default_identity()
+    _check_leader(values, where)
+    groups: dict[str, Any] = {}
+    for name, (cls, _) in _GROUPS.items():
+        fields = {key.split(".")[1]: v for key, v in values.items() if key.startswith(name + ".")}
+        groups[name] = cls(**fields)
+    return Settings(**groups)
