@@ -1,0 +1,73 @@
+"""Opening a KubeClient from a kubeconfig held in a Secret, with errors a person can act on."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+import yaml
+from kubernetes_asyncio.config import new_client_from_config_dict
+from kubernetes_asyncio.config.config_exception import ConfigException
+
+from .kube.client import KubeClient, KubeError
+
+Obj = dict[str, Any]
+PROBE_TIMEOUT = 10.0
+
+
+class ConnectError(Exception):
+    """Why a cluster could not be reached; ``reason`` is a CamelCase condition reason."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason, self.message = reason, message
+
+
+def kubeconfig_from_secret(secret: Obj | None, ref: Obj, namespace: str) -> Obj:
+    """Decodes the kubeconfig the object's kubeconfigSecretRef points at."""
+    name, key = ref.get("name", ""), ref.get("key") or "kubeconfig"
+    if ref.get("namespace") not in (None, "", namespace):
+        raise ConnectError("KubeconfigInvalid", f"kubeconfigSecretRef.namespace must be "
+                           f"{namespace} (fusionvc reads Secrets only there)")
+    if secret is None:
+        raise ConnectError("KubeconfigMissing", f"Secret {namespace}/{name} not found")
+    raw = (secret.get("data") or {}).get(key)
+    if raw is None:
+        raise ConnectError("KubeconfigInvalid", f"Secret {namespace}/{name} has no key {key!r}")
+    try:
+        doc = yaml.safe_load(base64.b64decode(raw))
+    except (binascii.Error, ValueError, yaml.YAMLError):
+        raise ConnectError("KubeconfigInvalid",
+                           f"Secret {namespace}/{name} key {key!r} is not a kubeconfig") from None
+    if not isinstance(doc, dict) or not doc.get("clusters"):
+        raise ConnectError("KubeconfigInvalid",
+                           f"Secret {namespace}/{name} key {key!r} is not a kubeconfig")
+    return doc
+
+
+def _explain(err: KubeError) -> ConnectError:
+    text = err.message.lower()
+    if err.status == 401:
+        return ConnectError("Unauthorized", "the API server refused the credentials "
+                            "(expired or unknown client certificate or token)")
+    if err.status == 403:
+        return ConnectError("Forbidden", f"the credentials lack permission: {err.message}")
+    if "certificate" in text or "ssl" in text:
+        return ConnectError("CertificateInvalid", f"TLS failed (wrong CA?): {err.message}")
+    return ConnectError("Unreachable", f"API server not reachable: {err}")
+
+
+async def connect(name: str, kubeconfig: Obj, timeout: float) -> KubeClient:
+    """A client whose server answered GET /version; raises ConnectError otherwise."""
+    try:
+        api = await new_client_from_config_dict(kubeconfig)
+    except (ConfigException, ValueError, KeyError, TypeError, OSError) as err:
+        raise ConnectError("KubeconfigInvalid", f"kubeconfig rejected: {err}") from None
+    client = KubeClient(api, name, timeout)
+    try:
+        await client.request("GET", "/version", timeout=PROBE_TIMEOUT)
+    except KubeError as err:
+        await client.close()
+        raise _explain(err) from None
+    return client

@@ -1,0 +1,145 @@
+"""Daemon: builds every part of the syncer, runs it, and stops it cleanly.
+
+Start-up: logs, metrics and the health server first (so probes answer), then
+the management informers, then leader election. Only the leader connects to
+tenants and edges and runs workers; a standby keeps its management caches
+warm and takes over when the Lease is free. A leader that loses the Lease
+stops writing at once and exits non-zero (its Deployment restarts it).
+Shutdown (SIGTERM/SIGINT): stop taking work, let in-flight reconciles finish
+within the grace period, release the Lease, close every client session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+
+import structlog
+from kubernetes_asyncio.client import ApiClient, Configuration
+from kubernetes_asyncio.config import load_incluster_config, new_client_from_config
+from prometheus_client import CollectorRegistry
+
+from .controller import Controller
+from .health import HealthServer, ReadinessChecks
+from .kube.client import KubeClient
+from .leader import LeaderElector
+from .management import Management
+from .metrics import Metrics, SchedulerMetrics
+from .placement import Placer
+from .queue import FairQueue, QueueObserver
+from .recorder import EventRecorder
+from .resources.base import SyncContext
+from .settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+async def management_api(settings: Settings) -> ApiClient:
+    if settings.management.kubeconfig:
+        return await new_client_from_config(config_file=settings.management.kubeconfig)
+    config = Configuration()
+    load_incluster_config(client_configuration=config)
+    return ApiClient(configuration=config)
+
+
+def queue_observer(metrics: Metrics) -> QueueObserver:
+    def name(tenant: str) -> str:
+        return tenant or "-"
+    return QueueObserver(
+        added=lambda t: metrics.queue_adds.labels(name(t)).inc(),
+        retried=lambda t: metrics.queue_retries.labels(name(t)).inc(),
+        dropped=lambda t: metrics.queue_retries.labels(name(t)).inc(0),
+        waited=lambda t, s: metrics.queue_wait.labels(name(t)).observe(s),
+        depth=lambda t, d: metrics.queue_depth.labels(name(t)).set(d))
+
+
+class Daemon:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.metrics = Metrics(CollectorRegistry())
+        sync = settings.sync
+        queue = FairQueue(max_items=sync.queue_max, qps=sync.queue_qps, burst=sync.queue_burst,
+                          observer=queue_observer(self.metrics))
+        self.placer = Placer(observer=SchedulerMetrics(self.metrics))
+        self.ctx = SyncContext(tenants={}, edges={}, queue=queue, recorder=EventRecorder(),
+                               placer=self.placer)
+        self.controller = Controller(self.ctx, self.metrics, workers=sync.workers,
+                                     reconcile_timeout=sync.request_timeout_s * 2)
+        self.placer.add_listener(lambda _gen: self.ctx.syncers["Pod"].requeue_unschedulable())  # type: ignore[attr-defined]
+        self.stop_requested = asyncio.Event()
+        self._tasks: list[asyncio.Task[object]] = []
+
+    def _readiness(self, management: Management, elector: LeaderElector | None) -> ReadinessChecks:
+        checks = ReadinessChecks()
+        checks.add("management informers synced", lambda: management.synced)
+        def clusters_synced() -> bool:
+            if elector is not None and not elector.is_leader:
+                return True  # a standby has no tenant or edge informers
+            return all(c.synced for c in [*self.ctx.tenants.values(), *self.ctx.edges.values()])
+        checks.add("tenant and edge informers synced", clusters_synced)
+        return checks
+
+    async def run(self) -> int:
+        """Runs until a stop signal (0) or a lost Lease (1)."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop_requested.set)
+        health: HealthServer | None = None
+        api = await management_api(self.settings)
+        mgmt = KubeClient(api, "management", self.settings.sync.request_timeout_s)
+        management = Management(mgmt, self.settings.management.namespace, self.ctx,
+                                self.controller, self.placer, self.metrics)
+        elector = (LeaderElector(api, self.settings.leader, metrics=self.metrics)
+                   if self.settings.leader.enabled else None)
+        if elector is not None:
+            self.ctx.is_leader = lambda: elector.is_leader
+        try:
+            health = HealthServer(self.metrics, self._readiness(management, elector),
+                                  host=self.settings.http.host, port=self.settings.http.port)
+            await health.start()
+            for kind, informer in management.informers.items():
+                self._tasks.append(asyncio.create_task(informer.run(), name=f"management:{kind}"))
+            return await self._lead_or_stop(elector)
+        finally:
+            await self._shutdown(elector, mgmt, health)
+
+    async def _lead_or_stop(self, elector: LeaderElector | None) -> int:
+        stop = asyncio.create_task(self.stop_requested.wait(), name="stop-signal")
+        self._tasks.append(stop)
+        if elector is not None:
+            self._tasks.append(asyncio.create_task(elector.run(), name="leader-election"))
+            leading = asyncio.create_task(elector.leading.wait(), name="leading")
+            self._tasks.append(leading)
+            await asyncio.wait({stop, leading}, return_when=asyncio.FIRST_COMPLETED)
+            if stop.done():
+                return 0
+        log.info("leading: starting workers")
+        self.controller.start(self.settings.sync.drift_scan_interval_s)
+        waits = {stop}
+        if elector is not None:
+            lost = asyncio.create_task(elector.lost.wait(), name="lost")
+            self._tasks.append(lost)
+            waits.add(lost)
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        if stop.done():
+            return 0
+        log.error("lost the leader Lease: stopping at once")
+        return 1
+
+    async def _shutdown(self, elector: LeaderElector | None, mgmt: KubeClient,
+                        health: HealthServer | None) -> None:
+        log.info("shutting down", grace_s=self.settings.shutdown.grace_s)
+        await self.controller.stop(self.settings.shutdown.grace_s)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if elector is not None:
+            with contextlib.suppress(Exception):
+                await elector.release()
+        conns = [*self.ctx.tenants.values(), *self.ctx.edges.values()]
+        await asyncio.gather(*(c.stop() for c in conns), return_exceptions=True)
+        await mgmt.close()
+        if health is not None:
+            await health.stop()
+        log.info("stopped")

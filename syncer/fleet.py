@@ -1,0 +1,123 @@
+"""Connections to every tenant and edge cluster, and the informers each one runs.
+
+A ClusterConn owns one KubeClient and one informer per watched resource; its
+tasks are started and cancelled together. Which resources are watched, with
+which indexes, is declared by the registered resource syncers (WatchSpec), so
+adding a resource never means editing this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from .isolation import IsolationPolicy
+from .kube.client import KubeClient
+from .kube.informer import Handler, Informer
+from .kube.resources import ResourceType
+from .kube.store import IndexFunc, Obj, Store
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class WatchSpec:
+    """One resource a cluster role watches; indexes are merged across syncers."""
+
+    resource: ResourceType
+    label_selector: str | None = None
+    indexers: tuple[tuple[str, IndexFunc], ...] = ()
+
+    @property
+    def id(self) -> str:
+        return self.resource.plural
+
+
+@dataclass
+class ClusterConn:
+    name: str
+    role: str
+    client: KubeClient
+    informers: dict[str, Informer] = field(default_factory=dict)
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def store(self, resource: ResourceType) -> Store:
+        return self.informers[resource.plural].store
+
+    def get(self, resource: ResourceType, namespace: str, name: str) -> Obj | None:
+        return self.store(resource).get(namespace, name)
+
+    @property
+    def synced(self) -> bool:
+        return all(i.synced.is_set() for i in self.informers.values())
+
+    @property
+    def healthy(self) -> bool:
+        return bool(self.informers) and all(i.healthy for i in self.informers.values())
+
+    def last_error(self) -> str:
+        return next((i.last_error for i in self.informers.values() if not i.healthy), "")
+
+    def start(self, specs: list[WatchSpec], handler_for: Callable[[WatchSpec], Handler],
+              on_relist: Callable[[str], None], on_restart: Callable[[str], None]) -> None:
+        for spec in specs:
+            informer = Informer(self.client, spec.resource, Store(dict(spec.indexers)),
+                                label_selector=spec.label_selector,
+                                on_relist=functools.partial(on_relist, spec.id),
+                                on_watch_restart=functools.partial(on_restart, spec.id))
+            informer.add_handler(handler_for(spec))
+            self.informers[spec.id] = informer
+        for spec_id, informer in self.informers.items():
+            self.tasks.append(asyncio.create_task(informer.run(),
+                                                  name=f"informer:{self.name}:{spec_id}"))
+
+    async def wait_synced(self, timeout: float) -> bool:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await asyncio.gather(*(i.synced.wait() for i in self.informers.values()))
+                return True
+        return False
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks.clear()
+        await self.client.close()
+
+
+@dataclass
+class TenantConn(ClusterConn):
+    uid: str = ""
+    isolation: IsolationPolicy = field(default_factory=IsolationPolicy)
+    scheduling: Any = None  # the scheduler's parsed policy for this tenant
+    spec: Obj = field(default_factory=dict)
+
+
+@dataclass
+class EdgeConn(ClusterConn):
+    region: str = ""
+    latency_ms: dict[str, float] = field(default_factory=dict)
+    unschedulable: bool = False
+
+
+def merge_specs(specs: list[WatchSpec]) -> list[WatchSpec]:
+    """One informer per resource: indexes of all syncers merged, selectors must agree."""
+    merged: dict[str, WatchSpec] = {}
+    for spec in specs:
+        have = merged.get(spec.id)
+        if have is None:
+            merged[spec.id] = spec
+            continue
+        if have.label_selector != spec.label_selector:
+            raise ValueError(f"conflicting label selectors for {spec.id}: "
+                             f"{have.label_selector!r} vs {spec.label_selector!r}")
+        merged[spec.id] = WatchSpec(have.resource, have.label_selector,
+                                    have.indexers + spec.indexers)
+    return list(merged.values())

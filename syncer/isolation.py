@@ -1,0 +1,123 @@
+"""Isolation rules checked before anything is written to an edge cluster (pure).
+
+Each check returns Violations naming the exact field and the rule it broke,
+so the tenant sees "spec.containers[0].securityContext.privileged: privileged
+containers are not allowed" rather than a bare refusal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+Obj = dict[str, Any]
+
+# Pod Security Standards: capabilities a container may add at each level.
+BASELINE_CAPS = frozenset({"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL",
+                           "MKNOD", "NET_BIND_SERVICE", "SETFCAP", "SETGID", "SETPCAP", "SETUID",
+                           "SYS_CHROOT"})
+RESTRICTED_CAPS = frozenset({"NET_BIND_SERVICE"})
+LEVELS = ("baseline", "restricted")
+
+
+@dataclass(frozen=True)
+class Violation:
+    field: str
+    rule: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.rule}"
+
+
+@dataclass(frozen=True)
+class IsolationPolicy:
+    pod_security: str = "baseline"
+    allow_node_port: bool = False
+    allow_load_balancer: bool = False
+
+
+def _containers(spec: Obj) -> Iterator[tuple[str, Obj]]:
+    for group in ("initContainers", "containers", "ephemeralContainers"):
+        for i, container in enumerate(spec.get(group) or []):
+            yield f"spec.{group}[{i}]", container
+
+
+def _host_namespaces(spec: Obj) -> Iterator[Violation]:
+    for name in ("hostNetwork", "hostPID", "hostIPC"):
+        if spec.get(name):
+            yield Violation(f"spec.{name}", f"{name} is not allowed")
+    for i, volume in enumerate(spec.get("volumes") or []):
+        if "hostPath" in volume:
+            yield Violation(f"spec.volumes[{i}].hostPath", "hostPath volumes are not allowed")
+
+
+def _container_rules(path: str, container: Obj, level: str) -> Iterator[Violation]:
+    sc = container.get("securityContext") or {}
+    if sc.get("privileged"):
+        yield Violation(f"{path}.securityContext.privileged",
+                        "privileged containers are not allowed")
+    for j, port in enumerate(container.get("ports") or []):
+        if port.get("hostPort"):
+            yield Violation(f"{path}.ports[{j}].hostPort", "hostPort is not allowed")
+    allowed = RESTRICTED_CAPS if level == "restricted" else BASELINE_CAPS
+    for cap in (sc.get("capabilities") or {}).get("add") or []:
+        if cap not in allowed:
+            yield Violation(f"{path}.securityContext.capabilities.add",
+                            f"capability {cap} is not allowed at Pod Security level {level}")
+    if level == "restricted":
+        yield from _restricted_container(path, sc)
+
+
+def _restricted_container(path: str, sc: Obj) -> Iterator[Violation]:
+    if sc.get("allowPrivilegeEscalation") is not False:
+        yield Violation(f"{path}.securityContext.allowPrivilegeEscalation",
+                        "must be false at Pod Security level restricted")
+    drops = (sc.get("capabilities") or {}).get("drop") or []
+    if "ALL" not in drops:
+        yield Violation(f"{path}.securityContext.capabilities.drop",
+                        "must include ALL at Pod Security level restricted")
+
+
+def _restricted_pod(spec: Obj) -> Iterator[Violation]:
+    psc = spec.get("securityContext") or {}
+    containers = list(_containers(spec))
+    if not psc.get("runAsNonRoot") and not all(
+            (c.get("securityContext") or {}).get("runAsNonRoot") for _, c in containers):
+        yield Violation("spec.securityContext.runAsNonRoot",
+                        "must be true at Pod Security level restricted")
+    seccomp = (psc.get("seccompProfile") or {}).get("type")
+    if seccomp not in ("RuntimeDefault", "Localhost") and not all(
+            ((c.get("securityContext") or {}).get("seccompProfile") or {}).get("type")
+            in ("RuntimeDefault", "Localhost") for _, c in containers):
+        yield Violation("spec.securityContext.seccompProfile.type",
+                        "must be RuntimeDefault or Localhost at Pod Security level restricted")
+
+
+def check_pod(pod: Obj, policy: IsolationPolicy) -> list[Violation]:
+    spec = pod.get("spec") or {}
+    found = list(_host_namespaces(spec))
+    for path, container in _containers(spec):
+        found.extend(_container_rules(path, container, policy.pod_security))
+    if policy.pod_security == "restricted":
+        found.extend(_restricted_pod(spec))
+    return found
+
+
+def check_service(service: Obj, policy: IsolationPolicy) -> list[Violation]:
+    spec = service.get("spec") or {}
+    kind = spec.get("type", "ClusterIP")
+    found = []
+    if kind == "NodePort" and not policy.allow_node_port:
+        found.append(Violation("spec.type",
+                               "NodePort services are not allowed by the tenant policy"))
+    if kind == "LoadBalancer" and not policy.allow_load_balancer:
+        found.append(Violation("spec.type",
+                               "LoadBalancer services are not allowed by the tenant policy"))
+    if spec.get("externalIPs"):
+        found.append(Violation("spec.externalIPs", "externalIPs are not allowed"))
+    return found
+
+
+def describe(violations: list[Violation]) -> str:
+    return "; ".join(str(v) for v in violations)

@@ -1,0 +1,1 @@
+"""The network edge of fusionvc: REST calls, informers and their caches, as plain dicts."""

@@ -1,0 +1,163 @@
+"""KubeClient: JSON REST calls to one cluster over a kubernetes-asyncio ApiClient.
+
+kubernetes-asyncio supplies the transport (TLS, client certificates, tokens,
+the aiohttp session, proxies); this layer speaks in plain dicts, because the
+generated model classes cost several times the memory of the JSON they hold
+and fusionvc caches every pod it syncs. Every call has a timeout.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import aiohttp
+from kubernetes_asyncio.client import ApiClient
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from .resources import ResourceType
+
+JSON = "application/json"
+MERGE_PATCH = "application/merge-patch+json"
+STRATEGIC_PATCH = "application/strategic-merge-patch+json"
+Obj = dict[str, Any]
+
+
+class KubeError(Exception):
+    """An API call failed; ``status`` is the HTTP code (0 when the server was not reached)."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(f"{status} {reason}: {message}")
+        self.status, self.reason, self.message = status, reason, message
+
+    @property
+    def not_found(self) -> bool:
+        return self.status == 404
+
+    @property
+    def conflict(self) -> bool:
+        return self.status == 409
+
+    @property
+    def gone(self) -> bool:
+        return self.status == 410
+
+
+def _error_from_body(status: int, body: bytes) -> KubeError:
+    try:
+        doc = json.loads(body)
+        return KubeError(status, doc.get("reason", ""), doc.get("message", ""))
+    except (ValueError, AttributeError):
+        return KubeError(status, "", body[:200].decode(errors="replace"))
+
+
+class KubeClient:
+    """One cluster's API; owns its ApiClient (closed by ``close``)."""
+
+    def __init__(self, api: ApiClient, name: str, timeout: float = 30.0) -> None:
+        self.api = api
+        self.name = name
+        self.timeout = timeout
+
+    async def close(self) -> None:
+        await self.api.close()
+
+    async def request(self, method: str, path: str, *, query: Mapping[str, Any] | None = None,
+                      body: Any = None, content_type: str = JSON,
+                      timeout: float | tuple[float, float] | None = None) -> Any:
+        """One call; returns the decoded JSON body or raises KubeError."""
+        resp = await self._send(method, path, query, body, content_type, timeout)
+        try:
+            data = await resp.read()
+        finally:
+            resp.release()
+        if not 200 <= resp.status <= 299:
+            raise _error_from_body(resp.status, data)
+        return json.loads(data) if data else None
+
+    async def _send(self, method: str, path: str, query: Mapping[str, Any] | None, body: Any,
+                    content_type: str, timeout: float | tuple[float, float] | None) -> Any:
+        params = [(k, str(v).lower() if isinstance(v, bool) else str(v))
+                  for k, v in (query or {}).items() if v is not None]
+        try:
+            return await self.api.call_api(
+                path, method, query_params=params, body=body,
+                header_params={"Accept": JSON, "Content-Type": content_type},
+                auth_settings=["BearerToken"], _preload_content=False,
+                _request_timeout=timeout if timeout is not None else self.timeout)
+        except ApiException as err:  # raised for transport-level refusals
+            raise KubeError(err.status or 0, str(err.reason), str(err.body or "")) from None
+        except (aiohttp.ClientError, TimeoutError, OSError) as err:
+            raise KubeError(0, type(err).__name__, str(err) or "connection failed") from None
+
+    # ---- typed helpers over request() -------------------------------------------------
+
+    async def get(self, rt: ResourceType, name: str, namespace: str | None = None) -> Obj:
+        result: Obj = await self.request("GET", rt.path(namespace, name))
+        return result
+
+    async def list(self, rt: ResourceType, namespace: str | None = None, **query: Any) -> Obj:
+        result: Obj = await self.request("GET", rt.path(namespace), query=query)
+        return result
+
+    async def create(self, rt: ResourceType, obj: Obj, namespace: str | None = None) -> Obj:
+        result: Obj = await self.request("POST", rt.path(namespace), body=obj)
+        return result
+
+    async def replace(self, rt: ResourceType, obj: Obj, subresource: str | None = None) -> Obj:
+        meta = obj["metadata"]
+        path = rt.path(meta.get("namespace"), meta["name"], subresource)
+        result: Obj = await self.request("PUT", path, body=obj)
+        return result
+
+    async def patch(self, rt: ResourceType, name: str, patch: Obj, namespace: str | None = None,
+                    subresource: str | None = None, content_type: str = MERGE_PATCH) -> Obj:
+        path = rt.path(namespace, name, subresource)
+        result: Obj = await self.request("PATCH", path, body=patch, content_type=content_type)
+        return result
+
+    async def delete(self, rt: ResourceType, name: str, namespace: str | None = None, *,
+                     uid: str | None = None, grace_seconds: int | None = None,
+                     propagation: str | None = "Background") -> Obj | None:
+        """Deletes, guarded by a UID precondition when given; a missing object is no error."""
+        opts: Obj = {"apiVersion": "v1", "kind": "DeleteOptions"}
+        if uid:
+            opts["preconditions"] = {"uid": uid}
+        if grace_seconds is not None:
+            opts["gracePeriodSeconds"] = grace_seconds
+        if propagation:
+            opts["propagationPolicy"] = propagation
+        try:
+            result: Obj = await self.request("DELETE", rt.path(namespace, name), body=opts)
+            return result
+        except KubeError as err:
+            if err.not_found:
+                return None
+            raise
+
+    async def watch(self, rt: ResourceType, resource_version: str, *,
+                    timeout_seconds: int, read_timeout: float, namespace: str | None = None,
+                    **query: Any) -> AsyncIterator[Obj]:
+        """Yields watch events (dicts with type and object) until the server ends the watch."""
+        q = {"watch": True, "allowWatchBookmarks": True, "resourceVersion": resource_version,
+             "timeoutSeconds": timeout_seconds, **query}
+        params = {k: v for k, v in q.items() if v is not None}
+        resp = await self._send("GET", rt.path(namespace), params, None, JSON,
+                                (self.timeout, read_timeout))
+        try:
+            if resp.status != 200:
+                raise _error_from_body(resp.status, await resp.read())
+            # Not resp.content's line iterator: it refuses lines over 128 KiB, and one
+            # event carries a whole object (a Secret may hold 1 MiB).
+            buffer = b""
+            async for chunk in resp.content.iter_any():
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        yield json.loads(line)
+        except (aiohttp.ClientError, TimeoutError) as err:
+            raise KubeError(0, type(err).__name__, str(err) or "watch connection lost") from None
+        finally:
+            resp.release()

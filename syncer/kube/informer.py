@@ -1,0 +1,166 @@
+"""Informer: list, then watch from the list's resourceVersion, into a Store.
+
+Watches ask for bookmarks so a restart resumes from a recent version; a 410
+Gone (the version was compacted away) triggers a fresh list, and the list is
+diffed against the cache so deletions missed while away are delivered too.
+A dropped connection re-watches with exponential backoff. Handlers are plain
+callbacks that must not block: they turn events into work-queue keys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from .client import KubeClient, KubeError
+from .resources import ResourceType
+from .store import Obj, Store, key_of
+
+log = structlog.get_logger(__name__)
+Handler = Callable[[str, Obj | None, Obj | None], None]  # (event type, old, new)
+
+LIST_PAGE = 500
+
+
+def slim(obj: Obj) -> Obj:
+    """Drops what fusionvc never reads and that costs memory on every cached object."""
+    meta = obj.get("metadata")
+    if meta is not None:
+        meta.pop("managedFields", None)
+        annotations = meta.get("annotations")
+        if annotations:
+            annotations.pop("kubectl.kubernetes.io/last-applied-configuration", None)
+    return obj
+
+
+@dataclass
+class InformerStats:
+    relists: int = 0
+    watch_restarts: int = 0
+
+
+@dataclass
+class Informer:
+    client: KubeClient
+    resource: ResourceType
+    store: Store
+    label_selector: str | None = None
+    field_selector: str | None = None
+    namespace: str | None = None
+    handlers: list[Handler] = field(default_factory=list)
+    on_relist: Callable[[], None] | None = None
+    on_watch_restart: Callable[[], None] | None = None
+    max_backoff: float = 30.0
+    stats: InformerStats = field(default_factory=InformerStats)
+
+    def __post_init__(self) -> None:
+        self.synced = asyncio.Event()
+        self.healthy = False
+        self.last_error: str = ""
+        self._rv = ""
+
+    def add_handler(self, handler: Handler) -> None:
+        self.handlers.append(handler)
+
+    def _emit(self, kind: str, old: Obj | None, new: Obj | None) -> None:
+        for handler in self.handlers:
+            try:
+                handler(kind, old, new)
+            except Exception:  # a faulty handler must not stop the informer
+                log.exception("informer handler failed", resource=self.resource.plural)
+
+    async def run(self) -> None:
+        """Runs until cancelled."""
+        backoff = 0.5
+        need_list = True
+        while True:
+            try:
+                if need_list:
+                    await self._list()
+                    need_list = False
+                await self._watch()
+                backoff = 0.5
+            except KubeError as err:
+                self.healthy = False
+                self.last_error = str(err)
+                if err.gone:
+                    need_list = True
+                    continue
+                if err.status == 0 or err.status >= 500 or err.status == 429:
+                    self._note_restart()
+                else:
+                    need_list = True
+                log.warning("watch failed; retrying", cluster=self.client.name,
+                            resource=self.resource.plural, error=str(err), retry_in=backoff)
+                await asyncio.sleep(backoff * (0.5 + random.random()))
+                backoff = min(backoff * 2, self.max_backoff)
+
+    def _note_restart(self) -> None:
+        self.stats.watch_restarts += 1
+        if self.on_watch_restart:
+            self.on_watch_restart()
+
+    def _query(self) -> dict[str, Any]:
+        return {"labelSelector": self.label_selector, "fieldSelector": self.field_selector}
+
+    async def _list(self) -> None:
+        items: list[Obj] = []
+        cont: str | None = None
+        while True:
+            page = await self.client.list(self.resource, self.namespace, limit=LIST_PAGE,
+                                          **{"continue": cont}, **self._query())
+            items.extend(slim(i) for i in page.get("items", []))
+            cont = page["metadata"].get("continue")
+            if not cont:
+                break
+        self._rv = page["metadata"]["resourceVersion"]
+        self._replace(items)
+        self.stats.relists += 1
+        if self.on_relist:
+            self.on_relist()
+        self.healthy = True
+        self.synced.set()
+
+    def _replace(self, items: list[Obj]) -> None:
+        seen = set()
+        for obj in items:
+            seen.add(key_of(obj))
+            old = self.store.upsert(obj)
+            if old is None:
+                self._emit("ADDED", None, obj)
+            elif old["metadata"].get("resourceVersion") != obj["metadata"].get("resourceVersion"):
+                self._emit("MODIFIED", old, obj)
+        for key in self.store.list_keys():
+            if key not in seen:
+                gone = self.store.remove(*key)
+                self._emit("DELETED", gone, None)
+
+    async def _watch(self) -> None:
+        timeout = random.randint(300, 600)
+        async for event in self.client.watch(self.resource, self._rv, namespace=self.namespace,
+                                             timeout_seconds=timeout, read_timeout=timeout + 30,
+                                             **self._query()):
+            self._apply(event)
+        self._note_restart()
+
+    def _apply(self, event: Obj) -> None:
+        kind, obj = event.get("type"), event.get("object") or {}
+        if kind == "ERROR":
+            raise KubeError(int(obj.get("code", 0)), obj.get("reason", ""), obj.get("message", ""))
+        rv = obj.get("metadata", {}).get("resourceVersion")
+        if rv:
+            self._rv = rv
+        if kind == "BOOKMARK":
+            return
+        obj = slim(obj)
+        if kind == "DELETED":
+            old = self.store.remove(*key_of(obj))
+            self._emit("DELETED", old or obj, None)
+        else:
+            old = self.store.upsert(obj)
+            self._emit("MODIFIED" if old is not None else "ADDED", old, obj)

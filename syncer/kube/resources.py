@@ -1,0 +1,48 @@
+"""Kubernetes resource types fusionvc reads or writes, and their REST paths."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    group: str
+    version: str
+    plural: str
+    kind: str
+    namespaced: bool = True
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    def path(self, namespace: str | None = None, name: str | None = None,
+             subresource: str | None = None) -> str:
+        base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
+        if self.namespaced and namespace:
+            base += f"/namespaces/{quote(namespace, safe='')}"
+        base += f"/{self.plural}"
+        if name:
+            base += f"/{quote(name, safe='')}"
+            if subresource:
+                base += f"/{subresource}"
+        return base
+
+
+PODS = ResourceType("", "v1", "pods", "Pod")
+CONFIGMAPS = ResourceType("", "v1", "configmaps", "ConfigMap")
+SECRETS = ResourceType("", "v1", "secrets", "Secret")
+SERVICES = ResourceType("", "v1", "services", "Service")
+SERVICEACCOUNTS = ResourceType("", "v1", "serviceaccounts", "ServiceAccount")
+EVENTS = ResourceType("", "v1", "events", "Event")
+NAMESPACES = ResourceType("", "v1", "namespaces", "Namespace", namespaced=False)
+NODES = ResourceType("", "v1", "nodes", "Node", namespaced=False)
+RESOURCEQUOTAS = ResourceType("", "v1", "resourcequotas", "ResourceQuota")
+LIMITRANGES = ResourceType("", "v1", "limitranges", "LimitRange")
+NETWORKPOLICIES = ResourceType("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy")
+LEASES = ResourceType("coordination.k8s.io", "v1", "leases", "Lease")
+TENANTS = ResourceType("fusionvc.io", "v1alpha1", "tenants", "Tenant", namespaced=False)
+EDGECLUSTERS = ResourceType("fusionvc.io", "v1alpha1", "edgeclusters", "EdgeCluster",
+                            namespaced=False)

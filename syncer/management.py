@@ -1,0 +1,241 @@
+"""Management: Tenant and EdgeCluster objects (and their kubeconfig Secrets) become connections.
+
+Adding a Tenant or EdgeCluster connects to it and starts its informers
+without a restart; editing its Secret reconnects; deleting it stops them (and,
+for a Tenant, first removes everything fusionvc wrote for it on every edge
+cluster, guarded by a finalizer). Each object's status says whether fusionvc
+reaches the cluster (Ready, reason, message, time) and whether the tenant's
+scheduling policy is valid; an invalid policy leaves the previous one in force.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import structlog
+
+from scheduler import PolicyError, parse_policy
+
+from . import markers
+from .conditions import now_rfc3339, same_condition, set_condition
+from .connect import ConnectError, connect, kubeconfig_from_secret
+from .controller import Controller
+from .fleet import ClusterConn, EdgeConn, TenantConn
+from .isolation import IsolationPolicy
+from .keys import WorkKey
+from .kube.client import KubeClient, KubeError
+from .kube.informer import Informer
+from .kube.resources import EDGECLUSTERS, NAMESPACES, NODES, PODS, SECRETS, TENANTS, ResourceType
+from .kube.store import Store
+from .metrics import Metrics
+from .placement import Placer
+from .resources.base import SyncContext
+
+log = structlog.get_logger(__name__)
+Obj = dict[str, Any]
+FINALIZER = "fusionvc.io/cleanup"
+SYSTEM = ""  # the work-queue "tenant" of management keys
+REFRESH_TENANT, REFRESH_EDGE = 15.0, 5.0
+
+
+def _fingerprint(obj: Obj, secret: Obj | None) -> tuple[str, str]:
+    return obj["metadata"]["uid"], (secret or {}).get("metadata", {}).get("resourceVersion", "")
+
+
+def isolation_policy(spec: Obj) -> IsolationPolicy:
+    iso = spec.get("isolation") or {}
+    return IsolationPolicy(pod_security=iso.get("podSecurity", "baseline"),
+                           allow_node_port=bool(iso.get("allowNodePort")),
+                           allow_load_balancer=bool(iso.get("allowLoadBalancer")))
+
+
+class Management:
+    def __init__(self, client: KubeClient, namespace: str, ctx: SyncContext,
+                 controller: Controller, placer: Placer, metrics: Metrics) -> None:
+        self.client, self.namespace, self.ctx = client, namespace, ctx
+        self.controller, self.placer, self.metrics = controller, placer, metrics
+        self.fingerprints: dict[tuple[str, str], tuple[str, str]] = {}
+        self.informers = {
+            "Tenant": Informer(client, TENANTS, Store()),
+            "EdgeCluster": Informer(client, EDGECLUSTERS, Store()),
+            "Secret": Informer(client, SECRETS, Store(), namespace=namespace),
+        }
+        for kind in ("Tenant", "EdgeCluster"):
+            self.informers[kind].add_handler(functools.partial(self._object_changed, kind))
+        self.informers["Secret"].add_handler(self._secret_changed)
+        controller.extra["Tenant"] = self.reconcile_tenant
+        controller.extra["EdgeCluster"] = self.reconcile_edge
+
+    def _object_changed(self, kind: str, _type: str, old: Obj | None, new: Obj | None) -> None:
+        obj = new or old
+        assert obj is not None
+        self.ctx.queue.add(WorkKey(SYSTEM, kind, "", obj["metadata"]["name"]))
+
+    def _secret_changed(self, _type: str, old: Obj | None, new: Obj | None) -> None:
+        name = (new or old or {})["metadata"]["name"]
+        for kind in ("Tenant", "EdgeCluster"):
+            for obj in self.informers[kind].store:
+                if obj["spec"].get("kubeconfigSecretRef", {}).get("name") == name:
+                    self.ctx.queue.add(WorkKey(SYSTEM, kind, "", obj["metadata"]["name"]))
+
+    @property
+    def synced(self) -> bool:
+        return all(i.synced.is_set() for i in self.informers.values())
+
+    # ---- shared ------------------------------------------------------------------------
+
+    async def _connection(self, kind: str, obj: Obj) -> KubeClient | None:
+        """A new client when the object is new or its Secret changed; None when unchanged."""
+        name = obj["metadata"]["name"]
+        ref = obj["spec"].get("kubeconfigSecretRef") or {}
+        secret = self.informers["Secret"].store.get(self.namespace, ref.get("name", ""))
+        fingerprint = _fingerprint(obj, secret)
+        if self.fingerprints.get((kind, name)) == fingerprint:
+            return None
+        kubeconfig = kubeconfig_from_secret(secret, ref, self.namespace)
+        client = await connect(name, kubeconfig, self.client.timeout)
+        conns: dict[str, Any] = self.ctx.tenants if kind == "Tenant" else self.ctx.edges
+        await self._drop(kind, conns, name)  # the old connection, if any
+        self.fingerprints[(kind, name)] = fingerprint
+        return client
+
+    async def _set_status(self, rt: ResourceType, obj: Obj, ready: bool, reason: str,
+                          message: str, extra: Obj | None = None,
+                          more: tuple[tuple[str, str, str, str], ...] = ()) -> None:
+        status = obj.get("status") or {}
+        wanted = [("Ready", "True" if ready else "False", reason, message), *more]
+        unchanged = all(same_condition(obj, *c) for c in wanted) and all(
+            status.get(k) == v for k, v in (extra or {}).items())
+        if unchanged and status.get("observedGeneration") == obj["metadata"].get("generation"):
+            return
+        conds = status.get("conditions")
+        now = now_rfc3339()
+        for ctype, cstatus, creason, cmessage in wanted:
+            conds = set_condition(conds, ctype, cstatus, creason, cmessage, now)
+        body = {"status": {"conditions": conds,
+                           "observedGeneration": obj["metadata"].get("generation"),
+                           **(extra or {})}}
+        try:
+            await self.client.patch(rt, obj["metadata"]["name"], body, subresource="status")
+        except KubeError as err:
+            if not err.not_found:
+                raise
+
+    async def _drop(self, kind: str, conns: dict[str, Any], name: str) -> None:
+        conn: ClusterConn | None = conns.pop(name, None)
+        self.fingerprints.pop((kind, name), None)
+        if conn is not None:
+            await conn.stop()
+            self.metrics.forget_cluster(name)
+
+    # ---- tenants -----------------------------------------------------------------------
+
+    async def reconcile_tenant(self, key: WorkKey) -> float | None:
+        obj = self.informers["Tenant"].store.get("", key.name)
+        if obj is None:
+            await self._drop("Tenant", self.ctx.tenants, key.name)
+            return None
+        if obj["metadata"].get("deletionTimestamp"):
+            await self._delete_tenant(obj)
+            return None
+        if FINALIZER not in (obj["metadata"].get("finalizers") or []):
+            await self.client.patch(TENANTS, key.name, {"metadata": {"finalizers": [
+                *(obj["metadata"].get("finalizers") or []), FINALIZER]}})
+        try:
+            client = await self._connection("Tenant", obj)
+        except ConnectError as err:
+            self.metrics.cluster_reachable.labels(key.name, "tenant").set(0)
+            await self._set_status(TENANTS, obj, False, err.reason, err.message)
+            return REFRESH_TENANT
+        if client is not None:
+            conn = TenantConn(key.name, "tenant", client, uid=obj["metadata"]["uid"])
+            self.ctx.tenants[key.name] = conn
+            self.controller.start_tenant(conn)
+            log.info("tenant connected", tenant=key.name)
+        conn = self.ctx.tenants[key.name]
+        policy_cond = self._apply_policy(conn, obj)
+        self.metrics.cluster_reachable.labels(key.name, "tenant").set(1 if conn.healthy else 0)
+        ready, reason, message = self._health(conn)
+        pods = sum(1 for p in conn.store(PODS) if p["spec"].get("nodeName")) if conn.synced else 0
+        await self._set_status(TENANTS, obj, ready, reason, message, {"syncedPods": pods},
+                               (policy_cond,))
+        return REFRESH_TENANT
+
+    def _apply_policy(self, conn: TenantConn, obj: Obj) -> tuple[str, str, str, str]:
+        spec = obj["spec"]
+        conn.spec, conn.isolation = spec, isolation_policy(spec)
+        try:
+            conn.scheduling = parse_policy(spec.get("scheduling"), self.placer.known_regions(),
+                                           self.placer.scheduler.profile.score_plugin_names())
+        except PolicyError as err:
+            kept = "the previous valid policy stays in force" if conn.scheduling else \
+                "the default policy is used"
+            return ("PolicyValid", "False", "InvalidPolicy", f"{err}; {kept}")
+        return ("PolicyValid", "True", "Valid", "scheduling policy accepted")
+
+    @staticmethod
+    def _health(conn: ClusterConn) -> tuple[bool, str, str]:
+        if not conn.synced:
+            return False, "Syncing", "connected; informers are loading the cluster's objects"
+        if not conn.healthy:
+            return False, "WatchFailing", conn.last_error() or "a watch is failing"
+        return True, "Connected", "the API server answers and every watch is running"
+
+    async def _delete_tenant(self, obj: Obj) -> None:
+        """Removes everything fusionvc wrote for the tenant on every edge, then the finalizer."""
+        name = obj["metadata"]["name"]
+        await self._drop("Tenant", self.ctx.tenants, name)
+        selector = f"{markers.MANAGED_SELECTOR},{markers.TENANT}={name}"
+        for edge in list(self.ctx.edges.values()):
+            found = await edge.client.list(NAMESPACES, labelSelector=selector)
+            for ns in found.get("items", []):
+                if not ns["metadata"].get("deletionTimestamp"):
+                    await edge.client.delete(NAMESPACES, ns["metadata"]["name"],
+                                             uid=ns["metadata"]["uid"])
+        finalizers = [f for f in obj["metadata"].get("finalizers") or [] if f != FINALIZER]
+        await self.client.patch(TENANTS, name, {"metadata": {
+            "finalizers": finalizers, "resourceVersion": obj["metadata"]["resourceVersion"]}})
+        self.metrics.forget_tenant(name)
+        log.info("tenant removed; its edge namespaces are being deleted", tenant=name)
+
+    # ---- edge clusters -----------------------------------------------------------------
+
+    async def reconcile_edge(self, key: WorkKey) -> float | None:
+        obj = self.informers["EdgeCluster"].store.get("", key.name)
+        if obj is None:
+            conn = self.ctx.edges.get(key.name)
+            if conn is not None:
+                self.placer.edge_cluster_changed(conn, removed=True)
+            await self._drop("EdgeCluster", self.ctx.edges, key.name)
+            return None
+        try:
+            client = await self._connection("EdgeCluster", obj)
+        except ConnectError as err:
+            self.metrics.cluster_reachable.labels(key.name, "edge").set(0)
+            if key.name in self.ctx.edges:
+                self.placer.edge_cluster_changed(self.ctx.edges[key.name], healthy=False)
+            await self._set_status(EDGECLUSTERS, obj, False, err.reason, err.message)
+            return REFRESH_EDGE
+        spec = obj["spec"]
+        if client is not None:
+            conn = EdgeConn(key.name, "edge", client)
+            self._update_edge(conn, spec)
+            self.ctx.edges[key.name] = conn
+            self.placer.edge_cluster_changed(conn, healthy=True)
+            self.controller.start_edge(conn)
+            log.info("edge cluster connected", edge=key.name)
+        conn = self.ctx.edges[key.name]
+        self._update_edge(conn, spec)
+        ready, reason, message = self._health(conn)
+        self.placer.edge_cluster_changed(conn, healthy=ready)
+        self.metrics.cluster_reachable.labels(key.name, "edge").set(1 if ready else 0)
+        nodes = len(conn.store(NODES))
+        await self._set_status(EDGECLUSTERS, obj, ready, reason, message, {"nodes": nodes})
+        return REFRESH_EDGE
+
+    @staticmethod
+    def _update_edge(conn: EdgeConn, spec: Obj) -> None:
+        conn.region = spec.get("region", "")
+        conn.latency_ms = {k: float(v) for k, v in (spec.get("latencyMs") or {}).items()}
+        conn.unschedulable = bool(spec.get("unschedulable"))

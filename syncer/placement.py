@@ -1,0 +1,78 @@
+"""Placer: the pod syncer's view of the fusion scheduler (scheduler/).
+
+The syncer owns the informers; the placer owns the scheduler's snapshot and
+is fed from the edge clusters' node and pod events (every pod, not only
+fusionvc's). ``place`` answers with a Placement or with kube-scheduler's
+"0/N nodes are available: ..." message. Listeners hear of every change that
+may let a pending pod fit, so unschedulable pods are retried then, not in a loop.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from scheduler import (
+    DEFAULT_POLICY,
+    ClusterSnapshot,
+    Placement,
+    Scheduler,
+    SchedulerObserver,
+    Unschedulable,
+)
+
+from .fleet import EdgeConn, TenantConn
+
+Obj = dict[str, Any]
+Unplaceable = Unschedulable
+__all__ = ["Placement", "Placer", "Unplaceable"]
+
+
+class Placer:
+    def __init__(self, observer: SchedulerObserver | None = None, assume_ttl: float = 30.0) -> None:
+        self.snapshot = ClusterSnapshot(clock=time.monotonic, assume_ttl=assume_ttl)
+        self.scheduler = Scheduler(self.snapshot, observer=observer)
+
+    def add_listener(self, listener: Callable[[int], None]) -> Callable[[], None]:
+        return self.snapshot.add_listener(listener)
+
+    def place(self, tenant: TenantConn, pod: Obj) -> Placement | Unschedulable:
+        self.snapshot.expire_assumed()
+        return self.scheduler.schedule(pod, tenant.scheduling or DEFAULT_POLICY)
+
+    def assume(self, cluster: str, node: str, edge_pod: Obj) -> None:
+        self.snapshot.assume(cluster, node, edge_pod)
+
+    def forget(self, cluster: str, namespace: str, name: str) -> None:
+        self.snapshot.forget(cluster, namespace, name)
+
+    def edge_cluster_changed(self, edge: EdgeConn, *, healthy: bool = True,
+                             removed: bool = False) -> None:
+        if removed:
+            self.snapshot.remove_cluster(edge.name)
+            return
+        self.snapshot.set_cluster(edge.name, edge.region, healthy and not edge.unschedulable,
+                                  edge.latency_ms)
+
+    def edge_node_event(self, edge: EdgeConn, old: Obj | None, new: Obj | None) -> None:
+        if edge.name not in self.snapshot.clusters:
+            return
+        if new is None:
+            assert old is not None
+            self.snapshot.remove_node(edge.name, old["metadata"]["name"])
+        else:
+            self.snapshot.upsert_node(edge.name, new)
+
+    def edge_pod_event(self, edge: EdgeConn, old: Obj | None, new: Obj | None) -> None:
+        if edge.name not in self.snapshot.clusters:
+            return
+        if new is None:
+            assert old is not None
+            meta = old["metadata"]
+            self.snapshot.remove_pod(edge.name, meta["namespace"], meta["name"])
+        else:
+            self.snapshot.upsert_pod(edge.name, new)
+
+    def known_regions(self) -> set[str]:
+        return self.snapshot.known_regions()

@@ -1,0 +1,178 @@
+"""FairQueue: the work queue between informers and reconcilers.
+
+What it guarantees, like client-go's workqueue: a key waits in the queue at
+most once (dedup); a key being processed is never handed to a second worker,
+and if it is added meanwhile it is queued again when the first is done;
+failed keys come back after a per-key exponential backoff; an overall token
+bucket caps the rate of work. On top of that, fairness: every tenant has its
+own sub-queue and workers take from tenants in turn, so a tenant with 5,000
+pending pods cannot starve one with a single pod. The queue is bounded: past
+``max_items`` a key is dropped and counted; the periodic drift scan brings it back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .keys import WorkKey
+
+
+class QueueShutDown(Exception):
+    """The queue was shut down; the worker should return."""
+
+
+@dataclass
+class QueueObserver:
+    """Hooks for metrics; each defaults to doing nothing."""
+
+    added: Callable[[str], None] = lambda tenant: None
+    retried: Callable[[str], None] = lambda tenant: None
+    dropped: Callable[[str], None] = lambda tenant: None
+    waited: Callable[[str, float], None] = lambda tenant, seconds: None
+    depth: Callable[[str, int], None] = lambda tenant, depth: None
+
+
+@dataclass
+class TokenBucket:
+    rate: float
+    burst: float
+    clock: Callable[[], float] = time.monotonic
+    _tokens: float = field(init=False)
+    _stamp: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._tokens, self._stamp = self.burst, self.clock()
+
+    def take(self) -> float:
+        """Takes a token; returns how long the caller must wait for it (0 if none)."""
+        now = self.clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+        self._tokens -= 1
+        return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
+
+
+class FairQueue:
+    def __init__(self, *, max_items: int = 100_000, qps: float = 200.0, burst: float = 400.0,
+                 base_delay: float = 0.05, max_delay: float = 300.0,
+                 observer: QueueObserver | None = None) -> None:
+        self._queues: dict[str, deque[WorkKey]] = {}
+        self._ring: deque[str] = deque()  # tenants with ready keys, in serving order
+        self._queued: dict[WorkKey, float] = {}  # key -> time it was queued
+        self._processing: set[WorkKey] = set()
+        self._dirty: set[WorkKey] = set()
+        self._failures: dict[WorkKey, int] = {}
+        self._timers: dict[WorkKey, asyncio.TimerHandle] = {}
+        self._ready = asyncio.Event()  # set while some tenant has a ready key
+        self._bucket = TokenBucket(qps, burst)
+        self._max_items, self._base_delay, self._max_delay = max_items, base_delay, max_delay
+        self._observer = observer or QueueObserver()
+        self._shutdown = False
+
+    def __len__(self) -> int:
+        return len(self._queued)
+
+    def depth(self, tenant: str) -> int:
+        return len(self._queues.get(tenant, ()))
+
+    def pending(self) -> int:
+        """Keys queued, being processed, or waiting for a delayed add."""
+        return len(self._queued) + len(self._processing) + len(self._timers)
+
+    def add(self, key: WorkKey) -> None:
+        if self._shutdown or key in self._queued:
+            return
+        if key in self._processing:
+            self._dirty.add(key)
+            return
+        if len(self._queued) >= self._max_items:
+            self._observer.dropped(key.tenant)
+            return
+        queue = self._queues.setdefault(key.tenant, deque())
+        if not queue:
+            self._ring.append(key.tenant)
+        queue.append(key)
+        self._queued[key] = time.monotonic()
+        self._observer.added(key.tenant)
+        self._observer.depth(key.tenant, len(queue))
+        self._ready.set()
+
+    def add_after(self, key: WorkKey, delay: float) -> None:
+        if delay <= 0:
+            self.add(key)
+            return
+        if self._shutdown:
+            return
+        loop = asyncio.get_running_loop()
+        when = loop.time() + delay
+        old = self._timers.get(key)
+        if old is not None:
+            if old.when() <= when:
+                return
+            old.cancel()
+        self._timers[key] = loop.call_at(when, self._fire, key)
+
+    def _fire(self, key: WorkKey) -> None:
+        self._timers.pop(key, None)
+        self.add(key)
+
+    def add_rate_limited(self, key: WorkKey) -> float:
+        """Re-adds a failed key after its backoff; returns the delay chosen."""
+        failures = self._failures.get(key, 0)
+        self._failures[key] = failures + 1
+        delay: float = min(self._base_delay * (2.0 ** failures), self._max_delay)
+        self._observer.retried(key.tenant)
+        self.add_after(key, delay)
+        return delay
+
+    def forget(self, key: WorkKey) -> None:
+        """Clears the key's failure count after a success."""
+        self._failures.pop(key, None)
+
+    def failures(self, key: WorkKey) -> int:
+        return self._failures.get(key, 0)
+
+    async def get(self) -> WorkKey:
+        """Waits for the next key, tenants served in turn; raises QueueShutDown."""
+        while not self._ring:
+            if self._shutdown:
+                raise QueueShutDown
+            self._ready.clear()
+            await self._ready.wait()
+        if self._shutdown:
+            raise QueueShutDown
+        key = self._pop()
+        wait = self._bucket.take()
+        if wait:
+            await asyncio.sleep(wait)
+        return key
+
+    def _pop(self) -> WorkKey:
+        tenant = self._ring.popleft()
+        queue = self._queues[tenant]
+        key = queue.popleft()
+        if queue:
+            self._ring.append(tenant)
+        else:
+            del self._queues[tenant]
+        self._observer.depth(tenant, len(queue))
+        self._observer.waited(tenant, time.monotonic() - self._queued.pop(key))
+        self._processing.add(key)
+        return key
+
+    def done(self, key: WorkKey) -> None:
+        self._processing.discard(key)
+        if key in self._dirty:
+            self._dirty.discard(key)
+            self.add(key)
+
+    def shutdown(self) -> None:
+        self._shutdown = True
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
+        self._ready.set()

@@ -1,0 +1,73 @@
+"""ResourceSyncer: the shape every synced resource takes, and the context it works in.
+
+A syncer declares what it watches on tenant and edge clusters, maps watch
+events to WorkKeys (always tenant-side keys), and reconciles one key at a
+time: read caches, translate (pure), apply the difference. ``scan`` lists the
+keys the periodic drift scan re-queues.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..fleet import EdgeConn, TenantConn, WatchSpec
+from ..keys import WorkKey
+from ..queue import FairQueue
+from ..recorder import EventRecorder
+
+if TYPE_CHECKING:
+    from ..placement import Placer
+
+Obj = dict[str, Any]
+
+
+@dataclass
+class SyncContext:
+    tenants: dict[str, TenantConn]
+    edges: dict[str, EdgeConn]
+    queue: FairQueue
+    recorder: EventRecorder
+    placer: Placer
+    syncers: dict[str, ResourceSyncer] = field(default_factory=dict)
+    is_leader: Callable[[], bool] = lambda: True
+
+    def syncer(self, kind: str) -> ResourceSyncer:
+        return self.syncers[kind]
+
+    def ready_edges(self) -> list[EdgeConn]:
+        return [e for e in self.edges.values() if e.synced]
+
+
+class ResourceSyncer:
+    kind: ClassVar[str]
+    tenant_watches: ClassVar[tuple[WatchSpec, ...]] = ()
+    edge_watches: ClassVar[tuple[WatchSpec, ...]] = ()
+
+    def __init__(self, ctx: SyncContext) -> None:
+        self.ctx = ctx
+
+    def tenant_event(self, tenant: TenantConn, watch: str, old: Obj | None,
+                     new: Obj | None) -> Iterable[WorkKey]:
+        return ()
+
+    def edge_event(self, edge: EdgeConn, watch: str, old: Obj | None,
+                   new: Obj | None) -> Iterable[WorkKey]:
+        return ()
+
+    async def reconcile(self, key: WorkKey) -> float | None:
+        """Brings one object in line; returns seconds until it should be looked at again."""
+        raise NotImplementedError
+
+    def scan(self, tenant: TenantConn) -> Iterable[WorkKey]:
+        """Keys the drift scan re-queues for this tenant (orphans included)."""
+        return ()
+
+
+REGISTRY: list[type[ResourceSyncer]] = []
+
+
+def register(cls: type[ResourceSyncer]) -> type[ResourceSyncer]:
+    REGISTRY.append(cls)
+    return cls

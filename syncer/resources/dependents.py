@@ -1,0 +1,159 @@
+"""Objects that follow pods to the edge: the shared logic of ConfigMaps and Secrets.
+
+A copy exists in an edge cluster exactly while some tenant pod placed there
+uses the object (volume, env, envFrom, projected source, image pull secret);
+it follows the tenant's edits and is removed when the last such pod leaves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+import structlog
+from cachetools import TTLCache
+
+from .. import markers
+from ..fleet import EdgeConn, TenantConn, WatchSpec
+from ..keys import WorkKey
+from ..kube.client import KubeError
+from ..kube.resources import PODS, ResourceType
+from ..names import edge_namespace
+from .base import ResourceSyncer
+
+log = structlog.get_logger(__name__)
+Obj = dict[str, Any]
+SYNCED_FIELDS = ("data", "binaryData", "stringData", "type", "immutable")
+
+
+def translate_dependent_down(obj: Obj, *, tenant: str, edge_namespace: str) -> Obj:
+    meta = obj["metadata"]
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items()
+                   if not k.startswith("kubectl.kubernetes.io/")}
+    annotations.update(markers.marker_annotations(obj))
+    out = {"apiVersion": "v1", "kind": obj.get("kind", ""),
+           "metadata": {"name": meta["name"], "namespace": edge_namespace,
+                        "labels": {**(meta.get("labels") or {}),
+                                   **markers.marker_labels(tenant)},
+                        "annotations": annotations}}
+    out.update({f: obj[f] for f in SYNCED_FIELDS if f in obj})
+    return out
+
+
+def content_differs(have: Obj, want: Obj) -> bool:
+    if any(have.get(f) != want.get(f) for f in SYNCED_FIELDS if f != "stringData"):
+        return True
+    return bool(have["metadata"].get("labels") != want["metadata"]["labels"])
+
+
+def tenant_key_index(obj: Obj) -> list[str]:
+    tenant, ref = markers.tenant_of(obj), markers.tenant_ref(obj)
+    return [f"{tenant}/{ref[0]}/{ref[1]}"] if tenant and ref else []
+
+
+class DependentSyncer(ResourceSyncer):
+    resource: ClassVar[ResourceType]
+    index: ClassVar[str]  # the tenant pod index naming this kind's references
+
+    def tenant_event(self, tenant: TenantConn, watch: str, old: Obj | None,
+                     new: Obj | None) -> Iterable[WorkKey]:
+        obj = new or old
+        assert obj is not None
+        meta = obj["metadata"]
+        if tenant.store(PODS).by_index(self.index, f"{meta['namespace']}/{meta['name']}"):
+            yield WorkKey(tenant.name, self.kind, meta["namespace"], meta["name"])
+
+    def edge_event(self, edge: EdgeConn, watch: str, old: Obj | None,
+                   new: Obj | None) -> Iterable[WorkKey]:
+        obj = new or old
+        assert obj is not None
+        tenant, ref = markers.tenant_of(obj), markers.tenant_ref(obj)
+        if tenant and ref:
+            yield WorkKey(tenant, self.kind, ref[0], ref[1])
+
+    def scan(self, tenant: TenantConn) -> Iterable[WorkKey]:
+        keys = set()
+        for value in tenant.store(PODS).index_values(self.index):
+            ns, name = value.split("/", 1)
+            keys.add(WorkKey(tenant.name, self.kind, ns, name))
+        for edge in self.ctx.edges.values():
+            for value in edge.store(self.resource).index_values("tenant-key"):
+                owner, ns, name = value.split("/", 2)
+                if owner == tenant.name:
+                    keys.add(WorkKey(tenant.name, self.kind, ns, name))
+        return keys
+
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        # Copies made for a pod not yet visible in the edge cache: kept from removal.
+        self._recent: TTLCache[tuple[str, str, str, str], bool] = TTLCache(
+            maxsize=100_000, ttl=120)
+
+    def wanted_edges(self, tenant: TenantConn, namespace: str, name: str) -> set[str]:
+        """Edge clusters running a live pod of this tenant that uses the object."""
+        ens = edge_namespace(tenant.name, tenant.uid, namespace)
+        wanted = set()
+        for edge in self.ctx.edges.values():
+            if (tenant.name, edge.name, namespace, name) in self._recent or (edge.informers and any(
+                    not p["metadata"].get("deletionTimestamp")
+                    for p in edge.store(PODS).by_index(self.index, f"{ens}/{name}"))):
+                wanted.add(edge.name)
+        return wanted
+
+    async def ensure_for_pod(self, tenant: TenantConn, edge: EdgeConn, pod: Obj) -> None:
+        """Copies what the pod needs into the edge before the pod is created there."""
+        from .pods import dependency_refs
+        ns = pod["metadata"]["namespace"]
+        for name in dependency_refs(pod, self.kind):
+            obj = tenant.get(self.resource, ns, name)
+            if obj is not None:
+                self._recent[(tenant.name, edge.name, ns, name)] = True
+                await self._upsert(tenant, edge, obj)
+
+    async def _upsert(self, tenant: TenantConn, edge: EdgeConn, obj: Obj) -> None:
+        meta = obj["metadata"]
+        ens = await self.ctx.syncer("Namespace").ensure(  # type: ignore[attr-defined]
+            tenant, edge, meta["namespace"])
+        want = translate_dependent_down({"kind": self.resource.kind, **obj},
+                                        tenant=tenant.name, edge_namespace=ens)
+        have = edge.get(self.resource, ens, meta["name"])
+        if have is None:
+            try:
+                await edge.client.create(self.resource, want, namespace=ens)
+                return
+            except KubeError as err:
+                if not err.conflict:
+                    raise
+                have = await edge.client.get(self.resource, meta["name"], ens)
+        if not markers.is_managed(have, tenant.name):
+            raise KubeError(409, "NameTaken", f"{self.resource.kind} {ens}/{meta['name']} on "
+                            f"{edge.name} exists and is not fusionvc's")
+        if content_differs(have, want):
+            want["metadata"]["resourceVersion"] = have["metadata"]["resourceVersion"]
+            await edge.client.replace(self.resource, want)
+
+    async def reconcile(self, key: WorkKey) -> float | None:
+        tenant = self.ctx.tenants.get(key.tenant)
+        if tenant is None:
+            return None
+        obj = tenant.get(self.resource, key.namespace, key.name)
+        wanted = self.wanted_edges(tenant, key.namespace, key.name) if obj else set()
+        ens = edge_namespace(tenant.name, tenant.uid, key.namespace)
+        for edge in self.ctx.edges.values():
+            if not edge.synced:
+                continue
+            have = edge.get(self.resource, ens, key.name)
+            if edge.name in wanted and obj is not None:
+                await self._upsert(tenant, edge, obj)
+            elif have is not None and markers.is_managed(have, tenant.name):
+                log.info("removing unused copy", tenant=tenant.name, edge=edge.name,
+                         kind=self.kind, name=f"{ens}/{key.name}")
+                await edge.client.delete(self.resource, key.name, ens,
+                                         uid=have["metadata"]["uid"])
+        return None
+
+
+def dependent_watches(resource: ResourceType) -> tuple[tuple[WatchSpec, ...],
+                                                       tuple[WatchSpec, ...]]:
+    return ((WatchSpec(resource),),
+            (WatchSpec(resource, markers.MANAGED_SELECTOR, (("tenant-key", tenant_key_index),)),))

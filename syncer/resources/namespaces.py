@@ -1,0 +1,167 @@
+"""Edge namespaces: created on demand with the tenant's isolation, deleted with the tenant's.
+
+Each tenant namespace that has something on an edge cluster gets one edge
+namespace there (names.edge_namespace) carrying Pod Security labels at the
+tenant's level, a ResourceQuota and LimitRange when the tenant policy sets
+them, and a NetworkPolicy that admits traffic only from the same tenant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import structlog
+from cachetools import TTLCache
+
+from .. import markers
+from ..fleet import EdgeConn, TenantConn, WatchSpec
+from ..keys import WorkKey
+from ..kube.client import KubeError
+from ..kube.resources import LIMITRANGES, NAMESPACES, NETWORKPOLICIES, RESOURCEQUOTAS
+from ..names import edge_namespace
+from .base import ResourceSyncer, register
+
+log = structlog.get_logger(__name__)
+Obj = dict[str, Any]
+QUOTA_NAME = "fusionvc-quota"
+LIMITS_NAME = "fusionvc-defaults"
+POLICY_NAME = "fusionvc-tenant-isolation"
+
+
+def translate_namespace_down(tenant: TenantConn, namespace: Obj, edge_name: str) -> Obj:
+    level = tenant.isolation.pod_security
+    labels = {**markers.marker_labels(tenant.name),
+              "pod-security.kubernetes.io/enforce": level,
+              "pod-security.kubernetes.io/warn": level,
+              "pod-security.kubernetes.io/audit": level}
+    return {"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": edge_name, "labels": labels,
+                         "annotations": markers.marker_annotations(namespace)}}
+
+
+def isolation_objects(tenant: TenantConn, edge_name: str) -> list[tuple[Any, Obj]]:
+    """ResourceQuota, LimitRange and NetworkPolicy for one edge namespace (pure)."""
+    meta = {"namespace": edge_name, "labels": markers.marker_labels(tenant.name)}
+    isolation = tenant.spec.get("isolation") or {}
+    objs: list[tuple[Any, Obj]] = [(NETWORKPOLICIES, {
+        "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": POLICY_NAME, **meta},
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress"],
+                 "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {
+                     markers.TENANT: tenant.name}}}]}]}})]
+    if isolation.get("resourceQuota"):
+        objs.append((RESOURCEQUOTAS, {
+            "apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": QUOTA_NAME, **meta},
+            "spec": {"hard": {k: str(v) for k, v in isolation["resourceQuota"].items()}}}))
+    limits = isolation.get("defaultLimits") or {}
+    if limits:
+        default = {k: str(v) for k, v in limits.items()}
+        objs.append((LIMITRANGES, {
+            "apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": LIMITS_NAME, **meta},
+            "spec": {"limits": [{"type": "Container", "default": default,
+                                 "defaultRequest": default}]}}))
+    return objs
+
+
+def tenant_ns_index(obj: Obj) -> list[str]:
+    ref = markers.tenant_ref(obj)
+    tenant = markers.tenant_of(obj)
+    return [f"{tenant}/{ref[1]}"] if ref and tenant else []
+
+
+@register
+class NamespaceSyncer(ResourceSyncer):
+    kind = "Namespace"
+    tenant_watches = (WatchSpec(NAMESPACES),)
+    edge_watches = (WatchSpec(NAMESPACES, markers.MANAGED_SELECTOR,
+                              (("tenant-namespace", tenant_ns_index),)),)
+
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        self._ensured: TTLCache[tuple[str, str], bool] = TTLCache(maxsize=50_000, ttl=300)
+
+    def tenant_event(self, tenant: TenantConn, watch: str, old: Obj | None,
+                     new: Obj | None) -> Iterable[WorkKey]:
+        obj = new or old
+        assert obj is not None
+        yield WorkKey(tenant.name, self.kind, "", obj["metadata"]["name"])
+
+    def edge_event(self, edge: EdgeConn, watch: str, old: Obj | None,
+                   new: Obj | None) -> Iterable[WorkKey]:
+        obj = new or old
+        assert obj is not None
+        ref, tenant = markers.tenant_ref(obj), markers.tenant_of(obj)
+        if new is None:
+            self._ensured.pop((edge.name, obj["metadata"]["name"]), None)
+        if ref and tenant:
+            yield WorkKey(tenant, self.kind, "", ref[1])
+
+    def scan(self, tenant: TenantConn) -> Iterable[WorkKey]:
+        names = {o["metadata"]["name"] for o in tenant.store(NAMESPACES)}
+        for edge in self.ctx.edges.values():
+            for value in edge.store(NAMESPACES).index_values("tenant-namespace"):
+                owner, _, ns = value.partition("/")
+                if owner == tenant.name:
+                    names.add(ns)
+        return [WorkKey(tenant.name, self.kind, "", n) for n in names]
+
+    async def ensure(self, tenant: TenantConn, edge: EdgeConn, namespace: str) -> str:
+        """Creates the edge namespace (and its isolation objects) if needed; returns its name."""
+        name = edge_namespace(tenant.name, tenant.uid, namespace)
+        if self._ensured.get((edge.name, name)):
+            return name
+        tenant_ns = tenant.get(NAMESPACES, "", namespace)
+        if tenant_ns is None or tenant_ns["metadata"].get("deletionTimestamp"):
+            raise KubeError(409, "NamespaceTerminating", f"tenant namespace {namespace} is gone")
+        await self._apply(tenant, edge, tenant_ns, name)
+        self._ensured[(edge.name, name)] = True
+        return name
+
+    async def _apply(self, tenant: TenantConn, edge: EdgeConn, tenant_ns: Obj, name: str) -> None:
+        have = edge.get(NAMESPACES, "", name)
+        want = translate_namespace_down(tenant, tenant_ns, name)
+        if have is None:
+            try:
+                await edge.client.create(NAMESPACES, want)
+            except KubeError as err:
+                if not err.conflict:
+                    raise
+                have = await edge.client.get(NAMESPACES, name)
+        if have is not None:
+            if not markers.is_managed(have, tenant.name):
+                raise KubeError(409, "NameTaken", f"edge namespace {name} on {edge.name} "
+                                "exists and is not fusionvc's")
+            if have["metadata"].get("labels") != want["metadata"]["labels"]:
+                await edge.client.patch(NAMESPACES, name, {"metadata": {
+                    "labels": want["metadata"]["labels"]}})
+        for resource, obj in isolation_objects(tenant, name):
+            await self._upsert(edge, resource, obj)
+
+    async def _upsert(self, edge: EdgeConn, resource: Any, obj: Obj) -> None:
+        meta = obj["metadata"]
+        try:
+            await edge.client.create(resource, obj, namespace=meta["namespace"])
+        except KubeError as err:
+            if not err.conflict:
+                raise
+            await edge.client.patch(resource, meta["name"], {"spec": obj["spec"]},
+                                    namespace=meta["namespace"])
+
+    async def reconcile(self, key: WorkKey) -> float | None:
+        tenant = self.ctx.tenants.get(key.tenant)
+        if tenant is None:
+            return None
+        tenant_ns = tenant.get(NAMESPACES, "", key.name)
+        if tenant_ns is not None and not tenant_ns["metadata"].get("deletionTimestamp"):
+            return None  # edge namespaces are made on demand; nothing to remove
+        name = edge_namespace(tenant.name, tenant.uid, key.name)
+        for edge in self.ctx.edges.values():
+            have = edge.get(NAMESPACES, "", name)
+            if have is None or not markers.is_managed(have, tenant.name):
+                continue
+            if not have["metadata"].get("deletionTimestamp"):
+                log.info("deleting edge namespace", edge=edge.name, namespace=name)
+                await edge.client.delete(NAMESPACES, name, uid=have["metadata"]["uid"])
+            self._ensured.pop((edge.name, name), None)
+        return None

@@ -1,0 +1,211 @@
+"""Virtual nodes: one tenant Node per edge node that runs that tenant's pods.
+
+Created before the first pod is bound to it, kept fresh (Ready condition,
+capacity, node Lease renewed so the tenant's controller-manager never thinks
+it died), and deleted when no pod of the tenant is left on it. The tenant sees
+region, zone, edge cluster, arch and GPU model as labels, never the edge
+cluster's address or other tenants' pods.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+
+import structlog
+
+from .. import markers
+from ..fleet import EdgeConn, TenantConn, WatchSpec
+from ..keys import WorkKey
+from ..kube.client import KubeError
+from ..kube.resources import LEASES, NODES, PODS
+from ..names import virtual_node_name
+from .base import ResourceSyncer, register
+
+log = structlog.get_logger(__name__)
+Obj = dict[str, Any]
+LEASE_NAMESPACE = "kube-node-lease"
+LEASE_SECONDS = 40
+HEARTBEAT_EVERY = 10.0
+NEW_NODE_GRACE = 60.0
+COPIED_LABELS = ("kubernetes.io/arch", "kubernetes.io/os", "beta.kubernetes.io/arch",
+                 "beta.kubernetes.io/os", "topology.kubernetes.io/region",
+                 "topology.kubernetes.io/zone", "node.kubernetes.io/instance-type",
+                 "nvidia.com/gpu.product", "nvidia.com/gpu.count")
+COPIED_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
+
+
+def _micro_now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def translate_node_up(edge: EdgeConn, edge_node: Obj, now: str) -> Obj:
+    """The tenant's view of an edge node (pure but for the heartbeat time passed in)."""
+    meta, status = edge_node["metadata"], edge_node.get("status") or {}
+    name = virtual_node_name(edge.name, meta["name"])
+    labels = {k: v for k, v in (meta.get("labels") or {}).items() if k in COPIED_LABELS}
+    labels.setdefault("topology.kubernetes.io/region", edge.region)
+    labels.update({"kubernetes.io/hostname": name, "type": "virtual-node",
+                   markers.MANAGED_BY: markers.MANAGED_BY_VALUE,
+                   markers.EDGE_CLUSTER: edge.name})
+    conditions = [dict(c, lastHeartbeatTime=now) for c in status.get("conditions") or []
+                  if c.get("type") in COPIED_CONDITIONS]
+    taints = [t for t in (edge_node.get("spec") or {}).get("taints") or []
+              if not t.get("key", "").startswith("node.kubernetes.io/")]
+    return {
+        "apiVersion": "v1", "kind": "Node",
+        "metadata": {"name": name, "labels": labels, "annotations": {
+            markers.EDGE_CLUSTER: edge.name, markers.EDGE_NODE: meta["name"],
+            "fusionvc.io/price-per-hour": (meta.get("annotations") or {}).get(
+                "fusionvc.io/price-per-hour", "")}},
+        "spec": {"taints": taints, "unschedulable": bool(edge_node["spec"].get("unschedulable"))},
+        "status": {"capacity": status.get("capacity", {}),
+                   "allocatable": status.get("allocatable", {}),
+                   "conditions": conditions, "nodeInfo": status.get("nodeInfo", {}),
+                   "addresses": [{"type": "Hostname", "address": name}]},
+    }
+
+
+def _status_differs(have: Obj, want: Obj) -> bool:
+    h, w = have.get("status") or {}, want["status"]
+    if h.get("capacity") != w["capacity"] or h.get("allocatable") != w["allocatable"]:
+        return True
+    strip = ("lastHeartbeatTime", "lastTransitionTime")
+    def key(conds: list[Obj]) -> list[tuple[Any, ...]]:
+        return sorted(tuple(v for k, v in sorted(c.items()) if k not in strip) for c in conds)
+    return key(h.get("conditions") or []) != key(w["conditions"])
+
+
+@register
+class VirtualNodeSyncer(ResourceSyncer):
+    kind = "Node"
+    tenant_watches = (WatchSpec(NODES),)
+    edge_watches = (WatchSpec(NODES),)
+
+    def tenant_event(self, tenant: TenantConn, watch: str, old: Obj | None,
+                     new: Obj | None) -> Iterable[WorkKey]:
+        obj = new or old
+        assert obj is not None
+        if markers.is_managed(obj) or new is None:
+            yield WorkKey(tenant.name, self.kind, "", obj["metadata"]["name"])
+
+    def edge_event(self, edge: EdgeConn, watch: str, old: Obj | None,
+                   new: Obj | None) -> Iterable[WorkKey]:
+        self.ctx.placer.edge_node_event(edge, old, new)
+        obj = new or old
+        assert obj is not None
+        vnode = virtual_node_name(edge.name, obj["metadata"]["name"])
+        for tenant in self.ctx.tenants.values():
+            if tenant.informers and tenant.get(NODES, "", vnode) is not None:
+                yield WorkKey(tenant.name, self.kind, "", vnode)
+
+    def scan(self, tenant: TenantConn) -> Iterable[WorkKey]:
+        names = {n["metadata"]["name"] for n in tenant.store(NODES) if markers.is_managed(n)}
+        names.update(tenant.store(PODS).index_values("node"))
+        return [WorkKey(tenant.name, self.kind, "", n) for n in names]
+
+    def _edge_node(self, vnode: Obj) -> tuple[EdgeConn, Obj] | None:
+        ann = vnode["metadata"].get("annotations") or {}
+        edge = self.ctx.edges.get(ann.get(markers.EDGE_CLUSTER, ""))
+        if edge is None or not edge.informers:
+            return None
+        node = edge.get(NODES, "", ann.get(markers.EDGE_NODE, ""))
+        return (edge, node) if node is not None else None
+
+    def _in_use(self, tenant: TenantConn, vnode: Obj) -> bool:
+        """A tenant pod is bound to it, or one of the tenant's edge pods runs on its node
+        (about to be bound), or it was made moments ago for a pod still on its way."""
+        if tenant.store(PODS).by_index("node", vnode["metadata"]["name"]):
+            return True
+        found = self._edge_node(vnode)
+        if found is not None and any(
+                markers.tenant_of(p) == tenant.name
+                for p in found[0].store(PODS).by_index("node", found[1]["metadata"]["name"])):
+            return True
+        created = dt.datetime.fromisoformat(vnode["metadata"]["creationTimestamp"])
+        return bool(dt.datetime.now(dt.UTC) - created < dt.timedelta(seconds=NEW_NODE_GRACE))
+
+    async def _recreate(self, tenant: TenantConn, name: str) -> None:
+        """Pods are bound to a virtual node that is gone (deleted by hand, say): bring it back,
+        before the tenant's pod garbage collector deletes the pods as orphans."""
+        for pod in tenant.store(PODS).by_index("node", name):
+            ann = pod["metadata"].get("annotations") or {}
+            edge = self.ctx.edges.get(ann.get(markers.EDGE_CLUSTER, ""))
+            node = ann.get(markers.EDGE_NODE, "")
+            if edge is not None and virtual_node_name(edge.name, node) == name:
+                await self.ensure(tenant, edge, node)
+                return
+
+    async def ensure(self, tenant: TenantConn, edge: EdgeConn, node_name: str) -> str:
+        """Creates the virtual node for an edge node if the tenant lacks it."""
+        vnode = virtual_node_name(edge.name, node_name)
+        if tenant.get(NODES, "", vnode) is not None:
+            return vnode
+        edge_node = edge.get(NODES, "", node_name)
+        if edge_node is None:
+            raise KubeError(404, "NodeGone", f"edge node {node_name} on {edge.name} is gone")
+        want = translate_node_up(edge, edge_node, _micro_now())
+        try:
+            await tenant.client.create(NODES, want)
+        except KubeError as err:
+            if not err.conflict:
+                raise
+        await self._renew_lease(tenant, vnode)
+        return vnode
+
+    async def reconcile(self, key: WorkKey) -> float | None:
+        tenant = self.ctx.tenants.get(key.tenant)
+        if tenant is None:
+            return None
+        vnode = tenant.get(NODES, "", key.name)
+        if vnode is None:
+            await self._recreate(tenant, key.name)
+            return None
+        if not markers.is_managed(vnode):
+            return None
+        if not self._in_use(tenant, vnode):
+            log.info("removing virtual node", tenant=tenant.name, node=key.name)
+            await tenant.client.delete(NODES, key.name, uid=vnode["metadata"]["uid"])
+            await tenant.client.delete(LEASES, key.name, LEASE_NAMESPACE)
+            return None
+        found = self._edge_node(vnode)
+        if found is None or not found[0].healthy:
+            # No heartbeat: the tenant's controller-manager will see the node go NotReady
+            # and, after its eviction timeout, replace the pods elsewhere.
+            await self._mark_unknown(tenant, vnode)
+            return HEARTBEAT_EVERY
+        want = translate_node_up(found[0], found[1], _micro_now())
+        if _status_differs(vnode, want):
+            await tenant.client.patch(NODES, key.name, {"status": want["status"]},
+                                      subresource="status")
+        await self._renew_lease(tenant, key.name)
+        return HEARTBEAT_EVERY
+
+    async def _mark_unknown(self, tenant: TenantConn, vnode: Obj) -> None:
+        conds = (vnode.get("status") or {}).get("conditions") or []
+        ready = next((c for c in conds if c.get("type") == "Ready"), None)
+        if ready is not None and ready.get("status") == "Unknown":
+            return
+        now = _micro_now()
+        cond = {"type": "Ready", "status": "Unknown", "reason": "EdgeClusterUnreachable",
+                "message": "fusionvc cannot reach the edge cluster behind this node",
+                "lastHeartbeatTime": now, "lastTransitionTime": now}
+        others = [c for c in conds if c.get("type") != "Ready"]
+        await tenant.client.patch(NODES, vnode["metadata"]["name"],
+                                  {"status": {"conditions": [*others, cond]}},
+                                  subresource="status")
+
+    async def _renew_lease(self, tenant: TenantConn, vnode: str) -> None:
+        """The node Lease is the tenant controller-manager's proof the node is alive."""
+        body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                "metadata": {"name": vnode, "namespace": LEASE_NAMESPACE},
+                "spec": {"holderIdentity": vnode, "leaseDurationSeconds": LEASE_SECONDS,
+                         "renewTime": _micro_now()}}
+        try:
+            await tenant.client.patch(LEASES, vnode, {"spec": body["spec"]},
+                                      namespace=LEASE_NAMESPACE)
+        except KubeError as err:
+            if not err.not_found:
+                raise
+            await tenant.client.create(LEASES, body, namespace=LEASE_NAMESPACE)

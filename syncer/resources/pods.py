@@ -1,0 +1,318 @@
+"""Pods: placed by the fusion scheduler, created on the edge, bound and mirrored upward.
+
+The tenant pod is the source of truth for spec; the edge pod for status.
+fusionvc acts as the virtual nodes' kubelet: it binds tenant pods to the
+virtual node of the chosen edge node, reports the edge status up, and
+finishes graceful deletions once the edge copy is gone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import structlog
+
+from .. import markers
+from ..conditions import now_rfc3339, same_condition, set_condition
+from ..fleet import EdgeConn, TenantConn, WatchSpec
+from ..isolation import check_pod, describe
+from ..keys import WorkKey
+from ..kube.client import KubeError
+from ..kube.resources import PODS
+from ..names import edge_namespace, virtual_node_name
+from ..placement import Placement, Unplaceable
+from .base import ResourceSyncer, register
+from .pod_translate import (
+    image_patch,
+    is_token_volume,
+    metadata_patch,
+    status_patch,
+    translate_pod_down,
+    translate_pod_status_up,
+)
+
+log = structlog.get_logger(__name__)
+Obj = dict[str, Any]
+TERMINAL = ("Succeeded", "Failed")
+ROOT_CA_CONFIGMAP = "kube-root-ca.crt"
+
+
+def namespace_index(pod: Obj) -> list[str]:
+    return [pod["metadata"]["namespace"]]
+
+
+def pod_node_index(pod: Obj) -> list[str]:
+    node = pod["spec"].get("nodeName")
+    return [node] if node else []
+
+
+def dependency_refs(pod: Obj, kind: str) -> set[str]:
+    """Names of the ConfigMaps or Secrets a pod uses (volumes, env, envFrom, projected, pulls)."""
+    spec, names = pod.get("spec") or {}, set()
+    ref_key = {"ConfigMap": "configMapKeyRef", "Secret": "secretKeyRef"}[kind]
+    src_key = {"ConfigMap": "configMapRef", "Secret": "secretRef"}[kind]
+    vol_key = {"ConfigMap": "configMap", "Secret": "secret"}[kind]
+    for volume in spec.get("volumes") or []:
+        if is_token_volume(volume):
+            continue  # the tenant's service-account token: never copied (see pod_translate)
+        if vol_key in volume:
+            names.add(volume[vol_key].get("name" if kind == "ConfigMap" else "secretName", ""))
+        for source in (volume.get("projected") or {}).get("sources") or []:
+            if vol_key in source:
+                names.add(source[vol_key].get("name", ""))
+    for group in ("initContainers", "containers", "ephemeralContainers"):
+        for container in spec.get(group) or []:
+            for env in container.get("env") or []:
+                ref = (env.get("valueFrom") or {}).get(ref_key)
+                if ref:
+                    names.add(ref.get("name", ""))
+            for source in container.get("envFrom") or []:
+                if src_key in source:
+                    names.add(source[src_key].get("name", ""))
+    if kind == "Secret":
+        names.update(s.get("name", "") for s in spec.get("imagePullSecrets") or [])
+    names.discard("")
+    names.discard(ROOT_CA_CONFIGMAP)  # every edge namespace has its own
+    return names
+
+
+def dependency_indexers() -> tuple[tuple[str, Any], ...]:
+    """Indexes of pods by the ConfigMaps and Secrets they use, as "<namespace>/<name>"."""
+    def by(kind: str) -> Any:
+        return lambda p: [f"{p['metadata']['namespace']}/{n}" for n in dependency_refs(p, kind)]
+    return (("configmap", by("ConfigMap")), ("secret", by("Secret")))
+
+
+def tenant_key_index(pod: Obj) -> list[str]:
+    tenant, ref = markers.tenant_of(pod), markers.tenant_ref(pod)
+    return [f"{tenant}/{ref[0]}/{ref[1]}"] if tenant and ref else []
+
+
+@register
+class PodSyncer(ResourceSyncer):
+    kind = "Pod"
+    tenant_watches = (WatchSpec(PODS, indexers=(("node", pod_node_index),
+                                                *dependency_indexers())),)
+    edge_watches = (WatchSpec(PODS, indexers=(("tenant-key", tenant_key_index),
+                                              ("node", pod_node_index),
+                                              ("namespace", namespace_index),
+                                              *dependency_indexers())),)
+
+    def __init__(self, ctx: Any) -> None:
+        super().__init__(ctx)
+        self.unschedulable: set[WorkKey] = set()
+
+    # ---- events -> keys ----------------------------------------------------------------
+
+    def tenant_event(self, tenant: TenantConn, watch: str, old: Obj | None,
+                     new: Obj | None) -> Iterable[WorkKey]:
+        obj = new or old
+        assert obj is not None
+        meta = obj["metadata"]
+        yield WorkKey(tenant.name, self.kind, meta["namespace"], meta["name"])
+        if new is None or old is None or old["spec"] != new["spec"]:
+            for pod in (old, new):
+                if pod is not None:
+                    yield from self._related_keys(tenant.name, pod)
+
+    def _related_keys(self, tenant: str, pod: Obj) -> Iterable[WorkKey]:
+        ns = pod["metadata"]["namespace"]
+        for kind in ("ConfigMap", "Secret"):
+            for name in dependency_refs(pod, kind):
+                yield WorkKey(tenant, kind, ns, name)
+        node = pod["spec"].get("nodeName")
+        if node:
+            yield WorkKey(tenant, "Node", "", node)
+
+    def edge_event(self, edge: EdgeConn, watch: str, old: Obj | None,
+                   new: Obj | None) -> Iterable[WorkKey]:
+        self.ctx.placer.edge_pod_event(edge, old, new)
+        obj = new or old
+        assert obj is not None
+        tenant, ref = markers.tenant_of(obj), markers.tenant_ref(obj)
+        if tenant and ref:
+            yield WorkKey(tenant, self.kind, ref[0], ref[1])
+            tconn = self.ctx.tenants.get(tenant)
+            moved = old is None or new is None or old["metadata"].get("labels") != new[
+                "metadata"].get("labels")
+            if moved and tconn is not None and tconn.informers and "Service" in self.ctx.syncers:
+                yield from self.ctx.syncers["Service"].pods_moved(  # type: ignore[attr-defined]
+                    tconn, ref[0])
+            if new is None:  # its ConfigMaps and Secrets may now be unused there
+                for kind in ("ConfigMap", "Secret"):
+                    for name in dependency_refs(obj, kind):
+                        yield WorkKey(tenant, kind, ref[0], name)
+
+    def scan(self, tenant: TenantConn) -> Iterable[WorkKey]:
+        keys = {WorkKey(tenant.name, self.kind, p["metadata"]["namespace"], p["metadata"]["name"])
+                for p in tenant.store(PODS)}
+        for edge in self.ctx.edges.values():
+            for value in edge.store(PODS).index_values("tenant-key"):
+                owner, ns, name = value.split("/", 2)
+                if owner == tenant.name:
+                    keys.add(WorkKey(tenant.name, self.kind, ns, name))
+        return keys
+
+    def requeue_unschedulable(self) -> None:
+        """The snapshot changed (room freed, node added): pending pods get another try."""
+        for key in list(self.unschedulable):
+            self.ctx.queue.add(key)
+
+    # ---- reconcile ---------------------------------------------------------------------
+
+    def find_edge_pod(self, tenant: TenantConn, namespace: str,
+                      name: str) -> tuple[EdgeConn, Obj] | None:
+        ens = edge_namespace(tenant.name, tenant.uid, namespace)
+        for edge in self.ctx.edges.values():
+            pod = edge.get(PODS, ens, name) if edge.informers else None
+            if pod is not None and markers.is_managed(pod, tenant.name):
+                return edge, pod
+        return None
+
+    async def reconcile(self, key: WorkKey) -> float | None:
+        tenant = self.ctx.tenants.get(key.tenant)
+        if tenant is None:
+            return None
+        tpod = tenant.get(PODS, key.namespace, key.name)
+        found = self.find_edge_pod(tenant, key.namespace, key.name)
+        if tpod is None or tpod["metadata"].get("deletionTimestamp"):
+            self.unschedulable.discard(key)
+            return await self._delete(tenant, tpod, found)
+        if found and markers.tenant_ref(found[1])[2] != tpod["metadata"]["uid"]:  # type: ignore[index]
+            await self._delete_edge(*found)  # an older pod of the same name
+            return 1.0
+        if found is None:
+            return await self._create(key, tenant, tpod)
+        self.unschedulable.discard(key)
+        await self._update(tenant, tpod, *found)
+        return None
+
+    async def _delete(self, tenant: TenantConn, tpod: Obj | None,
+                      found: tuple[EdgeConn, Obj] | None) -> float | None:
+        if found is not None:
+            edge, epod = found
+            grace = tpod["metadata"].get("deletionGracePeriodSeconds") if tpod else None
+            if not epod["metadata"].get("deletionTimestamp"):
+                await self._delete_edge(edge, epod, grace)
+            if tpod is not None and epod.get("status", {}).get("phase") not in TERMINAL:
+                await self._mirror_status(tenant, tpod, epod)
+            return None
+        if tpod is not None and tpod["spec"].get("nodeName"):
+            # Edge copy gone: finish the graceful delete as a kubelet would.
+            meta = tpod["metadata"]
+            await tenant.client.delete(PODS, meta["name"], meta["namespace"], uid=meta["uid"],
+                                       grace_seconds=0)
+        return None
+
+    async def _delete_edge(self, edge: EdgeConn, epod: Obj, grace: int | None = None) -> None:
+        meta = epod["metadata"]
+        await edge.client.delete(PODS, meta["name"], meta["namespace"], uid=meta["uid"],
+                                 grace_seconds=grace)
+        self.ctx.placer.forget(edge.name, meta["namespace"], meta["name"])
+
+    async def _create(self, key: WorkKey, tenant: TenantConn, tpod: Obj) -> float | None:
+        if tpod.get("status", {}).get("phase") in TERMINAL:
+            return None
+        violations = check_pod(tpod, tenant.isolation)
+        if violations:
+            await self._reject(tenant, tpod, "Forbidden", describe(violations))
+            return None
+        if tpod["spec"].get("nodeName") and (tpod["metadata"].get("annotations") or {}).get(
+                markers.EDGE_CLUSTER):
+            await self._mark_lost(tenant, tpod)
+            return None
+        decision = self.ctx.placer.place(tenant, tpod)
+        if isinstance(decision, Unplaceable):
+            self.unschedulable.add(key)
+            await self._reject(tenant, tpod, "Unschedulable", decision.message)
+            return None
+        self.unschedulable.discard(key)
+        await self._run_on_edge(tenant, tpod, decision)
+        return None
+
+    async def _run_on_edge(self, tenant: TenantConn, tpod: Obj, placement: Placement) -> None:
+        edge = self.ctx.edges[placement.cluster]
+        ns = await self.ctx.syncer("Namespace").ensure(  # type: ignore[attr-defined]
+            tenant, edge, tpod["metadata"]["namespace"])
+        for kind in ("ConfigMap", "Secret"):
+            await self.ctx.syncer(kind).ensure_for_pod(tenant, edge, tpod)  # type: ignore[attr-defined]
+        vnode = virtual_node_name(edge.name, placement.node)
+        epod = translate_pod_down(tpod, tenant=tenant.name, edge_namespace=ns,
+                                  edge_node=placement.node, virtual_node=vnode)
+        self.ctx.placer.assume(edge.name, placement.node, epod)
+        try:
+            await edge.client.create(PODS, epod, namespace=ns)
+        except KubeError as err:
+            if not err.conflict:
+                self.ctx.placer.forget(edge.name, ns, epod["metadata"]["name"])
+                raise
+        await self.ctx.syncer("Node").ensure(tenant, edge, placement.node)  # type: ignore[attr-defined]
+        await self._bind(tenant, tpod, edge.name, placement.node, vnode)
+
+    async def _bind(self, tenant: TenantConn, tpod: Obj, cluster: str, node: str,
+                    vnode: str) -> None:
+        meta = tpod["metadata"]
+        binding = {"apiVersion": "v1", "kind": "Binding",
+                   "metadata": {"name": meta["name"], "namespace": meta["namespace"],
+                                "annotations": {markers.EDGE_CLUSTER: cluster,
+                                                markers.EDGE_NODE: node}},
+                   "target": {"apiVersion": "v1", "kind": "Node", "name": vnode}}
+        path = PODS.path(meta["namespace"], meta["name"], "binding")
+        try:
+            await tenant.client.request("POST", path, body=binding)
+        except KubeError as err:
+            if not err.conflict:  # 409: already bound, by an earlier attempt
+                raise
+
+    async def _update(self, tenant: TenantConn, tpod: Obj, edge: EdgeConn, epod: Obj) -> None:
+        if not tpod["spec"].get("nodeName"):
+            node = epod["spec"]["nodeName"]
+            await self.ctx.syncer("Node").ensure(tenant, edge, node)  # type: ignore[attr-defined]
+            await self._bind(tenant, tpod, edge.name, node, virtual_node_name(edge.name, node))
+            return
+        desired = translate_pod_down(tpod, tenant=tenant.name,
+                                     edge_namespace=epod["metadata"]["namespace"],
+                                     edge_node=epod["spec"]["nodeName"],
+                                     virtual_node=tpod["spec"]["nodeName"])
+        for patch in (metadata_patch(epod, desired), image_patch(epod, desired)):
+            if patch:
+                await edge.client.patch(PODS, epod["metadata"]["name"], patch,
+                                        namespace=epod["metadata"]["namespace"],
+                                        content_type="application/strategic-merge-patch+json")
+        await self._mirror_status(tenant, tpod, epod)
+
+    async def _mirror_status(self, tenant: TenantConn, tpod: Obj, epod: Obj) -> None:
+        patch = status_patch(tpod.get("status") or {}, translate_pod_status_up(epod))
+        if patch:
+            meta = tpod["metadata"]
+            await tenant.client.patch(PODS, meta["name"], {"status": patch},
+                                      namespace=meta["namespace"], subresource="status")
+
+    async def _reject(self, tenant: TenantConn, tpod: Obj, reason: str, message: str) -> None:
+        """PodScheduled=False with the reason, and a Warning Event, both on the tenant pod."""
+        if same_condition(tpod, "PodScheduled", "False", reason, message):
+            return
+        conditions = set_condition(tpod.get("status", {}).get("conditions"), "PodScheduled",
+                                   "False", reason, message)
+        for cond in conditions:
+            cond.setdefault("lastProbeTime", None)
+        meta = tpod["metadata"]
+        await tenant.client.patch(PODS, meta["name"], {"status": {"conditions": conditions}},
+                                  namespace=meta["namespace"], subresource="status")
+        event_reason = "FailedScheduling" if reason == "Unschedulable" else "SyncRejected"
+        await self.ctx.recorder.warn(tenant.client, {"kind": "Pod", **tpod}, event_reason, message)
+
+    async def _mark_lost(self, tenant: TenantConn, tpod: Obj) -> None:
+        """The edge copy of a running pod vanished: Failed, so its controller replaces it."""
+        if tpod.get("status", {}).get("phase") in TERMINAL:
+            return
+        meta = tpod["metadata"]
+        message = "the pod's edge copy disappeared; its controller will replace it"
+        status = {"phase": "Failed", "reason": "EdgePodLost", "message": message}
+        await tenant.client.patch(PODS, meta["name"], {"status": status},
+                                  namespace=meta["namespace"], subresource="status")
+        await self.ctx.recorder.warn(tenant.client, {"kind": "Pod", **tpod}, "EdgePodLost",
+                                     message)
+        log.warning("edge pod lost", tenant=tenant.name, pod=f"{meta['namespace']}/{meta['name']}",
+                    at=now_rfc3339())

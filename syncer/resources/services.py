@@ -1,0 +1,170 @@
+"""Services: copied to every edge cluster that runs pods the service selects.
+
+The tenant keeps its own ClusterIP (the edge cluster allocates its own); the
+tenant's endpoints come from its own controller-manager, which sees the edge
+pod IPs and readiness that the pod syncer writes into tenant pod status.
+NodePort and LoadBalancer services are written only when the tenant policy
+allows them.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from typing import Any
+
+import structlog
+
+from .. import markers
+from ..conditions import same_condition, set_condition
+from ..fleet import EdgeConn, TenantConn, WatchSpec
+from ..isolation import check_service, describe
+from ..keys import WorkKey
+from ..kube.client import KubeError
+from ..kube.resources import PODS, SERVICES
+from ..names import edge_namespace
+from .base import ResourceSyncer, register
+from .dependents import tenant_key_index
+
+log = structlog.get_logger(__name__)
+Obj = dict[str, Any]
+EDGE_ALLOCATED = ("clusterIP", "clusterIPs", "healthCheckNodePort", "loadBalancerIP",
+                  "externalIPs")
+CONDITION = "fusionvc.io/Synced"
+
+
+def translate_service_down(svc: Obj, *, tenant: str, edge_namespace: str) -> Obj:
+    meta = svc["metadata"]
+    spec = copy.deepcopy(svc["spec"])
+    for name in EDGE_ALLOCATED:
+        spec.pop(name, None)
+    for port in spec.get("ports") or []:
+        port.pop("nodePort", None)
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items()
+                   if not k.startswith("kubectl.kubernetes.io/")}
+    annotations.update(markers.marker_annotations(svc))
+    return {"apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": meta["name"], "namespace": edge_namespace,
+                         "labels": {**(meta.get("labels") or {}),
+                                    **markers.marker_labels(tenant)},
+                         "annotations": annotations},
+            "spec": spec}
+
+
+def selects(selector: dict[str, str] | None, labels: dict[str, str] | None) -> bool:
+    if not selector:
+        return False
+    labels = labels or {}
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def spec_differs(have: Obj, want: Obj) -> bool:
+    h, w = have.get("spec") or {}, want["spec"]
+    fields = ("selector", "type", "sessionAffinity", "publishNotReadyAddresses")
+    if any(h.get(f) != w.get(f) for f in fields):
+        return True
+    strip = [{k: v for k, v in p.items() if k != "nodePort"} for p in h.get("ports") or []]
+    return strip != (w.get("ports") or [])
+
+
+@register
+class ServiceSyncer(ResourceSyncer):
+    kind = "Service"
+    tenant_watches = (WatchSpec(SERVICES),)
+    edge_watches = (WatchSpec(SERVICES, markers.MANAGED_SELECTOR,
+                              (("tenant-key", tenant_key_index),)),)
+
+    def tenant_event(self, tenant: TenantConn, watch: str, old: Obj | None,
+                     new: Obj | None) -> Iterable[WorkKey]:
+        obj = new or old
+        assert obj is not None
+        yield WorkKey(tenant.name, self.kind, obj["metadata"]["namespace"],
+                      obj["metadata"]["name"])
+
+    def edge_event(self, edge: EdgeConn, watch: str, old: Obj | None,
+                   new: Obj | None) -> Iterable[WorkKey]:
+        obj = new or old
+        assert obj is not None
+        tenant, ref = markers.tenant_of(obj), markers.tenant_ref(obj)
+        if tenant and ref:
+            yield WorkKey(tenant, self.kind, ref[0], ref[1])
+
+    def pods_moved(self, tenant: TenantConn, namespace: str) -> Iterable[WorkKey]:
+        """Services of a namespace whose pods appeared or left an edge cluster."""
+        for svc in tenant.store(SERVICES):
+            if svc["metadata"]["namespace"] == namespace and svc["spec"].get("selector"):
+                yield WorkKey(tenant.name, self.kind, namespace, svc["metadata"]["name"])
+
+    def scan(self, tenant: TenantConn) -> Iterable[WorkKey]:
+        keys = {WorkKey(tenant.name, self.kind, s["metadata"]["namespace"], s["metadata"]["name"])
+                for s in tenant.store(SERVICES)}
+        for edge in self.ctx.edges.values():
+            for value in edge.store(SERVICES).index_values("tenant-key"):
+                owner, ns, name = value.split("/", 2)
+                if owner == tenant.name:
+                    keys.add(WorkKey(tenant.name, self.kind, ns, name))
+        return keys
+
+    def wanted_edges(self, tenant: TenantConn, svc: Obj, ens: str) -> set[str]:
+        selector = svc["spec"].get("selector")
+        return {edge.name for edge in self.ctx.edges.values() if edge.informers and any(
+            selects(selector, p["metadata"].get("labels"))
+            for p in edge.store(PODS).by_index("namespace", ens))}
+
+    async def reconcile(self, key: WorkKey) -> float | None:
+        tenant = self.ctx.tenants.get(key.tenant)
+        if tenant is None:
+            return None
+        svc = tenant.get(SERVICES, key.namespace, key.name)
+        ens = edge_namespace(tenant.name, tenant.uid, key.namespace)
+        wanted: set[str] = set()
+        if svc is not None and not svc["metadata"].get("deletionTimestamp"):
+            violations = check_service(svc, tenant.isolation)
+            if violations:
+                await self._reject(tenant, svc, describe(violations))
+            else:
+                wanted = self.wanted_edges(tenant, svc, ens)
+        for edge in self.ctx.edges.values():
+            if not edge.synced:
+                continue
+            have = edge.get(SERVICES, ens, key.name)
+            if edge.name in wanted and svc is not None:
+                await self._upsert(tenant, edge, svc, ens, have)
+            elif have is not None and markers.is_managed(have, tenant.name):
+                await edge.client.delete(SERVICES, key.name, ens, uid=have["metadata"]["uid"])
+        return None
+
+    async def _upsert(self, tenant: TenantConn, edge: EdgeConn, svc: Obj, ens: str,
+                      have: Obj | None) -> None:
+        await self.ctx.syncer("Namespace").ensure(  # type: ignore[attr-defined]
+            tenant, edge, svc["metadata"]["namespace"])
+        want = translate_service_down(svc, tenant=tenant.name, edge_namespace=ens)
+        if have is None:
+            try:
+                await edge.client.create(SERVICES, want, namespace=ens)
+                return
+            except KubeError as err:
+                if not err.conflict:
+                    raise
+                have = await edge.client.get(SERVICES, want["metadata"]["name"], ens)
+        if not markers.is_managed(have, tenant.name):
+            await self.ctx.recorder.warn(tenant.client, {"kind": "Service", **svc}, "NameTaken",
+                                         "an object not managed by fusionvc holds this name "
+                                         "in an edge cluster")
+            return
+        if spec_differs(have, want):
+            await edge.client.patch(SERVICES, want["metadata"]["name"],
+                                    {"spec": {k: want["spec"].get(k) for k in (
+                                        "selector", "ports", "type", "sessionAffinity")}},
+                                    namespace=ens)
+
+    async def _reject(self, tenant: TenantConn, svc: Obj, message: str) -> None:
+        if same_condition(svc, CONDITION, "False", "Forbidden", message):
+            return
+        conditions = set_condition((svc.get("status") or {}).get("conditions"), CONDITION,
+                                   "False", "Forbidden", message)
+        meta = svc["metadata"]
+        await tenant.client.patch(SERVICES, meta["name"], {"status": {"conditions": conditions}},
+                                  namespace=meta["namespace"], subresource="status")
+        await self.ctx.recorder.warn(tenant.client, {"kind": "Service", **svc}, "SyncRejected",
+                                     message)
