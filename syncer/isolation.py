@@ -80,18 +80,22 @@ def _restricted_container(path: str, sc: Obj) -> Iterator[Violation]:
 
 
 def _restricted_pod(spec: Obj) -> Iterator[Violation]:
+    """runAsNonRoot and seccomp: a container's own setting wins over the pod's, as in PSS."""
     psc = spec.get("securityContext") or {}
-    containers = list(_containers(spec))
-    if not psc.get("runAsNonRoot") and not all(
-            (c.get("securityContext") or {}).get("runAsNonRoot") for _, c in containers):
-        yield Violation("spec.securityContext.runAsNonRoot",
-                        "must be true at Pod Security level restricted")
-    seccomp = (psc.get("seccompProfile") or {}).get("type")
-    if seccomp not in ("RuntimeDefault", "Localhost") and not all(
-            ((c.get("securityContext") or {}).get("seccompProfile") or {}).get("type")
-            in ("RuntimeDefault", "Localhost") for _, c in containers):
-        yield Violation("spec.securityContext.seccompProfile.type",
-                        "must be RuntimeDefault or Localhost at Pod Security level restricted")
+    pod_non_root = psc.get("runAsNonRoot")
+    pod_seccomp = (psc.get("seccompProfile") or {}).get("type")
+    for path, container in _containers(spec):
+        sc = container.get("securityContext") or {}
+        non_root = sc.get("runAsNonRoot", pod_non_root)
+        if non_root is not True:
+            where = path if "runAsNonRoot" in sc else "spec"
+            yield Violation(f"{where}.securityContext.runAsNonRoot",
+                            "must be true at Pod Security level restricted")
+        seccomp = (sc.get("seccompProfile") or {}).get("type", pod_seccomp)
+        if seccomp not in ("RuntimeDefault", "Localhost"):
+            where = path if "seccompProfile" in sc else "spec"
+            yield Violation(f"{where}.securityContext.seccompProfile.type",
+                            "must be RuntimeDefault or Localhost at Pod Security level restricted")
 
 
 def check_pod(pod: Obj, policy: IsolationPolicy) -> list[Violation]:
@@ -101,7 +105,7 @@ def check_pod(pod: Obj, policy: IsolationPolicy) -> list[Violation]:
         found.extend(_container_rules(path, container, policy.pod_security))
     if policy.pod_security == "restricted":
         found.extend(_restricted_pod(spec))
-    return found
+    return list(dict.fromkeys(found))  # a pod-level miss is reported once, not per container
 
 
 def check_service(service: Obj, policy: IsolationPolicy) -> list[Violation]:

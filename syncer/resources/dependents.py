@@ -23,6 +23,7 @@ from .base import ResourceSyncer
 
 log = structlog.get_logger(__name__)
 Obj = dict[str, Any]
+RECENT_TTL = 30.0
 SYNCED_FIELDS = ("data", "binaryData", "stringData", "type", "immutable")
 
 
@@ -60,8 +61,13 @@ class DependentSyncer(ResourceSyncer):
         obj = new or old
         assert obj is not None
         meta = obj["metadata"]
-        if tenant.store(PODS).by_index(self.index, f"{meta['namespace']}/{meta['name']}"):
+        if self.copyable(obj) and tenant.store(PODS).by_index(
+                self.index, f"{meta['namespace']}/{meta['name']}"):
             yield WorkKey(tenant.name, self.kind, meta["namespace"], meta["name"])
+
+    def copyable(self, obj: Obj) -> bool:
+        """Whether this tenant object may ever be written to an edge cluster."""
+        return True
 
     def edge_event(self, edge: EdgeConn, watch: str, old: Obj | None,
                    new: Obj | None) -> Iterable[WorkKey]:
@@ -87,18 +93,18 @@ class DependentSyncer(ResourceSyncer):
         super().__init__(ctx)
         # Copies made for a pod not yet visible in the edge cache: kept from removal.
         self._recent: TTLCache[tuple[str, str, str, str], bool] = TTLCache(
-            maxsize=100_000, ttl=120)
+            maxsize=100_000, ttl=RECENT_TTL)
 
     def wanted_edges(self, tenant: TenantConn, namespace: str, name: str) -> set[str]:
         """Edge clusters running a live pod of this tenant that uses the object."""
         ens = edge_namespace(tenant.name, tenant.uid, namespace)
-        wanted = set()
-        for edge in self.ctx.edges.values():
-            if (tenant.name, edge.name, namespace, name) in self._recent or (edge.informers and any(
-                    not p["metadata"].get("deletionTimestamp")
-                    for p in edge.store(PODS).by_index(self.index, f"{ens}/{name}"))):
-                wanted.add(edge.name)
-        return wanted
+        return {edge.name for edge in self.ctx.edges.values() if edge.informers and any(
+            not p["metadata"].get("deletionTimestamp")
+            for p in edge.store(PODS).by_index(self.index, f"{ens}/{name}"))}
+
+    def _just_copied(self, tenant: TenantConn, edge: EdgeConn, namespace: str,
+                     name: str) -> bool:
+        return (tenant.name, edge.name, namespace, name) in self._recent
 
     async def ensure_for_pod(self, tenant: TenantConn, edge: EdgeConn, pod: Obj) -> None:
         """Copies what the pod needs into the edge before the pod is created there."""
@@ -106,7 +112,7 @@ class DependentSyncer(ResourceSyncer):
         ns = pod["metadata"]["namespace"]
         for name in dependency_refs(pod, self.kind):
             obj = tenant.get(self.resource, ns, name)
-            if obj is not None:
+            if obj is not None and self.copyable(obj):
                 self._recent[(tenant.name, edge.name, ns, name)] = True
                 await self._upsert(tenant, edge, obj)
 
@@ -137,20 +143,25 @@ class DependentSyncer(ResourceSyncer):
         if tenant is None:
             return None
         obj = tenant.get(self.resource, key.namespace, key.name)
+        if obj is not None and not self.copyable(obj):
+            obj = None  # treated as absent: any copy found is removed
         wanted = self.wanted_edges(tenant, key.namespace, key.name) if obj else set()
         ens = edge_namespace(tenant.name, tenant.uid, key.namespace)
+        again = None
         for edge in self.ctx.edges.values():
             if not edge.synced:
                 continue
             have = edge.get(self.resource, ens, key.name)
             if edge.name in wanted and obj is not None:
                 await self._upsert(tenant, edge, obj)
+            elif self._just_copied(tenant, edge, key.namespace, key.name):
+                again = RECENT_TTL  # its pod may not be in the edge cache yet: look again later
             elif have is not None and markers.is_managed(have, tenant.name):
                 log.info("removing unused copy", tenant=tenant.name, edge=edge.name,
                          kind=self.kind, name=f"{ens}/{key.name}")
                 await edge.client.delete(self.resource, key.name, ens,
                                          uid=have["metadata"]["uid"])
-        return None
+        return again
 
 
 def dependent_watches(resource: ResourceType) -> tuple[tuple[WatchSpec, ...],

@@ -96,8 +96,14 @@ def translate_pod_status_up(edge_pod: Obj) -> Obj:
 
 
 def status_patch(tenant_status: Obj, desired: Obj) -> Obj | None:
-    """The fields of the tenant status to write, or None when it is already right."""
-    changed = {k: v for k, v in desired.items() if tenant_status.get(k) != v}
+    """The fields of the tenant status to write, or None when it is already right.
+
+    A mirrored field the edge no longer reports is cleared, once the edge status says
+    anything at all (an empty edge status is a pod not yet seen, not a reset)."""
+    changed: Obj = {k: v for k, v in desired.items() if tenant_status.get(k) != v}
+    if desired:
+        changed.update({k: None for k in STATUS_FIELDS
+                        if k in tenant_status and k not in desired and k != "conditions"})
     return changed or None
 
 

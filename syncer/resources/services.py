@@ -36,8 +36,11 @@ CONDITION = "fusionvc.io/Synced"
 def translate_service_down(svc: Obj, *, tenant: str, edge_namespace: str) -> Obj:
     meta = svc["metadata"]
     spec = copy.deepcopy(svc["spec"])
+    headless = spec.get("clusterIP") == "None"
     for name in EDGE_ALLOCATED:
         spec.pop(name, None)
+    if headless:  # "None" is a mode, not an address the edge allocates
+        spec["clusterIP"] = "None"
     for port in spec.get("ports") or []:
         port.pop("nodePort", None)
     annotations = {k: v for k, v in (meta.get("annotations") or {}).items()

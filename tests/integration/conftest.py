@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from .sandbox_fixture import REPO, SandboxHandle, start_sandbox
+from .syncer_fixture import SyncerProcess
 
 pytestmark = pytest.mark.integration
 
@@ -29,3 +30,11 @@ def sandbox(request: pytest.FixtureRequest) -> Iterator[SandboxHandle]:
     handle.run("down", check=False)
     if request.session.testsfailed:
         print(f"\nsandbox logs kept in {state_dir / 'logs'}")
+
+
+@pytest.fixture(scope="session")
+def syncer(sandbox: SandboxHandle) -> Iterator[SyncerProcess]:
+    """One syncer for the session's tests (tests that kill it start it again)."""
+    proc = SyncerProcess(sandbox, extra_args=("--drift-scan-interval=10s",)).start()
+    yield proc
+    proc.terminate()

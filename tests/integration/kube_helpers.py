@@ -1,0 +1,79 @@
+"""Small kubectl-based helpers for integration tests (JSON in, dicts out)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from syncer.names import edge_namespace
+
+from .sandbox_fixture import Cluster, SandboxHandle
+
+Obj = dict[str, Any]
+EDGES = ("edge-bj", "edge-sh", "edge-gz")
+
+# A pod template every Pod Security level (restricted included) admits.
+HARDENED = {
+    "securityContext": {"runAsNonRoot": True, "runAsUser": 1000,
+                        "seccompProfile": {"type": "RuntimeDefault"}},
+}
+HARDENED_CONTAINER = {"securityContext": {"allowPrivilegeEscalation": False,
+                                          "capabilities": {"drop": ["ALL"]}}}
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+def get_json(cluster: Cluster, *args: str) -> Obj:
+    out: Obj = json.loads(cluster.kubectl("get", *args, "-o", "json").stdout)
+    return out
+
+
+def items(cluster: Cluster, *args: str) -> list[Obj]:
+    found: list[Obj] = get_json(cluster, *args)["items"]
+    return found
+
+
+def apply(cluster: Cluster, *objs: Obj) -> None:
+    doc = {"apiVersion": "v1", "kind": "List", "items": list(objs)}
+    cluster.kubectl("apply", "-f", "-", stdin=json.dumps(doc))
+
+
+def tenant_uid(sandbox: SandboxHandle, tenant: str) -> str:
+    uid: str = get_json(sandbox["management"], "tenant", tenant)["metadata"]["uid"]
+    return uid
+
+
+def edge_ns(sandbox: SandboxHandle, tenant: str, namespace: str) -> str:
+    return edge_namespace(tenant, tenant_uid(sandbox, tenant), namespace)
+
+
+def edge_objects(sandbox: SandboxHandle, kind: str, namespace: str) -> dict[str, list[Obj]]:
+    """kind objects in one namespace of every edge cluster, by edge name."""
+    return {e: items(sandbox[e], kind, "-n", namespace) for e in EDGES}
+
+
+def deployment(namespace: str, name: str, replicas: int, *, labels: Obj | None = None,
+               pod_spec: Obj | None = None, container: Obj | None = None) -> Obj:
+    labels = labels or {"app": name}
+    base_container = {"name": "main", "image": "registry.local/app:1",
+                      "resources": {"requests": {"cpu": "50m", "memory": "32Mi"}},
+                      **HARDENED_CONTAINER, **(container or {})}
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": name, "namespace": namespace},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
+                     "template": {"metadata": {"labels": labels},
+                                  "spec": {**HARDENED, "containers": [base_container],
+                                           **(pod_spec or {})}}}}
+
+
+def namespace(name: str) -> Obj:
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
+
+
+def running_pods(cluster: Cluster, ns: str, selector: str | None = None) -> list[Obj]:
+    args = ["pods", "-n", ns] + (["-l", selector] if selector else [])
+    return [p for p in items(cluster, *args) if p["status"].get("phase") == "Running"
+            and not p["metadata"].get("deletionTimestamp")]

@@ -1,0 +1,91 @@
+"""The real syncer daemon as a child process, pointed at the test sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .sandbox_fixture import REPO, SandboxHandle
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class SyncerProcess:
+    sandbox: SandboxHandle
+    name: str = "syncer"
+    extra_args: tuple[str, ...] = ()
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log_path(self) -> Path:
+        return self.sandbox.dir / "logs" / f"{self.name}.log"
+
+    def start(self, wait_ready: bool = True) -> SyncerProcess:
+        env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "FUSIONVC_LOG_FORMAT": "json"}
+        argv = [sys.executable, "-m", "syncer",
+                f"--kubeconfig={self.sandbox['management'].kubeconfig}",
+                f"--http-port={self.port}", "--http-host=127.0.0.1",
+                f"--leader-identity={self.name}", *self.extra_args]
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                                         env=env)
+        if wait_ready:
+            wait_for(lambda: self.http("/readyz")[0] == 200, 60, f"{self.name} /readyz")
+        return self
+
+    def http(self, path: str) -> tuple[int, str]:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as r:
+                return int(r.status), r.read().decode()
+        except urllib.error.HTTPError as err:
+            return int(err.code), err.read().decode()
+        except OSError:
+            return 0, ""
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def terminate(self, timeout: float = 60) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def log_lines(self) -> list[dict[str, Any]]:
+        lines = []
+        for raw in self.log_path.read_text(errors="replace").splitlines():
+            try:
+                lines.append(json.loads(raw))
+            except ValueError:
+                continue
+        return lines
+
+
+def wait_for(check: Callable[[], Any], timeout: float, what: str, every: float = 0.5) -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = check()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")

@@ -1,0 +1,301 @@
+"""Pod translation between tenant and edge (syncer/resources/pod_translate.py)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from syncer import markers
+from syncer.resources.pod_translate import (
+    STATUS_FIELDS,
+    image_patch,
+    metadata_patch,
+    owner_uid,
+    status_patch,
+    translate_pod_down,
+    translate_pod_status_up,
+)
+
+Obj = dict[str, Any]
+TOKEN_VOLUME = {"name": "kube-api-access-x7k2p", "projected": {"defaultMode": 420, "sources": [
+    {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+    {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+    {"downwardAPI": {"items": [{"path": "namespace",
+                                "fieldRef": {"apiVersion": "v1",
+                                             "fieldPath": "metadata.namespace"}}]}}]}}
+TOKEN_MOUNT = {"name": "kube-api-access-x7k2p", "readOnly": True,
+               "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"}
+DOWN = {"tenant": "acme", "edge_namespace": "acme-abc123-shop", "edge_node": "edge-node-7",
+        "virtual_node": "vn-edge-1-edge-node-7"}
+
+
+def env_field(name: str, path: str) -> Obj:
+    return {"name": name, "valueFrom": {"fieldRef": {"apiVersion": "v1", "fieldPath": path}}}
+
+
+def tenant_pod(**spec: Any) -> Obj:
+    """A pod as the tenant apiserver returns it (service account admission applied)."""
+    base_spec: Obj = {
+        "containers": [
+            {"name": "app", "image": "shop:1",
+             "env": [env_field("MY_NS", "metadata.namespace"),
+                     env_field("MY_NODE", "spec.nodeName"),
+                     env_field("MY_NAME", "metadata.name"),
+                     {"name": "PLAIN", "value": "x"}],
+             "volumeMounts": [{"name": "data", "mountPath": "/data"}, dict(TOKEN_MOUNT)]},
+            {"name": "side", "image": "side:1", "volumeMounts": [dict(TOKEN_MOUNT)]},
+        ],
+        "initContainers": [{"name": "init", "image": "init:1",
+                            "env": [env_field("NS", "metadata.namespace")],
+                            "volumeMounts": [dict(TOKEN_MOUNT)]}],
+        "volumes": [{"name": "data", "emptyDir": {}}, copy.deepcopy(TOKEN_VOLUME)],
+        "serviceAccountName": "shop-sa", "serviceAccount": "shop-sa",
+        "nodeSelector": {"disk": "ssd"},
+        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {}}},
+        "topologySpreadConstraints": [{"maxSkew": 1}],
+        "priorityClassName": "high", "priority": 1000, "preemptionPolicy": "Never",
+        "schedulerName": "default-scheduler", "restartPolicy": "Always",
+        "tolerations": [{"key": "k", "operator": "Exists"}],
+        **spec,
+    }
+    return {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {
+            "name": "shop-0", "namespace": "shop", "uid": "pod-uid-1",
+            "resourceVersion": "42",
+            "labels": {"app": "shop", markers.TENANT: "someone-else"},
+            "annotations": {"team": "checkout",
+                            "kubectl.kubernetes.io/last-applied-configuration": "{}"},
+            "ownerReferences": [
+                {"apiVersion": "v1", "kind": "Thing", "name": "t", "uid": "not-controller"},
+                {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "shop",
+                 "uid": "sts-uid", "controller": True}],
+        },
+        "spec": base_spec,
+        "status": {"phase": "Pending"},
+    }
+
+
+def down(pod: Obj) -> Obj:
+    return translate_pod_down(pod, **DOWN)
+
+
+def test_metadata_markers_and_owner() -> None:
+    meta = down(tenant_pod())["metadata"]
+    assert meta["name"] == "shop-0"
+    assert meta["namespace"] == "acme-abc123-shop"
+    assert meta["labels"] == {"app": "shop", markers.MANAGED_BY: "fusionvc",
+                              markers.TENANT: "acme"}  # the tenant cannot fake the tenant label
+    assert meta["annotations"] == {
+        "team": "checkout",
+        markers.TENANT_NAMESPACE: "shop", markers.TENANT_NAME: "shop-0",
+        markers.TENANT_UID: "pod-uid-1", markers.OWNER_UID: "sts-uid",
+        markers.VIRTUAL_NODE: "vn-edge-1-edge-node-7"}
+    assert set(meta) == {"name", "namespace", "labels", "annotations"}  # no ownerRefs, uid, rv
+
+
+def test_result_is_a_pod() -> None:
+    out = down(tenant_pod())
+    assert (out["apiVersion"], out["kind"]) == ("v1", "Pod")
+    assert "status" not in out
+
+
+@pytest.mark.parametrize(
+    ("refs", "expected"),
+    [
+        (None, None),
+        ([], None),
+        ([{"kind": "ReplicaSet", "uid": "rs-1"}], None),
+        ([{"kind": "ReplicaSet", "uid": "rs-1", "controller": False}], None),
+        ([{"kind": "ReplicaSet", "uid": "rs-1", "controller": True}], "rs-1"),
+        ([{"kind": "A", "uid": "a"}, {"kind": "B", "uid": "b", "controller": True}], "b"),
+    ],
+)
+def test_owner_uid(refs: list[Obj] | None, expected: str | None) -> None:
+    pod = tenant_pod()
+    pod["metadata"]["ownerReferences"] = refs
+    assert owner_uid(pod) == expected
+    annotations = down(pod)["metadata"]["annotations"]
+    assert annotations.get(markers.OWNER_UID) == expected
+
+
+def test_scheduling_and_placement() -> None:
+    spec = down(tenant_pod(nodeName="vn-edge-1-edge-node-7"))["spec"]
+    assert spec["nodeName"] == "edge-node-7"
+    for dropped in ("nodeSelector", "affinity", "priorityClassName", "priority",
+                    "topologySpreadConstraints", "schedulerName", "preemptionPolicy",
+                    "serviceAccount"):
+        assert dropped not in spec, dropped
+    assert spec["tolerations"] == [{"key": "k", "operator": "Exists"}]
+    assert spec["restartPolicy"] == "Always"
+
+
+def test_service_account_is_the_edge_default() -> None:
+    spec = down(tenant_pod())["spec"]
+    assert spec["serviceAccountName"] == "default"
+
+
+@pytest.mark.parametrize(("tenant_value", "expected"),
+                         [(None, False), (False, False), (True, True), ("true", False)])
+def test_automount_only_when_tenant_set_true(tenant_value: Any, expected: bool) -> None:
+    extra = {} if tenant_value is None else {"automountServiceAccountToken": tenant_value}
+    assert down(tenant_pod(**extra))["spec"]["automountServiceAccountToken"] is expected
+
+
+def test_token_volume_and_mounts_removed() -> None:
+    spec = down(tenant_pod())["spec"]
+    assert spec["volumes"] == [{"name": "data", "emptyDir": {}}]
+    app, side = spec["containers"]
+    assert app["volumeMounts"] == [{"name": "data", "mountPath": "/data"}]
+    assert side["volumeMounts"] == []
+    assert spec["initContainers"][0]["volumeMounts"] == []
+    text = json.dumps(spec)
+    assert "kube-api-access" not in text
+    assert "serviceAccountToken" not in text
+
+
+def test_pod_without_volumes() -> None:
+    pod = tenant_pod()
+    del pod["spec"]["volumes"]
+    for c in pod["spec"]["containers"] + pod["spec"]["initContainers"]:
+        c.pop("volumeMounts", None)
+    spec = down(pod)["spec"]
+    assert "volumes" not in spec
+
+
+def test_downward_api_env_becomes_literals() -> None:
+    spec = down(tenant_pod())["spec"]
+    assert spec["containers"][0]["env"] == [
+        {"name": "MY_NS", "value": "shop"},  # the tenant namespace, not the edge one
+        {"name": "MY_NODE", "value": "vn-edge-1-edge-node-7"},  # the virtual node
+        env_field("MY_NAME", "metadata.name"),
+        {"name": "PLAIN", "value": "x"},
+    ]
+    assert spec["initContainers"][0]["env"] == [{"name": "NS", "value": "shop"}]
+
+
+def test_annotations_drop_kubectl_keys() -> None:
+    annotations = down(tenant_pod())["metadata"]["annotations"]
+    assert not any(k.startswith("kubectl.kubernetes.io/") for k in annotations)
+
+
+def test_input_is_not_mutated() -> None:
+    pod = tenant_pod()
+    before = copy.deepcopy(pod)
+    out = down(pod)
+    assert pod == before
+    out["spec"]["containers"][0]["image"] = "changed"
+    out["metadata"]["labels"]["x"] = "y"
+    out["metadata"]["annotations"]["x"] = "y"
+    assert pod == before
+
+
+def test_translation_is_deterministic() -> None:
+    assert down(tenant_pod()) == down(tenant_pod())
+
+
+EDGE_STATUS: Obj = {
+    "phase": "Running", "podIP": "10.1.2.3", "podIPs": [{"ip": "10.1.2.3"}],
+    "hostIP": "192.168.7.7", "hostIPs": [{"ip": "192.168.7.7"}],
+    "startTime": "2024-01-01T00:00:00Z",
+    "conditions": [{"type": "Ready", "status": "True"}],
+    "containerStatuses": [{"name": "app", "ready": True, "restartCount": 0}],
+    "qosClass": "BestEffort", "nominatedNodeName": "edge-other",
+}
+
+
+def test_status_up_copies_only_status_fields() -> None:
+    edge_pod = {"status": copy.deepcopy(EDGE_STATUS)}
+    up = translate_pod_status_up(edge_pod)
+    assert set(up) == {k for k in EDGE_STATUS if k in STATUS_FIELDS}
+    assert "qosClass" not in up and "nominatedNodeName" not in up
+    assert up["podIP"] == "10.1.2.3"
+    up["conditions"][0]["status"] = "False"
+    assert edge_pod["status"]["conditions"][0]["status"] == "True"  # deep copy
+
+
+@pytest.mark.parametrize("edge_pod", [{}, {"status": None}, {"status": {}}])
+def test_status_up_empty(edge_pod: Obj) -> None:
+    assert translate_pod_status_up(edge_pod) == {}
+
+
+@pytest.mark.parametrize(
+    ("tenant_status", "desired", "expected"),
+    [
+        ({"phase": "Running"}, {"phase": "Running"}, None),
+        ({}, {}, None),
+        ({"phase": "Running", "qosClass": "BestEffort"}, {"phase": "Running"}, None),
+        ({"phase": "Pending"}, {"phase": "Running", "podIP": "10.0.0.1"},
+         {"phase": "Running", "podIP": "10.0.0.1"}),
+        ({"phase": "Running", "podIP": "10.0.0.1"}, {"phase": "Running", "podIP": "10.0.0.2"},
+         {"podIP": "10.0.0.2"}),
+        ({"conditions": [{"type": "Ready", "status": "False"}]},
+         {"conditions": [{"type": "Ready", "status": "True"}]},
+         {"conditions": [{"type": "Ready", "status": "True"}]}),
+    ],
+)
+def test_status_patch(tenant_status: Obj, desired: Obj, expected: Obj | None) -> None:
+    assert status_patch(tenant_status, desired) == expected
+
+
+def test_status_patch_clears_a_status_field_the_edge_no_longer_reports() -> None:
+    """The edge pod is the source of truth for status: a mirrored field that disappeared
+    there (say ``resize`` once a resize finished) must not stay on the tenant pod forever."""
+    tenant_status = {"phase": "Running", "podIP": "10.0.0.1", "resize": "InProgress"}
+    desired = {"phase": "Running", "podIP": "10.0.0.1"}
+    assert status_patch(tenant_status, desired) == {"resize": None}
+
+
+def edge_meta(labels: Obj | None, annotations: Obj | None) -> Obj:
+    meta: Obj = {"name": "p"}
+    if labels is not None:
+        meta["labels"] = labels
+    if annotations is not None:
+        meta["annotations"] = annotations
+    return {"metadata": meta}
+
+
+@pytest.mark.parametrize(
+    ("have", "want", "expected"),
+    [
+        (edge_meta({"a": "1"}, {"x": "1"}), edge_meta({"a": "1"}, {"x": "1"}), None),
+        (edge_meta(None, None), edge_meta({}, {}), None),
+        (edge_meta({"a": "1", "b": "2"}, {"x": "1"}), edge_meta({"a": "1", "c": "3"}, {"x": "1"}),
+         {"metadata": {"labels": {"c": "3", "b": None}}}),
+        (edge_meta({"a": "1"}, {"x": "1"}), edge_meta({"a": "2"}, {"x": "1", "y": "2"}),
+         {"metadata": {"labels": {"a": "2"}, "annotations": {"y": "2"}}}),
+        (edge_meta({"a": "1"}, {"x": "1", "old": "v"}), edge_meta({"a": "1"}, {"x": "1"}),
+         {"metadata": {"annotations": {"old": None}}}),
+        (edge_meta(None, {"x": "1"}), edge_meta({"a": "1"}, None),
+         {"metadata": {"labels": {"a": "1"}, "annotations": {"x": None}}}),
+    ],
+)
+def test_metadata_patch(have: Obj, want: Obj, expected: Obj | None) -> None:
+    assert metadata_patch(have, want) == expected
+
+
+def test_metadata_patch_of_a_fresh_translation_is_none() -> None:
+    out = down(tenant_pod())
+    assert metadata_patch(copy.deepcopy(out), out) is None
+
+
+def containers(**images: str) -> Obj:
+    return {"spec": {"containers": [{"name": n, "image": i} for n, i in images.items()]}}
+
+
+@pytest.mark.parametrize(
+    ("have", "want", "expected"),
+    [
+        (containers(app="a:1", side="s:1"), containers(app="a:1", side="s:1"), None),
+        (containers(app="a:1", side="s:1"), containers(app="a:2", side="s:1"),
+         {"spec": {"containers": [{"name": "app", "image": "a:2"}]}}),
+        (containers(app="a:1", side="s:1"), containers(app="a:2", side="s:2"),
+         {"spec": {"containers": [{"name": "app", "image": "a:2"},
+                                  {"name": "side", "image": "s:2"}]}}),
+    ],
+)
+def test_image_patch(have: Obj, want: Obj, expected: Obj | None) -> None:
+    assert image_patch(have, want) == expected
