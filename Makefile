@@ -40,7 +40,7 @@ test: venv bins lint typecheck ## everything CI runs
 	$(PY) -m pytest -q -ra
 
 bench: venv bins
-	$(PY) hack/bench/edge_pod_create.py
+	PYTHONPATH=. $(PY) hack/bench/edge_pod_create.py
 
 clean: down
 	rm -rf .sandbox .sandbox-test

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from .processes import SandboxError
 from .sandbox import REPO, Sandbox, build_bins
@@ -34,7 +35,14 @@ def _parser() -> argparse.ArgumentParser:
         help="topology file (default config/sandbox.yaml)",
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="start every cluster (idempotent)")
+    up = sub.add_parser("up", help="start every cluster (idempotent)")
+    up.add_argument("--with-syncer", action="store_true", help="then run the syncer on them")
+    for verb, text in (
+        ("stop", "stop one process, e.g. edge-bj-apiserver"),
+        ("start", "start a stopped process again"),
+    ):
+        one = sub.add_parser(verb, help=text)
+        one.add_argument("process", help="process name, as in status --json")
     sub.add_parser("down", help="stop every process the sandbox started")
     status = sub.add_parser("status", help="clusters, URLs and kubeconfig paths")
     status.add_argument("--json", action="store_true", help="machine-readable output")
@@ -47,6 +55,19 @@ def _print_status(status: dict[str, object]) -> None:
         region = f" region={c['region']}" if c.get("region") else ""
         print(f"  {c['name']:<12} {c['role']:<10} {c['url']}{region}")
         print(f"    kubeconfig: {c['kubeconfig']}")
+
+
+def _print_next_steps(status: dict[str, Any]) -> None:
+    tenants = [c for c in status["clusters"] if c["role"] == "tenant"]
+    if not tenants:
+        return
+    kc = tenants[0]["kubeconfig"]
+    print("\nA tenant types next:")
+    print(f"  kubectl --kubeconfig {kc} get nodes")
+    print(f"  kubectl --kubeconfig {kc} create deployment web --image=nginx --replicas=3")
+    print(f"  kubectl --kubeconfig {kc} get pods -o wide")
+    if status.get("syncer"):
+        print(f"Syncer log: {status['syncer']['log']}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,9 +90,16 @@ def main(argv: list[str] | None = None) -> int:
                 else "sandbox: nothing was running"
             )
             return 0
-        if not box.up(build_bins(), log=lambda msg: print(msg, flush=True)):
+        if args.command in ("stop", "start"):
+            (box.stop_one if args.command == "stop" else box.start_one)(args.process)
+            return 0
+        log = lambda msg: print(msg, flush=True)  # noqa: E731
+        if not box.up(build_bins(), log=log):
             print("sandbox: already up")
+        if args.with_syncer:
+            box.start_syncer(log)
         _print_status(box.status())
+        _print_next_steps(box.status())
         return 0
     except (TopologyError, SandboxError) as err:
         print(f"sandbox: error: {err}", file=sys.stderr)

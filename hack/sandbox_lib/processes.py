@@ -15,7 +15,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 
@@ -29,6 +29,7 @@ class ProcessRecord:
     pid: int
     exe: str
     log: str
+    argv: list[str] = field(default_factory=list)
 
     def alive(self) -> bool:
         try:
@@ -77,7 +78,9 @@ def start(
             start_new_session=True,
             env={**os.environ, **(env or {})},
         )
-    return ProcessRecord(name=name, pid=proc.pid, exe=os.path.realpath(argv[0]), log=str(log))
+    return ProcessRecord(
+        name=name, pid=proc.pid, exe=os.path.realpath(argv[0]), log=str(log), argv=list(argv)
+    )
 
 
 def stop_all(records: Iterable[ProcessRecord], timeout: float = 15.0) -> list[str]:

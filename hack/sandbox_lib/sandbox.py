@@ -44,7 +44,8 @@ class Sandbox:
     # ---- status -------------------------------------------------------------------------
 
     def running(self) -> tuple[list[ProcessRecord], list[ProcessRecord]]:
-        records = load_records(self.procs_file)
+        """(alive, dead) cluster processes; the syncer, optional, is not one of them."""
+        records = [r for r in load_records(self.procs_file) if r.name != "syncer"]
         alive = [r for r in records if r.alive()]
         return alive, [r for r in records if r not in alive]
 
@@ -56,8 +57,57 @@ class Sandbox:
             "dir": str(self.dir),
             "clusters": state.get("clusters", []),
             "etcd": state.get("etcd"),
+            "syncer": state.get("syncer"),
             "processes": {r.name: ("running" if r in alive else "stopped") for r in alive + dead},
         }
+
+    # ---- one process -------------------------------------------------------------------
+
+    def _record(self, name: str) -> tuple[list[ProcessRecord], ProcessRecord]:
+        records = load_records(self.procs_file)
+        for rec in records:
+            if rec.name == name:
+                return records, rec
+        known = ", ".join(r.name for r in records) or "none"
+        raise SandboxError(f"no process named {name!r} (known: {known})")
+
+    def stop_one(self, name: str) -> None:
+        """Stops one process (say an edge kube-apiserver, to test an outage)."""
+        _, rec = self._record(name)
+        stop_all([rec])
+
+    def start_one(self, name: str) -> None:
+        """Starts a stopped process again with the command line it had."""
+        records, rec = self._record(name)
+        if rec.alive():
+            return
+        new = start(rec.name, rec.argv, Path(rec.log).parent)
+        save_records(self.procs_file, [new if r is rec else r for r in records])
+
+    def start_syncer(self, log: Any = print) -> None:
+        """Runs the syncer (python -m syncer) against the management cluster."""
+        alive, _ = self.running()
+        if any(r.name == "syncer" for r in alive):
+            return
+        records = [r for r in load_records(self.procs_file) if r.name != "syncer"]
+        state = json.loads(self.state_file.read_text())
+        mgmt = next(c for c in state["clusters"] if c["role"] == "management")
+        port = free_ports(1)[0]
+        argv = [
+            str(REPO / ".venv/bin/python"),
+            "-m",
+            "syncer",
+            f"--kubeconfig={mgmt['kubeconfig']}",
+            "--http-host=127.0.0.1",
+            f"--http-port={port}",
+            "--log-format=json",
+        ]
+        env = {"PYTHONPATH": str(REPO), "NO_PROXY": "127.0.0.1,localhost"}
+        rec = start("syncer", argv, self.logs, env=env)
+        save_records(self.procs_file, [*records, rec])
+        state["syncer"] = {"metrics": f"http://127.0.0.1:{port}/metrics", "log": rec.log}
+        self.state_file.write_text(json.dumps(state, indent=1))
+        log(f"sandbox: syncer started (log {rec.log}, metrics http://127.0.0.1:{port}/metrics)")
 
     # ---- down ---------------------------------------------------------------------------
 

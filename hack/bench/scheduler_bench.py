@@ -1,0 +1,235 @@
+"""Benchmark of the scheduler on synthetic fleets: decisions per second, latency, memory.
+
+Usage: python hack/bench/scheduler_bench.py [--quick] [--profile]
+
+Each size runs in its own process (so the memory figures do not mix): it
+builds a snapshot of mixed amd64 CPU, GPU (tainted, 8 GPUs) and arm64 nodes
+with existing pods, then schedules the pending pods one by one, assuming each
+placed pod as the syncer does, under four tenant policies in turn. dec/s is
+wall-clock; cpu dec/s counts only this process's CPU time (the machine is
+shared). Memory: RSS growth for the snapshot, and in all. --profile runs the
+scheduling loop of the largest size under cProfile and prints the hottest
+functions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import json
+import os
+import pstats
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from scheduler import (
+    DEFAULT_POLICY,
+    ClusterSnapshot,
+    Placement,
+    Scheduler,
+    SchedulingPolicy,
+    parse_policy,
+)
+
+SIZES = ((1_000, 10), (5_000, 50), (20_000, 500))
+EDGE_REGIONS = [f"edge-{i}" for i in range(12)]
+USER_REGIONS = ["users-eu", "users-us", "users-asia", "users-sa"]
+GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+
+
+def make_node(name: str, index: int, rng: random.Random) -> dict[str, Any]:
+    kind = index % 20
+    labels = {"kubernetes.io/hostname": name, "kubernetes.io/arch": "amd64"}
+    spec: dict[str, Any] = {"unschedulable": index % 97 == 0}
+    allocatable = {"cpu": "32", "memory": "128Gi", "pods": "110", "ephemeral-storage": "500Gi"}
+    price = rng.uniform(1.0, 2.0)
+    if kind >= 17:
+        labels["kubernetes.io/arch"] = "arm64"
+        allocatable.update(cpu="64", memory="256Gi")
+        price = rng.uniform(0.8, 1.5)
+    elif kind >= 14:
+        labels["nvidia.com/gpu.product"] = rng.choice(["A10", "L4", "A100"])
+        allocatable.update({"cpu": "64", "memory": "512Gi", "nvidia.com/gpu": "8"})
+        spec["taints"] = [{"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}]
+        price = rng.uniform(8.0, 20.0)
+    ready = "False" if index % 113 == 0 else "True"
+    return {
+        "metadata": {
+            "name": name,
+            "labels": labels,
+            "annotations": {"fusionvc.io/price-per-hour": f"{price:.2f}"},
+        },
+        "spec": spec,
+        "status": {"allocatable": allocatable, "conditions": [{"type": "Ready", "status": ready}]},
+    }
+
+
+def make_pod(name: str, rng: random.Random, owner: str | None) -> dict[str, Any]:
+    roll = rng.random()
+    spec: dict[str, Any] = {}
+    requests = {
+        "cpu": f"{rng.choice([100, 250, 500, 1000, 2000])}m",
+        "memory": f"{rng.choice([128, 256, 512, 1024, 4096])}Mi",
+    }
+    if roll < 0.07:
+        requests.update({"cpu": "4", "memory": "16Gi", "nvidia.com/gpu": str(rng.choice([1, 2]))})
+        spec["tolerations"] = [GPU_TOLERATION]
+    elif roll < 0.15:
+        spec["nodeSelector"] = {"kubernetes.io/arch": "arm64"}
+    spec["containers"] = [{"name": "main", "image": "app", "resources": {"requests": requests}}]
+    metadata: dict[str, Any] = {"name": name, "namespace": "default"}
+    if owner:
+        metadata["ownerReferences"] = [{"uid": owner, "controller": True, "kind": "ReplicaSet"}]
+    return {"metadata": metadata, "spec": spec}
+
+
+def build_snapshot(num_nodes: int, num_clusters: int, rng: random.Random) -> ClusterSnapshot:
+    snapshot = ClusterSnapshot()
+    per_cluster = num_nodes // num_clusters
+    for c in range(num_clusters):
+        cluster = f"edge-cluster-{c}"
+        latency = {user: rng.uniform(5, 250) for user in USER_REGIONS}
+        snapshot.set_cluster(cluster, EDGE_REGIONS[c % len(EDGE_REGIONS)], c % 50 != 49, latency)
+        for n in range(per_cluster):
+            node = make_node(f"{cluster}-node-{n}", c * per_cluster + n, rng)
+            snapshot.upsert_node(cluster, node)
+            for p in range(3 if n % 2 else 0):  # existing pods, not all fusionvc's
+                pod = make_pod(f"existing-{n}-{p}", rng, None)
+                pod["spec"].update(nodeName=node["metadata"]["name"], tolerations=[GPU_TOLERATION])
+                pod["status"] = {"phase": "Running"}
+                snapshot.upsert_pod(cluster, pod)
+    return snapshot
+
+
+def policies(snapshot: ClusterSnapshot) -> list[SchedulingPolicy]:
+    known = snapshot.known_regions()
+    return [
+        DEFAULT_POLICY,
+        parse_policy({"mode": "latency-first", "userRegions": ["users-eu"]}, known),
+        parse_policy({"mode": "cost-first", "resourceStrategy": "bin-packing"}, known),
+        parse_policy(
+            {"mode": "balanced", "userRegions": ["users-us", "users-asia"], "maxLatencyMs": 200},
+            known,
+        ),
+    ]
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def schedule_all(
+    snapshot: ClusterSnapshot, pods: list[dict[str, Any]], profiler: cProfile.Profile | None = None
+) -> tuple[list[float], float, int]:
+    """Schedule and assume each pod; per-decision wall times, total CPU time, pods placed."""
+    scheduler = Scheduler(snapshot, rng=random.Random(1))
+    tenant_policies = policies(snapshot)
+    latencies: list[float] = []
+    placed = 0
+    cpu_started = time.process_time()
+    if profiler:
+        profiler.enable()
+    for i, pod in enumerate(pods):
+        t0 = time.perf_counter()
+        result = scheduler.schedule(pod, tenant_policies[i % len(tenant_policies)])
+        if isinstance(result, Placement):
+            edge_pod = {
+                **pod,
+                "metadata": {
+                    "name": pod["metadata"]["name"],
+                    "namespace": "tenant-ns",
+                    "annotations": {"fusionvc.io/owner-uid": f"owner-{i % 400}"},
+                },
+            }
+            snapshot.assume(result.cluster, result.node, edge_pod)
+            placed += 1
+        latencies.append(time.perf_counter() - t0)
+    if profiler:
+        profiler.disable()
+    return latencies, time.process_time() - cpu_started, placed
+
+
+def run_size(num_nodes: int, num_clusters: int, num_pods: int) -> dict[str, float]:
+    rng = random.Random(num_nodes)
+    rss_before = rss_bytes()
+    started = time.perf_counter()
+    snapshot = build_snapshot(num_nodes, num_clusters, rng)
+    build_seconds = time.perf_counter() - started
+    rss_snapshot = rss_bytes()
+    pods = [make_pod(f"pod-{i}", rng, f"owner-{i % 400}") for i in range(num_pods)]
+    latencies, cpu_seconds, placed = schedule_all(snapshot, pods)
+    total = sum(latencies)
+    latencies.sort()
+    return {
+        "nodes": num_nodes,
+        "clusters": num_clusters,
+        "pods": num_pods,
+        "placed": placed,
+        "build_s": build_seconds,
+        "decisions_per_s": num_pods / total,
+        "cpu_decisions_per_s": num_pods / cpu_seconds,
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
+        "snapshot_rss_mib": (rss_snapshot - rss_before) / 2**20,
+        "total_rss_mib": (rss_bytes() - rss_before) / 2**20,
+    }
+
+
+def profile_largest(num_pods: int) -> None:
+    """cProfile of the scheduling loop (not the snapshot build) at the largest size."""
+    nodes, clusters = SIZES[-1]
+    rng = random.Random(nodes)
+    snapshot = build_snapshot(nodes, clusters, rng)
+    pods = [make_pod(f"pod-{i}", rng, f"owner-{i % 400}") for i in range(num_pods)]
+    profiler = cProfile.Profile()
+    schedule_all(snapshot, pods, profiler)
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1,000 pending pods per size")
+    parser.add_argument("--profile", action="store_true", help="cProfile the largest size")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # NODESxCLUSTERSxPODS, in a child
+    args = parser.parse_args()
+    num_pods = 1_000 if args.quick else 10_000
+    if args.one:
+        nodes, clusters, pods = (int(part) for part in args.one.split("x"))
+        print(json.dumps(run_size(nodes, clusters, pods)))
+        return
+    if args.profile:
+        profile_largest(num_pods)
+        return
+    print(f"load average before: {os.getloadavg()[0]:.2f} (the machine is shared)")
+    print(
+        f"{'nodes':>6} {'clusters':>8} {'pods':>6} {'placed':>6} {'build s':>8} "
+        f"{'dec/s':>7} {'cpu dec/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'snap MiB':>8} "
+        f"{'total MiB':>9}"
+    )
+    for nodes, clusters in SIZES:
+        child = subprocess.run(
+            [sys.executable, __file__, "--one", f"{nodes}x{clusters}x{num_pods}"],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        r = json.loads(child.stdout)
+        print(
+            f"{r['nodes']:>6} {r['clusters']:>8} {r['pods']:>6} {r['placed']:>6} "
+            f"{r['build_s']:>8.2f} {r['decisions_per_s']:>7.0f} "
+            f"{r['cpu_decisions_per_s']:>9.0f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} "
+            f"{r['snapshot_rss_mib']:>8.1f} {r['total_rss_mib']:>9.1f}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()
