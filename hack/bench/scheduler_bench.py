@@ -20,7 +20,6 @@ import json
 import os
 import pstats
 import random
-import statistics
 import subprocess
 import sys
 import time
@@ -28,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from common import percentile, rss_kib
 
 from scheduler import (
     DEFAULT_POLICY,
@@ -121,11 +122,6 @@ def policies(snapshot: ClusterSnapshot) -> list[SchedulingPolicy]:
     ]
 
 
-def rss_bytes() -> int:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
 def schedule_all(
     snapshot: ClusterSnapshot, pods: list[dict[str, Any]], profiler: cProfile.Profile | None = None
 ) -> tuple[list[float], float, int]:
@@ -159,15 +155,14 @@ def schedule_all(
 
 def run_size(num_nodes: int, num_clusters: int, num_pods: int) -> dict[str, float]:
     rng = random.Random(num_nodes)
-    rss_before = rss_bytes()
+    rss_before = rss_kib(os.getpid())
     started = time.perf_counter()
     snapshot = build_snapshot(num_nodes, num_clusters, rng)
     build_seconds = time.perf_counter() - started
-    rss_snapshot = rss_bytes()
+    rss_snapshot = rss_kib(os.getpid())
     pods = [make_pod(f"pod-{i}", rng, f"owner-{i % 400}") for i in range(num_pods)]
     latencies, cpu_seconds, placed = schedule_all(snapshot, pods)
     total = sum(latencies)
-    latencies.sort()
     return {
         "nodes": num_nodes,
         "clusters": num_clusters,
@@ -176,10 +171,10 @@ def run_size(num_nodes: int, num_clusters: int, num_pods: int) -> dict[str, floa
         "build_s": build_seconds,
         "decisions_per_s": num_pods / total,
         "cpu_decisions_per_s": num_pods / cpu_seconds,
-        "p50_ms": 1000 * statistics.median(latencies),
-        "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))],
-        "snapshot_rss_mib": (rss_snapshot - rss_before) / 2**20,
-        "total_rss_mib": (rss_bytes() - rss_before) / 2**20,
+        "p50_ms": 1000 * percentile(latencies, 0.5),
+        "p99_ms": 1000 * percentile(latencies, 0.99),
+        "snapshot_rss_mib": (rss_snapshot - rss_before) / 1024,
+        "total_rss_mib": (rss_kib(os.getpid()) - rss_before) / 1024,
     }
 
 

@@ -81,6 +81,8 @@ class Sandbox:
         records, rec = self._record(name)
         if rec.alive():
             return
+        if not rec.argv:
+            raise SandboxError(f"{name} was started by an older hack/sandbox: run down, then up")
         new = start(rec.name, rec.argv, Path(rec.log).parent)
         save_records(self.procs_file, [new if r is rec else r for r in records])
 
