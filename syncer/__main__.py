@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 
 from .logs import configure_logging, shutdown_logging
@@ -16,6 +17,8 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as err:
         print(f"fusionvc-syncer: {err}", file=sys.stderr)
         return 2
+    # Until the event loop installs its own handler, SIGTERM still means a clean exit.
+    signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(0))
     configure_logging(settings.logging.format, settings.logging.level)
     from .daemon import Daemon  # after logging, so import-time loggers use it
     try:

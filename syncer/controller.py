@@ -11,23 +11,33 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
+from cachetools import TTLCache
 
+from . import markers
 from . import resources as _resources  # noqa: F401  (registers every resource syncer)
 from .fleet import ClusterConn, EdgeConn, TenantConn, WatchSpec, merge_specs
 from .keys import WorkKey
 from .kube.client import KubeError
 from .kube.informer import Handler
+from .kube.resources import CONFIGMAPS, PODS, SECRETS, SERVICES, ResourceType
 from .metrics import Metrics
+from .names import edge_namespace
 from .queue import QueueShutDown
 from .resources.base import REGISTRY, ResourceSyncer, SyncContext
 
 log = structlog.get_logger(__name__)
 Obj = dict[str, Any]
 Reconciler = Callable[[WorkKey], Awaitable[float | None]]
+# Kinds copied one to one (same name, the tenant's edge namespace): an edge copy without a
+# tenant object behind it is an orphan.
+COPIED: dict[str, ResourceType] = {r.kind: r for r in (PODS, CONFIGMAPS, SECRETS, SERVICES)}
+COPIED_BY_PLURAL = {r.plural: r for r in COPIED.values()}
+TENANT_DELETE_TTL = 600.0
 
 
 def _direction(kind: str) -> str:
@@ -48,13 +58,23 @@ class Controller:
         self.edge_specs = merge_specs([w for s in ctx.syncers.values() for w in s.edge_watches])
         self._tasks: list[asyncio.Task[None]] = []
         self.scanned = asyncio.Event()
+        # Tenant objects the tenant deleted (watch event): removing their copies is ordinary
+        # clean-up, not an orphan found.
+        self._tenant_deleted: TTLCache[WorkKey, bool] = TTLCache(
+            maxsize=100_000, ttl=TENANT_DELETE_TTL)
+        self._managed_kinds: dict[str, set[str]] = {}
 
     # ---- wiring informers to the queue -------------------------------------------------
 
     def start_tenant(self, tenant: TenantConn) -> None:
-        self._start(tenant, self.tenant_specs,
-                    lambda s, w, old, new: s.tenant_event(tenant, w, old, new),
-                    lambda s: s.tenant_watches)
+        def route(s: ResourceSyncer, w: str, old: Obj | None, new: Obj | None) -> Any:
+            rt = COPIED_BY_PLURAL.get(w)
+            if new is None and old is not None and rt is not None:
+                meta = old["metadata"]
+                self._tenant_deleted[WorkKey(tenant.name, rt.kind, meta.get("namespace", ""),
+                                             meta["name"])] = True
+            return s.tenant_event(tenant, w, old, new)
+        self._start(tenant, self.tenant_specs, route, lambda s: s.tenant_watches)
 
     def start_edge(self, edge: EdgeConn) -> None:
         self._start(edge, self.edge_specs,
@@ -126,6 +146,20 @@ class Controller:
             return True  # the syncer will find nothing to do
         return tenant.synced and all(e.synced for e in self.ctx.edges.values())
 
+    def _orphan_copy(self, key: WorkKey) -> bool:
+        """A live edge copy marked as the tenant's with no tenant object behind it, and not one
+        the tenant just deleted (removing that is ordinary clean-up, not drift)."""
+        tenant, rt = self.ctx.tenants.get(key.tenant), COPIED.get(key.kind)
+        if tenant is None or rt is None or key in self._tenant_deleted:
+            return False
+        if tenant.get(rt, key.namespace, key.name) is not None:
+            return False
+        ens = edge_namespace(tenant.name, tenant.uid, key.namespace)
+        copies = [e.get(rt, ens, key.name) for e in self.ctx.edges.values()
+                  if rt.plural in e.informers]
+        return any(c is not None and markers.is_managed(c, tenant.name)
+                   and not c["metadata"].get("deletionTimestamp") for c in copies)
+
     async def process(self, key: WorkKey) -> None:
         queue, started = self.ctx.queue, time.perf_counter()
         labels = (key.tenant or "-", key.kind, _direction(key.kind))
@@ -134,10 +168,14 @@ class Controller:
                 if not self.ctx.is_leader() or not self._caches_ready(key):
                     queue.add_after(key, 1.0)
                     return
+                orphan = self._orphan_copy(key)
                 async with asyncio.timeout(self.reconcile_timeout):
                     again = await self.reconciler(key.kind)(key)
                 queue.forget(key)
-                result = "ok"
+                result = "success"
+                if orphan:
+                    self.metrics.drift_findings.labels(key.tenant, "orphan_removed").inc()
+                    log.info("orphan removed from the edge")
                 if again:
                     queue.add_after(key, again)
             except KubeError as err:
@@ -154,6 +192,21 @@ class Controller:
                 log.exception("reconcile crashed")
             self.metrics.sync_operations.labels(*labels, result).inc()
             self.metrics.sync_duration.labels(*labels).observe(time.perf_counter() - started)
+
+    def count_managed(self, tenant: str) -> None:
+        """Sets fusionvc_managed_objects of one tenant from the edge caches."""
+        counts: Counter[str] = Counter()
+        for edge in self.ctx.edges.values():
+            for informer in edge.informers.values():
+                counts[informer.resource.kind] += sum(
+                    1 for obj in informer.store if markers.tenant_of(obj) == tenant)
+        kinds = self._managed_kinds.setdefault(tenant, set())
+        kinds.update(kind for kind, n in counts.items() if n)
+        for kind in kinds:  # kinds seen before go back to 0 rather than vanish
+            self.metrics.managed_objects.labels(tenant, kind).set(counts[kind])
+
+    def forget_tenant(self, tenant: str) -> None:
+        self._managed_kinds.pop(tenant, None)
 
     # ---- drift scan ------------------------------------------------------------------------
 

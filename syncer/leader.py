@@ -240,13 +240,23 @@ class LeaderElector:
                 return False
             started = time.monotonic()
             try:
-                return await self._read_and_write(started)
+                held = await self._read_and_write(started)
+                self._set_reachable(True)
+                return held
             except ApiException as err:
+                self._set_reachable(bool(err.status))  # an HTTP status: the server answered
                 level = "debug" if err.status == 409 else "warning"
                 getattr(_log, level)("lease attempt failed", status=err.status, reason=err.reason)
             except (aiohttp.ClientError, TimeoutError) as err:
+                self._set_reachable(False)
                 _log.warning("lease attempt failed", error=repr(err))
             return False
+
+    def _set_reachable(self, reachable: bool) -> None:
+        """Every attempt is a probe of the management API server."""
+        if self._metrics is not None:
+            self._metrics.cluster_reachable.labels("management", "management").set(
+                1 if reachable else 0)
 
     async def _read_and_write(self, started: float) -> bool:
         timeout = self._settings.renew_deadline_s

@@ -158,6 +158,7 @@ class Management:
         self.metrics.cluster_reachable.labels(key.name, "tenant").set(1 if conn.healthy else 0)
         ready, reason, message = self._health(conn)
         pods = sum(1 for p in conn.store(PODS) if p["spec"].get("nodeName")) if conn.synced else 0
+        self.controller.count_managed(key.name)
         await self._set_status(TENANTS, obj, ready, reason, message, {"syncedPods": pods},
                                (policy_cond,))
         return REFRESH_TENANT
@@ -197,6 +198,7 @@ class Management:
         await self.client.patch(TENANTS, name, {"metadata": {
             "finalizers": finalizers, "resourceVersion": obj["metadata"]["resourceVersion"]}})
         self.metrics.forget_tenant(name)
+        self.controller.forget_tenant(name)
         log.info("tenant removed; its edge namespaces are being deleted", tenant=name)
 
     # ---- edge clusters -----------------------------------------------------------------

@@ -47,8 +47,8 @@ class SyncSettings:
     resync_interval_s: float = 60.0
     workers: int = 8
     queue_max: int = 10000
-    queue_qps: float = 200.0
-    queue_burst: int = 400
+    queue_qps: float = 1000.0
+    queue_burst: int = 2000
     request_timeout_s: float = 30.0
     drift_scan_interval_s: float = 60.0
 
@@ -130,8 +130,10 @@ _SPECS: tuple[_Spec, ...] = (
     _Spec("sync.workers", "--workers", "int", "reconcile workers", minimum=1),
     _Spec("sync.queue_max", "--queue-max", "int",
           "most keys waiting in the work queue", minimum=1),
-    _Spec("sync.queue_qps", "--queue-qps", "float", "steady rate of requeues per second"),
-    _Spec("sync.queue_burst", "--queue-burst", "int", "burst of requeues above qps", minimum=1),
+    _Spec("sync.queue_qps", "--queue-qps", "float",
+          "work items handed to workers per second (overall cap)"),
+    _Spec("sync.queue_burst", "--queue-burst", "int",
+          "burst of work items above --queue-qps", minimum=1),
     _Spec("sync.request_timeout_s", "--request-timeout", "duration",
           "limit for one API request (watches excepted)"),
     _Spec("sync.drift_scan_interval_s", "--drift-scan-interval", "duration",

@@ -19,7 +19,7 @@ from ..fleet import EdgeConn, TenantConn, WatchSpec
 from ..isolation import check_pod, describe
 from ..keys import WorkKey
 from ..kube.client import KubeError
-from ..kube.resources import PODS
+from ..kube.resources import NAMESPACES, PODS
 from ..names import edge_namespace, virtual_node_name
 from ..placement import Placement, Unplaceable
 from .base import ResourceSyncer, register
@@ -218,8 +218,12 @@ class PodSyncer(ResourceSyncer):
         if violations:
             await self._reject(tenant, tpod, "Forbidden", describe(violations))
             return None
-        if tpod["spec"].get("nodeName") and (tpod["metadata"].get("annotations") or {}).get(
-                markers.EDGE_CLUSTER):
+        cluster = (tpod["metadata"].get("annotations") or {}).get(markers.EDGE_CLUSTER)
+        if tpod["spec"].get("nodeName") and cluster:
+            if self._namespace_terminating(tenant, tpod):
+                return None  # the namespace is going: its pods are deleted, not replaced
+            if not await self._edge_pod_gone(tenant, tpod, cluster):
+                return 1.0  # created, just not in the edge cache yet
             await self._mark_lost(tenant, tpod)
             return None
         decision = self.ctx.placer.place(tenant, tpod)
@@ -302,6 +306,26 @@ class PodSyncer(ResourceSyncer):
                                   namespace=meta["namespace"], subresource="status")
         event_reason = "FailedScheduling" if reason == "Unschedulable" else "SyncRejected"
         await self.ctx.recorder.warn(tenant.client, {"kind": "Pod", **tpod}, event_reason, message)
+
+    def _namespace_terminating(self, tenant: TenantConn, tpod: Obj) -> bool:
+        ns = tenant.get(NAMESPACES, "", tpod["metadata"]["namespace"])
+        return ns is None or bool(ns["metadata"].get("deletionTimestamp"))
+
+    async def _edge_pod_gone(self, tenant: TenantConn, tpod: Obj, cluster: str) -> bool:
+        """Asks the edge API server itself: a cache that lags must not fail a live pod."""
+        edge = self.ctx.edges.get(cluster)
+        if edge is None:
+            return True  # its edge cluster was removed
+        meta = tpod["metadata"]
+        ens = edge_namespace(tenant.name, tenant.uid, meta["namespace"])
+        try:
+            epod = await edge.client.get(PODS, meta["name"], ens)
+        except KubeError as err:
+            if err.not_found:
+                return True
+            raise
+        ref = markers.tenant_ref(epod)
+        return ref is None or ref[2] != meta["uid"]
 
     async def _mark_lost(self, tenant: TenantConn, tpod: Obj) -> None:
         """The edge copy of a running pod vanished: Failed, so its controller replaces it."""

@@ -11,10 +11,14 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from prometheus_client.metrics_core import Metric
+from prometheus_client.parser import text_string_to_metric_families
 
 from .sandbox_fixture import REPO, SandboxHandle
 
@@ -70,6 +74,21 @@ class SyncerProcess:
             self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout)
 
+    def stop(self) -> None:
+        """SIGTERM (SIGKILL when it outlives 60 s); nothing when it is not running."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            self.terminate(60)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def metrics(self) -> dict[str, Metric]:
+        """/metrics parsed, by family name (counters without ``_total``)."""
+        status, text = self.http("/metrics")
+        assert status == 200, f"/metrics of {self.name} answered {status}"
+        return {f.name: f for f in text_string_to_metric_families(text)}
+
     def log_lines(self) -> list[dict[str, Any]]:
         lines = []
         for raw in self.log_path.read_text(errors="replace").splitlines():
@@ -78,6 +97,25 @@ class SyncerProcess:
             except ValueError:
                 continue
         return lines
+
+
+@contextmanager
+def running_syncers(sandbox: SandboxHandle, *names: str) -> Iterator[list[SyncerProcess]]:
+    """Syncer processes (names are identities and log files), ready, stopped at the end."""
+    procs = [SyncerProcess(sandbox, name=name) for name in names]
+    try:
+        for proc in procs:
+            proc.start()
+        yield procs
+    finally:
+        for proc in procs:
+            proc.stop()
+
+
+def metric_samples(families: dict[str, Metric], sample: str, **labels: str) -> list[float]:
+    """Values of the samples named ``sample`` whose labels include ``labels``."""
+    return [s.value for f in families.values() for s in f.samples
+            if s.name == sample and labels.items() <= s.labels.items()]
 
 
 def wait_for(check: Callable[[], Any], timeout: float, what: str, every: float = 0.5) -> Any:

@@ -21,7 +21,7 @@ def test_defaults() -> None:
     assert settings.management.kubeconfig is None
     assert settings.management.namespace == "fusionvc-system"
     assert settings.sync.workers == 8
-    assert settings.sync.queue_qps == 200.0
+    assert settings.sync.queue_qps == 1000.0
     assert settings.leader.lease_namespace == "fusionvc-system"
     assert settings.leader.identity
     assert (settings.http.host, settings.http.port) == ("0.0.0.0", 8080)
@@ -44,7 +44,7 @@ def test_precedence_flags_over_env_over_file_over_defaults(tmp_path: Path) -> No
     assert settings.sync.queue_max == 60  # env
     assert settings.sync.queue_burst == 7  # file
     assert settings.logging.format == "console"  # file
-    assert settings.sync.queue_qps == 200.0  # default
+    assert settings.sync.queue_qps == 1000.0  # default
 
 
 def test_config_file_from_env(tmp_path: Path) -> None:

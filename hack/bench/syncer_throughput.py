@@ -1,0 +1,221 @@
+"""Throughput of fusionvc against pods created straight into the edges.
+
+On the running sandbox (`make up`): first the baseline, N pods per tenant
+created directly on the edge clusters with nodeName; then 2 tenants create a
+Deployment of N replicas each through fusionvc. Prints the throughput ratio
+(goal >= 0.9x of direct), p50/p99 added latency per pod, syncer RSS per synced
+pod (goal <= 20 KB) and the time from a syncer restart to converged.
+
+    PYTHONPATH=. .venv/bin/python hack/bench/syncer_throughput.py [--pods 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+import urllib.request
+from dataclasses import dataclass, field
+
+from common import REPO, percentile, rss_kib, sandbox_status
+from kubernetes_asyncio.config import new_client_from_config
+
+from syncer.kube.client import KubeClient, KubeError
+from syncer.kube.resources import NAMESPACES, NODES, PODS, ResourceType
+from syncer.names import edge_namespace
+
+DEPLOYMENTS = ResourceType("apps", "v1", "deployments", "Deployment")
+EDGES = ("edge-bj", "edge-sh", "edge-gz")
+SEC = {"runAsNonRoot": True, "runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"}}
+CSEC = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
+
+
+def pod_spec() -> dict:  # type: ignore[type-arg]
+    return {"securityContext": SEC, "automountServiceAccountToken": False,
+            "containers": [{"name": "c", "image": "registry.local/bench:1", "securityContext": CSEC,
+                            "resources": {"requests": {"cpu": "1m", "memory": "1Mi"}}}]}
+
+
+@dataclass
+class Tracker:
+    """First time each pod was seen, and first time it was seen Running (local clock)."""
+    seen: dict[str, float] = field(default_factory=dict)
+    running: dict[str, float] = field(default_factory=dict)
+
+    def note(self, obj: dict) -> None:  # type: ignore[type-arg]
+        name, now = obj["metadata"]["name"], time.perf_counter()
+        self.seen.setdefault(name, now)
+        if obj.get("status", {}).get("phase") == "Running":
+            self.running.setdefault(name, now)
+
+
+async def track(client: KubeClient, ns: str, tracker: Tracker) -> None:
+    rv = (await client.list(PODS, ns))["metadata"]["resourceVersion"]
+    while True:
+        try:
+            async for ev in client.watch(PODS, rv, namespace=ns, timeout_seconds=600,
+                                         read_timeout=630):
+                rv = ev["object"]["metadata"].get("resourceVersion", rv)
+                if ev["type"] in ("ADDED", "MODIFIED"):
+                    tracker.note(ev["object"])
+        except KubeError:
+            await asyncio.sleep(0.2)
+
+
+async def until(check, timeout: float, what: str) -> float:  # type: ignore[no-untyped-def]
+    start = time.perf_counter()
+    while not check():
+        if time.perf_counter() - start > timeout:
+            raise SystemExit(f"timed out waiting for {what}")
+        await asyncio.sleep(0.2)
+    return time.perf_counter()
+
+
+async def clients(status: dict) -> dict[str, KubeClient]:  # type: ignore[type-arg]
+    out = {}
+    for c in status["clusters"]:
+        api = await new_client_from_config(config_file=c["kubeconfig"])
+        out[c["name"]] = KubeClient(api, c["name"], 60)
+    return out
+
+
+async def direct(cl: dict[str, KubeClient], total: int) -> dict[str, float]:
+    ns = f"bench-direct-{int(time.time())}"
+    trackers, nodes = {}, {}
+    for e in EDGES:
+        await cl[e].create(NAMESPACES, {"metadata": {"name": ns}})
+        nodes[e] = [n["metadata"]["name"] for n in (await cl[e].list(NODES))["items"]]
+        trackers[e] = Tracker()
+    tasks = [asyncio.create_task(track(cl[e], ns, trackers[e])) for e in EDGES]
+    await asyncio.sleep(0.5)
+    sem, start = asyncio.Semaphore(16), time.perf_counter()
+
+    async def make(i: int) -> None:
+        e = EDGES[i % 3]
+        body = {"metadata": {"name": f"p-{i:05d}"},
+                "spec": {**pod_spec(), "nodeName": nodes[e][i % len(nodes[e])]}}
+        async with sem:
+            await cl[e].create(PODS, body, namespace=ns)
+    await asyncio.gather(*(make(i) for i in range(total)))
+    end = await until(lambda: sum(len(t.running) for t in trackers.values()) >= total, 900,
+                      "direct pods Running")
+    for t in tasks:
+        t.cancel()
+    lat = [t.running[n] - t.seen[n] for t in trackers.values() for n in t.running]
+    for e in EDGES:
+        await cl[e].delete(NAMESPACES, ns)
+    return {"seconds": end - start, "rate": total / (end - start),
+            "p50": percentile(lat, 0.5), "p99": percentile(lat, 0.99)}
+
+
+def syncer_pid() -> int:
+    recs = json.loads((REPO / ".sandbox/processes.json").read_text())
+    return int(next(r["pid"] for r in recs if r["name"] == "syncer"))
+
+
+def deployment(ns: str, replicas: int) -> dict:  # type: ignore[type-arg]
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "bench", "namespace": ns},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "bench"}},
+                     "template": {"metadata": {"labels": {"app": "bench"}}, "spec": pod_spec()}}}
+
+
+async def through_fusionvc(cl: dict[str, KubeClient], per_tenant: int) -> dict[str, float]:
+    ns, tenants = f"bench-{int(time.time())}", ("tenant-a", "tenant-b")
+    uids = {t: (await cl["management"].get(ResourceType("fusionvc.io", "v1alpha1", "tenants",
+                                                        "Tenant", False), t))["metadata"]["uid"]
+            for t in tenants}
+    tt = {t: Tracker() for t in tenants}
+    et = {(t, e): Tracker() for t in tenants for e in EDGES}
+    for t in tenants:
+        await cl[t].create(NAMESPACES, {"metadata": {"name": ns}})
+    tasks = [asyncio.create_task(track(cl[t], ns, tt[t])) for t in tenants]
+    tasks += [asyncio.create_task(track(cl[e], edge_namespace(t, uids[t], ns), et[(t, e)]))
+              for t in tenants for e in EDGES]
+    await asyncio.sleep(1)
+    rss_before, start = rss_kib(syncer_pid()), time.perf_counter()
+    for t in tenants:
+        await cl[t].create(DEPLOYMENTS, deployment(ns, per_tenant), namespace=ns)
+    end = await until(lambda: sum(len(x.running) for x in tt.values()) >= 2 * per_tenant, 1800,
+                      "tenant pods Running")
+    rss_after = rss_kib(syncer_pid())
+    added = []
+    for t in tenants:
+        for name, running in tt[t].running.items():
+            edge = next((et[(t, e)] for e in EDGES if name in et[(t, e)].running), None)
+            if edge is not None:
+                added.append((running - tt[t].seen[name])
+                             - (edge.running[name] - edge.seen[name]))
+    figures = {"seconds": end - start, "rate": 2 * per_tenant / (end - start),
+               "added_p50": percentile(added, 0.5), "added_p99": percentile(added, 0.99),
+               "rss_per_pod_kib": (rss_after - rss_before) / (2 * per_tenant),
+               "syncer_rss_mib": rss_after / 1024}
+    figures.update(await restart_to_converged(cl, ns, tenants, tt, per_tenant))
+    for task in tasks:
+        task.cancel()
+    for t in tenants:
+        await cl[t].delete(NAMESPACES, ns)
+    return figures
+
+
+async def restart_to_converged(cl: dict[str, KubeClient], ns: str, tenants: tuple[str, ...],
+                               tt: dict[str, Tracker], per_tenant: int) -> dict[str, float]:
+    sandbox = str(REPO / "hack/sandbox")
+    start = time.perf_counter()
+    for verb in ("stop", "start"):
+        proc = await asyncio.create_subprocess_exec(sandbox, verb, "syncer")
+        await proc.wait()
+    metrics = json.loads((REPO / ".sandbox/state.json").read_text())["syncer"]["metrics"]
+    ready_url = metrics.replace("/metrics", "/readyz")
+
+    def ready() -> bool:
+        try:
+            with urllib.request.urlopen(ready_url, timeout=2) as resp:
+                return bool(resp.status == 200)
+        except OSError:
+            return False
+    ready_at = await until(ready, 300, "restarted syncer ready")
+    for t in tenants:
+        await cl[t].patch(DEPLOYMENTS, "bench", {"spec": {"replicas": per_tenant + 10}},
+                          namespace=ns)
+    done = await until(lambda: sum(len(x.running) for x in tt.values()) >= 2 * per_tenant + 20,
+                       600, "20 more pods after the restart")
+    return {"restart_to_ready_s": ready_at - start, "restart_to_new_pods_running_s": done - start}
+
+
+async def main_async(per_tenant: int) -> None:
+    status = sandbox_status()
+    if not status.get("syncer"):
+        raise SystemExit("no syncer in the sandbox: run `make up`")
+    cl = await clients(status)
+    try:
+        base = await direct(cl, 2 * per_tenant)
+        await asyncio.sleep(5)
+        fvc = await through_fusionvc(cl, per_tenant)
+    finally:
+        for c in cl.values():
+            await c.close()
+    print(json.dumps({
+        "pods_total": 2 * per_tenant,
+        "direct_pods_per_s": round(base["rate"], 1),
+        "direct_create_to_running_p50_s": round(base["p50"], 3),
+        "fusionvc_pods_per_s": round(fvc["rate"], 1),
+        "throughput_ratio": round(fvc["rate"] / base["rate"], 3),
+        "added_latency_p50_s": round(fvc["added_p50"], 3),
+        "added_latency_p99_s": round(fvc["added_p99"], 3),
+        "syncer_rss_per_synced_pod_kib": round(fvc["rss_per_pod_kib"], 1),
+        "syncer_rss_mib": round(fvc["syncer_rss_mib"], 1),
+        "restart_to_ready_s": round(fvc["restart_to_ready_s"], 2),
+        "restart_to_new_pods_running_s": round(fvc["restart_to_new_pods_running_s"], 2),
+    }, indent=1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pods", type=int, default=1000, help="pods per tenant")
+    asyncio.run(main_async(parser.parse_args().pods))
+
+
+if __name__ == "__main__":
+    main()
