@@ -7,13 +7,15 @@ import binascii
 from typing import Any
 
 import yaml
-from kubernetes_asyncio.config import new_client_from_config_dict
+from kubernetes_asyncio.client import ApiClient, Configuration
+from kubernetes_asyncio.config import load_kube_config_from_dict
 from kubernetes_asyncio.config.config_exception import ConfigException
 
 from .kube.client import KubeClient, KubeError
 
 Obj = dict[str, Any]
 PROBE_TIMEOUT = 10.0
+POOL_SIZE = 64
 
 
 class ConnectError(Exception):
@@ -60,10 +62,14 @@ def _explain(err: KubeError) -> ConnectError:
 
 async def connect(name: str, kubeconfig: Obj, timeout: float) -> KubeClient:
     """A client whose server answered GET /version; raises ConnectError otherwise."""
+    config = Configuration()
     try:
-        api = await new_client_from_config_dict(kubeconfig)
+        await load_kube_config_from_dict(kubeconfig, client_configuration=config)
     except (ConfigException, ValueError, KeyError, TypeError, OSError) as err:
         raise ConnectError("KubeconfigInvalid", f"kubeconfig rejected: {err}") from None
+    # The default pool (5 per CPU) would queue the workers' requests behind each other.
+    config.connection_pool_maxsize = POOL_SIZE
+    api = ApiClient(configuration=config)
     client = KubeClient(api, name, timeout)
     try:
         await client.request("GET", "/version", timeout=PROBE_TIMEOUT)

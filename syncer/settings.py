@@ -45,7 +45,7 @@ class ManagementSettings:
 @dataclass(frozen=True)
 class SyncSettings:
     resync_interval_s: float = 60.0
-    workers: int = 8
+    workers: int = 32
     queue_max: int = 10000
     queue_qps: float = 1000.0
     queue_burst: int = 2000

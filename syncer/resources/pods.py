@@ -84,6 +84,13 @@ def dependency_indexers() -> tuple[tuple[str, Any], ...]:
     return (("configmap", by("ConfigMap")), ("secret", by("Secret")))
 
 
+def _status_only_change(old: Obj, new: Obj) -> bool:
+    o, n = old["metadata"], new["metadata"]
+    same_meta = all(o.get(f) == n.get(f) for f in ("labels", "annotations", "deletionTimestamp",
+                                                    "finalizers", "uid"))
+    return same_meta and old.get("spec") == new.get("spec")
+
+
 def tenant_key_index(pod: Obj) -> list[str]:
     tenant, ref = markers.tenant_of(pod), markers.tenant_ref(pod)
     return [f"{tenant}/{ref[0]}/{ref[1]}"] if tenant and ref else []
@@ -110,6 +117,8 @@ class PodSyncer(ResourceSyncer):
         obj = new or old
         assert obj is not None
         meta = obj["metadata"]
+        if old is not None and new is not None and _status_only_change(old, new):
+            return  # fusionvc wrote that status itself: nothing to do down
         yield WorkKey(tenant.name, self.kind, meta["namespace"], meta["name"])
         if new is None or old is None or old["spec"] != new["spec"]:
             for pod in (old, new):
