@@ -22,7 +22,7 @@ from . import markers
 from . import resources as _resources  # noqa: F401  (registers every resource syncer)
 from .fleet import ClusterConn, EdgeConn, TenantConn, WatchSpec, merge_specs
 from .keys import WorkKey
-from .kube.client import KubeError
+from .kube.client import WRITES, KubeError
 from .kube.informer import Handler
 from .kube.resources import CONFIGMAPS, PODS, SECRETS, SERVICES, ResourceType
 from .metrics import Metrics
@@ -38,6 +38,7 @@ Reconciler = Callable[[WorkKey], Awaitable[float | None]]
 COPIED: dict[str, ResourceType] = {r.kind: r for r in (PODS, CONFIGMAPS, SECRETS, SERVICES)}
 COPIED_BY_PLURAL = {r.plural: r for r in COPIED.values()}
 TENANT_DELETE_TTL = 600.0
+SCANNED_MAX = 200_000
 
 
 def _direction(kind: str) -> str:
@@ -63,6 +64,7 @@ class Controller:
         self._tenant_deleted: TTLCache[WorkKey, bool] = TTLCache(
             maxsize=100_000, ttl=TENANT_DELETE_TTL)
         self._managed_kinds: dict[str, set[str]] = {}
+        self._scanned: set[WorkKey] = set()  # queued by the drift scan, not yet processed
 
     # ---- wiring informers to the queue -------------------------------------------------
 
@@ -168,14 +170,22 @@ class Controller:
                 if not self.ctx.is_leader() or not self._caches_ready(key):
                     queue.add_after(key, 1.0)
                     return
-                orphan = self._orphan_copy(key)
-                async with asyncio.timeout(self.reconcile_timeout):
-                    again = await self.reconciler(key.kind)(key)
+                orphan, scanned = self._orphan_copy(key), key in self._scanned
+                self._scanned.discard(key)
+                writes = WRITES.set([0])
+                try:
+                    async with asyncio.timeout(self.reconcile_timeout):
+                        again = await self.reconciler(key.kind)(key)
+                    wrote = (WRITES.get() or [0])[0]
+                finally:
+                    WRITES.reset(writes)
                 queue.forget(key)
                 result = "success"
                 if orphan:
                     self.metrics.drift_findings.labels(key.tenant, "orphan_removed").inc()
                     log.info("orphan removed from the edge")
+                elif scanned and wrote:
+                    self.metrics.drift_findings.labels(key.tenant, "difference_requeued").inc()
                 if again:
                     queue.add_after(key, again)
             except KubeError as err:
@@ -218,9 +228,10 @@ class Controller:
                 continue
             for syncer in self.ctx.syncers.values():
                 for key in syncer.scan(tenant):
+                    if key not in self._scanned and len(self._scanned) < SCANNED_MAX:
+                        self._scanned.add(key)
                     self.ctx.queue.add(key)
                     count += 1
-            self.metrics.drift_findings.labels(tenant.name, "difference_requeued").inc(0)
         return count
 
     async def _scan_loop(self, interval: float) -> None:

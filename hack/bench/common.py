@@ -33,6 +33,12 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def sandbox_rss_mib(state_dir: str | None = None) -> dict[str, float]:
     """RSS of every recorded sandbox process, MiB."""
     folder = Path(state_dir) if state_dir else REPO / ".sandbox"

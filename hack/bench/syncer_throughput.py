@@ -18,7 +18,7 @@ import time
 import urllib.request
 from dataclasses import dataclass, field
 
-from common import REPO, percentile, rss_kib, sandbox_status
+from common import REPO, cpu_seconds, percentile, rss_kib, sandbox_status
 from kubernetes_asyncio.config import new_client_from_config
 
 from syncer.kube.client import KubeClient, KubeError
@@ -105,6 +105,18 @@ async def direct(cl: dict[str, KubeClient], total: int) -> dict[str, float]:
     lat = [t.running[n] - t.seen[n] for t in trackers.values() for n in t.running]
     for e in EDGES:
         await cl[e].delete(NAMESPACES, ns)
+    for e in EDGES:  # their pods must be gone before the next phase needs the room
+
+        async def gone(e: str = e) -> bool:
+            try:
+                await cl[e].get(NAMESPACES, ns)
+                return False
+            except KubeError as err:
+                return err.not_found
+        for _ in range(600):
+            if await gone():
+                break
+            await asyncio.sleep(1)
     return {"seconds": end - start, "rate": total / (end - start),
             "p50": percentile(lat, 0.5), "p99": percentile(lat, 0.99)}
 
@@ -134,23 +146,28 @@ async def through_fusionvc(cl: dict[str, KubeClient], per_tenant: int) -> dict[s
     tasks += [asyncio.create_task(track(cl[e], edge_namespace(t, uids[t], ns), et[(t, e)]))
               for t in tenants for e in EDGES]
     await asyncio.sleep(1)
-    rss_before, start = rss_kib(syncer_pid()), time.perf_counter()
+    pid = syncer_pid()
+    rss_before, cpu_before, start = rss_kib(pid), cpu_seconds(pid), time.perf_counter()
     for t in tenants:
         await cl[t].create(DEPLOYMENTS, deployment(ns, per_tenant), namespace=ns)
     end = await until(lambda: sum(len(x.running) for x in tt.values()) >= 2 * per_tenant, 1800,
                       "tenant pods Running")
-    rss_after = rss_kib(syncer_pid())
-    added = []
+    rss_after, cpu_used = rss_kib(pid), cpu_seconds(pid) - cpu_before
+    added, down, up = [], [], []
     for t in tenants:
         for name, running in tt[t].running.items():
             edge = next((et[(t, e)] for e in EDGES if name in et[(t, e)].running), None)
             if edge is not None:
                 added.append((running - tt[t].seen[name])
                              - (edge.running[name] - edge.seen[name]))
+                down.append(edge.seen[name] - tt[t].seen[name])
+                up.append(running - edge.running[name])
     figures = {"seconds": end - start, "rate": 2 * per_tenant / (end - start),
                "added_p50": percentile(added, 0.5), "added_p99": percentile(added, 0.99),
+               "down_p50": percentile(down, 0.5), "up_p50": percentile(up, 0.5),
                "rss_per_pod_kib": (rss_after - rss_before) / (2 * per_tenant),
-               "syncer_rss_mib": rss_after / 1024}
+               "syncer_rss_mib": rss_after / 1024,
+               "syncer_cpu_share": cpu_used / (end - start)}
     figures.update(await restart_to_converged(cl, ns, tenants, tt, per_tenant))
     for task in tasks:
         task.cancel()
@@ -191,7 +208,6 @@ async def main_async(per_tenant: int) -> None:
     cl = await clients(status)
     try:
         base = await direct(cl, 2 * per_tenant)
-        await asyncio.sleep(5)
         fvc = await through_fusionvc(cl, per_tenant)
     finally:
         for c in cl.values():
@@ -204,8 +220,11 @@ async def main_async(per_tenant: int) -> None:
         "throughput_ratio": round(fvc["rate"] / base["rate"], 3),
         "added_latency_p50_s": round(fvc["added_p50"], 3),
         "added_latency_p99_s": round(fvc["added_p99"], 3),
+        "tenant_create_to_edge_create_p50_s": round(fvc["down_p50"], 3),
+        "edge_running_to_tenant_running_p50_s": round(fvc["up_p50"], 3),
         "syncer_rss_per_synced_pod_kib": round(fvc["rss_per_pod_kib"], 1),
         "syncer_rss_mib": round(fvc["syncer_rss_mib"], 1),
+        "syncer_cpu_busy_fraction": round(fvc["syncer_cpu_share"], 2),
         "restart_to_ready_s": round(fvc["restart_to_ready_s"], 2),
         "restart_to_new_pods_running_s": round(fvc["restart_to_new_pods_running_s"], 2),
     }, indent=1))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 import aiohttp
@@ -18,6 +19,9 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from .resources import ResourceType
 
+# Counts the writes made inside one reconcile (the controller sets a fresh [0] per key), so
+# the drift scan can tell a key that needed repair from one that was already right.
+WRITES: ContextVar[list[int] | None] = ContextVar("fusionvc_writes", default=None)
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"
@@ -67,6 +71,9 @@ class KubeClient:
                       body: Any = None, content_type: str = JSON,
                       timeout: float | tuple[float, float] | None = None) -> Any:
         """One call; returns the decoded JSON body or raises KubeError."""
+        writes = WRITES.get()
+        if writes is not None and method != "GET":
+            writes[0] += 1
         resp = await self._send(method, path, query, body, content_type, timeout)
         try:
             data = await resp.read()

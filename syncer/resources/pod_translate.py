@@ -67,8 +67,10 @@ def translate_pod_down(pod: Obj, *, tenant: str, edge_namespace: str, edge_node:
     spec["nodeName"] = edge_node
     spec["serviceAccountName"] = service_account
     spec["automountServiceAccountToken"] = pod["spec"].get("automountServiceAccountToken") is True
+    # fusionvc's own annotations on the tenant pod (placement, written by the binding) are
+    # not the tenant's: copying them would patch every edge pod once more after binding.
     annotations = {k: v for k, v in (meta.get("annotations") or {}).items()
-                   if not k.startswith("kubectl.kubernetes.io/")}
+                   if not k.startswith(("kubectl.kubernetes.io/", "fusionvc.io/"))}
     annotations.update(markers.marker_annotations(pod))
     annotations[markers.VIRTUAL_NODE] = virtual_node
     owner = owner_uid(pod)
