@@ -230,7 +230,9 @@ class Management:
         conn = self.ctx.edges[key.name]
         self._update_edge(conn, spec)
         ready, reason, message = self._health(conn)
-        self.placer.edge_cluster_changed(conn, healthy=ready)
+        # Placement avoids a cluster whose watches fail; one still loading has no nodes in
+        # the snapshot yet, so it needs no flag (and must not look down once loaded).
+        self.placer.edge_cluster_changed(conn, healthy=conn.healthy or not conn.synced)
         self.metrics.cluster_reachable.labels(key.name, "edge").set(1 if ready else 0)
         nodes = len(conn.store(NODES))
         await self._set_status(EDGECLUSTERS, obj, ready, reason, message, {"nodes": nodes})

@@ -9,7 +9,7 @@ and fusionvc caches every pod it syncs. Every call has a timeout.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -145,6 +145,7 @@ class KubeClient:
 
     async def watch(self, rt: ResourceType, resource_version: str, *,
                     timeout_seconds: int, read_timeout: float, namespace: str | None = None,
+                    on_connected: Callable[[], None] | None = None,
                     **query: Any) -> AsyncIterator[Obj]:
         """Yields watch events (dicts with type and object) until the server ends the watch."""
         q = {"watch": True, "allowWatchBookmarks": True, "resourceVersion": resource_version,
@@ -155,6 +156,8 @@ class KubeClient:
         try:
             if resp.status != 200:
                 raise _error_from_body(resp.status, await resp.read())
+            if on_connected is not None:
+                on_connected()
             # Not resp.content's line iterator: it refuses lines over 128 KiB, and one
             # event carries a whole object (a Secret may hold 1 MiB).
             buffer = b""

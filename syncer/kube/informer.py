@@ -144,9 +144,12 @@ class Informer:
         timeout = random.randint(300, 600)
         async for event in self.client.watch(self.resource, self._rv, namespace=self.namespace,
                                              timeout_seconds=timeout, read_timeout=timeout + 30,
-                                             **self._query()):
+                                             on_connected=self._connected, **self._query()):
             self._apply(event)
         self._note_restart()
+
+    def _connected(self) -> None:
+        self.healthy, self.last_error = True, ""
 
     def _apply(self, event: Obj) -> None:
         kind, obj = event.get("type"), event.get("object") or {}

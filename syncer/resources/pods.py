@@ -246,15 +246,18 @@ class PodSyncer(ResourceSyncer):
 
     async def _run_on_edge(self, tenant: TenantConn, tpod: Obj, placement: Placement) -> None:
         edge = self.ctx.edges[placement.cluster]
-        ns = await self.ctx.syncer("Namespace").ensure(  # type: ignore[attr-defined]
-            tenant, edge, tpod["metadata"]["namespace"])
-        for kind in ("ConfigMap", "Secret"):
-            await self.ctx.syncer(kind).ensure_for_pod(tenant, edge, tpod)  # type: ignore[attr-defined]
+        ns = edge_namespace(tenant.name, tenant.uid, tpod["metadata"]["namespace"])
         vnode = virtual_node_name(edge.name, placement.node)
         epod = translate_pod_down(tpod, tenant=tenant.name, edge_namespace=ns,
                                   edge_node=placement.node, virtual_node=vnode)
+        # Assumed before the first await: other workers schedule while this one waits.
         self.ctx.placer.assume(edge.name, placement.node, epod)
         try:
+            await self.ctx.syncer("Namespace").ensure(  # type: ignore[attr-defined]
+                tenant, edge, tpod["metadata"]["namespace"])
+            for kind in ("ConfigMap", "Secret"):
+                await self.ctx.syncer(kind).ensure_for_pod(  # type: ignore[attr-defined]
+                    tenant, edge, tpod)
             await edge.client.create(PODS, epod, namespace=ns)
         except KubeError as err:
             if not err.conflict:

@@ -1,0 +1,172 @@
+"""The plugin framework, in the shape of kube-scheduler's.
+
+Owns the extension-point protocols (PreFilter, ClusterFilter, ShapeFilter,
+Filter, PreScore, Score with NormalizeScore, GroupScore), the Status value
+plugins return instead of raising, and the per-cycle CycleState.
+
+Differences from kube-scheduler, for speed in Python:
+- Filter returns None for success (kube's nil *Status), a Status otherwise.
+- Score is called once per cycle with all feasible nodes and returns one raw
+  score per node; a call per node would be dominated by call overhead.
+- ClusterFilter (fusionvc's) judges a whole NodeGroup (one edge cluster in one
+  region) before any of its nodes; it runs before every node Filter.
+- ShapeFilter (fusionvc's) judges a NodeShape, the nodes of a group that share
+  arch, NoSchedule/NoExecute taints, readiness, cordon and the set of
+  resources they have: static checks run once per shape, not once per node.
+  A ShapeFilter must depend on the shape's key (and the pod, policy) only:
+  its verdict is reused for every shape with the same key in the cycle.
+  Filters run in the order cluster filters, shape filters, node filters (each
+  in profile order); a node counts under the reasons of the first that fails.
+- GroupScore (fusionvc's) estimates a 0..100 score per NodeGroup, used to
+  visit the most promising groups first when not every node is evaluated.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast, runtime_checkable
+
+from .nodeinfo import NodeGroup, NodeInfo, NodeShape
+from .podinfo import PodInfo
+
+if TYPE_CHECKING:
+    from .policy import SchedulingPolicy
+    from .snapshot import ClusterSnapshot
+
+MAX_NODE_SCORE = 100
+MIN_NODE_SCORE = 0
+
+T = TypeVar("T")
+
+
+class Code(enum.Enum):
+    SUCCESS = "Success"
+    UNSCHEDULABLE = "Unschedulable"
+    # No node can ever fit while the pod or the policy stays as it is.
+    UNSCHEDULABLE_AND_UNRESOLVABLE = "UnschedulableAndUnresolvable"
+    SKIP = "Skip"  # from PreFilter/PreScore: this plugin has nothing to do for this pod
+    ERROR = "Error"
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    code: Code
+    reasons: tuple[str, ...] = ()
+
+    @classmethod
+    def unschedulable(cls, *reasons: str) -> Status:
+        return cls(Code.UNSCHEDULABLE, reasons)
+
+    @classmethod
+    def unresolvable(cls, *reasons: str) -> Status:
+        return cls(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, reasons)
+
+    @property
+    def message(self) -> str:
+        return ", ".join(self.reasons)
+
+
+SKIP = Status(Code.SKIP)
+
+
+class StateKey(Generic[T]):
+    """A typed key into CycleState; one per plugin datum."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"StateKey({self.name!r})"
+
+
+class CycleState:
+    """What one scheduling cycle shares between its plugins."""
+
+    __slots__ = ("_data", "policy", "snapshot")
+
+    def __init__(self, snapshot: ClusterSnapshot, policy: SchedulingPolicy) -> None:
+        self.snapshot = snapshot
+        self.policy = policy
+        self._data: dict[StateKey[Any], Any] = {}
+
+    def write(self, key: StateKey[T], value: T) -> None:
+        self._data[key] = value
+
+    def read(self, key: StateKey[T]) -> T:
+        """Raises KeyError when the plugin's PreFilter/PreScore did not write it."""
+        return cast(T, self._data[key])
+
+
+@runtime_checkable
+class Plugin(Protocol):
+    name: str
+
+
+@runtime_checkable
+class PreFilterPlugin(Plugin, Protocol):
+    def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
+        """Prepare per-pod data; SKIP skips this plugin's Filter, a failure rejects the pod."""
+
+
+@runtime_checkable
+class ClusterFilterPlugin(Plugin, Protocol):
+    def filter_group(self, state: CycleState, pod: PodInfo, group: NodeGroup) -> Status | None:
+        """None when the group's nodes may be considered; its reasons count once per node."""
+
+
+@runtime_checkable
+class ShapeFilterPlugin(Plugin, Protocol):
+    def filter_shape(self, state: CycleState, pod: PodInfo, shape: NodeShape) -> Status | None:
+        """None when nodes of this shape may be considered; reasons count once per node."""
+
+
+@runtime_checkable
+class FilterPlugin(Plugin, Protocol):
+    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
+        """None when the pod may run on the node."""
+
+
+@runtime_checkable
+class PreScorePlugin(Plugin, Protocol):
+    def pre_score(
+        self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
+    ) -> Status | None:
+        """Prepare per-pod scoring data; SKIP leaves this plugin out of the score."""
+
+
+@runtime_checkable
+class ScorePlugin(Plugin, Protocol):
+    def score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
+        """One raw score per node, in order."""
+
+    def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
+        """Rescale the raw scores in place to MIN_NODE_SCORE..MAX_NODE_SCORE."""
+
+
+@runtime_checkable
+class GroupScorePlugin(Plugin, Protocol):
+    def score_groups(
+        self, policy: SchedulingPolicy, groups: Sequence[NodeGroup]
+    ) -> list[int] | None:
+        """A 0..100 estimate of the best node score in each group; None: no opinion.
+
+        It must depend on the policy and the snapshot layout only, not on the pod:
+        the scheduler caches the ranking it makes from it.
+        """
+
+
+def default_normalize_score(scores: list[int], reverse: bool) -> None:
+    """kube-scheduler's DefaultNormalizeScore: scale by the maximum, optionally reversed."""
+    highest = max(scores, default=0)
+    if highest == 0:
+        if reverse:
+            scores[:] = [MAX_NODE_SCORE] * len(scores)
+        return
+    if reverse:
+        scores[:] = [MAX_NODE_SCORE - MAX_NODE_SCORE * raw // highest for raw in scores]
+    else:
+        scores[:] = [MAX_NODE_SCORE * raw // highest for raw in scores]

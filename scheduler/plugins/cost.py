@@ -1,0 +1,73 @@
+"""CostScore (Score, GroupScore): prefer the node where the pod costs least per hour.
+
+Owns the price preference. The pod's cost on a node is the node's price per
+hour (annotation fusionvc.io/price-per-hour) times the pod's dominant share of
+the node's allocatable (the largest of request/allocatable over the requested
+resources, pods included). For a GPU pod that is the price of the GPUs it
+takes; for a CPU pod the price of its cores or memory. A node without a price
+costs its cluster's median price (0 when no node of the cluster has one).
+Scores are relative to the cheapest candidate (100 for it, 50 for twice its
+cost): scaling against the dearest one instead would squeeze every cheap node
+to ~99 as soon as one GPU node is a candidate, and cost-first would no longer
+pick the cheapest nodes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..framework import MAX_NODE_SCORE, CycleState
+from ..nodeinfo import NodeFacts, NodeGroup, NodeInfo
+from ..podinfo import PodInfo
+from ..policy import SchedulingPolicy
+
+_MICRO = 1_000_000  # scores are integers: cost in millionths of a currency unit
+
+
+def _dominant_share(pod: PodInfo, facts: NodeFacts) -> float:
+    """The largest fraction of the node's allocatable the pod requests, pods included.
+
+    Only called for feasible nodes: they have every requested resource (capacity
+    > 0) and room for the pod, so no division by zero, and the share is at most 1.
+    """
+    allocatable = facts.allocatable
+    return max(amount / allocatable[name] for name, amount in pod.requests)
+
+
+class CostScore:
+    name = "cost"
+
+    def score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
+        # Nodes of one kind share their allocatable mapping (nodeinfo interns it):
+        # compute the pod's share once per mapping.
+        shares: dict[int, float] = {}
+        scores = []
+        for node in nodes:
+            facts = node.facts
+            kind = id(facts.allocatable)
+            share = shares.get(kind)
+            if share is None:
+                share = shares[kind] = _dominant_share(pod, facts)
+            price = facts.price
+            if price is None:
+                price = node.cluster.median_price
+            scores.append(int(_MICRO * price * share))
+        return scores
+
+    def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
+        relative_to_cheapest(scores)
+
+    def score_groups(
+        self, policy: SchedulingPolicy, groups: Sequence[NodeGroup]
+    ) -> list[int] | None:
+        scores = [round(_MICRO * g.min_price) for g in groups]
+        relative_to_cheapest(scores)
+        return scores
+
+
+def relative_to_cheapest(scores: list[int]) -> None:
+    """MAX_NODE_SCORE x cheapest / cost, in place (costs in millionths, +1 keeps free nodes)."""
+    if not scores:
+        return
+    lowest = min(scores) + 1
+    scores[:] = [MAX_NODE_SCORE * lowest // (raw + 1) for raw in scores]

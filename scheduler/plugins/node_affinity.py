@@ -1,0 +1,67 @@
+"""NodeAffinity (PreFilter, Filter, PreScore, Score): nodeSelector and node affinity.
+
+Owns the pod's label-based placement against the tenant-visible labels of a
+node (edge labels plus fusionvc.io/edge-cluster and the region): the
+nodeSelector and required affinity filter, the preferred terms score (sum of
+the weights of the matching terms, scaled so the best node gets 100).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ..framework import SKIP, CycleState, StateKey, Status, default_normalize_score
+from ..labels import (
+    NodeSelector,
+    NodeSelectorTerm,
+    SelectorError,
+    preferred_terms,
+    required_node_selector,
+)
+from ..nodeinfo import NodeInfo
+from ..podinfo import PodInfo
+
+MISMATCH = Status.unschedulable("node(s) didn't match Pod's node affinity/selector")
+
+REQUIRED = StateKey[NodeSelector]("nodeAffinity.required")
+PREFERRED = StateKey[tuple[tuple[int, NodeSelectorTerm], ...]]("nodeAffinity.preferred")
+
+
+class NodeAffinity:
+    name = "nodeAffinity"
+
+    def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
+        try:
+            selector = required_node_selector(pod.spec)
+        except SelectorError as err:
+            return Status.unresolvable(str(err))
+        if selector is None:
+            return SKIP
+        state.write(REQUIRED, selector)
+        return None
+
+    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
+        facts = node.facts
+        return None if state.read(REQUIRED).matches(facts.labels, facts.name) else MISMATCH
+
+    def pre_score(
+        self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
+    ) -> Status | None:
+        try:
+            terms = preferred_terms(pod.spec)
+        except SelectorError:
+            return SKIP  # a broken preference is no reason to refuse the pod
+        if not terms:
+            return SKIP
+        state.write(PREFERRED, terms)
+        return None
+
+    def score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
+        terms = state.read(PREFERRED)
+        return [
+            sum(weight for weight, term in terms if term.matches(n.facts.labels, n.facts.name))
+            for n in nodes
+        ]
+
+    def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
+        default_normalize_score(scores, reverse=False)

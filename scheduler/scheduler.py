@@ -1,0 +1,361 @@
+"""The scheduling cycle: PreFilter -> ClusterFilter -> ShapeFilter -> Filter -> PreScore ->
+Score -> NormalizeScore -> weighted sum -> pick. Reserving the node (assume) and
+binding are the caller's: ClusterSnapshot.assume(), then create the edge pod.
+
+Owns the order in which nodes are visited: node groups ranked by the
+GroupScore plugins (so that with percentageOfNodesToScore the nearest or
+cheapest clusters are looked at first), ties rotated from cycle to cycle so
+that equal nodes are evaluated fairly; and the selection of the best node
+(ties broken at random, as kube-scheduler does).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from itertools import chain, repeat
+from operator import add, mul
+from typing import Any, ParamSpec, TypeVar
+
+from .framework import (
+    MAX_NODE_SCORE,
+    MIN_NODE_SCORE,
+    SKIP,
+    CycleState,
+    Status,
+)
+from .nodeinfo import NodeGroup, NodeInfo, NodeShape, ShapeKind
+from .observer import NoopObserver, SchedulerObserver
+from .podinfo import PodInfo
+from .policy import DEFAULT_POLICY, SchedulingPolicy
+from .profile import Profile, build_profile
+from .quantity import QuantityError
+from .result import Placement, ScheduleResult, rejected_by_pre_filter, unschedulable
+from .snapshot import ClusterSnapshot
+
+P = ParamSpec("P")
+R = TypeVar("R")
+X = TypeVar("X")
+Check = Callable[[CycleState, PodInfo, X], Status | None]
+Tiers = list[list[NodeGroup]] | None
+
+
+def _timed_check(
+    check: Check[X], key: tuple[str, str], totals: dict[tuple[str, str], float]
+) -> Check[X]:
+    def timed(state: CycleState, pod: PodInfo, item: X) -> Status | None:
+        started = time.perf_counter()
+        try:
+            return check(state, pod, item)
+        finally:
+            totals[key] += time.perf_counter() - started
+
+    return timed
+
+
+def _filter_nodes(
+    state: CycleState,
+    pod: PodInfo,
+    nodes: Sequence[NodeInfo],
+    checks: Sequence[Check[NodeInfo]],
+    feasible: list[NodeInfo],
+    reasons: Counter[str],
+    limit: int,
+) -> int:
+    """Append the feasible nodes, stopping at `limit`; return how many nodes were looked at.
+
+    The hot loop of the scheduler: keep it free of anything per-node but the checks.
+    """
+    wanted = limit - len(feasible)
+    for index, node in enumerate(nodes):
+        for check in checks:
+            status = check(state, pod, node)
+            if status is not None:
+                for reason in status.reasons:
+                    reasons[reason] += 1
+                break
+        else:
+            feasible.append(node)
+            wanted -= 1
+            if not wanted:
+                return index + 1
+    return len(nodes)
+
+
+class _FilterCycle:
+    """The Filter phase of one cycle: groups, then shapes, then nodes, with early stop."""
+
+    def __init__(
+        self,
+        state: CycleState,
+        pod: PodInfo,
+        to_find: int,
+        group_checks: list[tuple[str, Check[NodeGroup]]],
+        shape_checks: list[tuple[str, Check[NodeShape]]],
+        node_checks: list[tuple[str, Check[NodeInfo]]],
+        timed: bool,
+    ) -> None:
+        self.state = state
+        self.pod = pod
+        self.to_find = to_find
+        self.timings: dict[tuple[str, str], float] = defaultdict(float)
+        if timed:
+            group_checks = self._timed(group_checks, "ClusterFilter")
+            shape_checks = self._timed(shape_checks, "ShapeFilter")
+            node_checks = self._timed(node_checks, "Filter")
+        self.group_checks = [check for _, check in group_checks]
+        self.shape_checks = [check for _, check in shape_checks]
+        self.node_checks = [check for _, check in node_checks]
+        self.feasible: list[NodeInfo] = []
+        self.reasons: Counter[str] = Counter()
+        self.evaluated = 0
+        # The fleet has few distinct shape keys: judge each once per cycle.
+        self.shape_verdicts: dict[ShapeKind, Status | None] = {}
+
+    def _timed(self, checks: list[tuple[str, Check[X]]], point: str) -> list[tuple[str, Check[X]]]:
+        return [(name, _timed_check(check, (point, name), self.timings)) for name, check in checks]
+
+    def _first_failure(self, checks: Sequence[Check[X]], item: X) -> Status | None:
+        for check in checks:
+            status = check(self.state, self.pod, item)
+            if status is not None:
+                return status
+        return None
+
+    def _rejected(self, status: Status | None, nodes: int) -> bool:
+        if status is None:
+            return False
+        for reason in status.reasons:
+            self.reasons[reason] += nodes
+        self.evaluated += nodes
+        return True
+
+    def _shape_verdict(self, shape: NodeShape) -> Status | None:
+        verdicts = self.shape_verdicts
+        kind = shape.kind
+        if kind not in verdicts:
+            verdicts[kind] = self._first_failure(self.shape_checks, shape)
+        return verdicts[kind]
+
+    def filter_group(self, group: NodeGroup) -> bool:
+        """Filter one group; True once enough feasible nodes were found."""
+        if self._rejected(self._first_failure(self.group_checks, group), group.size):
+            return False
+        for shape in group.shapes.values():
+            if self._rejected(self._shape_verdict(shape), len(shape.nodes)):
+                continue
+            self.evaluated += _filter_nodes(
+                self.state,
+                self.pod,
+                shape.nodes,
+                self.node_checks,
+                self.feasible,
+                self.reasons,
+                self.to_find,
+            )
+            if len(self.feasible) >= self.to_find:
+                return True
+        return False
+
+
+def _rotated_tiers(tiers: list[list[NodeGroup]], start: int) -> Iterator[NodeGroup]:
+    """Tier after tier; within a tier (equal rank) rotated by `start` for fairness."""
+    for tier in tiers:
+        offset = start % len(tier)
+        yield from tier[offset:]
+        yield from tier[:offset]
+
+
+class SchedulingError(RuntimeError):
+    """A plugin broke its contract (e.g. a score out of range)."""
+
+
+class Scheduler:
+    """Runs scheduling cycles over a ClusterSnapshot with a Profile of plugins."""
+
+    def __init__(
+        self,
+        snapshot: ClusterSnapshot,
+        profile: Profile | None = None,
+        observer: SchedulerObserver | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.snapshot = snapshot
+        self.profile = profile or build_profile()
+        self.observer: SchedulerObserver = observer or NoopObserver()
+        self._rng = rng or random.Random()
+        self._next_start = 0
+        self._cycles = 0
+        self._tier_cache: dict[tuple[Any, ...], Tiers] = {}
+
+    def schedule(
+        self, pod: Mapping[str, Any], policy: SchedulingPolicy = DEFAULT_POLICY
+    ) -> ScheduleResult:
+        """Choose a node for the tenant pod (a dict in Kubernetes JSON form)."""
+        started = time.perf_counter()
+        try:
+            result = self._schedule(pod, policy)
+        except Exception:
+            self.observer.attempt("error", time.perf_counter() - started)
+            raise
+        outcome = "scheduled" if isinstance(result, Placement) else "unschedulable"
+        self.observer.attempt(outcome, time.perf_counter() - started)
+        return result
+
+    def _schedule(self, pod: Mapping[str, Any], policy: SchedulingPolicy) -> ScheduleResult:
+        snapshot = self.snapshot
+        snapshot.expire_assumed()
+        num_nodes, generation = snapshot.num_nodes, snapshot.generation
+        self._cycles += 1
+        try:
+            pod_info = PodInfo.from_pod(pod)
+        except QuantityError as err:
+            return rejected_by_pre_filter(num_nodes, f"invalid pod resources: {err}", generation)
+        state = CycleState(snapshot, policy)
+        skipped: set[str] = set()
+        for plugin in self.profile.pre_filters:
+            status = self._timed(plugin.name, "PreFilter", plugin.pre_filter, state, pod_info)
+            if status is SKIP:
+                skipped.add(plugin.name)
+            elif status is not None:
+                return rejected_by_pre_filter(num_nodes, status.message, generation)
+        to_find = self.profile.num_feasible_nodes_to_find(num_nodes)
+        order = self._visit_order(policy, to_find < num_nodes)
+        feasible, reasons, evaluated = self._find_feasible(state, pod_info, order, skipped, to_find)
+        if not feasible:
+            return unschedulable(num_nodes, reasons, generation)
+        chosen, score = self._select(feasible, self._prioritize(state, pod_info, feasible))
+        return Placement(
+            chosen.cluster.name,
+            chosen.facts.name,
+            chosen.facts.region,
+            score,
+            len(feasible),
+            evaluated,
+        )
+
+    def _select(self, nodes: list[NodeInfo], totals: list[int]) -> tuple[NodeInfo, int]:
+        """The node with the highest total score, ties broken at random."""
+        best = max(totals)
+        if totals.count(best) == 1:
+            return nodes[totals.index(best)], best
+        return nodes[self._rng.choice([i for i, t in enumerate(totals) if t == best])], best
+
+    def _timed(
+        self, name: str, point: str, call: Callable[P, R], *args: P.args, **kwargs: P.kwargs
+    ) -> R:
+        started = time.perf_counter()
+        try:
+            return call(*args, **kwargs)
+        finally:
+            self.observer.plugin(name, point, time.perf_counter() - started)
+
+    def _sampled(self) -> bool:
+        percent = self.profile.plugin_metrics_sample_percent
+        return percent > 0 and self._cycles % max(1, round(100 / percent)) == 0
+
+    def _find_feasible(
+        self,
+        state: CycleState,
+        pod: PodInfo,
+        order: Iterable[NodeGroup],
+        skipped: set[str],
+        to_find: int,
+    ) -> tuple[list[NodeInfo], Counter[str], int]:
+        """Filter node groups in order until to_find feasible nodes are found."""
+        profile = self.profile
+        cycle = _FilterCycle(
+            state,
+            pod,
+            to_find,
+            [(p.name, p.filter_group) for p in profile.cluster_filters if p.name not in skipped],
+            [(p.name, p.filter_shape) for p in profile.shape_filters if p.name not in skipped],
+            [(p.name, p.filter) for p in profile.filters if p.name not in skipped],
+            self._sampled(),
+        )
+        visited = 0
+        for group in order:
+            visited += 1
+            if cycle.filter_group(group):
+                break
+        self._next_start += visited
+        for (point, name), seconds in cycle.timings.items():
+            self.observer.plugin(name, point, seconds)
+        return cycle.feasible, cycle.reasons, cycle.evaluated
+
+    def _visit_order(self, policy: SchedulingPolicy, partial: bool) -> Iterator[NodeGroup]:
+        """Groups ranked by the GroupScore plugins when not every node will be looked at.
+
+        Lazy: a cycle that stops early never pays for the groups it does not reach.
+        """
+        groups = self.snapshot.node_groups()
+        if not groups:
+            return iter(())
+        start = self._next_start % len(groups)
+        tiers = self._tiers(policy, groups) if partial else None
+        if tiers is None:
+            return chain(groups[start:], groups[:start])
+        return _rotated_tiers(tiers, start)
+
+    def _tiers(self, policy: SchedulingPolicy, groups: list[NodeGroup]) -> Tiers:
+        """Groups by descending weighted GroupScore, cached per policy and snapshot layout."""
+        weighted = [
+            (p, self.profile.weight(p.name, policy.weights)) for p in self.profile.group_scores
+        ]
+        key = (
+            self.snapshot.layout_version,
+            policy.user_regions,
+            tuple((p.name, w) for p, w in weighted),
+        )
+        if key in self._tier_cache:
+            return self._tier_cache[key]
+        if len(self._tier_cache) > 64:
+            self._tier_cache.clear()
+        ranks = [0] * len(groups)
+        opinions = 0
+        for plugin, weight in weighted:
+            scores = plugin.score_groups(policy, groups) if weight else None
+            if scores is not None:
+                opinions += 1
+                ranks = [rank + weight * score for rank, score in zip(ranks, scores, strict=True)]
+        tiers: Tiers = None
+        if opinions:
+            by_rank: dict[int, list[NodeGroup]] = {}
+            for group, rank in zip(groups, ranks, strict=True):
+                by_rank.setdefault(rank, []).append(group)
+            tiers = [by_rank[rank] for rank in sorted(by_rank, reverse=True)]
+        self._tier_cache[key] = tiers
+        return tiers
+
+    def _prioritize(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
+        """The weighted sum of the normalized scores of every score plugin, per node."""
+        totals = [0] * len(nodes)
+        if len(nodes) == 1:
+            return totals  # nothing to compare, as in kube-scheduler
+        sampled = self._sampled()
+        pre_scores = self.profile.pre_scores_by_name
+        for plugin in self.profile.scores:
+            weight = self.profile.weight(plugin.name, state.policy.weights)
+            pre_score = pre_scores.get(plugin.name)
+            if weight == 0:
+                continue
+            if pre_score is not None:
+                status = self._timed(
+                    plugin.name, "PreScore", pre_score.pre_score, state, pod, nodes
+                )
+                if status is SKIP:
+                    continue
+                if status is not None:
+                    raise SchedulingError(f"PreScore of {plugin.name}: {status.message}")
+            scores = self._timed(plugin.name, "Score", plugin.score, state, pod, nodes)
+            self._timed(plugin.name, "NormalizeScore", plugin.normalize_score, state, pod, scores)
+            if len(scores) != len(totals):
+                raise SchedulingError(f"{plugin.name} returned {len(scores)} scores")
+            # The range check costs as much as a small plugin: only in sampled cycles.
+            if sampled and not MIN_NODE_SCORE <= min(scores) <= max(scores) <= MAX_NODE_SCORE:
+                raise SchedulingError(f"{plugin.name} returned scores outside 0..100")
+            weighted = scores if weight == 1 else map(mul, scores, repeat(weight))
+            totals = list(map(add, totals, weighted))  # map: C speed on the hot path
+        return totals

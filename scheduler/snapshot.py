@@ -1,0 +1,298 @@
+"""The scheduler's incremental view of every edge cluster, node and pod.
+
+Owns what the syncer's informers feed in (clusters, nodes, all pods of every
+edge cluster), the pods the scheduler assumed but has not seen bound yet
+(with a TTL and forget()), the per-owner replica counts used for spreading,
+and the `generation` that rises, with listeners called, whenever a change may
+let a pending pod fit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .nodeinfo import ClusterState, NodeGroup, NodeInfo, PodKey, PodRecord, node_facts
+from .podinfo import owner_of
+from .resources import pod_resources
+
+DEFAULT_ASSUME_TTL_SECONDS = 30.0
+_TERMINAL_PHASES = frozenset({"Succeeded", "Failed"})
+
+Listener = Callable[[int], None]
+
+
+class OwnerCounts:
+    """Replicas (real and assumed) of each owner per edge cluster and per region."""
+
+    def __init__(self) -> None:
+        self.by_cluster: dict[str, Counter[str]] = {}
+        self.by_region: dict[str, Counter[str]] = {}
+
+    def add(self, owner: str, cluster: str, region: str, sign: int) -> None:
+        for table, place in ((self.by_cluster, cluster), (self.by_region, region)):
+            counts = table.setdefault(owner, Counter())
+            counts[place] += sign
+            if counts[place] <= 0:
+                del counts[place]
+                if not counts:
+                    del table[owner]
+
+
+class ClusterSnapshot:
+    """Fed by informers; read by the Scheduler. Not thread-safe: use from one event loop."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        assume_ttl: float = DEFAULT_ASSUME_TTL_SECONDS,
+    ) -> None:
+        self.clusters: dict[str, ClusterState] = {}
+        self.owners = OwnerCounts()
+        self.generation = 0
+        self.num_nodes = 0
+        self._soft_tainted_nodes = 0  # nodes with a PreferNoSchedule taint
+        self.layout_version = 0  # bumped when the set of nodes, groups or prices changes
+        self._clock = clock
+        self._assume_ttl = assume_ttl
+        self._pods: dict[PodKey, PodRecord] = {}
+        self._assumed: deque[PodRecord] = deque()  # by expiry time, as the TTL is constant
+        self._listeners: list[Listener] = []
+        self._groups: list[NodeGroup] | None = None
+
+    # -- change notification -------------------------------------------------
+
+    def add_listener(self, listener: Listener) -> Callable[[], None]:
+        """Call listener(generation) after each change that may let a pending pod fit.
+
+        Returns a function that removes the listener.
+        """
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _may_fit_more(self) -> None:
+        self.generation += 1
+        for listener in list(self._listeners):
+            listener(self.generation)
+
+    def _layout_changed(self) -> None:
+        self.layout_version += 1
+        self._groups = None
+
+    # -- clusters -------------------------------------------------------------
+
+    def set_cluster(
+        self, name: str, region: str, healthy: bool, latency_ms: Mapping[str, float]
+    ) -> None:
+        """Add or update an edge cluster. latency_ms: user region -> ms to this cluster."""
+        cluster = self.clusters.get(name)
+        if cluster is None:
+            self.clusters[name] = ClusterState(name, region, healthy, latency_ms)
+            self._layout_changed()
+            self._may_fit_more()
+            return
+        # Periodic status updates usually change nothing: then keep every cache.
+        recovered = healthy and not cluster.healthy
+        cluster.healthy = healthy
+        moved = dict(latency_ms) != cluster.latency_ms or region != cluster.region
+        if moved:
+            cluster.set_latency(latency_ms)
+            if region != cluster.region:
+                cluster.region = region
+                for info in list(cluster.nodes.values()):
+                    self.upsert_node(name, info.node)
+            self._layout_changed()
+        if recovered or moved:
+            self._may_fit_more()
+
+    def remove_cluster(self, name: str) -> None:
+        cluster = self.clusters.pop(name, None)
+        if cluster is None:
+            return
+        for key in [key for key in self._pods if key[0] == name]:
+            self._uncount(self._pods.pop(key))
+        self.num_nodes -= len(cluster.nodes)
+        self._soft_tainted_nodes -= cluster.soft_tainted_nodes
+        self._layout_changed()
+
+    def known_regions(self) -> set[str]:
+        """Edge regions and user regions of the latency tables: what a policy may name."""
+        regions: set[str] = set()
+        for cluster in self.clusters.values():
+            regions.add(cluster.region)
+            regions.update(cluster.groups)
+            regions.update(cluster.latency_ms)
+        return regions
+
+    # -- nodes ----------------------------------------------------------------
+
+    def upsert_node(self, cluster_name: str, node: Mapping[str, Any]) -> None:
+        cluster = self._cluster(cluster_name)
+        facts = node_facts(node, cluster.name, cluster.region)
+        old = cluster.nodes.get(facts.name)
+        if old is not None:
+            old.node = node
+            if old.facts == facts:
+                return  # a heartbeat: nothing the scheduler looks at changed
+            self._move_owner_counts(cluster, facts.name, facts.region)
+            self._detach(cluster, facts.name)
+        cluster.attach(NodeInfo(node, facts, cluster))
+        self.num_nodes += 1
+        self._soft_tainted_nodes += bool(facts.soft_taints)
+        self._layout_changed()
+        self._may_fit_more()
+
+    def remove_node(self, cluster_name: str, node_name: str) -> None:
+        cluster = self.clusters.get(cluster_name)
+        if cluster is not None and self._detach(cluster, node_name):
+            self._layout_changed()
+
+    def _detach(self, cluster: ClusterState, node_name: str) -> bool:
+        info = cluster.detach(node_name)
+        if info is None:
+            return False
+        self.num_nodes -= 1
+        self._soft_tainted_nodes -= bool(info.facts.soft_taints)
+        return True
+
+    def has_soft_taints(self) -> bool:
+        """Does any node have a PreferNoSchedule taint?"""
+        return self._soft_tainted_nodes > 0
+
+    def node(self, cluster_name: str, node_name: str) -> NodeInfo | None:
+        cluster = self.clusters.get(cluster_name)
+        return None if cluster is None else cluster.nodes.get(node_name)
+
+    def node_groups(self) -> list[NodeGroup]:
+        """Every non-empty group, in a stable order (rebuilt only when the layout changes)."""
+        if self._groups is None:
+            self._groups = [
+                group for cluster in self.clusters.values() for group in cluster.groups.values()
+            ]
+        return self._groups
+
+    # -- pods -----------------------------------------------------------------
+
+    def upsert_pod(self, cluster_name: str, pod: Mapping[str, Any]) -> None:
+        """Count a pod on its node while it is bound and not terminal."""
+        cluster = self._cluster(cluster_name)
+        metadata = pod.get("metadata") or {}
+        key = (cluster.name, str(metadata.get("namespace", "")), str(metadata["name"]))
+        node_name = (pod.get("spec") or {}).get("nodeName")
+        phase = (pod.get("status") or {}).get("phase")
+        old = self._pods.get(key)
+        if not node_name and old is not None and old.expires_at is not None:
+            return  # created but not bound yet: the assumption stands
+        if not node_name or phase in _TERMINAL_PHASES:
+            self.remove_pod(cluster.name, key[1], key[2])
+            return
+        record = PodRecord(key, str(node_name), pod_resources(pod), owner_of(pod))
+        unchanged = (
+            old is not None
+            and old.node_name == record.node_name
+            and old.resources == record.resources
+        )
+        if old is not None:
+            if unchanged and old.expires_at is None and old.owner == record.owner:
+                return
+            self._uncount(self._pods.pop(key))
+        self._pods[key] = record
+        self._count(record)
+        if old is not None and not unchanged:
+            self._may_fit_more()  # the pod moved or was resized: room may have been freed
+
+    def remove_pod(self, cluster_name: str, namespace: str, name: str) -> None:
+        record = self._pods.pop((cluster_name, namespace, name), None)
+        if record is not None:
+            self._uncount(record)
+            self._may_fit_more()
+
+    def assume(self, cluster_name: str, node_name: str, pod: Mapping[str, Any]) -> None:
+        """Count the edge pod about to be created on node_name until it is seen bound.
+
+        Call it right after schedule() placed the pod, before creating it. A pod
+        already seen bound is not counted twice.
+        """
+        self.expire_assumed()
+        cluster = self._cluster(cluster_name)
+        metadata = pod.get("metadata") or {}
+        key = (cluster.name, str(metadata.get("namespace", "")), str(metadata["name"]))
+        old = self._pods.get(key)
+        if old is not None:
+            if old.expires_at is None:
+                return
+            self._uncount(self._pods.pop(key))
+        expires_at = self._clock() + self._assume_ttl
+        record = PodRecord(key, node_name, pod_resources(pod), owner_of(pod), expires_at)
+        self._pods[key] = record
+        self._assumed.append(record)
+        self._count(record)
+
+    def forget(self, cluster_name: str, namespace: str, name: str) -> None:
+        """Drop an assumption (the create or bind failed). Real pods are left alone."""
+        record = self._pods.get((cluster_name, namespace, name))
+        if record is not None and record.expires_at is not None:
+            self.remove_pod(cluster_name, namespace, name)
+
+    def is_assumed(self, cluster_name: str, namespace: str, name: str) -> bool:
+        record = self._pods.get((cluster_name, namespace, name))
+        return record is not None and record.expires_at is not None
+
+    def expire_assumed(self) -> int:
+        """Drop the assumptions older than the TTL; returns how many were dropped."""
+        now = self._clock()
+        expired = 0
+        while (
+            self._assumed
+            and self._assumed[0].expires_at is not None
+            and self._assumed[0].expires_at <= now
+        ):
+            record = self._assumed.popleft()
+            if self._pods.get(record.key) is record:
+                self._uncount(self._pods.pop(record.key))
+                expired += 1
+        if expired:
+            self._may_fit_more()
+        return expired
+
+    # -- accounting -----------------------------------------------------------
+
+    def _cluster(self, name: str) -> ClusterState:
+        cluster = self.clusters.get(name)
+        if cluster is None:
+            raise KeyError(f"unknown edge cluster {name!r}: call set_cluster() first")
+        return cluster
+
+    def _count(self, record: PodRecord) -> None:
+        cluster = self.clusters[record.key[0]]
+        cluster.pods_by_node.setdefault(record.node_name, {})[record.key] = record
+        info = cluster.nodes.get(record.node_name)
+        record.region = cluster.region if info is None else info.facts.region
+        if info is not None:
+            info.count(record.resources, 1)
+        if record.owner is not None:
+            self.owners.add(record.owner, cluster.name, record.region, 1)
+
+    def _uncount(self, record: PodRecord) -> None:
+        cluster = self.clusters.get(record.key[0])
+        if record.owner is not None:
+            self.owners.add(record.owner, record.key[0], record.region, -1)
+        if cluster is None:
+            return
+        on_node = cluster.pods_by_node.get(record.node_name, {})
+        on_node.pop(record.key, None)
+        if not on_node:
+            cluster.pods_by_node.pop(record.node_name, None)
+        info = cluster.nodes.get(record.node_name)
+        if info is not None:
+            info.count(record.resources, -1)
+
+    def _move_owner_counts(self, cluster: ClusterState, node_name: str, region: str) -> None:
+        """Keep the per-region replica counts right when a node's region label changes."""
+        for record in cluster.pods_by_node.get(node_name, {}).values():
+            if record.owner is not None and record.region != region:
+                self.owners.add(record.owner, cluster.name, record.region, -1)
+                self.owners.add(record.owner, cluster.name, region, 1)
+            record.region = region
