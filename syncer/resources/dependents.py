@@ -138,6 +138,17 @@ class DependentSyncer(ResourceSyncer):
             want["metadata"]["resourceVersion"] = have["metadata"]["resourceVersion"]
             await edge.client.replace(self.resource, want)
 
+    async def _upsert_or_report(self, tenant: TenantConn, edge: EdgeConn, obj: Obj) -> None:
+        """A name held by a foreign object is the tenant's to know, not a retry loop's."""
+        try:
+            await self._upsert(tenant, edge, obj)
+        except KubeError as err:
+            if err.reason != "NameTaken":
+                raise
+            await self.ctx.recorder.warn(tenant.client, {"kind": self.kind, **obj}, "NameTaken",
+                                         "an object not managed by fusionvc holds this name in "
+                                         "the edge cluster; it is not overwritten")
+
     async def reconcile(self, key: WorkKey) -> float | None:
         tenant = self.ctx.tenants.get(key.tenant)
         if tenant is None:
@@ -153,7 +164,7 @@ class DependentSyncer(ResourceSyncer):
                 continue
             have = edge.get(self.resource, ens, key.name)
             if edge.name in wanted and obj is not None:
-                await self._upsert(tenant, edge, obj)
+                await self._upsert_or_report(tenant, edge, obj)
             elif self._just_copied(tenant, edge, key.namespace, key.name):
                 again = RECENT_TTL  # its pod may not be in the edge cache yet: look again later
             elif have is not None and markers.is_managed(have, tenant.name):

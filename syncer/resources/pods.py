@@ -260,11 +260,26 @@ class PodSyncer(ResourceSyncer):
                     tenant, edge, tpod)
             await edge.client.create(PODS, epod, namespace=ns)
         except KubeError as err:
-            if not err.conflict:
+            if not err.conflict or not await self._ours_exists(edge, tenant, tpod, ns):
                 self.ctx.placer.forget(edge.name, ns, epod["metadata"]["name"])
+                if err.conflict:
+                    await self._reject(tenant, tpod, "NameTaken", "an object not managed by "
+                                       "fusionvc holds this pod's name in the edge cluster")
+                    return
                 raise
         await self.ctx.syncer("Node").ensure(tenant, edge, placement.node)  # type: ignore[attr-defined]
         await self._bind(tenant, tpod, edge.name, placement.node, vnode)
+
+    async def _ours_exists(self, edge: EdgeConn, tenant: TenantConn, tpod: Obj, ns: str) -> bool:
+        """After 409 on create: is the pod there this tenant pod's own copy (an earlier try)?
+        An older copy of a pod of the same name is retried once it has been removed."""
+        existing = await edge.client.get(PODS, tpod["metadata"]["name"], ns)
+        if not markers.is_managed(existing, tenant.name):
+            return False
+        ref = markers.tenant_ref(existing)
+        if ref is None or ref[2] != tpod["metadata"]["uid"]:
+            raise KubeError(409, "Conflict", "an older copy of this pod is still being removed")
+        return True
 
     async def _bind(self, tenant: TenantConn, tpod: Obj, cluster: str, node: str,
                     vnode: str) -> None:

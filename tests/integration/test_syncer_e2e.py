@@ -93,3 +93,33 @@ def test_deployment_runs_on_edges_and_cleans_up(sandbox: SandboxHandle,
     tenant.kubectl("delete", "namespace", ns, "--wait=false")
     wait_for(lambda: not any(ens in sandbox[e].kubectl("get", "ns", "-o", "name").stdout
                              for e in EDGES), 90, "edge namespaces deleted")
+
+
+def test_edge_events_about_a_pod_reach_the_tenant(sandbox: SandboxHandle,
+                                                  syncer: SyncerProcess) -> None:
+    tenant, ns = sandbox["tenant-a"], unique("events")
+    apply(tenant, namespace(ns), deployment(ns, "ev", 1))
+    pod = wait_for(lambda: running_pods(tenant, ns), 90, "pod running")[0]
+    ens = edge_ns(sandbox, "tenant-a", ns)
+    edge = next(e for e in EDGES if items(sandbox[e], "pods", "-n", ens))
+    epod = items(sandbox[edge], "pods", "-n", ens)[0]
+    # What a kubelet would say about the pod on the edge.
+    event = {"apiVersion": "v1", "kind": "Event",
+             "metadata": {"name": f"{epod['metadata']['name']}.pulled", "namespace": ens},
+             "involvedObject": {"apiVersion": "v1", "kind": "Pod", "namespace": ens,
+                                "name": epod["metadata"]["name"],
+                                "uid": epod["metadata"]["uid"]},
+             "reason": "Pulled", "message": "Successfully pulled image", "type": "Normal",
+             "source": {"component": "kubelet", "host": epod["spec"]["nodeName"]}, "count": 1}
+    apply(sandbox[edge], event)
+
+    def copied() -> list[dict]:  # type: ignore[type-arg]
+        return [e for e in items(tenant, "events", "-n", ns) if e["reason"] == "Pulled"]
+    up = wait_for(copied, 60, "the edge event in the tenant")[0]
+    assert up["involvedObject"]["name"] == pod["metadata"]["name"]
+    assert up["involvedObject"]["uid"] == pod["metadata"]["uid"]
+    assert up["involvedObject"]["namespace"] == ns
+    assert "host" not in up.get("source", {})
+    others = items(sandbox["tenant-b"], "events", "-A")
+    assert not [e for e in others if e["involvedObject"].get("uid") == pod["metadata"]["uid"]]
+    tenant.kubectl("delete", "namespace", ns, "--wait=false")
