@@ -20,22 +20,35 @@ from syncer.kube.resources import NAMESPACES, NODES, PODS
 
 
 def pod(name: str, node: str) -> dict:  # type: ignore[type-arg]
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "labels": {"bench": "direct"}},
-            "spec": {"nodeName": node, "automountServiceAccountToken": False,
-                     "tolerations": [{"operator": "Exists"}],
-                     "containers": [{"name": "c", "image": "registry.local/bench:1",
-                                     "resources": {"requests": {"cpu": "1m"}}}]}}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": {"bench": "direct"}},
+        "spec": {
+            "nodeName": node,
+            "automountServiceAccountToken": False,
+            "tolerations": [{"operator": "Exists"}],
+            "containers": [
+                {
+                    "name": "c",
+                    "image": "registry.local/bench:1",
+                    "resources": {"requests": {"cpu": "1m"}},
+                }
+            ],
+        },
+    }
 
 
-async def watch_running(client: KubeClient, ns: str, names: set[str],
-                        running_at: dict[str, float], done: asyncio.Event) -> None:
+async def watch_running(
+    client: KubeClient, ns: str, names: set[str], running_at: dict[str, float], done: asyncio.Event
+) -> None:
     listed = await client.list(PODS, ns)
     rv = listed["metadata"]["resourceVersion"]
     while not done.is_set():
         try:
-            async for ev in client.watch(PODS, rv, namespace=ns, timeout_seconds=300,
-                                         read_timeout=330):
+            async for ev in client.watch(
+                PODS, rv, namespace=ns, timeout_seconds=300, read_timeout=330
+            ):
                 obj = ev["object"]
                 rv = obj["metadata"].get("resourceVersion", rv)
                 name = obj["metadata"].get("name")
@@ -54,8 +67,9 @@ async def run(pods: int, edge: str, concurrency: int) -> dict[str, float]:
     client = KubeClient(api, edge, 30)
     try:
         ns = f"bench-direct-{int(time.time())}"
-        await client.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
-                                         "metadata": {"name": ns}})
+        await client.create(
+            NAMESPACES, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}
+        )
         nodes = [n["metadata"]["name"] for n in (await client.list(NODES))["items"]]
         names = [f"p-{i:05d}" for i in range(pods)]
         running_at: dict[str, float] = {}
@@ -78,12 +92,15 @@ async def run(pods: int, edge: str, concurrency: int) -> dict[str, float]:
         watcher.cancel()
         latencies = [running_at[n] - created_at[n] for n in names]
         await client.delete(NAMESPACES, ns)
-        return {"pods": pods, "create_seconds": created - start,
-                "create_rate_pods_per_s": pods / (created - start),
-                "all_running_seconds": finished - start,
-                "running_rate_pods_per_s": pods / (finished - start),
-                "p50_create_to_running_s": percentile(latencies, 0.5),
-                "p99_create_to_running_s": percentile(latencies, 0.99)}
+        return {
+            "pods": pods,
+            "create_seconds": created - start,
+            "create_rate_pods_per_s": pods / (created - start),
+            "all_running_seconds": finished - start,
+            "running_rate_pods_per_s": pods / (finished - start),
+            "p50_create_to_running_s": percentile(latencies, 0.5),
+            "p99_create_to_running_s": percentile(latencies, 0.99),
+        }
     finally:
         await client.close()
 
@@ -97,8 +114,11 @@ def main() -> None:
     figures = asyncio.run(run(args.pods, args.edge, args.concurrency))
     rss = sandbox_rss_mib()
     figures["sandbox_rss_mib_total"] = sum(rss.values())
-    print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()},
-                     indent=1))
+    print(
+        json.dumps(
+            {k: round(v, 3) if isinstance(v, float) else v for k, v in figures.items()}, indent=1
+        )
+    )
     print("sandbox RSS by process (MiB):", {k: round(v) for k, v in sorted(rss.items())})
 
 

@@ -32,14 +32,24 @@ CSEC = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
 
 
 def pod_spec() -> dict:  # type: ignore[type-arg]
-    return {"securityContext": SEC, "automountServiceAccountToken": False,
-            "containers": [{"name": "c", "image": "registry.local/bench:1", "securityContext": CSEC,
-                            "resources": {"requests": {"cpu": "1m", "memory": "1Mi"}}}]}
+    return {
+        "securityContext": SEC,
+        "automountServiceAccountToken": False,
+        "containers": [
+            {
+                "name": "c",
+                "image": "registry.local/bench:1",
+                "securityContext": CSEC,
+                "resources": {"requests": {"cpu": "1m", "memory": "1Mi"}},
+            }
+        ],
+    }
 
 
 @dataclass
 class Tracker:
     """First time each pod was seen, and first time it was seen Running (local clock)."""
+
     seen: dict[str, float] = field(default_factory=dict)
     running: dict[str, float] = field(default_factory=dict)
 
@@ -54,8 +64,9 @@ async def track(client: KubeClient, ns: str, tracker: Tracker) -> None:
     rv = (await client.list(PODS, ns))["metadata"]["resourceVersion"]
     while True:
         try:
-            async for ev in client.watch(PODS, rv, namespace=ns, timeout_seconds=600,
-                                         read_timeout=630):
+            async for ev in client.watch(
+                PODS, rv, namespace=ns, timeout_seconds=600, read_timeout=630
+            ):
                 rv = ev["object"]["metadata"].get("resourceVersion", rv)
                 if ev["type"] in ("ADDED", "MODIFIED"):
                     tracker.note(ev["object"])
@@ -93,13 +104,17 @@ async def direct(cl: dict[str, KubeClient], total: int) -> dict[str, float]:
 
     async def make(i: int) -> None:
         e = EDGES[i % 3]
-        body = {"metadata": {"name": f"p-{i:05d}"},
-                "spec": {**pod_spec(), "nodeName": nodes[e][i % len(nodes[e])]}}
+        body = {
+            "metadata": {"name": f"p-{i:05d}"},
+            "spec": {**pod_spec(), "nodeName": nodes[e][i % len(nodes[e])]},
+        }
         async with sem:
             await cl[e].create(PODS, body, namespace=ns)
+
     await asyncio.gather(*(make(i) for i in range(total)))
-    end = await until(lambda: sum(len(t.running) for t in trackers.values()) >= total, 900,
-                      "direct pods Running")
+    end = await until(
+        lambda: sum(len(t.running) for t in trackers.values()) >= total, 900, "direct pods Running"
+    )
     for t in tasks:
         t.cancel()
     lat = [t.running[n] - t.seen[n] for t in trackers.values() for n in t.running]
@@ -113,12 +128,17 @@ async def direct(cl: dict[str, KubeClient], total: int) -> dict[str, float]:
                 return False
             except KubeError as err:
                 return err.not_found
+
         for _ in range(600):
             if await gone():
                 break
             await asyncio.sleep(1)
-    return {"seconds": end - start, "rate": total / (end - start),
-            "p50": percentile(lat, 0.5), "p99": percentile(lat, 0.99)}
+    return {
+        "seconds": end - start,
+        "rate": total / (end - start),
+        "p50": percentile(lat, 0.5),
+        "p99": percentile(lat, 0.99),
+    }
 
 
 def syncer_pid() -> int:
@@ -127,47 +147,68 @@ def syncer_pid() -> int:
 
 
 def deployment(ns: str, replicas: int) -> dict:  # type: ignore[type-arg]
-    return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": "bench", "namespace": ns},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "bench"}},
-                     "template": {"metadata": {"labels": {"app": "bench"}}, "spec": pod_spec()}}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "bench", "namespace": ns},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": "bench"}},
+            "template": {"metadata": {"labels": {"app": "bench"}}, "spec": pod_spec()},
+        },
+    }
 
 
 async def through_fusionvc(cl: dict[str, KubeClient], per_tenant: int) -> dict[str, float]:
     ns, tenants = f"bench-{int(time.time())}", ("tenant-a", "tenant-b")
-    uids = {t: (await cl["management"].get(ResourceType("fusionvc.io", "v1alpha1", "tenants",
-                                                        "Tenant", False), t))["metadata"]["uid"]
-            for t in tenants}
+    uids = {
+        t: (
+            await cl["management"].get(
+                ResourceType("fusionvc.io", "v1alpha1", "tenants", "Tenant", False), t
+            )
+        )["metadata"]["uid"]
+        for t in tenants
+    }
     tt = {t: Tracker() for t in tenants}
     et = {(t, e): Tracker() for t in tenants for e in EDGES}
     for t in tenants:
         await cl[t].create(NAMESPACES, {"metadata": {"name": ns}})
     tasks = [asyncio.create_task(track(cl[t], ns, tt[t])) for t in tenants]
-    tasks += [asyncio.create_task(track(cl[e], edge_namespace(t, uids[t], ns), et[(t, e)]))
-              for t in tenants for e in EDGES]
+    tasks += [
+        asyncio.create_task(track(cl[e], edge_namespace(t, uids[t], ns), et[(t, e)]))
+        for t in tenants
+        for e in EDGES
+    ]
     await asyncio.sleep(1)
     pid = syncer_pid()
     rss_before, cpu_before, start = rss_kib(pid), cpu_seconds(pid), time.perf_counter()
     for t in tenants:
         await cl[t].create(DEPLOYMENTS, deployment(ns, per_tenant), namespace=ns)
-    end = await until(lambda: sum(len(x.running) for x in tt.values()) >= 2 * per_tenant, 1800,
-                      "tenant pods Running")
+    end = await until(
+        lambda: sum(len(x.running) for x in tt.values()) >= 2 * per_tenant,
+        1800,
+        "tenant pods Running",
+    )
     rss_after, cpu_used = rss_kib(pid), cpu_seconds(pid) - cpu_before
     added, down, up = [], [], []
     for t in tenants:
         for name, running in tt[t].running.items():
             edge = next((et[(t, e)] for e in EDGES if name in et[(t, e)].running), None)
             if edge is not None:
-                added.append((running - tt[t].seen[name])
-                             - (edge.running[name] - edge.seen[name]))
+                added.append((running - tt[t].seen[name]) - (edge.running[name] - edge.seen[name]))
                 down.append(edge.seen[name] - tt[t].seen[name])
                 up.append(running - edge.running[name])
-    figures = {"seconds": end - start, "rate": 2 * per_tenant / (end - start),
-               "added_p50": percentile(added, 0.5), "added_p99": percentile(added, 0.99),
-               "down_p50": percentile(down, 0.5), "up_p50": percentile(up, 0.5),
-               "rss_per_pod_kib": (rss_after - rss_before) / (2 * per_tenant),
-               "syncer_rss_mib": rss_after / 1024,
-               "syncer_cpu_share": cpu_used / (end - start)}
+    figures = {
+        "seconds": end - start,
+        "rate": 2 * per_tenant / (end - start),
+        "added_p50": percentile(added, 0.5),
+        "added_p99": percentile(added, 0.99),
+        "down_p50": percentile(down, 0.5),
+        "up_p50": percentile(up, 0.5),
+        "rss_per_pod_kib": (rss_after - rss_before) / (2 * per_tenant),
+        "syncer_rss_mib": rss_after / 1024,
+        "syncer_cpu_share": cpu_used / (end - start),
+    }
     figures.update(await restart_to_converged(cl, ns, tenants, tt, per_tenant))
     for task in tasks:
         task.cancel()
@@ -176,8 +217,13 @@ async def through_fusionvc(cl: dict[str, KubeClient], per_tenant: int) -> dict[s
     return figures
 
 
-async def restart_to_converged(cl: dict[str, KubeClient], ns: str, tenants: tuple[str, ...],
-                               tt: dict[str, Tracker], per_tenant: int) -> dict[str, float]:
+async def restart_to_converged(
+    cl: dict[str, KubeClient],
+    ns: str,
+    tenants: tuple[str, ...],
+    tt: dict[str, Tracker],
+    per_tenant: int,
+) -> dict[str, float]:
     sandbox = str(REPO / "hack/sandbox")
     start = time.perf_counter()
     for verb in ("stop", "start"):
@@ -192,12 +238,17 @@ async def restart_to_converged(cl: dict[str, KubeClient], ns: str, tenants: tupl
                 return bool(resp.status == 200)
         except OSError:
             return False
+
     ready_at = await until(ready, 300, "restarted syncer ready")
     for t in tenants:
-        await cl[t].patch(DEPLOYMENTS, "bench", {"spec": {"replicas": per_tenant + 10}},
-                          namespace=ns)
-    done = await until(lambda: sum(len(x.running) for x in tt.values()) >= 2 * per_tenant + 20,
-                       600, "20 more pods after the restart")
+        await cl[t].patch(
+            DEPLOYMENTS, "bench", {"spec": {"replicas": per_tenant + 10}}, namespace=ns
+        )
+    done = await until(
+        lambda: sum(len(x.running) for x in tt.values()) >= 2 * per_tenant + 20,
+        600,
+        "20 more pods after the restart",
+    )
     return {"restart_to_ready_s": ready_at - start, "restart_to_new_pods_running_s": done - start}
 
 
@@ -212,22 +263,27 @@ async def main_async(per_tenant: int) -> None:
     finally:
         for c in cl.values():
             await c.close()
-    print(json.dumps({
-        "pods_total": 2 * per_tenant,
-        "direct_pods_per_s": round(base["rate"], 1),
-        "direct_create_to_running_p50_s": round(base["p50"], 3),
-        "fusionvc_pods_per_s": round(fvc["rate"], 1),
-        "throughput_ratio": round(fvc["rate"] / base["rate"], 3),
-        "added_latency_p50_s": round(fvc["added_p50"], 3),
-        "added_latency_p99_s": round(fvc["added_p99"], 3),
-        "tenant_create_to_edge_create_p50_s": round(fvc["down_p50"], 3),
-        "edge_running_to_tenant_running_p50_s": round(fvc["up_p50"], 3),
-        "syncer_rss_per_synced_pod_kib": round(fvc["rss_per_pod_kib"], 1),
-        "syncer_rss_mib": round(fvc["syncer_rss_mib"], 1),
-        "syncer_cpu_busy_fraction": round(fvc["syncer_cpu_share"], 2),
-        "restart_to_ready_s": round(fvc["restart_to_ready_s"], 2),
-        "restart_to_new_pods_running_s": round(fvc["restart_to_new_pods_running_s"], 2),
-    }, indent=1))
+    print(
+        json.dumps(
+            {
+                "pods_total": 2 * per_tenant,
+                "direct_pods_per_s": round(base["rate"], 1),
+                "direct_create_to_running_p50_s": round(base["p50"], 3),
+                "fusionvc_pods_per_s": round(fvc["rate"], 1),
+                "throughput_ratio": round(fvc["rate"] / base["rate"], 3),
+                "added_latency_p50_s": round(fvc["added_p50"], 3),
+                "added_latency_p99_s": round(fvc["added_p99"], 3),
+                "tenant_create_to_edge_create_p50_s": round(fvc["down_p50"], 3),
+                "edge_running_to_tenant_running_p50_s": round(fvc["up_p50"], 3),
+                "syncer_rss_per_synced_pod_kib": round(fvc["rss_per_pod_kib"], 1),
+                "syncer_rss_mib": round(fvc["syncer_rss_mib"], 1),
+                "syncer_cpu_busy_fraction": round(fvc["syncer_cpu_share"], 2),
+                "restart_to_ready_s": round(fvc["restart_to_ready_s"], 2),
+                "restart_to_new_pods_running_s": round(fvc["restart_to_new_pods_running_s"], 2),
+            },
+            indent=1,
+        )
+    )
 
 
 def main() -> None:

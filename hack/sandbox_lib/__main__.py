@@ -62,10 +62,12 @@ def _print_next_steps(status: dict[str, Any]) -> None:
     if not tenants:
         return
     kc = tenants[0]["kubeconfig"]
-    print("\nA tenant types next:")
-    print(f"  kubectl --kubeconfig {kc} get nodes")
+    print("\nA tenant types next (virtual nodes appear once its pods run on edge nodes):")
     print(f"  kubectl --kubeconfig {kc} create deployment web --image=nginx --replicas=3")
     print(f"  kubectl --kubeconfig {kc} get pods -o wide")
+    print(
+        f"  kubectl --kubeconfig {kc} get nodes -L fusionvc.io/edge-cluster,nvidia.com/gpu.product"
+    )
     if status.get("syncer"):
         print(f"Syncer log: {status['syncer']['log']}")
 
