@@ -12,8 +12,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .. import markers
 from ..fleet import EdgeConn, TenantConn, WatchSpec
 from ..keys import WorkKey
+from ..kube.resources import ResourceType
 from ..queue import FairQueue
 from ..recorder import EventRecorder
 
@@ -63,6 +65,31 @@ class ResourceSyncer:
     def scan(self, tenant: TenantConn) -> Iterable[WorkKey]:
         """Keys the drift scan re-queues for this tenant (orphans included)."""
         return ()
+
+    # ---- shared by the syncers of objects copied one to one ------------------------------
+
+    def marked_key(self, obj: Obj) -> Iterable[WorkKey]:
+        """The tenant key an edge object's markers point back to (none for foreign ones)."""
+        tenant, ref = markers.tenant_of(obj), markers.tenant_ref(obj)
+        if tenant and ref:
+            yield WorkKey(tenant, self.kind, ref[0], ref[1])
+
+    def copied_keys(self, tenant: TenantConn, resource: ResourceType) -> set[WorkKey]:
+        """Keys of the tenant's objects and of every edge copy (an orphan's too)."""
+        keys = {WorkKey(tenant.name, self.kind, o["metadata"]["namespace"], o["metadata"]["name"])
+                for o in tenant.store(resource)}
+        return keys | self.edge_copy_keys(tenant, resource)
+
+    def edge_copy_keys(self, tenant: TenantConn, resource: ResourceType) -> set[WorkKey]:
+        """Keys of the tenant's copies on every edge. The edge watch of `resource` must index
+        copies by "tenant-key" (tenant/namespace/name)."""
+        keys: set[WorkKey] = set()
+        for edge in self.ctx.edges.values():
+            for value in edge.store(resource).index_values("tenant-key"):
+                owner, ns, name = value.split("/", 2)
+                if owner == tenant.name:
+                    keys.add(WorkKey(tenant.name, self.kind, ns, name))
+        return keys
 
 
 REGISTRY: list[type[ResourceSyncer]] = []

@@ -73,21 +73,13 @@ class DependentSyncer(ResourceSyncer):
                    new: Obj | None) -> Iterable[WorkKey]:
         obj = new or old
         assert obj is not None
-        tenant, ref = markers.tenant_of(obj), markers.tenant_ref(obj)
-        if tenant and ref:
-            yield WorkKey(tenant, self.kind, ref[0], ref[1])
+        return self.marked_key(obj)
 
     def scan(self, tenant: TenantConn) -> Iterable[WorkKey]:
-        keys = set()
-        for value in tenant.store(PODS).index_values(self.index):
-            ns, name = value.split("/", 1)
-            keys.add(WorkKey(tenant.name, self.kind, ns, name))
-        for edge in self.ctx.edges.values():
-            for value in edge.store(self.resource).index_values("tenant-key"):
-                owner, ns, name = value.split("/", 2)
-                if owner == tenant.name:
-                    keys.add(WorkKey(tenant.name, self.kind, ns, name))
-        return keys
+        """Objects some pod uses, and every copy on the edges."""
+        used = {WorkKey(tenant.name, self.kind, *value.split("/", 1))
+                for value in tenant.store(PODS).index_values(self.index)}
+        return used | self.edge_copy_keys(tenant, self.resource)
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)

@@ -154,14 +154,7 @@ class PodSyncer(ResourceSyncer):
                         yield WorkKey(tenant, kind, ref[0], name)
 
     def scan(self, tenant: TenantConn) -> Iterable[WorkKey]:
-        keys = {WorkKey(tenant.name, self.kind, p["metadata"]["namespace"], p["metadata"]["name"])
-                for p in tenant.store(PODS)}
-        for edge in self.ctx.edges.values():
-            for value in edge.store(PODS).index_values("tenant-key"):
-                owner, ns, name = value.split("/", 2)
-                if owner == tenant.name:
-                    keys.add(WorkKey(tenant.name, self.kind, ns, name))
-        return keys
+        return self.copied_keys(tenant, PODS)
 
     def requeue_unschedulable(self) -> None:
         """The snapshot changed (room freed, node added): pending pods get another try."""

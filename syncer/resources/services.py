@@ -88,9 +88,7 @@ class ServiceSyncer(ResourceSyncer):
                    new: Obj | None) -> Iterable[WorkKey]:
         obj = new or old
         assert obj is not None
-        tenant, ref = markers.tenant_of(obj), markers.tenant_ref(obj)
-        if tenant and ref:
-            yield WorkKey(tenant, self.kind, ref[0], ref[1])
+        return self.marked_key(obj)
 
     def pods_moved(self, tenant: TenantConn, namespace: str) -> Iterable[WorkKey]:
         """Services of a namespace whose pods appeared or left an edge cluster."""
@@ -99,14 +97,7 @@ class ServiceSyncer(ResourceSyncer):
                 yield WorkKey(tenant.name, self.kind, namespace, svc["metadata"]["name"])
 
     def scan(self, tenant: TenantConn) -> Iterable[WorkKey]:
-        keys = {WorkKey(tenant.name, self.kind, s["metadata"]["namespace"], s["metadata"]["name"])
-                for s in tenant.store(SERVICES)}
-        for edge in self.ctx.edges.values():
-            for value in edge.store(SERVICES).index_values("tenant-key"):
-                owner, ns, name = value.split("/", 2)
-                if owner == tenant.name:
-                    keys.add(WorkKey(tenant.name, self.kind, ns, name))
-        return keys
+        return self.copied_keys(tenant, SERVICES)
 
     def wanted_edges(self, tenant: TenantConn, svc: Obj, ens: str) -> set[str]:
         selector = svc["spec"].get("selector")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections import Counter
 from typing import Any
 
 from syncer.names import edge_namespace
@@ -77,3 +78,17 @@ def running_pods(cluster: Cluster, ns: str, selector: str | None = None) -> list
     args = ["pods", "-n", ns] + (["-l", selector] if selector else [])
     return [p for p in items(cluster, *args) if p["status"].get("phase") == "Running"
             and not p["metadata"].get("deletionTimestamp")]
+
+
+def edge_pods(sandbox: SandboxHandle, ens: str) -> list[Obj]:
+    return [p for ps in edge_objects(sandbox, "pods", ens).values() for p in ps]
+
+
+def converged(sandbox: SandboxHandle, ns: str, ens: str, replicas: int) -> bool:
+    """replicas tenant pods Running, each with exactly one live edge pod."""
+    tenant_pods = running_pods(sandbox["tenant-a"], ns)
+    live = [p for p in edge_pods(sandbox, ens) if not p["metadata"].get("deletionTimestamp")]
+    names = Counter(p["metadata"]["name"] for p in live)
+    return (len(tenant_pods) == replicas and len(live) == replicas
+            and max(names.values(), default=1) == 1
+            and {p["metadata"]["name"] for p in tenant_pods} == set(names))

@@ -16,7 +16,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -35,9 +34,10 @@ from syncer import markers
 from .kube_helpers import (
     EDGES,
     apply,
+    converged,
     deployment,
     edge_ns,
-    edge_objects,
+    edge_pods,
     get_json,
     items,
     namespace,
@@ -88,20 +88,6 @@ def total(families: dict[str, Metric], sample: str, **labels: str) -> float:
 
 def value(proc: SyncerProcess, sample: str, **labels: str) -> float:
     return total(proc.metrics(), sample, **labels)
-
-
-def edge_pods(sandbox: SandboxHandle, ens: str) -> list[Obj]:
-    return [p for ps in edge_objects(sandbox, "pods", ens).values() for p in ps]
-
-
-def converged(sandbox: SandboxHandle, ns: str, ens: str, replicas: int) -> bool:
-    """replicas tenant pods Running, each with exactly one live edge pod."""
-    tenant_pods = running_pods(sandbox["tenant-a"], ns)
-    live = [p for p in edge_pods(sandbox, ens) if not p["metadata"].get("deletionTimestamp")]
-    names = Counter(p["metadata"]["name"] for p in live)
-    return (len(tenant_pods) == replicas and len(live) == replicas
-            and max(names.values(), default=1) == 1
-            and {p["metadata"]["name"] for p in tenant_pods} == set(names))
 
 
 def remove_namespace(sandbox: SandboxHandle, ns: str, ens: str) -> None:

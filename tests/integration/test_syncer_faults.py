@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from collections import Counter
 
 from prometheus_client.parser import text_string_to_metric_families
 
 from .kube_helpers import (
     EDGES,
     apply,
+    converged,
     deployment,
     edge_ns,
-    edge_objects,
+    edge_pods,
     get_json,
     items,
     namespace,
@@ -24,30 +24,17 @@ from .sandbox_fixture import SandboxHandle
 from .syncer_fixture import SyncerProcess, wait_for
 
 
-def _edge_pods(sandbox: SandboxHandle, ens: str) -> list[dict]:  # type: ignore[type-arg]
-    return [p for ps in edge_objects(sandbox, "pods", ens).values() for p in ps]
-
-
-def _converged(sandbox: SandboxHandle, ns: str, ens: str, replicas: int) -> bool:
-    tenant_pods = running_pods(sandbox["tenant-a"], ns)
-    edge = [p for p in _edge_pods(sandbox, ens) if not p["metadata"].get("deletionTimestamp")]
-    names = Counter(p["metadata"]["name"] for p in edge)
-    return (len(tenant_pods) == replicas and len(edge) == replicas
-            and max(names.values(), default=1) == 1
-            and {p["metadata"]["name"] for p in tenant_pods} == set(names))
-
-
 def test_kill_9_mid_rollout_converges_without_duplicates(sandbox: SandboxHandle,
                                                          syncer: SyncerProcess) -> None:
     tenant, ns = sandbox["tenant-a"], unique("kill")
     apply(tenant, namespace(ns), deployment(ns, "roll", 300))
     ens = edge_ns(sandbox, "tenant-a", ns)
-    wait_for(lambda: len(_edge_pods(sandbox, ens)) >= 60, 120, "rollout under way")
+    wait_for(lambda: len(edge_pods(sandbox, ens)) >= 60, 120, "rollout under way")
     syncer.kill()
     syncer.start()
-    wait_for(lambda: _converged(sandbox, ns, ens, 300), 420, "300 pods converged", every=3)
+    wait_for(lambda: converged(sandbox, ns, ens, 300), 420, "300 pods converged", every=3)
     tenant.kubectl("delete", "namespace", ns, "--wait=false")
-    wait_for(lambda: not _edge_pods(sandbox, ens), 180, "no orphan left", every=3)
+    wait_for(lambda: not edge_pods(sandbox, ens), 180, "no orphan left", every=3)
 
 
 def _etcd_compact(sandbox: SandboxHandle) -> None:
@@ -77,7 +64,7 @@ def test_edge_apiserver_restart_and_compaction_resume_watches(sandbox: SandboxHa
     tenant, ns = sandbox["tenant-a"], unique("restart")
     apply(tenant, namespace(ns), deployment(ns, "r", 4))
     ens = edge_ns(sandbox, "tenant-a", ns)
-    wait_for(lambda: _converged(sandbox, ns, ens, 4), 90, "4 pods")
+    wait_for(lambda: converged(sandbox, ns, ens, 4), 90, "4 pods")
     edge = next(e for e in EDGES if items(sandbox[e], "pods", "-n", ens))
     before = _relists(syncer, edge)
     sandbox.run("stop", f"{edge}-apiserver")
@@ -87,7 +74,7 @@ def test_edge_apiserver_restart_and_compaction_resume_watches(sandbox: SandboxHa
     wait_for(lambda: sandbox[edge].kubectl("get", "--raw", "/readyz", check=False).returncode
              == 0, 60, "edge apiserver back")
     wait_for(lambda: _relists(syncer, edge) > before, 90, "informers re-listed after 410")
-    wait_for(lambda: _converged(sandbox, ns, ens, 6), 120, "6 pods after the restart")
+    wait_for(lambda: converged(sandbox, ns, ens, 6), 120, "6 pods after the restart")
     tenant.kubectl("delete", "namespace", ns, "--wait=false")
 
 
@@ -99,7 +86,7 @@ def test_drift_is_repaired_and_orphans_removed(sandbox: SandboxHandle,
     apply(tenant, namespace(ns), cm,
           deployment(ns, "d", 2, container={"envFrom": [{"configMapRef": {"name": "cfg"}}]}))
     ens = edge_ns(sandbox, "tenant-a", ns)
-    wait_for(lambda: _converged(sandbox, ns, ens, 2), 90, "2 pods")
+    wait_for(lambda: converged(sandbox, ns, ens, 2), 90, "2 pods")
     edge = next(e for e in EDGES if items(sandbox[e], "pods", "-n", ens))
     # Someone edits the edge copy: it is put back.
     sandbox[edge].kubectl("-n", ens, "patch", "configmap", "cfg", "-p",
