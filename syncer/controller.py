@@ -58,7 +58,6 @@ class Controller:
         self.tenant_specs = merge_specs([w for s in ctx.syncers.values() for w in s.tenant_watches])
         self.edge_specs = merge_specs([w for s in ctx.syncers.values() for w in s.edge_watches])
         self._tasks: list[asyncio.Task[None]] = []
-        self.scanned = asyncio.Event()
         # Tenant objects the tenant deleted (watch event): removing their copies is ordinary
         # clean-up, not an orphan found.
         self._tenant_deleted: TTLCache[WorkKey, bool] = TTLCache(
@@ -242,4 +241,3 @@ class Controller:
                 log.debug("drift scan queued keys", keys=queued)
             except Exception:
                 log.exception("drift scan failed")
-            self.scanned.set()

@@ -9,7 +9,6 @@ adding a resource never means editing this module.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -76,13 +75,6 @@ class ClusterConn:
         for spec_id, informer in self.informers.items():
             self.tasks.append(asyncio.create_task(informer.run(),
                                                   name=f"informer:{self.name}:{spec_id}"))
-
-    async def wait_synced(self, timeout: float) -> bool:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
-                await asyncio.gather(*(i.synced.wait() for i in self.informers.values()))
-                return True
-        return False
 
     async def stop(self) -> None:
         for task in self.tasks:

@@ -58,12 +58,6 @@ def _compact(value: Any) -> Any:
 
 
 @dataclass
-class InformerStats:
-    relists: int = 0
-    watch_restarts: int = 0
-
-
-@dataclass
 class Informer:
     client: KubeClient
     resource: ResourceType
@@ -75,7 +69,6 @@ class Informer:
     on_relist: Callable[[], None] | None = None
     on_watch_restart: Callable[[], None] | None = None
     max_backoff: float = 30.0
-    stats: InformerStats = field(default_factory=InformerStats)
 
     def __post_init__(self) -> None:
         self.synced = asyncio.Event()
@@ -120,7 +113,6 @@ class Informer:
                 backoff = min(backoff * 2, self.max_backoff)
 
     def _note_restart(self) -> None:
-        self.stats.watch_restarts += 1
         if self.on_watch_restart:
             self.on_watch_restart()
 
@@ -139,7 +131,6 @@ class Informer:
                 break
         self._rv = page["metadata"]["resourceVersion"]
         self._replace(items)
-        self.stats.relists += 1
         if self.on_relist:
             self.on_relist()
         self.healthy = True

@@ -38,8 +38,6 @@ class SyncContext:
     def syncer(self, kind: str) -> ResourceSyncer:
         return self.syncers[kind]
 
-    def ready_edges(self) -> list[EdgeConn]:
-        return [e for e in self.edges.values() if e.synced]
 
 
 class ResourceSyncer:

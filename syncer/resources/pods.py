@@ -18,7 +18,7 @@ from ..conditions import now_rfc3339, same_condition, set_condition
 from ..fleet import EdgeConn, TenantConn, WatchSpec
 from ..isolation import check_pod, describe
 from ..keys import WorkKey
-from ..kube.client import KubeError
+from ..kube.client import STRATEGIC_PATCH, KubeError
 from ..kube.resources import NAMESPACES, PODS
 from ..names import edge_namespace, virtual_node_name
 from ..placement import Placement, Unplaceable
@@ -303,7 +303,7 @@ class PodSyncer(ResourceSyncer):
             if patch:
                 await edge.client.patch(PODS, epod["metadata"]["name"], patch,
                                         namespace=epod["metadata"]["namespace"],
-                                        content_type="application/strategic-merge-patch+json")
+                                        content_type=STRATEGIC_PATCH)
         await self._mirror_status(tenant, tpod, epod)
 
     async def _mirror_status(self, tenant: TenantConn, tpod: Obj, epod: Obj) -> None:
