@@ -49,7 +49,6 @@ def queue_observer(metrics: Metrics) -> QueueObserver:
     return QueueObserver(
         added=lambda t: metrics.queue_adds.labels(name(t)).inc(),
         retried=lambda t: metrics.queue_retries.labels(name(t)).inc(),
-        dropped=lambda t: metrics.queue_retries.labels(name(t)).inc(0),
         waited=lambda t, s: metrics.queue_wait.labels(name(t)).observe(s),
         depth=lambda t, d: metrics.queue_depth.labels(name(t)).set(d))
 

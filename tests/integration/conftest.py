@@ -11,8 +11,6 @@ import pytest
 from .sandbox_fixture import REPO, SandboxHandle, start_sandbox
 from .syncer_fixture import SyncerProcess
 
-pytestmark = pytest.mark.integration
-
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
