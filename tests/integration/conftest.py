@@ -36,3 +36,7 @@ def syncer(sandbox: SandboxHandle) -> Iterator[SyncerProcess]:
     proc = SyncerProcess(sandbox, extra_args=("--drift-scan-interval=10s",)).start()
     yield proc
     proc.terminate()
+    # The syncer ran with FUSIONVC_CHECK_SHARED=1: any code that changed a cached object in
+    # place (they are shared between objects; see syncer/kube/compact.py) was logged.
+    changed = [ln for ln in proc.log_lines() if "shared cached subtree" in ln.get("event", "")]
+    assert not changed, f"cached objects were changed in place: {changed[:3]}"

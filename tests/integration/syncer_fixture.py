@@ -42,7 +42,8 @@ class SyncerProcess:
         return self.sandbox.dir / "logs" / f"{self.name}.log"
 
     def start(self, wait_ready: bool = True) -> SyncerProcess:
-        env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "FUSIONVC_LOG_FORMAT": "json"}
+        env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "FUSIONVC_LOG_FORMAT": "json",
+               "FUSIONVC_CHECK_SHARED": "1"}
         argv = [sys.executable, "-m", "syncer",
                 f"--kubeconfig={self.sandbox['management'].kubeconfig}",
                 f"--http-port={self.port}", "--http-host=127.0.0.1",

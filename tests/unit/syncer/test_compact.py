@@ -1,0 +1,92 @@
+"""Compactor: shared subtrees and interned strings, without changing what objects say."""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import pytest
+
+from syncer.kube.compact import Compactor
+
+
+def pod(name: str, ip: str = "10.0.0.1", **extra: Any) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name, "namespace": "ns", "uid": f"uid-{name}",
+                     "labels": {"app": "web"},
+                     "managedFields": [{"manager": "kubectl"}],
+                     "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}",
+                                     "keep": "me"}},
+        "spec": {"containers": [{"name": "c", "image": "nginx:1", "ports": [{"port": 80}]}],
+                 "tolerations": [{"key": "a", "operator": "Exists", "tolerationSeconds": 300}]},
+        "status": {"phase": "Running", "podIP": ip},
+        **extra,
+    }
+
+
+def fresh(obj: dict[str, Any]) -> dict[str, Any]:
+    """As json.loads would give it: no object shared with any other."""
+    out: dict[str, Any] = json.loads(json.dumps(obj))
+    return out
+
+
+def test_equal_subtrees_are_one_object_and_unique_ones_are_not() -> None:
+    c = Compactor()
+    a, b = c.compact(fresh(pod("a", "10.0.0.1"))), c.compact(fresh(pod("b", "10.0.0.2")))
+    assert a["spec"] is b["spec"]
+    assert a["metadata"]["labels"] is b["metadata"]["labels"]
+    assert a["metadata"] is not b["metadata"]
+    assert a["status"] is not b["status"]
+
+
+def test_content_is_unchanged_but_for_dropped_fields() -> None:
+    want = pod("a")
+    del want["metadata"]["managedFields"]
+    del want["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+    assert Compactor().compact(fresh(pod("a"))) == want
+
+
+@pytest.mark.parametrize("first, second", [
+    ({"v": True}, {"v": 1}),
+    ({"v": 1}, {"v": 1.0}),
+    ({"v": None}, {"v": "None"}),
+    ({"v": "1"}, {"v": 1}),
+    ([1, [2]], [1, 2]),
+    ({"a": "b"}, ["a", "b"]),
+    ({"a": {}}, {"a": []}),
+])
+def test_equal_in_python_but_different_in_json_is_never_shared(first: Any, second: Any) -> None:
+    c = Compactor()
+    one = c.compact({"x": fresh({"v": first})})
+    two = c.compact({"x": fresh({"v": second})})
+    assert json.dumps(two) == json.dumps({"x": {"v": second}})
+    assert one["x"] is not two["x"]
+
+
+def test_short_strings_are_interned() -> None:
+    c = Compactor()
+    a, b = c.compact(fresh(pod("a"))), c.compact(fresh(pod("b")))
+    assert a["status"]["phase"] is b["status"]["phase"]
+
+
+def test_memo_is_bounded() -> None:
+    c = Compactor(memo_size=10)
+    for i in range(100):
+        c.compact(fresh(pod(f"p{i}", f"10.0.0.{i}")))
+    assert len(c) <= 10
+
+
+def test_check_mode_notices_a_shared_subtree_changed_in_place() -> None:
+    c = Compactor(check=True)
+    a = c.compact(fresh(pod("a")))
+    a["spec"]["tolerations"][0]["tolerationSeconds"] = 5  # breaks the read-only rule
+    b = c.compact(fresh(pod("b")))
+    assert c.violations == 1
+    assert b["spec"]["tolerations"][0]["tolerationSeconds"] == 300
+
+
+def test_compacted_objects_survive_deepcopy_and_json() -> None:
+    c = Compactor()
+    a = c.compact(fresh(pod("a")))
+    assert json.loads(json.dumps(a)) == copy.deepcopy(a)
