@@ -20,7 +20,7 @@ def test_defaults() -> None:
     settings = load_settings([], {})
     assert settings.management.kubeconfig is None
     assert settings.management.namespace == "fusionvc-system"
-    assert settings.sync.workers == 32
+    assert settings.sync.workers == 16
     assert settings.sync.queue_qps == 1000.0
     assert settings.leader.lease_namespace == "fusionvc-system"
     assert settings.leader.identity
