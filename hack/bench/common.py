@@ -49,6 +49,53 @@ def sandbox_rss_mib(state_dir: str | None = None) -> dict[str, float]:
     return out
 
 
+def component(name: str) -> str:
+    """The role of a sandbox process: 'tenant apiserver', 'edge kwok', 'syncer', ..."""
+    if name in ("etcd", "syncer"):
+        return name
+    cluster, _, part = name.rpartition("-")
+    part = {"apiserver": "apiserver", "manager": "controller-manager", "kwok": "kwok"}[part]
+    kind = "management" if cluster.startswith("management") else cluster.split("-")[0]
+    return f"{kind} {part}"
+
+
+def sandbox_cpu_seconds(state_dir: str | None = None) -> dict[str, float]:
+    """CPU seconds used so far by the sandbox processes, summed per role."""
+    folder = Path(state_dir) if state_dir else REPO / ".sandbox"
+    out: dict[str, float] = {}
+    for rec in json.loads((folder / "processes.json").read_text()):
+        if os.path.exists(f"/proc/{rec['pid']}"):
+            role = component(rec["name"])
+            out[role] = out.get(role, 0.0) + cpu_seconds(rec["pid"])
+    return out
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent not idle since boot, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeter:
+    """CPU used per role (and by the whole machine) between start() and stop()."""
+
+    def __init__(self) -> None:
+        self.before: dict[str, float] = {}
+        self.machine = 0.0
+
+    def start(self) -> None:
+        self.before, self.machine = sandbox_cpu_seconds(), machine_busy_seconds()
+
+    def per_pod_ms(self, pods: int) -> dict[str, float]:
+        after = sandbox_cpu_seconds()
+        out = {
+            role: round(1000 * (after[role] - self.before.get(role, 0.0)) / pods, 2)
+            for role in sorted(after)
+        }
+        out["whole machine"] = round(1000 * (machine_busy_seconds() - self.machine) / pods, 2)
+        return out
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     if not ordered:

@@ -17,8 +17,9 @@ import json
 import time
 import urllib.request
 from dataclasses import dataclass, field
+from typing import Any
 
-from common import REPO, cpu_seconds, percentile, rss_kib, sandbox_status
+from common import REPO, CpuMeter, cpu_seconds, percentile, rss_kib, sandbox_status
 from kubernetes_asyncio.config import new_client_from_config
 
 from syncer.kube.client import KubeClient, KubeError
@@ -91,7 +92,7 @@ async def clients(status: dict) -> dict[str, KubeClient]:  # type: ignore[type-a
     return out
 
 
-async def direct(cl: dict[str, KubeClient], total: int) -> dict[str, float]:
+async def direct(cl: dict[str, KubeClient], total: int) -> dict[str, Any]:
     ns = f"bench-direct-{int(time.time())}"
     trackers, nodes = {}, {}
     for e in EDGES:
@@ -100,6 +101,8 @@ async def direct(cl: dict[str, KubeClient], total: int) -> dict[str, float]:
         trackers[e] = Tracker()
     tasks = [asyncio.create_task(track(cl[e], ns, trackers[e])) for e in EDGES]
     await asyncio.sleep(0.5)
+    meter = CpuMeter()
+    meter.start()
     sem, start = asyncio.Semaphore(16), time.perf_counter()
 
     async def make(i: int) -> None:
@@ -115,6 +118,7 @@ async def direct(cl: dict[str, KubeClient], total: int) -> dict[str, float]:
     end = await until(
         lambda: sum(len(t.running) for t in trackers.values()) >= total, 900, "direct pods Running"
     )
+    cpu = meter.per_pod_ms(total)
     for t in tasks:
         t.cancel()
     lat = [t.running[n] - t.seen[n] for t in trackers.values() for n in t.running]
@@ -138,6 +142,7 @@ async def direct(cl: dict[str, KubeClient], total: int) -> dict[str, float]:
         "rate": total / (end - start),
         "p50": percentile(lat, 0.5),
         "p99": percentile(lat, 0.99),
+        "cpu": cpu,
     }
 
 
@@ -159,7 +164,7 @@ def deployment(ns: str, replicas: int) -> dict:  # type: ignore[type-arg]
     }
 
 
-async def through_fusionvc(cl: dict[str, KubeClient], per_tenant: int) -> dict[str, float]:
+async def through_fusionvc(cl: dict[str, KubeClient], per_tenant: int) -> dict[str, Any]:
     ns, tenants = f"bench-{int(time.time())}", ("tenant-a", "tenant-b")
     uids = {
         t: (
@@ -179,8 +184,11 @@ async def through_fusionvc(cl: dict[str, KubeClient], per_tenant: int) -> dict[s
         for t in tenants
         for e in EDGES
     ]
-    await asyncio.sleep(1)
+    await restart_syncer()  # a fresh process: its growth is what the synced pods cost
+    await asyncio.sleep(5)
     pid = syncer_pid()
+    meter = CpuMeter()
+    meter.start()
     rss_before, cpu_before, start = rss_kib(pid), cpu_seconds(pid), time.perf_counter()
     for t in tenants:
         await cl[t].create(DEPLOYMENTS, deployment(ns, per_tenant), namespace=ns)
@@ -190,6 +198,7 @@ async def through_fusionvc(cl: dict[str, KubeClient], per_tenant: int) -> dict[s
         "tenant pods Running",
     )
     rss_after, cpu_used = rss_kib(pid), cpu_seconds(pid) - cpu_before
+    cpu = meter.per_pod_ms(2 * per_tenant)
     added, down, up = [], [], []
     for t in tenants:
         for name, running in tt[t].running.items():
@@ -198,7 +207,7 @@ async def through_fusionvc(cl: dict[str, KubeClient], per_tenant: int) -> dict[s
                 added.append((running - tt[t].seen[name]) - (edge.running[name] - edge.seen[name]))
                 down.append(edge.seen[name] - tt[t].seen[name])
                 up.append(running - edge.running[name])
-    figures = {
+    figures: dict[str, Any] = {
         "seconds": end - start,
         "rate": 2 * per_tenant / (end - start),
         "added_p50": percentile(added, 0.5),
@@ -209,7 +218,10 @@ async def through_fusionvc(cl: dict[str, KubeClient], per_tenant: int) -> dict[s
         "syncer_rss_mib": rss_after / 1024,
         "syncer_cpu_share": cpu_used / (end - start),
     }
+    figures["cpu"] = cpu
     figures.update(await restart_to_converged(cl, ns, tenants, tt, per_tenant))
+    synced = 2 * per_tenant + 20
+    figures["restarted_rss_per_pod_kib"] = (figures["restarted_rss_kib"] - rss_before) / synced
     for task in tasks:
         task.cancel()
     for t in tenants:
@@ -217,15 +229,9 @@ async def through_fusionvc(cl: dict[str, KubeClient], per_tenant: int) -> dict[s
     return figures
 
 
-async def restart_to_converged(
-    cl: dict[str, KubeClient],
-    ns: str,
-    tenants: tuple[str, ...],
-    tt: dict[str, Tracker],
-    per_tenant: int,
-) -> dict[str, float]:
+async def restart_syncer() -> float:
+    """Stops and starts the sandbox's syncer; returns when it answers /readyz."""
     sandbox = str(REPO / "hack/sandbox")
-    start = time.perf_counter()
     for verb in ("stop", "start"):
         proc = await asyncio.create_subprocess_exec(sandbox, verb, "syncer")
         await proc.wait()
@@ -239,7 +245,19 @@ async def restart_to_converged(
         except OSError:
             return False
 
-    ready_at = await until(ready, 300, "restarted syncer ready")
+    return await until(ready, 300, "restarted syncer ready")
+
+
+async def restart_to_converged(
+    cl: dict[str, KubeClient],
+    ns: str,
+    tenants: tuple[str, ...],
+    tt: dict[str, Tracker],
+    per_tenant: int,
+) -> dict[str, float]:
+    """Restart, then 10 more replicas per tenant; also the RSS of the fresh process."""
+    start = time.perf_counter()
+    ready_at = await restart_syncer()
     for t in tenants:
         await cl[t].patch(
             DEPLOYMENTS, "bench", {"spec": {"replicas": per_tenant + 10}}, namespace=ns
@@ -249,7 +267,12 @@ async def restart_to_converged(
         600,
         "20 more pods after the restart",
     )
-    return {"restart_to_ready_s": ready_at - start, "restart_to_new_pods_running_s": done - start}
+    await asyncio.sleep(5)  # the last status writes and events settle
+    return {
+        "restart_to_ready_s": ready_at - start,
+        "restart_to_new_pods_running_s": done - start,
+        "restarted_rss_kib": rss_kib(syncer_pid()),
+    }
 
 
 async def main_async(per_tenant: int) -> None:
@@ -271,11 +294,22 @@ async def main_async(per_tenant: int) -> None:
                 "direct_create_to_running_p50_s": round(base["p50"], 3),
                 "fusionvc_pods_per_s": round(fvc["rate"], 1),
                 "throughput_ratio": round(fvc["rate"] / base["rate"], 3),
+                # Both phases saturate the same 2 cores, so the ratio is about the inverse
+                # of the CPU each pod costs the whole machine. This is the ratio if the
+                # syncer cost nothing: what the tenant control plane alone allows.
+                "ratio_ceiling_with_free_syncer": round(
+                    base["cpu"]["whole machine"]
+                    / (fvc["cpu"]["whole machine"] - fvc["cpu"]["syncer"]),
+                    3,
+                ),
                 "added_latency_p50_s": round(fvc["added_p50"], 3),
                 "added_latency_p99_s": round(fvc["added_p99"], 3),
                 "tenant_create_to_edge_create_p50_s": round(fvc["down_p50"], 3),
                 "edge_running_to_tenant_running_p50_s": round(fvc["up_p50"], 3),
                 "syncer_rss_per_synced_pod_kib": round(fvc["rss_per_pod_kib"], 1),
+                "restarted_syncer_rss_per_synced_pod_kib": round(
+                    fvc["restarted_rss_per_pod_kib"], 1
+                ),
                 "syncer_rss_mib": round(fvc["syncer_rss_mib"], 1),
                 "syncer_cpu_busy_fraction": round(fvc["syncer_cpu_share"], 2),
                 "restart_to_ready_s": round(fvc["restart_to_ready_s"], 2),
@@ -284,6 +318,9 @@ async def main_async(per_tenant: int) -> None:
             indent=1,
         )
     )
+    print("CPU ms per pod, by sandbox role (direct | fusionvc):")
+    for role, ms in fvc["cpu"].items():
+        print(f"  {role:32s} {base['cpu'].get(role, 0.0):8.2f} | {ms:8.2f}")
 
 
 def main() -> None:
