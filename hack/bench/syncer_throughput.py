@@ -4,7 +4,8 @@ On the running sandbox (`make up`): first the baseline, N pods per tenant
 created directly on the edge clusters with nodeName; then 2 tenants create a
 Deployment of N replicas each through fusionvc. Prints the throughput ratio
 (goal >= 0.9x of direct), p50/p99 added latency per pod, syncer RSS per synced
-pod (goal <= 20 KB) and the time from a syncer restart to converged.
+pod (goal <= 20 KB) and the time from a syncer restart to converged; last, the
+added latency of 20 pods created one at a time on the quiet machine.
 
     PYTHONPATH=. .venv/bin/python hack/bench/syncer_throughput.py [--pods 1000]
 """
@@ -84,6 +85,19 @@ async def until(check, timeout: float, what: str) -> float:  # type: ignore[no-u
     return time.perf_counter()
 
 
+async def namespace_gone(client: KubeClient, ns: str, timeout: float = 600) -> None:
+    """Returns once the namespace (and so every pod in it) no longer exists."""
+    deadline = time.perf_counter() + timeout
+    while time.perf_counter() < deadline:
+        try:
+            await client.get(NAMESPACES, ns)
+        except KubeError as err:
+            if err.not_found:
+                return
+        await asyncio.sleep(1)
+    raise SystemExit(f"namespace {ns} still exists on {client.name} after {timeout:.0f}s")
+
+
 async def clients(status: dict) -> dict[str, KubeClient]:  # type: ignore[type-arg]
     out = {}
     for c in status["clusters"]:
@@ -125,18 +139,7 @@ async def direct(cl: dict[str, KubeClient], total: int) -> dict[str, Any]:
     for e in EDGES:
         await cl[e].delete(NAMESPACES, ns)
     for e in EDGES:  # their pods must be gone before the next phase needs the room
-
-        async def gone(e: str = e) -> bool:
-            try:
-                await cl[e].get(NAMESPACES, ns)
-                return False
-            except KubeError as err:
-                return err.not_found
-
-        for _ in range(600):
-            if await gone():
-                break
-            await asyncio.sleep(1)
+        await namespace_gone(cl[e], ns)
     return {
         "seconds": end - start,
         "rate": total / (end - start),
@@ -226,6 +229,8 @@ async def through_fusionvc(cl: dict[str, KubeClient], per_tenant: int) -> dict[s
         task.cancel()
     for t in tenants:
         await cl[t].delete(NAMESPACES, ns)
+    for t in tenants:  # the next phase wants a quiet machine
+        await namespace_gone(cl[t], ns)
     return figures
 
 
@@ -275,6 +280,39 @@ async def restart_to_converged(
     }
 
 
+async def one_at_a_time(cl: dict[str, KubeClient], pods: int) -> dict[str, float]:
+    """Added latency on a quiet machine: tenant-a creates bare pods one after another."""
+    tenant, ns = "tenant-a", f"bench-quiet-{int(time.time())}"
+    uid = (
+        await cl["management"].get(
+            ResourceType("fusionvc.io", "v1alpha1", "tenants", "Tenant", False), tenant
+        )
+    )["metadata"]["uid"]
+    await cl[tenant].create(NAMESPACES, {"metadata": {"name": ns}})
+    tt, et = Tracker(), {e: Tracker() for e in EDGES}
+    tasks = [asyncio.create_task(track(cl[tenant], ns, tt))]
+    tasks += [
+        asyncio.create_task(track(cl[e], edge_namespace(tenant, uid, ns), et[e])) for e in EDGES
+    ]
+    await asyncio.sleep(1)
+    added = []
+    for i in range(pods):
+        name = f"quiet-{i:03d}"
+        await cl[tenant].create(
+            PODS, {"metadata": {"name": name}, "spec": pod_spec()}, namespace=ns
+        )
+        await until(lambda n=name: n in tt.running, 120, f"{name} Running")  # type: ignore[misc]
+        edge = next((t for t in et.values() if name in t.running), None)
+        if edge is not None:
+            added.append(
+                (tt.running[name] - tt.seen[name]) - (edge.running[name] - edge.seen[name])
+            )
+    for task in tasks:
+        task.cancel()
+    await cl[tenant].delete(NAMESPACES, ns)
+    return {"p50": percentile(added, 0.5), "p99": percentile(added, 0.99)}
+
+
 async def main_async(per_tenant: int) -> None:
     status = sandbox_status()
     if not status.get("syncer"):
@@ -283,6 +321,7 @@ async def main_async(per_tenant: int) -> None:
     try:
         base = await direct(cl, 2 * per_tenant)
         fvc = await through_fusionvc(cl, per_tenant)
+        quiet = await one_at_a_time(cl, 20)
     finally:
         for c in cl.values():
             await c.close()
@@ -305,6 +344,8 @@ async def main_async(per_tenant: int) -> None:
                 "added_latency_p50_s": round(fvc["added_p50"], 3),
                 "added_latency_p99_s": round(fvc["added_p99"], 3),
                 "tenant_create_to_edge_create_p50_s": round(fvc["down_p50"], 3),
+                "quiet_added_latency_p50_s": round(quiet["p50"], 3),
+                "quiet_added_latency_p99_s": round(quiet["p99"], 3),
                 "edge_running_to_tenant_running_p50_s": round(fvc["up_p50"], 3),
                 "syncer_rss_per_synced_pod_kib": round(fvc["rss_per_pod_kib"], 1),
                 "restarted_syncer_rss_per_synced_pod_kib": round(

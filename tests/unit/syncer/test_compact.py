@@ -90,3 +90,13 @@ def test_compacted_objects_survive_deepcopy_and_json() -> None:
     c = Compactor()
     a = c.compact(fresh(pod("a")))
     assert json.loads(json.dumps(a)) == copy.deepcopy(a)
+
+
+def test_secret_and_configmap_payloads_are_neither_shared_nor_remembered() -> None:
+    c = Compactor()
+    payload = {"password": "hunter2", "nested": "x"}
+    a = c.compact(fresh({"kind": "Secret", "metadata": {"name": "a"}, "data": payload}))
+    b = c.compact(fresh({"kind": "Secret", "metadata": {"name": "b"}, "data": payload}))
+    assert a["data"] == b["data"] == payload
+    assert a["data"] is not b["data"]
+    assert len(c) == 0
