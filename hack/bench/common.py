@@ -96,6 +96,24 @@ class CpuMeter:
         return out
 
 
+TENANT_SIDE = ("tenant", "management", "syncer")  # roles of the tenants' side of fusionvc
+
+
+def pin_sides(split: bool, state_dir: str | None = None) -> None:
+    """With ``split``, the tenants' side (tenant and management control planes, syncer)
+    runs on CPU 0 and the edge clusters on CPU 1, as if on separate machines; etcd,
+    which both use, runs on either. Without, every process may use every CPU again."""
+    folder = Path(state_dir) if state_dir else REPO / ".sandbox"
+    for rec in json.loads((folder / "processes.json").read_text()):
+        role = component(rec["name"])
+        cpus = "0,1"
+        if split and role != "etcd":
+            cpus = "0" if role.startswith(TENANT_SIDE) else "1"
+        subprocess.run(
+            ["taskset", "-a", "-p", "-c", cpus, str(rec["pid"])], capture_output=True, check=False
+        )
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     if not ordered:

@@ -20,7 +20,15 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
-from common import REPO, CpuMeter, cpu_seconds, percentile, rss_kib, sandbox_status
+from common import (
+    REPO,
+    CpuMeter,
+    cpu_seconds,
+    percentile,
+    pin_sides,
+    rss_kib,
+    sandbox_status,
+)
 from kubernetes_asyncio.config import new_client_from_config
 
 from syncer.kube.client import KubeClient, KubeError
@@ -234,12 +242,17 @@ async def through_fusionvc(cl: dict[str, KubeClient], per_tenant: int) -> dict[s
     return figures
 
 
+SPLIT_CPUS = False  # --split-cpus: tenants' side on CPU 0, edge clusters on CPU 1
+
+
 async def restart_syncer() -> float:
     """Stops and starts the sandbox's syncer; returns when it answers /readyz."""
     sandbox = str(REPO / "hack/sandbox")
     for verb in ("stop", "start"):
         proc = await asyncio.create_subprocess_exec(sandbox, verb, "syncer")
         await proc.wait()
+    if SPLIT_CPUS:
+        pin_sides(True)
     metrics = json.loads((REPO / ".sandbox/state.json").read_text())["syncer"]["metrics"]
     ready_url = metrics.replace("/metrics", "/readyz")
 
@@ -318,17 +331,20 @@ async def main_async(per_tenant: int) -> None:
     if not status.get("syncer"):
         raise SystemExit("no syncer in the sandbox: run `make up`")
     cl = await clients(status)
+    pin_sides(SPLIT_CPUS)
     try:
         base = await direct(cl, 2 * per_tenant)
         fvc = await through_fusionvc(cl, per_tenant)
         quiet = await one_at_a_time(cl, 20)
     finally:
+        pin_sides(False)
         for c in cl.values():
             await c.close()
     print(
         json.dumps(
             {
                 "pods_total": 2 * per_tenant,
+                "split_cpus": SPLIT_CPUS,
                 "direct_pods_per_s": round(base["rate"], 1),
                 "direct_create_to_running_p50_s": round(base["p50"], 3),
                 "fusionvc_pods_per_s": round(fvc["rate"], 1),
@@ -336,7 +352,9 @@ async def main_async(per_tenant: int) -> None:
                 # Both phases saturate the same 2 cores, so the ratio is about the inverse
                 # of the CPU each pod costs the whole machine. This is the ratio if the
                 # syncer cost nothing: what the tenant control plane alone allows.
-                "ratio_ceiling_with_free_syncer": round(
+                "ratio_ceiling_with_free_syncer": None
+                if SPLIT_CPUS
+                else round(
                     base["cpu"]["whole machine"]
                     / (fvc["cpu"]["whole machine"] - fvc["cpu"]["syncer"]),
                     3,
@@ -367,7 +385,15 @@ async def main_async(per_tenant: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pods", type=int, default=1000, help="pods per tenant")
-    asyncio.run(main_async(parser.parse_args().pods))
+    parser.add_argument(
+        "--split-cpus",
+        action="store_true",
+        help="tenants' side on CPU 0, edge clusters on CPU 1, as on separate machines",
+    )
+    args = parser.parse_args()
+    global SPLIT_CPUS
+    SPLIT_CPUS = args.split_cpus
+    asyncio.run(main_async(args.pods))
 
 
 if __name__ == "__main__":
