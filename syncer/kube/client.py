@@ -4,7 +4,7 @@ kubernetes-asyncio supplies the transport (TLS, client certificates, tokens,
 the aiohttp connector, proxies); this layer speaks in plain dicts, because the
 generated model classes cost several times the memory of the JSON they hold
 and fusionvc caches every pod it syncs. Responses and watch events are parsed
-with orjson: with the compaction of kube/compact.py, 40% less CPU per event
+with orjson: with the compaction of kube/compact.py, a third less CPU per event
 than the standard library. Every call has a timeout.
 """
 
@@ -74,8 +74,8 @@ def _session_without_env_lookups(api: ApiClient) -> aiohttp.ClientSession:
     """Gives the ApiClient a session that does not consult the environment per request.
 
     kubernetes-asyncio opens its session with trust_env, so aiohttp reads ~/.netrc and
-    the proxy variables in a worker thread before every request: a fifth of the
-    syncer's CPU under load. The proxy is looked up once here instead (a kubeconfig's
+    the proxy variables in a worker thread before every request: about a tenth of the
+    syncer's profile under load. The proxy is looked up once here instead (a kubeconfig's
     proxy-url still wins). Returns the original session, which keeps owning the
     connector and must be closed after the ApiClient.
     """
