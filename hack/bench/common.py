@@ -39,14 +39,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def live_processes(state_dir: str | None = None) -> list[tuple[str, int]]:
+    """(name, pid) of every recorded sandbox process that still runs."""
+    folder = Path(state_dir) if state_dir else REPO / ".sandbox"
+    records = json.loads((folder / "processes.json").read_text())
+    return [(r["name"], r["pid"]) for r in records if os.path.exists(f"/proc/{r['pid']}")]
+
+
 def sandbox_rss_mib(state_dir: str | None = None) -> dict[str, float]:
     """RSS of every recorded sandbox process, MiB."""
-    folder = Path(state_dir) if state_dir else REPO / ".sandbox"
-    out = {}
-    for rec in json.loads((folder / "processes.json").read_text()):
-        if os.path.exists(f"/proc/{rec['pid']}"):
-            out[rec["name"]] = rss_kib(rec["pid"]) / 1024
-    return out
+    return {name: rss_kib(pid) / 1024 for name, pid in live_processes(state_dir)}
 
 
 def component(name: str) -> str:
@@ -61,12 +63,10 @@ def component(name: str) -> str:
 
 def sandbox_cpu_seconds(state_dir: str | None = None) -> dict[str, float]:
     """CPU seconds used so far by the sandbox processes, summed per role."""
-    folder = Path(state_dir) if state_dir else REPO / ".sandbox"
     out: dict[str, float] = {}
-    for rec in json.loads((folder / "processes.json").read_text()):
-        if os.path.exists(f"/proc/{rec['pid']}"):
-            role = component(rec["name"])
-            out[role] = out.get(role, 0.0) + cpu_seconds(rec["pid"])
+    for name, pid in live_processes(state_dir):
+        role = component(name)
+        out[role] = out.get(role, 0.0) + cpu_seconds(pid)
     return out
 
 
@@ -77,7 +77,7 @@ def machine_busy_seconds() -> float:
 
 
 class CpuMeter:
-    """CPU used per role (and by the whole machine) between start() and stop()."""
+    """CPU used per role (and by the whole machine) between start() and per_pod_ms()."""
 
     def __init__(self) -> None:
         self.before: dict[str, float] = {}
@@ -103,14 +103,13 @@ def pin_sides(split: bool, state_dir: str | None = None) -> None:
     """With ``split``, the tenants' side (tenant and management control planes, syncer)
     runs on CPU 0 and the edge clusters on CPU 1, as if on separate machines; etcd,
     which both use, runs on either. Without, every process may use every CPU again."""
-    folder = Path(state_dir) if state_dir else REPO / ".sandbox"
-    for rec in json.loads((folder / "processes.json").read_text()):
-        role = component(rec["name"])
+    for name, pid in live_processes(state_dir):
+        role = component(name)
         cpus = "0,1"
         if split and role != "etcd":
             cpus = "0" if role.startswith(TENANT_SIDE) else "1"
         subprocess.run(
-            ["taskset", "-a", "-p", "-c", cpus, str(rec["pid"])], capture_output=True, check=False
+            ["taskset", "-a", "-p", "-c", cpus, str(pid)], capture_output=True, check=False
         )
 
 

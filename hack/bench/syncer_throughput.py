@@ -32,7 +32,7 @@ from common import (
 from kubernetes_asyncio.config import new_client_from_config
 
 from syncer.kube.client import KubeClient, KubeError
-from syncer.kube.resources import NAMESPACES, NODES, PODS, ResourceType
+from syncer.kube.resources import NAMESPACES, NODES, PODS, TENANTS, ResourceType
 from syncer.names import edge_namespace
 
 DEPLOYMENTS = ResourceType("apps", "v1", "deployments", "Deployment")
@@ -82,6 +82,39 @@ async def track(client: KubeClient, ns: str, tracker: Tracker) -> None:
                     tracker.note(ev["object"])
         except KubeError:
             await asyncio.sleep(0.2)
+
+
+@dataclass
+class Watched:
+    """One tenant namespace tracked in the tenant and in its copy on every edge."""
+
+    tenant: Tracker
+    edges: dict[str, Tracker]
+    tasks: list[asyncio.Task[None]]
+
+    def legs(self, name: str) -> tuple[float, float, float] | None:
+        """(added latency, tenant create -> edge create, edge Running -> tenant Running)."""
+        edge = next((t for t in self.edges.values() if name in t.running), None)
+        if edge is None or name not in self.tenant.running:
+            return None
+        t_seen, t_running = self.tenant.seen[name], self.tenant.running[name]
+        e_seen, e_running = edge.seen[name], edge.running[name]
+        return (t_running - t_seen) - (e_running - e_seen), e_seen - t_seen, t_running - e_running
+
+    def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+
+
+async def watch_new_namespace(cl: dict[str, KubeClient], tenant: str, ns: str) -> Watched:
+    """Creates the namespace in the tenant and tracks its pods there and on every edge."""
+    uid = (await cl["management"].get(TENANTS, tenant))["metadata"]["uid"]
+    await cl[tenant].create(NAMESPACES, {"metadata": {"name": ns}})
+    watched = Watched(Tracker(), {e: Tracker() for e in EDGES}, [])
+    watched.tasks.append(asyncio.create_task(track(cl[tenant], ns, watched.tenant)))
+    ens = edge_namespace(tenant, uid, ns)
+    watched.tasks += [asyncio.create_task(track(cl[e], ens, watched.edges[e])) for e in EDGES]
+    return watched
 
 
 async def until(check, timeout: float, what: str) -> float:  # type: ignore[no-untyped-def]
@@ -177,24 +210,8 @@ def deployment(ns: str, replicas: int) -> dict:  # type: ignore[type-arg]
 
 async def through_fusionvc(cl: dict[str, KubeClient], per_tenant: int) -> dict[str, Any]:
     ns, tenants = f"bench-{int(time.time())}", ("tenant-a", "tenant-b")
-    uids = {
-        t: (
-            await cl["management"].get(
-                ResourceType("fusionvc.io", "v1alpha1", "tenants", "Tenant", False), t
-            )
-        )["metadata"]["uid"]
-        for t in tenants
-    }
-    tt = {t: Tracker() for t in tenants}
-    et = {(t, e): Tracker() for t in tenants for e in EDGES}
-    for t in tenants:
-        await cl[t].create(NAMESPACES, {"metadata": {"name": ns}})
-    tasks = [asyncio.create_task(track(cl[t], ns, tt[t])) for t in tenants]
-    tasks += [
-        asyncio.create_task(track(cl[e], edge_namespace(t, uids[t], ns), et[(t, e)]))
-        for t in tenants
-        for e in EDGES
-    ]
+    watched = {t: await watch_new_namespace(cl, t, ns) for t in tenants}
+    tt = {t: w.tenant for t, w in watched.items()}
     await restart_syncer()  # a fresh process: its growth is what the synced pods cost
     await asyncio.sleep(5)
     pid = syncer_pid()
@@ -210,14 +227,8 @@ async def through_fusionvc(cl: dict[str, KubeClient], per_tenant: int) -> dict[s
     )
     rss_after, cpu_used = rss_kib(pid), cpu_seconds(pid) - cpu_before
     cpu = meter.per_pod_ms(2 * per_tenant)
-    added, down, up = [], [], []
-    for t in tenants:
-        for name, running in tt[t].running.items():
-            edge = next((et[(t, e)] for e in EDGES if name in et[(t, e)].running), None)
-            if edge is not None:
-                added.append((running - tt[t].seen[name]) - (edge.running[name] - edge.seen[name]))
-                down.append(edge.seen[name] - tt[t].seen[name])
-                up.append(running - edge.running[name])
+    legs = [x for w in watched.values() for n in w.tenant.running if (x := w.legs(n))]
+    added, down, up = ([leg[i] for leg in legs] for i in range(3))
     figures: dict[str, Any] = {
         "seconds": end - start,
         "rate": 2 * per_tenant / (end - start),
@@ -233,8 +244,8 @@ async def through_fusionvc(cl: dict[str, KubeClient], per_tenant: int) -> dict[s
     figures.update(await restart_to_converged(cl, ns, tenants, tt, per_tenant))
     synced = 2 * per_tenant + 20
     figures["restarted_rss_per_pod_kib"] = (figures["restarted_rss_kib"] - rss_before) / synced
-    for task in tasks:
-        task.cancel()
+    for w in watched.values():
+        w.stop()
     for t in tenants:
         await cl[t].delete(NAMESPACES, ns)
     for t in tenants:  # the next phase wants a quiet machine
@@ -296,32 +307,23 @@ async def restart_to_converged(
 async def one_at_a_time(cl: dict[str, KubeClient], pods: int) -> dict[str, float]:
     """Added latency on a quiet machine: tenant-a creates bare pods one after another."""
     tenant, ns = "tenant-a", f"bench-quiet-{int(time.time())}"
-    uid = (
-        await cl["management"].get(
-            ResourceType("fusionvc.io", "v1alpha1", "tenants", "Tenant", False), tenant
-        )
-    )["metadata"]["uid"]
-    await cl[tenant].create(NAMESPACES, {"metadata": {"name": ns}})
-    tt, et = Tracker(), {e: Tracker() for e in EDGES}
-    tasks = [asyncio.create_task(track(cl[tenant], ns, tt))]
-    tasks += [
-        asyncio.create_task(track(cl[e], edge_namespace(tenant, uid, ns), et[e])) for e in EDGES
-    ]
+    watched = await watch_new_namespace(cl, tenant, ns)
     await asyncio.sleep(1)
-    added = []
+    added: list[float] = []
     for i in range(pods):
         name = f"quiet-{i:03d}"
         await cl[tenant].create(
             PODS, {"metadata": {"name": name}, "spec": pod_spec()}, namespace=ns
         )
-        await until(lambda n=name: n in tt.running, 120, f"{name} Running")  # type: ignore[misc]
-        edge = next((t for t in et.values() if name in t.running), None)
-        if edge is not None:
-            added.append(
-                (tt.running[name] - tt.seen[name]) - (edge.running[name] - edge.seen[name])
-            )
-    for task in tasks:
-        task.cancel()
+        await until(
+            lambda n=name: n in watched.tenant.running,
+            120,
+            f"{name} Running",
+        )
+        legs = watched.legs(name)
+        if legs is not None:
+            added.append(legs[0])
+    watched.stop()
     await cl[tenant].delete(NAMESPACES, ns)
     return {"p50": percentile(added, 0.5), "p99": percentile(added, 0.99)}
 

@@ -10,7 +10,6 @@ than the standard library. Every call has a timeout.
 
 from __future__ import annotations
 
-import json
 import urllib.request
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextvars import ContextVar
@@ -56,7 +55,7 @@ class KubeError(Exception):
 
 def _error_from_body(status: int, body: bytes) -> KubeError:
     try:
-        doc = json.loads(body)
+        doc = orjson.loads(body)
         return KubeError(status, doc.get("reason", ""), doc.get("message", ""))
     except (ValueError, AttributeError):
         return KubeError(status, "", body[:200].decode(errors="replace"))

@@ -66,51 +66,46 @@ class Compactor:
         # interleaved with long-lived objects keeps the allocator's arenas from emptying.
         # The top level and its unique parts (name, uid, IPs, times) are never remembered.
         for k, v in obj.items():
-            if k in UNIQUE:
-                obj[k] = self._share_entries(v)
+            if k in UNIQUE and type(v) is dict:
+                self._share_children(v)
             elif k not in PAYLOADS:
                 obj[k] = self._share(v)
         return obj
 
-    def _share_entries(self, value: Any) -> Any:
-        if type(value) is dict:
+    def _share_children(self, value: dict[str, Any] | list[Any]) -> None:
+        if isinstance(value, dict):
             for k, v in value.items():
                 value[k] = self._share(v)
-            return value
-        return self._share(value)
+        else:
+            for i, v in enumerate(value):
+                value[i] = self._share(v)
 
     def _share(self, value: Any) -> Any:
         t = type(value)
         if t is str:
             return _intern(value) if len(value) <= INTERN_MAX else value
-        if t is dict:
-            for k, v in value.items():
-                value[k] = self._share(v)
-            key: tuple[Any, ...] = ("d", *_parts(chain.from_iterable(value.items())))
-        elif t is list:
-            for i, v in enumerate(value):
-                value[i] = self._share(v)
-            key = ("l", *_parts(value))
-        else:
+        if t is not dict and t is not list:
             return value
-        fresh = value
+        self._share_children(value)
+        key = (t is dict, *_parts(_entries(value)))
         shared = self._memo.get(key)
-        if shared is None:
-            self._memo[key] = fresh
-            return fresh
-        if self.check and not self._unchanged(key, shared):
-            self._memo[key] = fresh
-            return fresh
+        if shared is None or (self.check and not self._unchanged(key, shared)):
+            self._memo[key] = value
+            return value
         return shared
 
     def _unchanged(self, key: tuple[Any, ...], shared: Any) -> bool:
-        entries = chain.from_iterable(shared.items()) if type(shared) is dict else shared
-        if key[1:] == tuple(_parts(entries)):
+        if key[1:] == tuple(_parts(_entries(shared))):
             return True
         self.violations += 1
         log.error("a shared cached subtree was changed in place; cached objects are read-only",
                   now=repr(shared)[:300])
         return False
+
+
+def _entries(value: dict[str, Any] | list[Any]) -> Iterable[Any]:
+    """A dict's keys and values alternating, or a list's items."""
+    return chain.from_iterable(value.items()) if type(value) is dict else value
 
 
 def _parts(entries: Iterable[Any]) -> list[Any]:
