@@ -9,8 +9,8 @@ import os
 import signal
 import sys
 
-from .logs import configure_logging, shutdown_logging
-from .settings import SettingsError, load_settings
+from syncer.ops.logs import configure_logging, shutdown_logging
+from syncer.ops.settings import SettingsError, load_settings
 
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 MMAP_THRESHOLD = 128 * 1024
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(0))
     configure_logging(settings.logging.format, settings.logging.level)
     keep_large_blocks_returnable()
-    from .daemon import Daemon  # after logging, so import-time loggers use it
+    from syncer.daemon import Daemon  # after logging, so import-time loggers use it
     try:
         return asyncio.run(Daemon(settings).run())
     finally:

@@ -20,17 +20,17 @@ from kubernetes_asyncio.client import ApiClient, Configuration
 from kubernetes_asyncio.config import load_incluster_config, new_client_from_config
 from prometheus_client import CollectorRegistry
 
-from .controller import Controller
-from .health import HealthServer, ReadinessChecks
-from .kube.client import KubeClient
-from .leader import LeaderElector
-from .management import Management
-from .metrics import Metrics, SchedulerMetrics
-from .placement import Placer
-from .queue import FairQueue, QueueObserver
-from .recorder import EventRecorder
-from .resources.base import SyncContext
-from .settings import Settings
+from syncer.core.controller import Controller
+from syncer.core.queue import FairQueue, QueueObserver
+from syncer.core.recorder import EventRecorder
+from syncer.core.syncer import SyncContext
+from syncer.fleet.management import Management
+from syncer.kube.client import KubeClient
+from syncer.ops.health import HealthServer, ReadinessChecks
+from syncer.ops.leader import LeaderElector
+from syncer.ops.metrics import Metrics, SchedulerMetrics
+from syncer.ops.settings import Settings
+from syncer.placement import Placer
 
 log = structlog.get_logger(__name__)
 

@@ -21,8 +21,7 @@ from scheduler import (
     SchedulerObserver,
     Unschedulable,
 )
-
-from .fleet import EdgeConn, TenantConn
+from syncer.fleet.conn import EdgeConn, TenantConn
 
 Obj = dict[str, Any]
 Unplaceable = Unschedulable

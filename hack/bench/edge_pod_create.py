@@ -15,8 +15,8 @@ import time
 from common import kubeconfig, percentile, sandbox_rss_mib, sandbox_status
 from kubernetes_asyncio.config import new_client_from_config
 
+from syncer.kube.apis import NAMESPACES, NODES, PODS
 from syncer.kube.client import KubeClient, KubeError
-from syncer.kube.resources import NAMESPACES, NODES, PODS
 
 
 def pod(name: str, node: str) -> dict:  # type: ignore[type-arg]

@@ -31,9 +31,9 @@ from common import (
 )
 from kubernetes_asyncio.config import new_client_from_config
 
+from syncer.core.names import edge_namespace
+from syncer.kube.apis import NAMESPACES, NODES, PODS, TENANTS, ResourceType
 from syncer.kube.client import KubeClient, KubeError
-from syncer.kube.resources import NAMESPACES, NODES, PODS, TENANTS, ResourceType
-from syncer.names import edge_namespace
 
 DEPLOYMENTS = ResourceType("apps", "v1", "deployments", "Deployment")
 EDGES = ("edge-bj", "edge-sh", "edge-gz")

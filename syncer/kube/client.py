@@ -21,7 +21,7 @@ import orjson
 from kubernetes_asyncio.client import ApiClient
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from .resources import ResourceType
+from syncer.kube.apis import ResourceType
 
 # Counts the writes made inside one reconcile (the controller sets a fresh [0] per key), so
 # the drift scan can tell a key that needed repair from one that was already right.

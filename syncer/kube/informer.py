@@ -17,10 +17,10 @@ from typing import Any
 
 import structlog
 
-from .client import KubeClient, KubeError
-from .compact import DEFAULT as COMPACTOR
-from .resources import ResourceType
-from .store import Obj, Store, key_of
+from syncer.kube.apis import ResourceType
+from syncer.kube.client import KubeClient, KubeError
+from syncer.kube.compact import DEFAULT as COMPACTOR
+from syncer.kube.store import Obj, Store, key_of
 
 log = structlog.get_logger(__name__)
 compact = COMPACTOR.compact  # every cached object is stored compacted (and read-only)

@@ -7,7 +7,7 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from syncer.names import edge_namespace
+from syncer.core.names import edge_namespace
 
 from .sandbox_fixture import Cluster, SandboxHandle
 

@@ -29,7 +29,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from prometheus_client.metrics_core import Metric
 
-from syncer import markers
+from syncer.core import markers
 
 from .kube_helpers import (
     EDGES,

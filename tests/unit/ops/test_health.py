@@ -10,8 +10,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from syncer.health import HealthServer, ReadinessChecks
-from syncer.metrics import Metrics
+from syncer.ops.health import HealthServer, ReadinessChecks
+from syncer.ops.metrics import Metrics
 
 Start = Callable[..., "asyncio.Future[tuple[HealthServer, str]]"]
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from kubernetes_asyncio.client import ApiClient, Configuration
 
-from syncer.leader import (
+from syncer.ops.leader import (
     Action,
     LeaderElector,
     decide,
@@ -16,7 +16,7 @@ from syncer.leader import (
     parse_time,
     release_body,
 )
-from syncer.settings import LeaderSettings
+from syncer.ops.settings import LeaderSettings
 
 NOW = datetime(2025, 3, 1, 12, 0, 0, 250000, tzinfo=UTC)
 STAMP = "2025-03-01T12:00:00.250000Z"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import structlog
 
-from syncer.logs import (
+from syncer.ops.logs import (
     REDACTED,
     configure_logging,
     get_logger,

@@ -6,7 +6,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from scheduler.observer import SchedulerObserver
-from syncer.metrics import Metrics, SchedulerMetrics
+from syncer.ops.metrics import Metrics, SchedulerMetrics
 
 EXPECTED = {
     # family name: (type, label names of its series)

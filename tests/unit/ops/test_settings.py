@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from syncer.settings import Settings, SettingsError, build_arg_parser, load_settings
+from syncer.ops.settings import Settings, SettingsError, build_arg_parser, load_settings
 
 
 def write(tmp_path: Path, text: str) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from syncer.conditions import get_condition, now_rfc3339, same_condition, set_condition
+from syncer.core.conditions import get_condition, now_rfc3339, same_condition, set_condition
 
 Obj = dict[str, Any]
 T0, T1 = "2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from syncer.connect import ConnectError, kubeconfig_from_secret
+from syncer.fleet.connect import ConnectError, kubeconfig_from_secret
 
 Obj = dict[str, Any]
 NS = "fusionvc-system"

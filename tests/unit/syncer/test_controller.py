@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
-from syncer.controller import Controller
-from syncer.keys import WorkKey
+from syncer.core.controller import Controller
+from syncer.core.keys import WorkKey
+from syncer.core.queue import FairQueue
+from syncer.core.recorder import EventRecorder
+from syncer.core.syncer import SyncContext
 from syncer.kube.client import WRITES, KubeError
-from syncer.metrics import Metrics
+from syncer.ops.metrics import Metrics
 from syncer.placement import Placer
-from syncer.queue import FairQueue
-from syncer.recorder import EventRecorder
-from syncer.resources.base import SyncContext
 
 KEY = WorkKey("", "Thing", "", "one")
 

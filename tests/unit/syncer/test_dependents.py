@@ -1,4 +1,4 @@
-"""ConfigMap/Secret copies (syncer/resources/dependents.py)."""
+"""ConfigMap/Secret copies (syncer/kinds/dependents.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from syncer import markers
-from syncer.resources.dependents import content_differs, translate_dependent_down
+from syncer.core import markers
+from syncer.kinds.dependents import content_differs, translate_dependent_down
 
 Obj = dict[str, Any]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from syncer import markers
-from syncer.resources.events import translate_event_up
+from syncer.core import markers
+from syncer.kinds.events import translate_event_up
 
 Obj = dict[str, Any]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from syncer.isolation import IsolationPolicy, Violation, check_pod, check_service, describe
+from syncer.core.isolation import IsolationPolicy, Violation, check_pod, check_service, describe
 
 Obj = dict[str, Any]
 BASELINE = IsolationPolicy()

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from syncer.names import (
+from syncer.core.names import (
     HASH_LEN,
     NAMESPACE_MAX,
     OBJECT_NAME_MAX,

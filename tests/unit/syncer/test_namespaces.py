@@ -1,4 +1,4 @@
-"""Edge namespaces and their isolation objects (syncer/resources/namespaces.py)."""
+"""Edge namespaces and their isolation objects (syncer/kinds/namespaces.py)."""
 
 from __future__ import annotations
 
@@ -6,17 +6,17 @@ from typing import Any
 
 import pytest
 
-from syncer import markers
-from syncer.fleet import TenantConn
-from syncer.isolation import IsolationPolicy
-from syncer.kube.resources import LIMITRANGES, NETWORKPOLICIES, RESOURCEQUOTAS
-from syncer.resources.namespaces import (
+from syncer.core import markers
+from syncer.core.isolation import IsolationPolicy
+from syncer.fleet.conn import TenantConn
+from syncer.kinds.namespaces import (
     LIMITS_NAME,
     POLICY_NAME,
     QUOTA_NAME,
     isolation_objects,
     translate_namespace_down,
 )
+from syncer.kube.apis import LIMITRANGES, NETWORKPOLICIES, RESOURCEQUOTAS
 
 Obj = dict[str, Any]
 EDGE_NS = "tenant-a-abc123-shop"

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from syncer import markers
-from syncer.fleet import EdgeConn
-from syncer.names import virtual_node_name
-from syncer.resources.nodes import translate_node_up
+from syncer.core import markers
+from syncer.core.names import virtual_node_name
+from syncer.fleet.conn import EdgeConn
+from syncer.kinds.nodes import translate_node_up
 
 Obj = dict[str, Any]
 NOW = "2024-05-01T12:00:00.000000Z"

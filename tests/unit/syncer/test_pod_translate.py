@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from syncer import markers
-from syncer.resources.pod_translate import (
+from syncer.core import markers
+from syncer.kinds.pod_translate import (
     STATUS_FIELDS,
     image_patch,
     metadata_patch,

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from syncer.keys import WorkKey
-from syncer.queue import FairQueue, QueueObserver, QueueShutDown, TokenBucket
+from syncer.core.keys import WorkKey
+from syncer.core.queue import FairQueue, QueueObserver, QueueShutDown, TokenBucket
 
 FAST = 1e6  # qps and burst: no rate limiting unless a test wants it
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from syncer import markers
-from syncer.resources.services import selects, spec_differs, translate_service_down
+from syncer.core import markers
+from syncer.kinds.services import selects, spec_differs, translate_service_down
 
 Obj = dict[str, Any]
 

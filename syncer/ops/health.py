@@ -25,8 +25,8 @@ from collections.abc import Callable, Iterable
 from aiohttp import web
 from prometheus_client.exposition import choose_encoder
 
-from syncer.logs import get_logger
-from syncer.metrics import Metrics
+from syncer.ops.logs import get_logger
+from syncer.ops.metrics import Metrics
 
 Readiness = Callable[[], Iterable[str]]
 """Returns what is not ready yet, as short names; an empty result means ready."""

@@ -13,17 +13,14 @@ from typing import Any
 
 import structlog
 
-from .. import markers
-from ..conditions import now_rfc3339, same_condition, set_condition
-from ..fleet import EdgeConn, TenantConn, WatchSpec
-from ..isolation import check_pod, describe
-from ..keys import WorkKey
-from ..kube.client import STRATEGIC_PATCH, KubeError
-from ..kube.resources import NAMESPACES, PODS
-from ..names import edge_namespace, virtual_node_name
-from ..placement import Placement, Unplaceable
-from .base import ResourceSyncer, register
-from .pod_translate import (
+from syncer.core import markers
+from syncer.core.conditions import now_rfc3339, same_condition, set_condition
+from syncer.core.isolation import check_pod, describe
+from syncer.core.keys import WorkKey
+from syncer.core.names import edge_namespace, virtual_node_name
+from syncer.core.syncer import ResourceSyncer, register
+from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
+from syncer.kinds.pod_translate import (
     image_patch,
     is_token_volume,
     metadata_patch,
@@ -31,6 +28,9 @@ from .pod_translate import (
     translate_pod_down,
     translate_pod_status_up,
 )
+from syncer.kube.apis import NAMESPACES, PODS
+from syncer.kube.client import STRATEGIC_PATCH, KubeError
+from syncer.placement import Placement, Unplaceable
 
 log = structlog.get_logger(__name__)
 Obj = dict[str, Any]

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .keys import WorkKey
+from syncer.core.keys import WorkKey
 
 
 class QueueShutDown(Exception):

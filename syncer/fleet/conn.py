@@ -16,11 +16,11 @@ from typing import Any
 
 import structlog
 
-from .isolation import IsolationPolicy
-from .kube.client import KubeClient
-from .kube.informer import Handler, Informer
-from .kube.resources import ResourceType
-from .kube.store import IndexFunc, Obj, Store
+from syncer.core.isolation import IsolationPolicy
+from syncer.kube.apis import ResourceType
+from syncer.kube.client import KubeClient
+from syncer.kube.informer import Handler, Informer
+from syncer.kube.store import IndexFunc, Obj, Store
 
 log = structlog.get_logger(__name__)
 

@@ -16,21 +16,20 @@ from typing import Any
 import structlog
 
 from scheduler import PolicyError, parse_policy
-
-from . import markers
-from .conditions import now_rfc3339, same_condition, set_condition
-from .connect import ConnectError, connect, kubeconfig_from_secret
-from .controller import Controller
-from .fleet import ClusterConn, EdgeConn, TenantConn
-from .isolation import IsolationPolicy
-from .keys import WorkKey
-from .kube.client import KubeClient, KubeError
-from .kube.informer import Informer
-from .kube.resources import EDGECLUSTERS, NAMESPACES, NODES, PODS, SECRETS, TENANTS, ResourceType
-from .kube.store import Store
-from .metrics import Metrics
-from .placement import Placer
-from .resources.base import SyncContext
+from syncer.core import markers
+from syncer.core.conditions import now_rfc3339, same_condition, set_condition
+from syncer.core.controller import Controller
+from syncer.core.isolation import IsolationPolicy
+from syncer.core.keys import WorkKey
+from syncer.core.syncer import SyncContext
+from syncer.fleet.conn import ClusterConn, EdgeConn, TenantConn
+from syncer.fleet.connect import ConnectError, connect, kubeconfig_from_secret
+from syncer.kube.apis import EDGECLUSTERS, NAMESPACES, NODES, PODS, SECRETS, TENANTS, ResourceType
+from syncer.kube.client import KubeClient, KubeError
+from syncer.kube.informer import Informer
+from syncer.kube.store import Store
+from syncer.ops.metrics import Metrics
+from syncer.placement import Placer
 
 log = structlog.get_logger(__name__)
 Obj = dict[str, Any]

@@ -11,7 +11,7 @@ from kubernetes_asyncio.client import ApiClient, Configuration
 from kubernetes_asyncio.config import load_kube_config_from_dict
 from kubernetes_asyncio.config.config_exception import ConfigException
 
-from .kube.client import KubeClient, KubeError
+from syncer.kube.client import KubeClient, KubeError
 
 Obj = dict[str, Any]
 PROBE_TIMEOUT = 10.0

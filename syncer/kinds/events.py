@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from .. import markers
-from ..fleet import EdgeConn, TenantConn, WatchSpec
-from ..keys import WorkKey
-from ..kube.client import KubeError
-from ..kube.resources import EVENTS, NAMESPACES, PODS, SERVICES
-from ..names import edge_namespace
-from .base import ResourceSyncer, register
+from syncer.core import markers
+from syncer.core.keys import WorkKey
+from syncer.core.names import edge_namespace
+from syncer.core.syncer import ResourceSyncer, register
+from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
+from syncer.kube.apis import EVENTS, NAMESPACES, PODS, SERVICES
+from syncer.kube.client import KubeError
 
 Obj = dict[str, Any]
 COPIED_KINDS = {"Pod": PODS, "Service": SERVICES}

@@ -18,17 +18,17 @@ from typing import Any
 import structlog
 from cachetools import TTLCache
 
-from . import markers
-from . import resources as _resources  # noqa: F401  (registers every resource syncer)
-from .fleet import ClusterConn, EdgeConn, TenantConn, WatchSpec, merge_specs
-from .keys import WorkKey
-from .kube.client import WRITES, KubeError
-from .kube.informer import Handler
-from .kube.resources import CONFIGMAPS, PODS, SECRETS, SERVICES, ResourceType
-from .metrics import Metrics
-from .names import edge_namespace
-from .queue import QueueShutDown
-from .resources.base import REGISTRY, ResourceSyncer, SyncContext
+from syncer import resources as _resources  # noqa: F401  (registers every resource syncer)
+from syncer.core import markers
+from syncer.core.keys import WorkKey
+from syncer.core.names import edge_namespace
+from syncer.core.queue import QueueShutDown
+from syncer.core.syncer import REGISTRY, ResourceSyncer, SyncContext
+from syncer.fleet.conn import ClusterConn, EdgeConn, TenantConn, WatchSpec, merge_specs
+from syncer.kube.apis import CONFIGMAPS, PODS, SECRETS, SERVICES, ResourceType
+from syncer.kube.client import WRITES, KubeError
+from syncer.kube.informer import Handler
+from syncer.ops.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 Obj = dict[str, Any]

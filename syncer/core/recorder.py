@@ -13,10 +13,10 @@ from typing import Any
 import structlog
 from cachetools import TTLCache
 
-from .conditions import now_rfc3339
-from .kube.client import KubeClient, KubeError
-from .kube.resources import EVENTS
-from .names import short_hash
+from syncer.core.conditions import now_rfc3339
+from syncer.core.names import short_hash
+from syncer.kube.apis import EVENTS
+from syncer.kube.client import KubeClient, KubeError
 
 log = structlog.get_logger(__name__)
 Obj = dict[str, Any]

@@ -15,13 +15,13 @@ from typing import Any
 
 import structlog
 
-from .. import markers
-from ..fleet import EdgeConn, TenantConn, WatchSpec
-from ..keys import WorkKey
-from ..kube.client import KubeError
-from ..kube.resources import LEASES, NODES, PODS
-from ..names import virtual_node_name
-from .base import ResourceSyncer, register
+from syncer.core import markers
+from syncer.core.keys import WorkKey
+from syncer.core.names import virtual_node_name
+from syncer.core.syncer import ResourceSyncer, register
+from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
+from syncer.kube.apis import LEASES, NODES, PODS
+from syncer.kube.client import KubeError
 
 log = structlog.get_logger(__name__)
 Obj = dict[str, Any]

@@ -35,9 +35,9 @@ import aiohttp
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
-from syncer.logs import get_logger
-from syncer.metrics import Metrics
-from syncer.settings import LeaderSettings
+from syncer.ops.logs import get_logger
+from syncer.ops.metrics import Metrics
+from syncer.ops.settings import LeaderSettings
 
 _log = get_logger(__name__)
 

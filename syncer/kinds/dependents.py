@@ -13,13 +13,13 @@ from typing import Any, ClassVar
 import structlog
 from cachetools import TTLCache
 
-from .. import markers
-from ..fleet import EdgeConn, TenantConn, WatchSpec
-from ..keys import WorkKey
-from ..kube.client import KubeError
-from ..kube.resources import PODS, ResourceType
-from ..names import edge_namespace
-from .base import ResourceSyncer
+from syncer.core import markers
+from syncer.core.keys import WorkKey
+from syncer.core.names import edge_namespace
+from syncer.core.syncer import ResourceSyncer
+from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
+from syncer.kube.apis import PODS, ResourceType
+from syncer.kube.client import KubeError
 
 log = structlog.get_logger(__name__)
 Obj = dict[str, Any]
@@ -100,7 +100,7 @@ class DependentSyncer(ResourceSyncer):
 
     async def ensure_for_pod(self, tenant: TenantConn, edge: EdgeConn, pod: Obj) -> None:
         """Copies what the pod needs into the edge before the pod is created there."""
-        from .pods import dependency_refs
+        from syncer.kinds.pods import dependency_refs
         ns = pod["metadata"]["namespace"]
         for name in dependency_refs(pod, self.kind):
             obj = tenant.get(self.resource, ns, name)

@@ -12,15 +12,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .. import markers
-from ..fleet import EdgeConn, TenantConn, WatchSpec
-from ..keys import WorkKey
-from ..kube.resources import ResourceType
-from ..queue import FairQueue
-from ..recorder import EventRecorder
+from syncer.core import markers
+from syncer.core.keys import WorkKey
+from syncer.core.queue import FairQueue
+from syncer.core.recorder import EventRecorder
+from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
+from syncer.kube.apis import ResourceType
 
 if TYPE_CHECKING:
-    from ..placement import Placer
+    from syncer.placement import Placer
 
 Obj = dict[str, Any]
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..kube.resources import SECRETS
-from .base import register
-from .dependents import DependentSyncer, dependent_watches
+from syncer.core.syncer import register
+from syncer.kinds.dependents import DependentSyncer, dependent_watches
+from syncer.kube.apis import SECRETS
 
 TOKEN_TYPE = "kubernetes.io/service-account-token"
 

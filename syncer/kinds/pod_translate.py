@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .. import markers
+from syncer.core import markers
 
 Obj = dict[str, Any]
 

@@ -15,16 +15,16 @@ from typing import Any
 
 import structlog
 
-from .. import markers
-from ..conditions import same_condition, set_condition
-from ..fleet import EdgeConn, TenantConn, WatchSpec
-from ..isolation import check_service, describe
-from ..keys import WorkKey
-from ..kube.client import KubeError
-from ..kube.resources import PODS, SERVICES
-from ..names import edge_namespace
-from .base import ResourceSyncer, register
-from .dependents import tenant_key_index
+from syncer.core import markers
+from syncer.core.conditions import same_condition, set_condition
+from syncer.core.isolation import check_service, describe
+from syncer.core.keys import WorkKey
+from syncer.core.names import edge_namespace
+from syncer.core.syncer import ResourceSyncer, register
+from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
+from syncer.kinds.dependents import tenant_key_index
+from syncer.kube.apis import PODS, SERVICES
+from syncer.kube.client import KubeError
 
 log = structlog.get_logger(__name__)
 Obj = dict[str, Any]

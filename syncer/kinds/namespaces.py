@@ -14,13 +14,13 @@ from typing import Any
 import structlog
 from cachetools import TTLCache
 
-from .. import markers
-from ..fleet import EdgeConn, TenantConn, WatchSpec
-from ..keys import WorkKey
-from ..kube.client import KubeError
-from ..kube.resources import LIMITRANGES, NAMESPACES, NETWORKPOLICIES, RESOURCEQUOTAS
-from ..names import edge_namespace
-from .base import ResourceSyncer, register
+from syncer.core import markers
+from syncer.core.keys import WorkKey
+from syncer.core.names import edge_namespace
+from syncer.core.syncer import ResourceSyncer, register
+from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
+from syncer.kube.apis import LIMITRANGES, NAMESPACES, NETWORKPOLICIES, RESOURCEQUOTAS
+from syncer.kube.client import KubeError
 
 log = structlog.get_logger(__name__)
 Obj = dict[str, Any]

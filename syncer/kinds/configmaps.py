@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..kube.resources import CONFIGMAPS
-from .base import register
-from .dependents import DependentSyncer, dependent_watches
+from syncer.core.syncer import register
+from syncer.kinds.dependents import DependentSyncer, dependent_watches
+from syncer.kube.apis import CONFIGMAPS
 
 
 @register
