@@ -10,7 +10,7 @@ import signal
 import sys
 
 from syncer.ops.logs import configure_logging, shutdown_logging
-from syncer.ops.settings import SettingsError, load_settings
+from syncer.ops.settings import Settings, SettingsError, load_settings
 
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
 MMAP_THRESHOLD = 128 * 1024
@@ -39,11 +39,18 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(0))
     configure_logging(settings.logging.format, settings.logging.level)
     keep_large_blocks_returnable()
-    from syncer.daemon import Daemon  # after logging, so import-time loggers use it
     try:
-        return asyncio.run(Daemon(settings).run())
+        return asyncio.run(_run(settings))
+    except SettingsError as err:  # an --extra-kinds reference that does not import
+        print(f"fusionvc-syncer: {err}", file=sys.stderr)
+        return 2
     finally:
         shutdown_logging()
+
+
+async def _run(settings: Settings) -> int:
+    from syncer.daemon import Daemon  # after logging, so import-time loggers use it
+    return await Daemon(settings).run()
 
 
 if __name__ == "__main__":

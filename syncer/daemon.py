@@ -20,11 +20,12 @@ from kubernetes_asyncio.client import ApiClient, Configuration
 from kubernetes_asyncio.config import load_incluster_config, new_client_from_config
 from prometheus_client import CollectorRegistry
 
+from syncer.core.context import SyncContext
 from syncer.core.controller import Controller
 from syncer.core.queue import FairQueue, QueueObserver
 from syncer.core.recorder import EventRecorder
-from syncer.core.syncer import SyncContext
 from syncer.fleet.management import Management
+from syncer.kinds.registry import syncer_classes
 from syncer.kube.client import KubeClient
 from syncer.ops.health import HealthServer, ReadinessChecks
 from syncer.ops.leader import LeaderElector
@@ -63,9 +64,9 @@ class Daemon:
         self.placer = Placer(observer=SchedulerMetrics(self.metrics))
         self.ctx = SyncContext(tenants={}, edges={}, queue=queue, recorder=EventRecorder(),
                                placer=self.placer)
-        self.controller = Controller(self.ctx, self.metrics, workers=sync.workers,
+        self.controller = Controller(self.ctx, self.metrics, syncer_classes(sync.extra_kinds),
+                                     listeners=(self.placer,), workers=sync.workers,
                                      reconcile_timeout=sync.request_timeout_s * 2)
-        self.placer.add_listener(lambda _gen: self.ctx.syncers["Pod"].requeue_unschedulable())  # type: ignore[attr-defined]
         self.stop_requested = asyncio.Event()
         self._tasks: list[asyncio.Task[object]] = []
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 from scheduler import (
     DEFAULT_POLICY,
@@ -21,9 +20,10 @@ from scheduler import (
     SchedulerObserver,
     Unschedulable,
 )
-from syncer.fleet.conn import EdgeConn, TenantConn
+from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
+from syncer.kube import Obj
+from syncer.kube.apis import NODES, PODS
 
-Obj = dict[str, Any]
 Unplaceable = Unschedulable
 __all__ = ["Placement", "Placer", "Unplaceable"]
 
@@ -37,7 +37,6 @@ class Placer:
         return self.snapshot.add_listener(listener)
 
     def place(self, tenant: TenantConn, pod: Obj) -> Placement | Unschedulable:
-        self.snapshot.expire_assumed()
         return self.scheduler.schedule(pod, tenant.scheduling or DEFAULT_POLICY)
 
     def assume(self, cluster: str, node: str, edge_pod: Obj) -> None:
@@ -53,6 +52,21 @@ class Placer:
             return
         self.snapshot.set_cluster(edge.name, edge.region, healthy and not edge.unschedulable,
                                   edge.latency_ms)
+
+    @property
+    def edge_watches(self) -> tuple[WatchSpec, ...]:
+        """Every node and every pod of every edge (not only fusionvc's): the snapshot counts
+        what really runs there."""
+        return (WatchSpec(NODES), WatchSpec(PODS))
+
+    def edge_event(self, edge: EdgeConn, watch: str, old: Obj | None, new: Obj | None) -> None:
+        if watch == NODES.plural:
+            self.edge_node_event(edge, old, new)
+        elif watch == PODS.plural:
+            self.edge_pod_event(edge, old, new)
+
+    def score_plugin_names(self) -> frozenset[str]:
+        return self.scheduler.profile.score_plugin_names()
 
     def edge_node_event(self, edge: EdgeConn, old: Obj | None, new: Obj | None) -> None:
         if edge.name not in self.snapshot.clusters:

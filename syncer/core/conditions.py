@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
-Obj = dict[str, Any]
+from syncer.kube import Obj
 
 
 def now_rfc3339() -> str:

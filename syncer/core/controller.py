@@ -1,6 +1,6 @@
 """Controller: informer events -> fair work queue -> reconcile(key), and the drift scan.
 
-It owns the resource syncers (one per registered kind), turns every watch
+It builds the syncers it is given (one per kind), turns every watch
 event of every tenant and edge cluster into WorkKeys, runs the workers that
 reconcile them with a timeout each, retries failures with backoff, and
 periodically re-queues every key the syncers list (the safety net for
@@ -12,51 +12,57 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 from cachetools import TTLCache
 
-from syncer import resources as _resources  # noqa: F401  (registers every resource syncer)
 from syncer.core import markers
+from syncer.core.context import EdgeListener, SyncContext
 from syncer.core.keys import WorkKey
 from syncer.core.names import edge_namespace
 from syncer.core.queue import QueueShutDown
-from syncer.core.syncer import REGISTRY, ResourceSyncer, SyncContext
+from syncer.core.syncer import ResourceSyncer
 from syncer.fleet.conn import ClusterConn, EdgeConn, TenantConn, WatchSpec, merge_specs
-from syncer.kube.apis import CONFIGMAPS, PODS, SECRETS, SERVICES, ResourceType
+from syncer.kube import Obj
 from syncer.kube.client import WRITES, KubeError
 from syncer.kube.informer import Handler
 from syncer.ops.metrics import Metrics
 
 log = structlog.get_logger(__name__)
-Obj = dict[str, Any]
 Reconciler = Callable[[WorkKey], Awaitable[float | None]]
-# Kinds copied one to one (same name, the tenant's edge namespace): an edge copy without a
-# tenant object behind it is an orphan.
-COPIED: dict[str, ResourceType] = {r.kind: r for r in (PODS, CONFIGMAPS, SECRETS, SERVICES)}
-COPIED_BY_PLURAL = {r.plural: r for r in COPIED.values()}
 TENANT_DELETE_TTL = 600.0
 SCANNED_MAX = 200_000
 
 
-def _direction(kind: str) -> str:
-    return "up" if kind in ("Event", "Node") else "down"
+def build_syncers(ctx: SyncContext,
+                  classes: Sequence[type[ResourceSyncer]]) -> dict[str, ResourceSyncer]:
+    """One syncer per class, in order (collaborators register on ``ctx`` as they are built)."""
+    syncers: dict[str, ResourceSyncer] = {}
+    for cls in classes:
+        if cls.kind in syncers:
+            raise ValueError(f"two syncers for kind {cls.kind}: "
+                             f"{type(syncers[cls.kind]).__name__} and {cls.__name__}")
+        syncers[cls.kind] = cls(ctx)
+    return syncers
 
 
 class Controller:
-    def __init__(self, ctx: SyncContext, metrics: Metrics, *, workers: int = 8,
+    def __init__(self, ctx: SyncContext, metrics: Metrics,
+                 syncers: Sequence[type[ResourceSyncer]], *,
+                 listeners: Sequence[EdgeListener] = (), workers: int = 8,
                  reconcile_timeout: float = 60.0) -> None:
         self.ctx = ctx
         self.metrics = metrics
         self.workers = workers
         self.reconcile_timeout = reconcile_timeout
-        for cls in REGISTRY:
-            ctx.syncers[cls.kind] = cls(ctx)
-        self.extra: dict[str, Reconciler] = {}  # kinds outside tenants, e.g. Tenant objects
-        self.tenant_specs = merge_specs([w for s in ctx.syncers.values() for w in s.tenant_watches])
-        self.edge_specs = merge_specs([w for s in ctx.syncers.values() for w in s.edge_watches])
+        self.syncers = build_syncers(ctx, syncers)
+        self.listeners = tuple(listeners)
+        self._reconcilers: dict[str, Reconciler] = {}  # kinds outside tenants (Tenant objects)
+        self.tenant_specs = merge_specs([w for s in self.syncers.values()
+                                         for w in s.tenant_watches])
+        self.edge_specs = merge_specs([w for s in self.syncers.values() for w in s.edge_watches]
+                                      + [w for x in self.listeners for w in x.edge_watches])
         self._tasks: list[asyncio.Task[None]] = []
         # Tenant objects the tenant deleted (watch event): removing their copies is ordinary
         # clean-up, not an orphan found.
@@ -65,36 +71,50 @@ class Controller:
         self._managed_kinds: dict[str, set[str]] = {}
         self._scanned: set[WorkKey] = set()  # queued by the drift scan, not yet processed
 
+    def add_reconciler(self, kind: str, reconcile: Reconciler) -> None:
+        """Work of a kind no syncer owns (the management cluster's Tenant objects)."""
+        self._reconcilers[kind] = reconcile
+
     # ---- wiring informers to the queue -------------------------------------------------
 
     def start_tenant(self, tenant: TenantConn) -> None:
-        def route(s: ResourceSyncer, w: str, old: Obj | None, new: Obj | None) -> Any:
-            rt = COPIED_BY_PLURAL.get(w)
-            if new is None and old is not None and rt is not None:
-                meta = old["metadata"]
-                self._tenant_deleted[WorkKey(tenant.name, rt.kind, meta.get("namespace", ""),
-                                             meta["name"])] = True
-            return s.tenant_event(tenant, w, old, new)
-        self._start(tenant, self.tenant_specs, route, lambda s: s.tenant_watches)
-
-    def start_edge(self, edge: EdgeConn) -> None:
-        self._start(edge, self.edge_specs,
-                    lambda s, w, old, new: s.edge_event(edge, w, old, new),
-                    lambda s: s.edge_watches)
-
-    def _start(self, conn: ClusterConn, specs: list[WatchSpec],
-               route: Callable[[ResourceSyncer, str, Obj | None, Obj | None], Any],
-               watches_of: Callable[[ResourceSyncer], tuple[WatchSpec, ...]]) -> None:
         def handler_for(spec: WatchSpec) -> Handler:
-            interested = [s for s in self.ctx.syncers.values()
-                          if any(w.id == spec.id for w in watches_of(s))]
+            interested = [s for s in self.syncers.values()
+                          if any(w.id == spec.id for w in s.tenant_watches)]
 
-            def handle(kind: str, old: Obj | None, new: Obj | None) -> None:
+            def handle(_type: str, old: Obj | None, new: Obj | None) -> None:
                 for syncer in interested:
-                    for key in route(syncer, spec.id, old, new):
+                    if new is None and old is not None and syncer.copied is not None \
+                            and syncer.copied.plural == spec.id:
+                        self._note_tenant_delete(tenant, syncer.kind, old)
+                    for key in syncer.tenant_event(tenant, spec.id, old, new):
                         self.ctx.queue.add(key)
             return handle
+        self._start(tenant, self.tenant_specs, handler_for)
 
+    def _note_tenant_delete(self, tenant: TenantConn, kind: str, old: Obj) -> None:
+        meta = old["metadata"]
+        self._tenant_deleted[WorkKey(tenant.name, kind, meta.get("namespace", ""),
+                                     meta["name"])] = True
+
+    def start_edge(self, edge: EdgeConn) -> None:
+        def handler_for(spec: WatchSpec) -> Handler:
+            listeners = [x for x in self.listeners
+                         if any(w.id == spec.id for w in x.edge_watches)]
+            interested = [s for s in self.syncers.values()
+                          if any(w.id == spec.id for w in s.edge_watches)]
+
+            def handle(_type: str, old: Obj | None, new: Obj | None) -> None:
+                for listener in listeners:
+                    listener.edge_event(edge, spec.id, old, new)
+                for syncer in interested:
+                    for key in syncer.edge_event(edge, spec.id, old, new):
+                        self.ctx.queue.add(key)
+            return handle
+        self._start(edge, self.edge_specs, handler_for)
+
+    def _start(self, conn: ClusterConn, specs: list[WatchSpec],
+               handler_for: Callable[[WatchSpec], Handler]) -> None:
         m = self.metrics
         conn.start(specs, handler_for,
                    on_relist=lambda r: m.informer_relists.labels(conn.name, r).inc(),
@@ -121,9 +141,9 @@ class Controller:
         self._tasks.clear()
 
     def reconciler(self, kind: str) -> Reconciler:
-        if kind in self.extra:
-            return self.extra[kind]
-        return self.ctx.syncers[kind].reconcile
+        if kind in self._reconcilers:
+            return self._reconcilers[kind]
+        return self.syncers[kind].reconcile
 
     async def _worker(self) -> None:
         queue = self.ctx.queue
@@ -150,7 +170,8 @@ class Controller:
     def _orphan_copy(self, key: WorkKey) -> bool:
         """A live edge copy marked as the tenant's with no tenant object behind it, and not one
         the tenant just deleted (removing that is ordinary clean-up, not drift)."""
-        tenant, rt = self.ctx.tenants.get(key.tenant), COPIED.get(key.kind)
+        syncer = self.syncers.get(key.kind)
+        tenant, rt = self.ctx.tenants.get(key.tenant), syncer.copied if syncer else None
         if tenant is None or rt is None or key in self._tenant_deleted:
             return False
         if tenant.get(rt, key.namespace, key.name) is not None:
@@ -163,7 +184,8 @@ class Controller:
 
     async def process(self, key: WorkKey) -> None:
         queue, started = self.ctx.queue, time.perf_counter()
-        labels = (key.tenant or "-", key.kind, _direction(key.kind))
+        syncer = self.syncers.get(key.kind)
+        labels = (key.tenant or "-", key.kind, syncer.direction if syncer else "down")
         with structlog.contextvars.bound_contextvars(tenant=key.tenant, key=str(key)):
             try:
                 if not self.ctx.is_leader() or not self._caches_ready(key):
@@ -225,7 +247,7 @@ class Controller:
         for tenant in list(self.ctx.tenants.values()):
             if not tenant.synced:
                 continue
-            for syncer in self.ctx.syncers.values():
+            for syncer in self.syncers.values():
                 for key in syncer.scan(tenant):
                     if key not in self._scanned and len(self._scanned) < SCANNED_MAX:
                         self._scanned.add(key)

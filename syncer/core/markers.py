@@ -6,9 +6,7 @@ fusionvc's and the tenant's; everything else in an edge cluster is foreign.
 
 from __future__ import annotations
 
-from typing import Any
-
-Obj = dict[str, Any]
+from syncer.kube import Obj
 
 MANAGED_BY = "fusionvc.io/managed-by"
 MANAGED_BY_VALUE = "fusionvc"
@@ -54,3 +52,9 @@ def tenant_ref(obj: Obj) -> tuple[str, str, str] | None:
     if TENANT_NAME not in ann:
         return None
     return ann.get(TENANT_NAMESPACE, ""), ann[TENANT_NAME], ann.get(TENANT_UID, "")
+
+
+def tenant_key_index(obj: Obj) -> list[str]:
+    """Index of edge copies by "<tenant>/<tenant namespace>/<tenant name>"."""
+    tenant, ref = tenant_of(obj), tenant_ref(obj)
+    return [f"{tenant}/{ref[0]}/{ref[1]}"] if tenant and ref else []

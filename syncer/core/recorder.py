@@ -8,18 +8,17 @@ so a pod retried every few seconds does not flood the tenant.
 from __future__ import annotations
 
 import socket
-from typing import Any
 
 import structlog
 from cachetools import TTLCache
 
 from syncer.core.conditions import now_rfc3339
 from syncer.core.names import short_hash
+from syncer.kube import Obj
 from syncer.kube.apis import EVENTS
 from syncer.kube.client import KubeClient, KubeError
 
 log = structlog.get_logger(__name__)
-Obj = dict[str, Any]
 COMPONENT = "fusionvc"
 
 

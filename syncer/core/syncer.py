@@ -1,47 +1,55 @@
-"""ResourceSyncer: the shape every synced resource takes, and the context it works in.
+"""ResourceSyncer: the shape every synced kind takes, and what all of them share.
 
-A syncer declares what it watches on tenant and edge clusters, maps watch
-events to WorkKeys (always tenant-side keys), and reconciles one key at a
-time: read caches, translate (pure), apply the difference. ``scan`` lists the
-keys the periodic drift scan re-queues.
+A syncer declares what it watches on tenant and edge clusters (with the indexes
+it reads), maps watch events to WorkKeys (always tenant-side keys), and
+reconciles one key at a time: read caches, translate (pure), apply the
+difference. ``scan`` lists the keys the periodic drift scan re-queues.
+
+Written once here, for every kind:
+- ``adopt_or_create``: create the edge copy, or adopt an existing one that is this
+  tenant's, or refuse a name held by a foreign object (``NameTaken``);
+- ``converge_copies``: write the copy where it is wanted, remove this tenant's
+  copies everywhere else;
+- the keys of copies made one to one (``copied``), for the scan and orphans.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Awaitable, Callable, Iterable
+from typing import ClassVar, Literal
+
+import structlog
 
 from syncer.core import markers
+from syncer.core.context import SyncContext
 from syncer.core.keys import WorkKey
-from syncer.core.queue import FairQueue
-from syncer.core.recorder import EventRecorder
+from syncer.core.names import edge_namespace
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
+from syncer.kube import Obj
 from syncer.kube.apis import ResourceType
+from syncer.kube.client import KubeError
 
-if TYPE_CHECKING:
-    from syncer.placement import Placer
+log = structlog.get_logger(__name__)
+Direction = Literal["down", "up"]
+Upsert = Callable[[EdgeConn, Obj | None], Awaitable[None]]
 
-Obj = dict[str, Any]
 
+class NameTaken(KubeError):
+    """An object fusionvc did not write holds the name of a copy in an edge cluster."""
 
-@dataclass
-class SyncContext:
-    tenants: dict[str, TenantConn]
-    edges: dict[str, EdgeConn]
-    queue: FairQueue
-    recorder: EventRecorder
-    placer: Placer
-    syncers: dict[str, ResourceSyncer] = field(default_factory=dict)
-    is_leader: Callable[[], bool] = lambda: True
-
-    def syncer(self, kind: str) -> ResourceSyncer:
-        return self.syncers[kind]
-
+    def __init__(self, kind: str, namespace: str, name: str, edge: str) -> None:
+        where = f"{namespace}/{name}" if namespace else name
+        super().__init__(409, "NameTaken",
+                         f"{kind} {where} on {edge} exists and is not fusionvc's")
 
 
 class ResourceSyncer:
     kind: ClassVar[str]
+    # "down": the tenant object is the source, copies go to edges; "up": the other way.
+    direction: ClassVar[Direction] = "down"
+    # Set when the kind is copied one to one (same name, the tenant's edge namespace): an
+    # edge copy without a tenant object behind it is then an orphan.
+    copied: ClassVar[ResourceType | None] = None
     tenant_watches: ClassVar[tuple[WatchSpec, ...]] = ()
     edge_watches: ClassVar[tuple[WatchSpec, ...]] = ()
 
@@ -64,7 +72,7 @@ class ResourceSyncer:
         """Keys the drift scan re-queues for this tenant (orphans included)."""
         return ()
 
-    # ---- shared by the syncers of objects copied one to one ------------------------------
+    # ---- keys of objects copied one to one ---------------------------------------------
 
     def marked_key(self, obj: Obj) -> Iterable[WorkKey]:
         """The tenant key an edge object's markers point back to (none for foreign ones)."""
@@ -72,27 +80,62 @@ class ResourceSyncer:
         if tenant and ref:
             yield WorkKey(tenant, self.kind, ref[0], ref[1])
 
-    def copied_keys(self, tenant: TenantConn, resource: ResourceType) -> set[WorkKey]:
+    def copied_keys(self, tenant: TenantConn) -> set[WorkKey]:
         """Keys of the tenant's objects and of every edge copy (an orphan's too)."""
+        assert self.copied is not None
         keys = {WorkKey(tenant.name, self.kind, o["metadata"]["namespace"], o["metadata"]["name"])
-                for o in tenant.store(resource)}
-        return keys | self.edge_copy_keys(tenant, resource)
+                for o in tenant.store(self.copied)}
+        return keys | self.edge_copy_keys(tenant)
 
-    def edge_copy_keys(self, tenant: TenantConn, resource: ResourceType) -> set[WorkKey]:
-        """Keys of the tenant's copies on every edge. The edge watch of `resource` must index
-        copies by "tenant-key" (tenant/namespace/name)."""
+    def edge_copy_keys(self, tenant: TenantConn) -> set[WorkKey]:
+        """Keys of the tenant's copies on every edge. The edge watch of ``copied`` must index
+        copies by "tenant-key" (markers.tenant_key_index)."""
+        assert self.copied is not None
         keys: set[WorkKey] = set()
         for edge in self.ctx.edges.values():
-            for value in edge.store(resource).index_values("tenant-key"):
+            for value in edge.store(self.copied).index_values("tenant-key"):
                 owner, ns, name = value.split("/", 2)
                 if owner == tenant.name:
                     keys.add(WorkKey(tenant.name, self.kind, ns, name))
         return keys
 
+    # ---- writing copies ------------------------------------------------------------------
 
-REGISTRY: list[type[ResourceSyncer]] = []
+    async def adopt_or_create(self, tenant: TenantConn, edge: EdgeConn, resource: ResourceType,
+                              want: Obj, have: Obj | None) -> Obj | None:
+        """Creates ``want`` when the edge cache has no object of its name and returns None.
+        Otherwise returns the existing object (read from the server after a 409) for the
+        caller to update, when it is this tenant's; raises NameTaken when it is foreign."""
+        meta = want["metadata"]
+        namespace = meta.get("namespace", "")
+        if have is None:
+            try:
+                await edge.client.create(resource, want, namespace=namespace or None)
+                return None
+            except KubeError as err:
+                if not err.conflict:
+                    raise
+                have = await edge.client.get(resource, meta["name"], namespace or None)
+        if not markers.is_managed(have, tenant.name):
+            raise NameTaken(resource.kind, namespace, meta["name"], edge.name)
+        return have
 
-
-def register(cls: type[ResourceSyncer]) -> type[ResourceSyncer]:
-    REGISTRY.append(cls)
-    return cls
+    async def converge_copies(self, tenant: TenantConn, resource: ResourceType, key: WorkKey,
+                              wanted: set[str], upsert: Upsert,
+                              spare: frozenset[str] = frozenset()) -> None:
+        """On every synced edge: ``upsert`` where the copy is wanted, delete this tenant's
+        copy where it is not (foreign objects are never touched); edges in ``spare`` are
+        left alone this time."""
+        ens = edge_namespace(tenant.name, tenant.uid, key.namespace)
+        for edge in self.ctx.edges.values():
+            if not edge.synced:
+                continue
+            have = edge.get(resource, ens, key.name)
+            if edge.name in wanted:
+                await upsert(edge, have)
+            elif edge.name in spare or have is None:
+                continue
+            elif markers.is_managed(have, tenant.name):
+                log.info("removing unused copy", tenant=tenant.name, edge=edge.name,
+                         kind=self.kind, name=f"{ens}/{key.name}")
+                await edge.client.delete(resource, key.name, ens, uid=have["metadata"]["uid"])

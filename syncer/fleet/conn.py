@@ -17,10 +17,11 @@ from typing import Any
 import structlog
 
 from syncer.core.isolation import IsolationPolicy
+from syncer.kube import Obj
 from syncer.kube.apis import ResourceType
 from syncer.kube.client import KubeClient
 from syncer.kube.informer import Handler, Informer
-from syncer.kube.store import IndexFunc, Obj, Store
+from syncer.kube.store import IndexFunc, Store
 
 log = structlog.get_logger(__name__)
 

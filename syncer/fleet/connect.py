@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
 
 import yaml
 from kubernetes_asyncio.client import ApiClient, Configuration
 from kubernetes_asyncio.config import load_kube_config_from_dict
 from kubernetes_asyncio.config.config_exception import ConfigException
 
+from syncer.kube import Obj
 from syncer.kube.client import KubeClient, KubeError
 
-Obj = dict[str, Any]
 PROBE_TIMEOUT = 10.0
 POOL_SIZE = 64
 

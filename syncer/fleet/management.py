@@ -18,12 +18,13 @@ import structlog
 from scheduler import PolicyError, parse_policy
 from syncer.core import markers
 from syncer.core.conditions import now_rfc3339, same_condition, set_condition
+from syncer.core.context import SyncContext
 from syncer.core.controller import Controller
 from syncer.core.isolation import IsolationPolicy
 from syncer.core.keys import WorkKey
-from syncer.core.syncer import SyncContext
 from syncer.fleet.conn import ClusterConn, EdgeConn, TenantConn
 from syncer.fleet.connect import ConnectError, connect, kubeconfig_from_secret
+from syncer.kube import Obj
 from syncer.kube.apis import EDGECLUSTERS, NAMESPACES, NODES, PODS, SECRETS, TENANTS, ResourceType
 from syncer.kube.client import KubeClient, KubeError
 from syncer.kube.informer import Informer
@@ -32,7 +33,6 @@ from syncer.ops.metrics import Metrics
 from syncer.placement import Placer
 
 log = structlog.get_logger(__name__)
-Obj = dict[str, Any]
 FINALIZER = "fusionvc.io/cleanup"
 SYSTEM = ""  # the work-queue "tenant" of management keys
 REFRESH_TENANT, REFRESH_EDGE = 15.0, 5.0
@@ -63,8 +63,8 @@ class Management:
         for kind in ("Tenant", "EdgeCluster"):
             self.informers[kind].add_handler(functools.partial(self._object_changed, kind))
         self.informers["Secret"].add_handler(self._secret_changed)
-        controller.extra["Tenant"] = self.reconcile_tenant
-        controller.extra["EdgeCluster"] = self.reconcile_edge
+        controller.add_reconciler("Tenant", self.reconcile_tenant)
+        controller.add_reconciler("EdgeCluster", self.reconcile_edge)
 
     def _object_changed(self, kind: str, _type: str, old: Obj | None, new: Obj | None) -> None:
         obj = new or old
@@ -167,7 +167,7 @@ class Management:
         conn.spec, conn.isolation = spec, isolation_policy(spec)
         try:
             conn.scheduling = parse_policy(spec.get("scheduling"), self.placer.known_regions(),
-                                           self.placer.scheduler.profile.score_plugin_names())
+                                           self.placer.score_plugin_names())
         except PolicyError as err:
             kept = "the previous valid policy stays in force" if conn.scheduling else \
                 "the default policy is used"

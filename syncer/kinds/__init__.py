@@ -1,11 +1,36 @@
-"""One module per synced resource; each registers its syncer with ``@register``.
+"""Synced kinds: one module per kind, each with one ``ResourceSyncer`` subclass.
 
-Importing this package imports every module in it, so adding a resource is
-writing one file whose syncer class carries ``@register``.
+- ``pods`` (+ ``pod_translate``): ``PodSyncer``, down: placement, the edge pod,
+  the binding, status up.
+- ``configmaps``, ``secrets`` (+ ``dependents``): down: copies where pods use them.
+- ``services``: ``ServiceSyncer``, down: copies where selected pods run.
+- ``namespaces``: ``NamespaceSyncer``, down: edge namespaces and their isolation objects.
+- ``nodes``: ``VirtualNodeSyncer``, up: virtual nodes and their node Leases.
+- ``events``: ``EventSyncer``, up: edge Events about the tenant's objects.
+
+``BUILTIN_SYNCERS`` lists them, in the order they are built; a new kind is one
+new module plus one line here (see docs/architecture.md, "How to add a kind").
 """
 
-import importlib
-import pkgutil
+from __future__ import annotations
 
-for _module in pkgutil.iter_modules(__path__):
-    importlib.import_module(f"{__name__}.{_module.name}")
+from syncer.core.syncer import ResourceSyncer
+from syncer.kinds.configmaps import ConfigMapSyncer
+from syncer.kinds.events import EventSyncer
+from syncer.kinds.namespaces import NamespaceSyncer
+from syncer.kinds.nodes import VirtualNodeSyncer
+from syncer.kinds.pods import PodSyncer
+from syncer.kinds.secrets import SecretSyncer
+from syncer.kinds.services import ServiceSyncer
+
+BUILTIN_SYNCERS: tuple[type[ResourceSyncer], ...] = (
+    NamespaceSyncer,
+    VirtualNodeSyncer,
+    ConfigMapSyncer,
+    SecretSyncer,
+    ServiceSyncer,
+    PodSyncer,
+    EventSyncer,
+)
+
+__all__ = ["BUILTIN_SYNCERS"]

@@ -8,18 +8,17 @@ count. Events about anything else in an edge cluster never leave it.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 from syncer.core import markers
 from syncer.core.keys import WorkKey
 from syncer.core.names import edge_namespace
-from syncer.core.syncer import ResourceSyncer, register
+from syncer.core.syncer import ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
+from syncer.kube import Obj
 from syncer.kube.apis import EVENTS, NAMESPACES, PODS, SERVICES
 from syncer.kube.client import KubeError
 
-Obj = dict[str, Any]
-COPIED_KINDS = {"Pod": PODS, "Service": SERVICES}
+INVOLVED_KINDS = {"Pod": PODS, "Service": SERVICES}
 
 
 def translate_event_up(event: Obj, tenant_obj: Obj) -> Obj:
@@ -42,14 +41,14 @@ def translate_event_up(event: Obj, tenant_obj: Obj) -> Obj:
     return out
 
 
-@register
 class EventSyncer(ResourceSyncer):
     kind = "Event"
+    direction = "up"
     edge_watches = (WatchSpec(EVENTS),)
 
     def edge_event(self, edge: EdgeConn, watch: str, old: Obj | None,
                    new: Obj | None) -> Iterable[WorkKey]:
-        if new is None or new.get("involvedObject", {}).get("kind") not in COPIED_KINDS:
+        if new is None or new.get("involvedObject", {}).get("kind") not in INVOLVED_KINDS:
             return
         ns = edge.get(NAMESPACES, "", new["metadata"]["namespace"])
         if ns is None:
@@ -75,7 +74,7 @@ class EventSyncer(ResourceSyncer):
         if event is None:
             return None
         involved = event["involvedObject"]
-        tenant_obj = tenant.get(COPIED_KINDS[involved["kind"]], key.namespace, involved["name"])
+        tenant_obj = tenant.get(INVOLVED_KINDS[involved["kind"]], key.namespace, involved["name"])
         if tenant_obj is None:
             return None
         want = translate_event_up(event, tenant_obj)

@@ -15,15 +15,16 @@ import structlog
 from cachetools import TTLCache
 
 from syncer.core import markers
+from syncer.core.context import SyncContext
 from syncer.core.keys import WorkKey
 from syncer.core.names import edge_namespace
-from syncer.core.syncer import ResourceSyncer, register
+from syncer.core.syncer import ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
+from syncer.kube import Obj
 from syncer.kube.apis import LIMITRANGES, NAMESPACES, NETWORKPOLICIES, RESOURCEQUOTAS
 from syncer.kube.client import KubeError
 
 log = structlog.get_logger(__name__)
-Obj = dict[str, Any]
 QUOTA_NAME = "fusionvc-quota"
 LIMITS_NAME = "fusionvc-defaults"
 POLICY_NAME = "fusionvc-tenant-isolation"
@@ -70,15 +71,15 @@ def tenant_ns_index(obj: Obj) -> list[str]:
     return [f"{tenant}/{ref[1]}"] if ref and tenant else []
 
 
-@register
 class NamespaceSyncer(ResourceSyncer):
     kind = "Namespace"
     tenant_watches = (WatchSpec(NAMESPACES),)
     edge_watches = (WatchSpec(NAMESPACES, markers.MANAGED_SELECTOR,
                               (("tenant-namespace", tenant_ns_index),)),)
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: SyncContext) -> None:
         super().__init__(ctx)
+        ctx.namespaces = self
         self._ensured: TTLCache[tuple[str, str], bool] = TTLCache(maxsize=50_000, ttl=300)
 
     def tenant_event(self, tenant: TenantConn, watch: str, old: Obj | None,
@@ -119,22 +120,12 @@ class NamespaceSyncer(ResourceSyncer):
         return name
 
     async def _apply(self, tenant: TenantConn, edge: EdgeConn, tenant_ns: Obj, name: str) -> None:
-        have = edge.get(NAMESPACES, "", name)
         want = translate_namespace_down(tenant, tenant_ns, name)
-        if have is None:
-            try:
-                await edge.client.create(NAMESPACES, want)
-            except KubeError as err:
-                if not err.conflict:
-                    raise
-                have = await edge.client.get(NAMESPACES, name)
-        if have is not None:
-            if not markers.is_managed(have, tenant.name):
-                raise KubeError(409, "NameTaken", f"edge namespace {name} on {edge.name} "
-                                "exists and is not fusionvc's")
-            if have["metadata"].get("labels") != want["metadata"]["labels"]:
-                await edge.client.patch(NAMESPACES, name, {"metadata": {
-                    "labels": want["metadata"]["labels"]}})
+        have = await self.adopt_or_create(tenant, edge, NAMESPACES, want,
+                                          edge.get(NAMESPACES, "", name))
+        if have is not None and have["metadata"].get("labels") != want["metadata"]["labels"]:
+            await edge.client.patch(NAMESPACES, name, {"metadata": {
+                "labels": want["metadata"]["labels"]}})
         for resource, obj in isolation_objects(tenant, name):
             await self._upsert(edge, resource, obj)
 

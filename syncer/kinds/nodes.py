@@ -16,24 +16,25 @@ from typing import Any
 import structlog
 
 from syncer.core import markers
+from syncer.core.context import SyncContext
 from syncer.core.keys import WorkKey
 from syncer.core.names import virtual_node_name
-from syncer.core.syncer import ResourceSyncer, register
+from syncer.core.syncer import ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
+from syncer.kube import Obj
 from syncer.kube.apis import LEASES, NODES, PODS
 from syncer.kube.client import KubeError
 
 log = structlog.get_logger(__name__)
-Obj = dict[str, Any]
 LEASE_NAMESPACE = "kube-node-lease"
 LEASE_SECONDS = 40
 HEARTBEAT_EVERY = 10.0
 NEW_NODE_GRACE = 60.0
-COPIED_LABELS = ("kubernetes.io/arch", "kubernetes.io/os", "beta.kubernetes.io/arch",
+VISIBLE_LABELS = ("kubernetes.io/arch", "kubernetes.io/os", "beta.kubernetes.io/arch",
                  "beta.kubernetes.io/os", "topology.kubernetes.io/region",
                  "topology.kubernetes.io/zone", "node.kubernetes.io/instance-type",
                  "nvidia.com/gpu.product", "nvidia.com/gpu.count")
-COPIED_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
+VISIBLE_CONDITIONS = ("Ready", "MemoryPressure", "DiskPressure", "PIDPressure")
 
 
 def _micro_now() -> str:
@@ -44,13 +45,13 @@ def translate_node_up(edge: EdgeConn, edge_node: Obj, now: str) -> Obj:
     """The tenant's view of an edge node (pure but for the heartbeat time passed in)."""
     meta, status = edge_node["metadata"], edge_node.get("status") or {}
     name = virtual_node_name(edge.name, meta["name"])
-    labels = {k: v for k, v in (meta.get("labels") or {}).items() if k in COPIED_LABELS}
+    labels = {k: v for k, v in (meta.get("labels") or {}).items() if k in VISIBLE_LABELS}
     labels.setdefault("topology.kubernetes.io/region", edge.region)
     labels.update({"kubernetes.io/hostname": name, "type": "virtual-node",
                    markers.MANAGED_BY: markers.MANAGED_BY_VALUE,
                    markers.EDGE_CLUSTER: edge.name})
     conditions = [dict(c, lastHeartbeatTime=now) for c in status.get("conditions") or []
-                  if c.get("type") in COPIED_CONDITIONS]
+                  if c.get("type") in VISIBLE_CONDITIONS]
     taints = [t for t in (edge_node.get("spec") or {}).get("taints") or []
               if not t.get("key", "").startswith("node.kubernetes.io/")]
     return {
@@ -77,22 +78,39 @@ def _status_differs(have: Obj, want: Obj) -> bool:
     return key(h.get("conditions") or []) != key(w["conditions"])
 
 
-@register
+def pod_node_index(pod: Obj) -> list[str]:
+    node = pod["spec"].get("nodeName")
+    return [node] if node else []
+
+
 class VirtualNodeSyncer(ResourceSyncer):
     kind = "Node"
-    tenant_watches = (WatchSpec(NODES),)
-    edge_watches = (WatchSpec(NODES),)
+    direction = "up"
+    # Pods by node, on both sides: a virtual node lives while the tenant has pods on it.
+    tenant_watches = (WatchSpec(NODES), WatchSpec(PODS, indexers=(("node", pod_node_index),)))
+    edge_watches = (WatchSpec(NODES), WatchSpec(PODS, indexers=(("node", pod_node_index),)))
+
+    def __init__(self, ctx: SyncContext) -> None:
+        super().__init__(ctx)
+        ctx.virtual_nodes = self
 
     def tenant_event(self, tenant: TenantConn, watch: str, old: Obj | None,
                      new: Obj | None) -> Iterable[WorkKey]:
         obj = new or old
         assert obj is not None
-        if markers.is_managed(obj) or new is None:
+        if watch == PODS.plural:  # a pod bound to a node, or gone from it
+            if old is None or new is None or old.get("spec") != new.get("spec"):
+                for pod in (old, new):
+                    node = pod["spec"].get("nodeName") if pod is not None else None
+                    if node:
+                        yield WorkKey(tenant.name, self.kind, "", node)
+        elif markers.is_managed(obj) or new is None:
             yield WorkKey(tenant.name, self.kind, "", obj["metadata"]["name"])
 
     def edge_event(self, edge: EdgeConn, watch: str, old: Obj | None,
                    new: Obj | None) -> Iterable[WorkKey]:
-        self.ctx.placer.edge_node_event(edge, old, new)
+        if watch == PODS.plural:
+            return  # watched only for the "node" index
         obj = new or old
         assert obj is not None
         vnode = virtual_node_name(edge.name, obj["metadata"]["name"])

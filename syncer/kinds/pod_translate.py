@@ -10,11 +10,9 @@ status becomes the tenant pod's status.
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 from syncer.core import markers
-
-Obj = dict[str, Any]
+from syncer.kube import Obj
 
 # Fields of the pod spec that make no sense in the edge cluster.
 DROPPED_SPEC_FIELDS = ("nodeSelector", "affinity", "topologySpreadConstraints", "schedulerName",

@@ -9,79 +9,37 @@ finishes graceful deletions once the edge copy is gone.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 import structlog
 
 from syncer.core import markers
 from syncer.core.conditions import now_rfc3339, same_condition, set_condition
+from syncer.core.context import SyncContext
 from syncer.core.isolation import check_pod, describe
 from syncer.core.keys import WorkKey
 from syncer.core.names import edge_namespace, virtual_node_name
-from syncer.core.syncer import ResourceSyncer, register
+from syncer.core.syncer import ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.kinds.pod_translate import (
     image_patch,
-    is_token_volume,
     metadata_patch,
     status_patch,
     translate_pod_down,
     translate_pod_status_up,
 )
+from syncer.kube import Obj
 from syncer.kube.apis import NAMESPACES, PODS
 from syncer.kube.client import STRATEGIC_PATCH, KubeError
 from syncer.placement import Placement, Unplaceable
 
 log = structlog.get_logger(__name__)
-Obj = dict[str, Any]
 TERMINAL = ("Succeeded", "Failed")
-ROOT_CA_CONFIGMAP = "kube-root-ca.crt"
 
 
-def namespace_index(pod: Obj) -> list[str]:
-    return [pod["metadata"]["namespace"]]
-
-
-def pod_node_index(pod: Obj) -> list[str]:
-    node = pod["spec"].get("nodeName")
-    return [node] if node else []
-
-
-def dependency_refs(pod: Obj, kind: str) -> set[str]:
-    """Names of the ConfigMaps or Secrets a pod uses (volumes, env, envFrom, projected, pulls)."""
-    spec, names = pod.get("spec") or {}, set()
-    ref_key = {"ConfigMap": "configMapKeyRef", "Secret": "secretKeyRef"}[kind]
-    src_key = {"ConfigMap": "configMapRef", "Secret": "secretRef"}[kind]
-    vol_key = {"ConfigMap": "configMap", "Secret": "secret"}[kind]
-    for volume in spec.get("volumes") or []:
-        if is_token_volume(volume):
-            continue  # the tenant's service-account token: never copied (see pod_translate)
-        if vol_key in volume:
-            names.add(volume[vol_key].get("name" if kind == "ConfigMap" else "secretName", ""))
-        for source in (volume.get("projected") or {}).get("sources") or []:
-            if vol_key in source:
-                names.add(source[vol_key].get("name", ""))
-    for group in ("initContainers", "containers", "ephemeralContainers"):
-        for container in spec.get(group) or []:
-            for env in container.get("env") or []:
-                ref = (env.get("valueFrom") or {}).get(ref_key)
-                if ref:
-                    names.add(ref.get("name", ""))
-            for source in container.get("envFrom") or []:
-                if src_key in source:
-                    names.add(source[src_key].get("name", ""))
-    if kind == "Secret":
-        names.update(s.get("name", "") for s in spec.get("imagePullSecrets") or [])
-    names.discard("")
-    names.discard(ROOT_CA_CONFIGMAP)  # every edge namespace has its own
-    return names
-
-
-def dependency_indexers() -> tuple[tuple[str, Any], ...]:
-    """Indexes of pods by the ConfigMaps and Secrets they use, as "<namespace>/<name>"."""
-    def by(kind: str) -> Any:
-        return lambda p: [f"{p['metadata']['namespace']}/{n}" for n in dependency_refs(p, kind)]
-    return (("configmap", by("ConfigMap")), ("secret", by("Secret")))
+def _copy_uid(edge_pod: Obj) -> str | None:
+    """The UID of the tenant pod an edge pod is a copy of."""
+    ref = markers.tenant_ref(edge_pod)
+    return ref[2] if ref else None
 
 
 def _status_only_change(old: Obj, new: Obj) -> bool:
@@ -91,24 +49,16 @@ def _status_only_change(old: Obj, new: Obj) -> bool:
     return same_meta and old.get("spec") == new.get("spec")
 
 
-def tenant_key_index(pod: Obj) -> list[str]:
-    tenant, ref = markers.tenant_of(pod), markers.tenant_ref(pod)
-    return [f"{tenant}/{ref[0]}/{ref[1]}"] if tenant and ref else []
-
-
-@register
 class PodSyncer(ResourceSyncer):
     kind = "Pod"
-    tenant_watches = (WatchSpec(PODS, indexers=(("node", pod_node_index),
-                                                *dependency_indexers())),)
-    edge_watches = (WatchSpec(PODS, indexers=(("tenant-key", tenant_key_index),
-                                              ("node", pod_node_index),
-                                              ("namespace", namespace_index),
-                                              *dependency_indexers())),)
+    copied = PODS
+    tenant_watches = (WatchSpec(PODS),)
+    edge_watches = (WatchSpec(PODS, indexers=(("tenant-key", markers.tenant_key_index),)),)
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, ctx: SyncContext) -> None:
         super().__init__(ctx)
         self.unschedulable: set[WorkKey] = set()
+        ctx.placer.add_listener(lambda _generation: self.requeue_unschedulable())
 
     # ---- events -> keys ----------------------------------------------------------------
 
@@ -116,45 +66,19 @@ class PodSyncer(ResourceSyncer):
                      new: Obj | None) -> Iterable[WorkKey]:
         obj = new or old
         assert obj is not None
-        meta = obj["metadata"]
         if old is not None and new is not None and _status_only_change(old, new):
             return  # fusionvc wrote that status itself: nothing to do down
-        yield WorkKey(tenant.name, self.kind, meta["namespace"], meta["name"])
-        if new is None or old is None or old["spec"] != new["spec"]:
-            for pod in (old, new):
-                if pod is not None:
-                    yield from self._related_keys(tenant.name, pod)
-
-    def _related_keys(self, tenant: str, pod: Obj) -> Iterable[WorkKey]:
-        ns = pod["metadata"]["namespace"]
-        for kind in ("ConfigMap", "Secret"):
-            for name in dependency_refs(pod, kind):
-                yield WorkKey(tenant, kind, ns, name)
-        node = pod["spec"].get("nodeName")
-        if node:
-            yield WorkKey(tenant, "Node", "", node)
+        yield WorkKey(tenant.name, self.kind, obj["metadata"]["namespace"],
+                      obj["metadata"]["name"])
 
     def edge_event(self, edge: EdgeConn, watch: str, old: Obj | None,
                    new: Obj | None) -> Iterable[WorkKey]:
-        self.ctx.placer.edge_pod_event(edge, old, new)
         obj = new or old
         assert obj is not None
-        tenant, ref = markers.tenant_of(obj), markers.tenant_ref(obj)
-        if tenant and ref:
-            yield WorkKey(tenant, self.kind, ref[0], ref[1])
-            tconn = self.ctx.tenants.get(tenant)
-            moved = old is None or new is None or old["metadata"].get("labels") != new[
-                "metadata"].get("labels")
-            if moved and tconn is not None and tconn.informers and "Service" in self.ctx.syncers:
-                yield from self.ctx.syncers["Service"].pods_moved(  # type: ignore[attr-defined]
-                    tconn, ref[0])
-            if new is None:  # its ConfigMaps and Secrets may now be unused there
-                for kind in ("ConfigMap", "Secret"):
-                    for name in dependency_refs(obj, kind):
-                        yield WorkKey(tenant, kind, ref[0], name)
+        return self.marked_key(obj)
 
     def scan(self, tenant: TenantConn) -> Iterable[WorkKey]:
-        return self.copied_keys(tenant, PODS)
+        return self.copied_keys(tenant)
 
     def requeue_unschedulable(self) -> None:
         """The snapshot changed (room freed, node added): pending pods get another try."""
@@ -181,7 +105,7 @@ class PodSyncer(ResourceSyncer):
         if tpod is None or tpod["metadata"].get("deletionTimestamp"):
             self.unschedulable.discard(key)
             return await self._delete(tenant, tpod, found)
-        if found and markers.tenant_ref(found[1])[2] != tpod["metadata"]["uid"]:  # type: ignore[index]
+        if found and _copy_uid(found[1]) != tpod["metadata"]["uid"]:
             await self._delete_edge(*found)  # an older pod of the same name
             return 1.0
         if found is None:
@@ -246,11 +170,9 @@ class PodSyncer(ResourceSyncer):
         # Assumed before the first await: other workers schedule while this one waits.
         self.ctx.placer.assume(edge.name, placement.node, epod)
         try:
-            await self.ctx.syncer("Namespace").ensure(  # type: ignore[attr-defined]
-                tenant, edge, tpod["metadata"]["namespace"])
-            for kind in ("ConfigMap", "Secret"):
-                await self.ctx.syncer(kind).ensure_for_pod(  # type: ignore[attr-defined]
-                    tenant, edge, tpod)
+            await self.ctx.namespaces.ensure(tenant, edge, tpod["metadata"]["namespace"])
+            for dependents in self.ctx.pod_dependents:
+                await dependents.ensure_for_pod(tenant, edge, tpod)
             await edge.client.create(PODS, epod, namespace=ns)
         except KubeError as err:
             if not err.conflict or not await self._ours_exists(edge, tenant, tpod, ns):
@@ -260,7 +182,7 @@ class PodSyncer(ResourceSyncer):
                                        "fusionvc holds this pod's name in the edge cluster")
                     return
                 raise
-        await self.ctx.syncer("Node").ensure(tenant, edge, placement.node)  # type: ignore[attr-defined]
+        await self.ctx.virtual_nodes.ensure(tenant, edge, placement.node)
         await self._bind(tenant, tpod, edge.name, placement.node, vnode)
 
     async def _ours_exists(self, edge: EdgeConn, tenant: TenantConn, tpod: Obj, ns: str) -> bool:
@@ -292,7 +214,7 @@ class PodSyncer(ResourceSyncer):
     async def _update(self, tenant: TenantConn, tpod: Obj, edge: EdgeConn, epod: Obj) -> None:
         if not tpod["spec"].get("nodeName"):
             node = epod["spec"]["nodeName"]
-            await self.ctx.syncer("Node").ensure(tenant, edge, node)  # type: ignore[attr-defined]
+            await self.ctx.virtual_nodes.ensure(tenant, edge, node)
             await self._bind(tenant, tpod, edge.name, node, virtual_node_name(edge.name, node))
             return
         desired = translate_pod_down(tpod, tenant=tenant.name,

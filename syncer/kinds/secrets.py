@@ -6,21 +6,18 @@ must not reach an edge cluster.
 
 from __future__ import annotations
 
-from typing import Any
-
-from syncer.core.syncer import register
 from syncer.kinds.dependents import DependentSyncer, dependent_watches
+from syncer.kube import Obj
 from syncer.kube.apis import SECRETS
 
 TOKEN_TYPE = "kubernetes.io/service-account-token"
 
 
-@register
 class SecretSyncer(DependentSyncer):
     kind = "Secret"
-    resource = SECRETS
+    copied = resource = SECRETS
     index = "secret"
-    tenant_watches, edge_watches = dependent_watches(SECRETS)
+    tenant_watches, edge_watches = dependent_watches(SECRETS, index)
 
-    def copyable(self, obj: dict[str, Any]) -> bool:
+    def copyable(self, obj: Obj) -> bool:
         return obj.get("type") != TOKEN_TYPE

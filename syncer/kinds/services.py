@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
-from typing import Any
 
 import structlog
 
@@ -20,14 +19,12 @@ from syncer.core.conditions import same_condition, set_condition
 from syncer.core.isolation import check_service, describe
 from syncer.core.keys import WorkKey
 from syncer.core.names import edge_namespace
-from syncer.core.syncer import ResourceSyncer, register
+from syncer.core.syncer import NameTaken, ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
-from syncer.kinds.dependents import tenant_key_index
+from syncer.kube import Obj
 from syncer.kube.apis import PODS, SERVICES
-from syncer.kube.client import KubeError
 
 log = structlog.get_logger(__name__)
-Obj = dict[str, Any]
 EDGE_ALLOCATED = ("clusterIP", "clusterIPs", "healthCheckNodePort", "loadBalancerIP",
                   "externalIPs")
 CONDITION = "fusionvc.io/Synced"
@@ -70,12 +67,17 @@ def spec_differs(have: Obj, want: Obj) -> bool:
     return strip != (w.get("ports") or [])
 
 
-@register
+def namespace_index(pod: Obj) -> list[str]:
+    return [pod["metadata"]["namespace"]]
+
+
 class ServiceSyncer(ResourceSyncer):
     kind = "Service"
+    copied = SERVICES
     tenant_watches = (WatchSpec(SERVICES),)
     edge_watches = (WatchSpec(SERVICES, markers.MANAGED_SELECTOR,
-                              (("tenant-key", tenant_key_index),)),)
+                              (("tenant-key", markers.tenant_key_index),)),
+                    WatchSpec(PODS, indexers=(("namespace", namespace_index),)))
 
     def tenant_event(self, tenant: TenantConn, watch: str, old: Obj | None,
                      new: Obj | None) -> Iterable[WorkKey]:
@@ -88,7 +90,15 @@ class ServiceSyncer(ResourceSyncer):
                    new: Obj | None) -> Iterable[WorkKey]:
         obj = new or old
         assert obj is not None
-        return self.marked_key(obj)
+        if watch != PODS.plural:
+            return self.marked_key(obj)
+        moved = old is None or new is None or old["metadata"].get("labels") != new[
+            "metadata"].get("labels")
+        tenant, ref = markers.tenant_of(obj), markers.tenant_ref(obj)
+        tconn = self.ctx.tenants.get(tenant or "")
+        if not moved or ref is None or tconn is None or not tconn.informers:
+            return ()
+        return self.pods_moved(tconn, ref[0])
 
     def pods_moved(self, tenant: TenantConn, namespace: str) -> Iterable[WorkKey]:
         """Services of a namespace whose pods appeared or left an edge cluster."""
@@ -97,7 +107,7 @@ class ServiceSyncer(ResourceSyncer):
                 yield WorkKey(tenant.name, self.kind, namespace, svc["metadata"]["name"])
 
     def scan(self, tenant: TenantConn) -> Iterable[WorkKey]:
-        return self.copied_keys(tenant, SERVICES)
+        return self.copied_keys(tenant)
 
     def wanted_edges(self, tenant: TenantConn, svc: Obj, ens: str) -> set[str]:
         selector = svc["spec"].get("selector")
@@ -118,35 +128,25 @@ class ServiceSyncer(ResourceSyncer):
                 await self._reject(tenant, svc, describe(violations))
             else:
                 wanted = self.wanted_edges(tenant, svc, ens)
-        for edge in self.ctx.edges.values():
-            if not edge.synced:
-                continue
-            have = edge.get(SERVICES, ens, key.name)
-            if edge.name in wanted and svc is not None:
-                await self._upsert(tenant, edge, svc, ens, have)
-            elif have is not None and markers.is_managed(have, tenant.name):
-                await edge.client.delete(SERVICES, key.name, ens, uid=have["metadata"]["uid"])
+
+        async def upsert(edge: EdgeConn, have: Obj | None) -> None:
+            assert svc is not None
+            await self._upsert(tenant, edge, svc, have)
+        await self.converge_copies(tenant, SERVICES, key, wanted, upsert)
         return None
 
-    async def _upsert(self, tenant: TenantConn, edge: EdgeConn, svc: Obj, ens: str,
+    async def _upsert(self, tenant: TenantConn, edge: EdgeConn, svc: Obj,
                       have: Obj | None) -> None:
-        await self.ctx.syncer("Namespace").ensure(  # type: ignore[attr-defined]
-            tenant, edge, svc["metadata"]["namespace"])
+        ens = await self.ctx.namespaces.ensure(tenant, edge, svc["metadata"]["namespace"])
         want = translate_service_down(svc, tenant=tenant.name, edge_namespace=ens)
-        if have is None:
-            try:
-                await edge.client.create(SERVICES, want, namespace=ens)
-                return
-            except KubeError as err:
-                if not err.conflict:
-                    raise
-                have = await edge.client.get(SERVICES, want["metadata"]["name"], ens)
-        if not markers.is_managed(have, tenant.name):
+        try:
+            have = await self.adopt_or_create(tenant, edge, SERVICES, want, have)
+        except NameTaken:
             await self.ctx.recorder.warn(tenant.client, {"kind": "Service", **svc}, "NameTaken",
                                          "an object not managed by fusionvc holds this name "
                                          "in an edge cluster")
             return
-        if spec_differs(have, want):
+        if have is not None and spec_differs(have, want):
             await edge.client.patch(SERVICES, want["metadata"]["name"],
                                     {"spec": {k: want["spec"].get(k) for k in (
                                         "selector", "ports", "type", "sessionAffinity")}},

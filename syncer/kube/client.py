@@ -21,6 +21,7 @@ import orjson
 from kubernetes_asyncio.client import ApiClient
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from syncer.kube import Obj
 from syncer.kube.apis import ResourceType
 
 # Counts the writes made inside one reconcile (the controller sets a fresh [0] per key), so
@@ -29,7 +30,6 @@ WRITES: ContextVar[list[int] | None] = ContextVar("fusionvc_writes", default=Non
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"
-Obj = dict[str, Any]
 READ_BUFSIZE = 2**21  # as kubernetes-asyncio: one watch event may carry a 1.5 MiB object
 
 

@@ -27,8 +27,9 @@ from typing import Any
 import structlog
 from cachetools import LRUCache
 
+from syncer.kube import Obj
+
 log = structlog.get_logger(__name__)
-Obj = dict[str, Any]
 INTERN_MAX = 64  # longer strings (uids, messages, data) are rarely shared
 MEMO_SIZE = 32_768  # distinct subtrees remembered; beyond it the least used are forgotten
 DROPPED_ANNOTATIONS = ("kubectl.kubernetes.io/last-applied-configuration",)

@@ -17,10 +17,11 @@ from typing import Any
 
 import structlog
 
+from syncer.kube import Obj
 from syncer.kube.apis import ResourceType
 from syncer.kube.client import KubeClient, KubeError
 from syncer.kube.compact import DEFAULT as COMPACTOR
-from syncer.kube.store import Obj, Store, key_of
+from syncer.kube.store import Store, key_of
 
 log = structlog.get_logger(__name__)
 compact = COMPACTOR.compact  # every cached object is stored compacted (and read-only)

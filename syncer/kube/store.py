@@ -8,9 +8,9 @@ objects that produce it, and is kept up to date on every write.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
 
-Obj = dict[str, Any]
+from syncer.kube import Obj
+
 StoreKey = tuple[str, str]
 IndexFunc = Callable[[Obj], Iterable[str]]
 

@@ -44,7 +44,6 @@ class ManagementSettings:
 
 @dataclass(frozen=True)
 class SyncSettings:
-    resync_interval_s: float = 60.0
     # The API servers, not the workers, bound throughput: 16 sync as fast as 32 or 96 on the
     # sandbox, and each worker's request in flight holds a TLS connection (256 KiB buffer).
     workers: int = 16
@@ -53,6 +52,7 @@ class SyncSettings:
     queue_burst: int = 2000
     request_timeout_s: float = 30.0
     drift_scan_interval_s: float = 60.0
+    extra_kinds: tuple[str, ...] = ()  # "module:Class" of syncers beyond the built-in kinds
 
 
 def default_identity() -> str:
@@ -112,7 +112,7 @@ _GROUPS: dict[str, tuple[type[Any], str]] = {
 class _Spec:
     key: str  # "group.field": the YAML key path and the dataclass field
     flag: str
-    kind: str  # str | optstr | int | float | duration | bool | choice
+    kind: str  # str | optstr | int | float | duration | bool | choice | refs
     help: str
     minimum: int | None = None  # ints only; floats and durations must be > 0
     choices: tuple[str, ...] = ()
@@ -127,8 +127,6 @@ _SPECS: tuple[_Spec, ...] = (
           "kubeconfig of the management cluster; unset: in-cluster service account"),
     _Spec("management.namespace", "--namespace", "str",
           "namespace of the syncer: kubeconfig Secrets and the leader Lease live here"),
-    _Spec("sync.resync_interval_s", "--resync-interval", "duration",
-          "informer resync period"),
     _Spec("sync.workers", "--workers", "int", "reconcile workers", minimum=1),
     _Spec("sync.queue_max", "--queue-max", "int",
           "most keys waiting in the work queue", minimum=1),
@@ -140,6 +138,8 @@ _SPECS: tuple[_Spec, ...] = (
           "limit for one API request (watches excepted)"),
     _Spec("sync.drift_scan_interval_s", "--drift-scan-interval", "duration",
           "period of the scan comparing tenant and edge objects"),
+    _Spec("sync.extra_kinds", "--extra-kinds", "refs",
+          "syncers of more kinds, as comma-separated module:Class (ResourceSyncer subclasses)"),
     _Spec("leader.enabled", "--leader-elect", "bool",
           "elect a leader among replicas with a Lease; only the leader writes"),
     _Spec("leader.lease_name", "--leader-lease-name", "str", "name of the Lease"),
@@ -177,7 +177,8 @@ def _default_of(key: str) -> Any:
     return getattr(getattr(Settings(), group), name)
 
 
-_METAVARS = {"str": "TEXT", "optstr": "TEXT", "int": "N", "float": "NUMBER", "duration": "DURATION"}
+_METAVARS = {"str": "TEXT", "optstr": "TEXT", "int": "N", "float": "NUMBER", "duration": "DURATION",
+             "refs": "MODULE:CLASS,..."}
 
 
 def build_arg_parser() -> argparse.ArgumentParser:
@@ -279,6 +280,21 @@ def _string(spec: _Spec, raw: object, where: str) -> str | None:
     return value
 
 
+_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+
+
+def _refs(raw: object, where: str) -> tuple[str, ...]:
+    """``module:Class`` references: comma-separated text, or a YAML list of strings."""
+    items = raw.split(",") if isinstance(raw, str) else raw
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise _bad(where, f"expected module:Class references, got {raw!r}")
+    refs = tuple(i.strip() for i in items if i.strip())
+    for ref in refs:
+        if not _REF.match(ref):
+            raise _bad(where, f"expected module:Class, got {ref!r}")
+    return refs
+
+
 def _convert(spec: _Spec, raw: object, where: str) -> Any:
     """Turn one raw value (string from flags/env, any YAML scalar from a file) into its type."""
     if raw is None:  # "key:" or "key: ~" in a file
@@ -291,6 +307,8 @@ def _convert(spec: _Spec, raw: object, where: str) -> Any:
         return _integer(spec, raw, where)
     if spec.kind == "bool":
         return _boolean(raw, where)
+    if spec.kind == "refs":
+        return _refs(raw, where)
     return _string(spec, raw, where)
 
 

@@ -59,17 +59,28 @@ def test_lease_namespace_follows_namespace_unless_set() -> None:
 
 
 def test_types_and_units() -> None:
-    env = {"FUSIONVC_LEADER_ELECT": "false", "FUSIONVC_RESYNC_INTERVAL": "2m",
+    env = {"FUSIONVC_LEADER_ELECT": "false", "FUSIONVC_DRIFT_SCAN_INTERVAL": "2m",
            "FUSIONVC_LOG_LEVEL": "DEBUG", "FUSIONVC_KUBECONFIG": "/k/config"}
     settings = load_settings(["--leader-renew-deadline", "1500ms", "--leader-retry-period",
                               "1"], env)
     assert settings.leader.enabled is False
-    assert settings.sync.resync_interval_s == 120.0
+    assert settings.sync.drift_scan_interval_s == 120.0
     assert settings.leader.renew_deadline_s == 1.5
     assert settings.logging.level == "debug"
     assert settings.management.kubeconfig == "/k/config"
     assert load_settings(["--no-leader-elect"], {"FUSIONVC_LEADER_ELECT": "true"}).leader.enabled \
         is False
+
+
+def test_extra_kinds_from_flag_env_or_file(tmp_path: Path) -> None:
+    assert load_settings([], {}).sync.extra_kinds == ()
+    flag = load_settings(["--extra-kinds", "toy.kind:ToySyncer, more:Other"], {})
+    assert flag.sync.extra_kinds == ("toy.kind:ToySyncer", "more:Other")
+    env = load_settings([], {"FUSIONVC_EXTRA_KINDS": "toy.kind:ToySyncer"})
+    assert env.sync.extra_kinds == ("toy.kind:ToySyncer",)
+    path = tmp_path / "s.yaml"
+    path.write_text("sync: {extra_kinds: [toy.kind:ToySyncer]}\n")
+    assert load_settings(["--config", str(path)], {}).sync.extra_kinds == ("toy.kind:ToySyncer",)
 
 
 def test_help_names_every_flag_env_and_key() -> None:
@@ -90,7 +101,9 @@ def test_help_names_every_flag_env_and_key() -> None:
         ([], {}, "sync: 3\n", "sync in {file}: expected a mapping"),
         ([], {}, "- a\n", "{file}: the top level must be a mapping"),
         ([], {}, "sync: {workers: [\n", "--config: '{file}' is not valid YAML"),
-        (["--resync-interval=-5"], {}, None, "--resync-interval: must be greater than 0"),
+        (["--drift-scan-interval=-5"], {}, None, "--drift-scan-interval: must be greater than 0"),
+        (["--extra-kinds", "toy.kind"], {}, None, "--extra-kinds: expected module:Class, got"),
+        ([], {}, "sync: {extra_kinds: 3}\n", "sync.extra_kinds in {file}: expected module:Class"),
         ([], {"FUSIONVC_SHUTDOWN_GRACE": "-1s"}, None, "FUSIONVC_SHUTDOWN_GRACE: must be greater"),
         ([], {}, "sync: {drift_scan_interval_s: soon}\n",
          "sync.drift_scan_interval_s in {file}: expected a duration, got 'soon'"),

@@ -8,7 +8,7 @@ from syncer.core.controller import Controller
 from syncer.core.keys import WorkKey
 from syncer.core.queue import FairQueue
 from syncer.core.recorder import EventRecorder
-from syncer.core.syncer import SyncContext
+from syncer.core.context import SyncContext
 from syncer.kube.client import WRITES, KubeError
 from syncer.ops.metrics import Metrics
 from syncer.placement import Placer
@@ -20,7 +20,7 @@ def _controller() -> tuple[Controller, Metrics]:
     ctx = SyncContext(tenants={}, edges={}, queue=FairQueue(), recorder=EventRecorder(),
                       placer=Placer())
     metrics = Metrics(CollectorRegistry())
-    return Controller(ctx, metrics, workers=1), metrics
+    return Controller(ctx, metrics, (), workers=1), metrics
 
 
 def _count(metrics: Metrics, result: str) -> float:
@@ -39,7 +39,7 @@ async def test_a_conflict_is_retried_with_backoff_then_succeeds() -> None:
         if len(calls) == 1:
             raise KubeError(409, "Conflict", "the object has been modified")
         return None
-    controller.extra["Thing"] = reconcile
+    controller.add_reconciler("Thing", reconcile)
     await controller.process(KEY)
     assert controller.ctx.queue.failures(KEY) == 1
     assert controller.ctx.queue.pending() == 1  # re-added after its backoff, not dropped
@@ -55,7 +55,7 @@ async def test_requeue_after_and_crash_are_both_retried() -> None:
 
     async def crash(key: WorkKey) -> float | None:
         raise RuntimeError("bug")
-    controller.extra["Thing"] = crash
+    controller.add_reconciler("Thing", crash)
     await controller.process(KEY)
     assert _count(metrics, "error") == 1 and controller.ctx.queue.failures(KEY) == 1
     controller.ctx.queue.shutdown()
@@ -69,7 +69,7 @@ async def test_scan_queued_key_that_writes_counts_as_a_difference() -> None:
         assert writes is not None
         writes[0] += 1  # what KubeClient does for every non-GET call
         return None
-    controller.extra["Thing"] = repair
+    controller.add_reconciler("Thing", repair)
     controller._scanned.add(KEY)
     await controller.process(KEY)
     await controller.process(KEY)  # not from the scan this time

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from syncer.kinds.pods import dependency_refs
+from syncer.kinds.dependents import dependency_refs
 
 Obj = dict[str, Any]
 TOKEN_VOLUME = {"name": "kube-api-access-abcde", "projected": {"sources": [

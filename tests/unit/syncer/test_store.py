@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from syncer.kube.store import Obj, Store, key_of
+from syncer.kube import Obj
+from syncer.kube.store import Store, key_of
 
 
 def obj(name: str, ns: str = "default", **labels: str) -> Obj:

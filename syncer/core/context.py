@@ -1,0 +1,81 @@
+"""SyncContext: the typed collaborators every syncer works with.
+
+Syncers never look each other up by name. A syncer that offers a service to the
+others (edge namespaces, virtual nodes, objects that follow pods to the edge)
+registers itself on the context when it is built, under a Protocol the others
+call. A context built without such a syncer answers with a clear error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from syncer.core.keys import WorkKey
+from syncer.core.queue import FairQueue
+from syncer.core.recorder import EventRecorder
+from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
+from syncer.kube import Obj
+
+if TYPE_CHECKING:
+    from syncer.placement import Placer
+
+
+class EdgeNamespaces(Protocol):
+    """Makes sure a tenant namespace has its edge namespace (with isolation) on an edge."""
+
+    async def ensure(self, tenant: TenantConn, edge: EdgeConn, namespace: str) -> str: ...
+
+
+class VirtualNodes(Protocol):
+    """Makes sure the tenant has the virtual node of an edge node."""
+
+    async def ensure(self, tenant: TenantConn, edge: EdgeConn, node: str) -> str: ...
+
+
+class PodDependents(Protocol):
+    """A kind whose objects follow pods to the edge (ConfigMaps, Secrets)."""
+
+    def keys_for_pod(self, tenant: str, pod: Obj) -> Iterable[WorkKey]: ...
+
+    async def ensure_for_pod(self, tenant: TenantConn, edge: EdgeConn, pod: Obj) -> None: ...
+
+
+class EdgeListener(Protocol):
+    """Something outside the syncers fed by edge watch events (the placer's snapshot)."""
+
+    @property
+    def edge_watches(self) -> tuple[WatchSpec, ...]: ...
+
+    def edge_event(self, edge: EdgeConn, watch: str, old: Obj | None,
+                   new: Obj | None) -> None: ...
+
+
+class _Unregistered:
+    """Stands for a collaborator no registered syncer provides."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    async def ensure(self, tenant: TenantConn, edge: EdgeConn, name: str) -> str:
+        raise LookupError(f"no registered syncer provides {self.what}")
+
+
+def _always() -> bool:
+    return True
+
+
+@dataclass
+class SyncContext:
+    tenants: dict[str, TenantConn]
+    edges: dict[str, EdgeConn]
+    queue: FairQueue
+    recorder: EventRecorder
+    placer: Placer
+    is_leader: Callable[[], bool] = _always
+    namespaces: EdgeNamespaces = field(
+        default_factory=lambda: _Unregistered("edge namespaces"))
+    virtual_nodes: VirtualNodes = field(
+        default_factory=lambda: _Unregistered("virtual nodes"))
+    pod_dependents: list[PodDependents] = field(default_factory=list)
