@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import structlog
 
+from scheduler import SchedulingPolicy
 from syncer.core.isolation import IsolationPolicy
+from syncer.fleet.specs import EdgeSpec, TenantSpec
 from syncer.kube import Obj
 from syncer.kube.apis import ResourceType
 from syncer.kube.client import KubeClient
@@ -88,16 +89,29 @@ class ClusterConn:
 @dataclass
 class TenantConn(ClusterConn):
     uid: str = ""
-    isolation: IsolationPolicy = field(default_factory=IsolationPolicy)
-    scheduling: Any = None  # the scheduler's parsed policy for this tenant
-    spec: Obj = field(default_factory=dict)
+    spec: TenantSpec = field(default_factory=TenantSpec)
+    scheduling: SchedulingPolicy | None = None  # the last valid policy; None: the default
+
+    @property
+    def isolation(self) -> IsolationPolicy:
+        return self.spec.isolation
 
 
 @dataclass
 class EdgeConn(ClusterConn):
-    region: str = ""
-    latency_ms: dict[str, float] = field(default_factory=dict)
-    unschedulable: bool = False
+    spec: EdgeSpec = field(default_factory=EdgeSpec)
+
+    @property
+    def region(self) -> str:
+        return self.spec.region
+
+    @property
+    def latency_ms(self) -> Mapping[str, float]:
+        return self.spec.latency_ms
+
+    @property
+    def unschedulable(self) -> bool:
+        return self.spec.unschedulable
 
 
 def merge_specs(specs: list[WatchSpec]) -> list[WatchSpec]:

@@ -10,6 +10,7 @@ from kubernetes_asyncio.client import ApiClient, Configuration
 from kubernetes_asyncio.config import load_kube_config_from_dict
 from kubernetes_asyncio.config.config_exception import ConfigException
 
+from syncer.fleet.specs import SecretKeyRef
 from syncer.kube import Obj
 from syncer.kube.client import KubeClient, KubeError
 
@@ -25,10 +26,10 @@ class ConnectError(Exception):
         self.reason, self.message = reason, message
 
 
-def kubeconfig_from_secret(secret: Obj | None, ref: Obj, namespace: str) -> Obj:
+def kubeconfig_from_secret(secret: Obj | None, ref: SecretKeyRef, namespace: str) -> Obj:
     """Decodes the kubeconfig the object's kubeconfigSecretRef points at."""
-    name, key = ref.get("name", ""), ref.get("key") or "kubeconfig"
-    if ref.get("namespace") not in (None, "", namespace):
+    name, key = ref.name, ref.key
+    if ref.namespace not in ("", namespace):
         raise ConnectError("KubeconfigInvalid", f"kubeconfigSecretRef.namespace must be "
                            f"{namespace} (fusionvc reads Secrets only there)")
     if secret is None:

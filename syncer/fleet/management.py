@@ -20,10 +20,10 @@ from syncer.core import markers
 from syncer.core.conditions import now_rfc3339, same_condition, set_condition
 from syncer.core.context import SyncContext
 from syncer.core.controller import Controller
-from syncer.core.isolation import IsolationPolicy
 from syncer.core.keys import WorkKey
 from syncer.fleet.conn import ClusterConn, EdgeConn, TenantConn
 from syncer.fleet.connect import ConnectError, connect, kubeconfig_from_secret
+from syncer.fleet.specs import parse_edge_spec, parse_tenant_spec, secret_key_ref
 from syncer.kube import Obj
 from syncer.kube.apis import EDGECLUSTERS, NAMESPACES, NODES, PODS, SECRETS, TENANTS, ResourceType
 from syncer.kube.client import KubeClient, KubeError
@@ -40,13 +40,6 @@ REFRESH_TENANT, REFRESH_EDGE = 15.0, 5.0
 
 def _fingerprint(obj: Obj, secret: Obj | None) -> tuple[str, str]:
     return obj["metadata"]["uid"], (secret or {}).get("metadata", {}).get("resourceVersion", "")
-
-
-def isolation_policy(spec: Obj) -> IsolationPolicy:
-    iso = spec.get("isolation") or {}
-    return IsolationPolicy(pod_security=iso.get("podSecurity", "baseline"),
-                           allow_node_port=bool(iso.get("allowNodePort")),
-                           allow_load_balancer=bool(iso.get("allowLoadBalancer")))
 
 
 class Management:
@@ -75,7 +68,7 @@ class Management:
         name = (new or old or {})["metadata"]["name"]
         for kind in ("Tenant", "EdgeCluster"):
             for obj in self.informers[kind].store:
-                if obj["spec"].get("kubeconfigSecretRef", {}).get("name") == name:
+                if secret_key_ref(obj.get("spec") or {}).name == name:
                     self.ctx.queue.add(WorkKey(SYSTEM, kind, "", obj["metadata"]["name"]))
 
     @property
@@ -86,9 +79,8 @@ class Management:
 
     async def _connection(self, kind: str, obj: Obj) -> KubeClient | None:
         """A new client when the object is new or its Secret changed; None when unchanged."""
-        name = obj["metadata"]["name"]
-        ref = obj["spec"].get("kubeconfigSecretRef") or {}
-        secret = self.informers["Secret"].store.get(self.namespace, ref.get("name", ""))
+        name, ref = obj["metadata"]["name"], secret_key_ref(obj.get("spec") or {})
+        secret = self.informers["Secret"].store.get(self.namespace, ref.name)
         fingerprint = _fingerprint(obj, secret)
         if self.fingerprints.get((kind, name)) == fingerprint:
             return None
@@ -163,10 +155,9 @@ class Management:
         return REFRESH_TENANT
 
     def _apply_policy(self, conn: TenantConn, obj: Obj) -> tuple[str, str, str, str]:
-        spec = obj["spec"]
-        conn.spec, conn.isolation = spec, isolation_policy(spec)
+        conn.spec = parse_tenant_spec(obj["spec"])
         try:
-            conn.scheduling = parse_policy(spec.get("scheduling"), self.placer.known_regions(),
+            conn.scheduling = parse_policy(conn.spec.scheduling, self.placer.known_regions(),
                                            self.placer.score_plugin_names())
         except PolicyError as err:
             kept = "the previous valid policy stays in force" if conn.scheduling else \
@@ -239,6 +230,4 @@ class Management:
 
     @staticmethod
     def _update_edge(conn: EdgeConn, spec: Obj) -> None:
-        conn.region = spec.get("region", "")
-        conn.latency_ms = {k: float(v) for k, v in (spec.get("latencyMs") or {}).items()}
-        conn.unschedulable = bool(spec.get("unschedulable"))
+        conn.spec = parse_edge_spec(spec)

@@ -9,7 +9,6 @@ them, and a NetworkPolicy that admits traffic only from the same tenant.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
 import structlog
 from cachetools import TTLCache
@@ -21,7 +20,13 @@ from syncer.core.names import edge_namespace
 from syncer.core.syncer import ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.kube import Obj
-from syncer.kube.apis import LIMITRANGES, NAMESPACES, NETWORKPOLICIES, RESOURCEQUOTAS
+from syncer.kube.apis import (
+    LIMITRANGES,
+    NAMESPACES,
+    NETWORKPOLICIES,
+    RESOURCEQUOTAS,
+    ResourceType,
+)
 from syncer.kube.client import KubeError
 
 log = structlog.get_logger(__name__)
@@ -41,23 +46,21 @@ def translate_namespace_down(tenant: TenantConn, namespace: Obj, edge_name: str)
                          "annotations": markers.marker_annotations(namespace)}}
 
 
-def isolation_objects(tenant: TenantConn, edge_name: str) -> list[tuple[Any, Obj]]:
+def isolation_objects(tenant: TenantConn, edge_name: str) -> list[tuple[ResourceType, Obj]]:
     """ResourceQuota, LimitRange and NetworkPolicy for one edge namespace (pure)."""
     meta = {"namespace": edge_name, "labels": markers.marker_labels(tenant.name)}
-    isolation = tenant.spec.get("isolation") or {}
-    objs: list[tuple[Any, Obj]] = [(NETWORKPOLICIES, {
+    objs: list[tuple[ResourceType, Obj]] = [(NETWORKPOLICIES, {
         "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
         "metadata": {"name": POLICY_NAME, **meta},
         "spec": {"podSelector": {}, "policyTypes": ["Ingress"],
                  "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {
                      markers.TENANT: tenant.name}}}]}]}})]
-    if isolation.get("resourceQuota"):
+    if tenant.spec.resource_quota:
         objs.append((RESOURCEQUOTAS, {
             "apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": QUOTA_NAME, **meta},
-            "spec": {"hard": {k: str(v) for k, v in isolation["resourceQuota"].items()}}}))
-    limits = isolation.get("defaultLimits") or {}
-    if limits:
-        default = {k: str(v) for k, v in limits.items()}
+            "spec": {"hard": dict(tenant.spec.resource_quota)}}))
+    if tenant.spec.default_limits:
+        default = dict(tenant.spec.default_limits)
         objs.append((LIMITRANGES, {
             "apiVersion": "v1", "kind": "LimitRange", "metadata": {"name": LIMITS_NAME, **meta},
             "spec": {"limits": [{"type": "Container", "default": default,
@@ -129,7 +132,7 @@ class NamespaceSyncer(ResourceSyncer):
         for resource, obj in isolation_objects(tenant, name):
             await self._upsert(edge, resource, obj)
 
-    async def _upsert(self, edge: EdgeConn, resource: Any, obj: Obj) -> None:
+    async def _upsert(self, edge: EdgeConn, resource: ResourceType, obj: Obj) -> None:
         meta = obj["metadata"]
         try:
             await edge.client.create(resource, obj, namespace=meta["namespace"])

@@ -1,4 +1,4 @@
-"""Kubeconfig Secrets (syncer/connect.py: kubeconfig_from_secret)."""
+"""Kubeconfig Secrets (syncer/fleet/connect.py: kubeconfig_from_secret)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from syncer.fleet.connect import ConnectError, kubeconfig_from_secret
+from syncer.fleet.specs import secret_key_ref
 
 Obj = dict[str, Any]
 NS = "fusionvc-system"
@@ -43,12 +44,13 @@ GOOD = b64(yaml.safe_dump(KUBECONFIG))
     ],
 )
 def test_valid(sec: Obj, ref: Obj) -> None:
-    assert kubeconfig_from_secret(sec, ref, NS) == KUBECONFIG
+    parsed = secret_key_ref({"kubeconfigSecretRef": ref})
+    assert kubeconfig_from_secret(sec, parsed, NS) == KUBECONFIG
 
 
 def expect(sec: Obj | None, ref: Obj) -> ConnectError:
     with pytest.raises(ConnectError) as info:
-        kubeconfig_from_secret(sec, ref, NS)
+        kubeconfig_from_secret(sec, secret_key_ref({"kubeconfigSecretRef": ref}), NS)
     err = info.value
     assert str(err) == err.message
     return err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from syncer.core import markers
 from syncer.core.isolation import IsolationPolicy
 from syncer.fleet.conn import TenantConn
+from syncer.fleet.specs import parse_tenant_spec
 from syncer.kinds.namespaces import (
     LIMITS_NAME,
     POLICY_NAME,
@@ -23,8 +25,10 @@ EDGE_NS = "tenant-a-abc123-shop"
 
 
 def tenant(level: str = "baseline", spec: Obj | None = None) -> TenantConn:
+    parsed = parse_tenant_spec(spec or {})
     return TenantConn("tenant-a", "tenant", client=None, uid="u1",  # type: ignore[arg-type]
-                      spec=spec or {}, isolation=IsolationPolicy(pod_security=level))
+                      spec=dataclasses.replace(parsed, isolation=IsolationPolicy(
+                          pod_security=level)))
 
 
 TENANT_NS = {"apiVersion": "v1", "kind": "Namespace",

@@ -11,6 +11,7 @@ import pytest
 from syncer.core import markers
 from syncer.core.names import virtual_node_name
 from syncer.fleet.conn import EdgeConn
+from syncer.fleet.specs import EdgeSpec
 from syncer.kinds.nodes import translate_node_up
 
 Obj = dict[str, Any]
@@ -18,7 +19,8 @@ NOW = "2024-05-01T12:00:00.000000Z"
 
 
 def edge(region: str = "eu-west") -> EdgeConn:
-    return EdgeConn("edge-1", "edge", client=None, region=region)  # type: ignore[arg-type]
+    return EdgeConn("edge-1", "edge", client=None,  # type: ignore[arg-type]
+                    spec=EdgeSpec(region=region))
 
 
 def edge_node(**labels: str) -> Obj:
