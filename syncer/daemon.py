@@ -90,7 +90,7 @@ class Daemon:
         mgmt = KubeClient(api, "management", self.settings.sync.request_timeout_s)
         management = Management(mgmt, self.settings.management.namespace, self.ctx,
                                 self.controller, self.placer, self.metrics)
-        elector = (LeaderElector(api, self.settings.leader, metrics=self.metrics)
+        elector = (LeaderElector(mgmt, self.settings.leader, metrics=self.metrics)
                    if self.settings.leader.enabled else None)
         if elector is not None:
             self.ctx.is_leader = lambda: elector.is_leader

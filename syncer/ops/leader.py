@@ -31,10 +31,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-import aiohttp
-from kubernetes_asyncio import client
-from kubernetes_asyncio.client.exceptions import ApiException
-
+from syncer.kube.apis import LEASES
+from syncer.kube.client import KubeClient, KubeError
 from syncer.ops.logs import get_logger
 from syncer.ops.metrics import Metrics
 from syncer.ops.settings import LeaderSettings
@@ -151,23 +149,22 @@ def release_body(
 class LeaderElector:
     """Runs the election for one replica against the management cluster.
 
-    ``api_client`` is the management cluster's ``ApiClient`` (owned by the
-    caller). Typical use: run :meth:`run` as a task; writers wait for
-    :attr:`leading` and check :attr:`is_leader` before each write; when
-    :attr:`lost` is set (``run`` returned) the daemon stops writing and exits.
-    On graceful shutdown: stop writers, cancel the ``run`` task, then
+    ``client`` is the management cluster's ``KubeClient`` (owned by the caller).
+    Typical use: run :meth:`run` as a task; writers wait for :attr:`leading` and
+    check :attr:`is_leader` before each write; when :attr:`lost` is set (``run``
+    returned) the daemon stops writing and exits. On graceful shutdown: stop writers, cancel the ``run`` task, then
     ``await release()``.
     """
 
     def __init__(
         self,
-        api_client: Any,
+        client: KubeClient,
         settings: LeaderSettings,
         identity: str | None = None,
         *,
         metrics: Metrics | None = None,
     ) -> None:
-        self._api = client.CoordinationV1Api(api_client)
+        self._client = client
         self._settings = settings
         self.identity = identity or settings.identity
         self._metrics = metrics
@@ -224,10 +221,9 @@ class LeaderElector:
             if body is None:
                 return False
             try:
-                await self._api.replace_namespaced_lease(
-                    self._settings.lease_name, self._settings.lease_namespace, body,
-                    _request_timeout=self._settings.renew_deadline_s)
-            except (ApiException, aiohttp.ClientError, TimeoutError) as err:
+                await self._client.request("PUT", self._path(), body=body, decode=False,
+                                           timeout=self._settings.renew_deadline_s)
+            except KubeError as err:
                 _log.warning("could not release the lease", error=str(err))
                 return False
         _log.info("released the lease", identity=self.identity, lease=self._lease_ref())
@@ -243,13 +239,11 @@ class LeaderElector:
                 held = await self._read_and_write(started)
                 self._set_reachable(True)
                 return held
-            except ApiException as err:
+            except KubeError as err:
                 self._set_reachable(bool(err.status))  # an HTTP status: the server answered
-                level = "debug" if err.status == 409 else "warning"
-                getattr(_log, level)("lease attempt failed", status=err.status, reason=err.reason)
-            except (aiohttp.ClientError, TimeoutError) as err:
-                self._set_reachable(False)
-                _log.warning("lease attempt failed", error=repr(err))
+                level = "debug" if err.conflict else "warning"
+                getattr(_log, level)("lease attempt failed", status=err.status, reason=err.reason,
+                                     error=err.message)
             return False
 
     def _set_reachable(self, reachable: bool) -> None:
@@ -262,11 +256,9 @@ class LeaderElector:
         timeout = self._settings.renew_deadline_s
         name, namespace = self._settings.lease_name, self._settings.lease_namespace
         try:
-            current = await self._api.read_namespaced_lease(
-                name, namespace, _request_timeout=timeout)
-            observed = self._api.api_client.sanitize_for_serialization(current)
-        except ApiException as err:
-            if err.status != 404:
+            observed = await self._client.request("GET", self._path(), timeout=timeout)
+        except KubeError as err:
+            if not err.not_found:
                 raise
             observed = None
         decision = decide(observed, identity=self.identity, now=datetime.now(UTC),
@@ -276,12 +268,12 @@ class LeaderElector:
             self._observe_holder(decision.holder)
             return False
         if decision.action is Action.CREATE:
-            written = await self._api.create_namespaced_lease(
-                namespace, decision.body, _request_timeout=timeout)
+            written = await self._client.request("POST", LEASES.path(namespace),
+                                                 body=decision.body, timeout=timeout)
         else:
-            written = await self._api.replace_namespaced_lease(
-                name, namespace, decision.body, _request_timeout=timeout)
-        self._lease = self._api.api_client.sanitize_for_serialization(written)
+            written = await self._client.request("PUT", self._path(), body=decision.body,
+                                                 timeout=timeout)
+        self._lease = written
         self._renewed_at = started
         self._observe_holder(self.identity)
         if not self.leading.is_set():
@@ -307,6 +299,9 @@ class LeaderElector:
             self.leading.clear()
         if self._metrics is not None:
             self._metrics.is_leader.set(1 if leading else 0)
+
+    def _path(self) -> str:
+        return LEASES.path(self._settings.lease_namespace, self._settings.lease_name)
 
     def _lease_ref(self) -> str:
         return f"{self._settings.lease_namespace}/{self._settings.lease_name}"

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from kubernetes_asyncio.client import ApiClient, Configuration
 
+from syncer.kube.client import KubeClient
 from syncer.ops.leader import (
     Action,
     LeaderElector,
@@ -141,10 +142,13 @@ def test_parse_bad_time(value: object) -> None:
 
 async def test_elector_without_leadership_releases_nothing() -> None:
     configuration = Configuration(host="http://127.0.0.1:9")  # never contacted
-    async with ApiClient(configuration) as api_client:
-        elector = LeaderElector(api_client, LeaderSettings(identity=ME))
+    client = KubeClient(ApiClient(configuration), "management")
+    try:
+        elector = LeaderElector(client, LeaderSettings(identity=ME))
         assert elector.identity == ME
         assert not elector.is_leader
         assert await elector.release() is False
         await elector.run()  # released: returns at once, without I/O
         assert not elector.leading.is_set() and not elector.lost.is_set()
+    finally:
+        await client.close()
