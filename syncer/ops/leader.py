@@ -152,8 +152,8 @@ class LeaderElector:
     ``client`` is the management cluster's ``KubeClient`` (owned by the caller).
     Typical use: run :meth:`run` as a task; writers wait for :attr:`leading` and
     check :attr:`is_leader` before each write; when :attr:`lost` is set (``run``
-    returned) the daemon stops writing and exits. On graceful shutdown: stop writers, cancel the ``run`` task, then
-    ``await release()``.
+    returned) the daemon stops writing and exits. On graceful shutdown: stop
+    writers, cancel the ``run`` task, then ``await release()``.
     """
 
     def __init__(
