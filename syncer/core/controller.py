@@ -78,6 +78,13 @@ class Controller:
     # ---- wiring informers to the queue -------------------------------------------------
 
     def start_tenant(self, tenant: TenantConn) -> None:
+        self._start(tenant, self.tenant_specs, self.tenant_handlers(tenant))
+
+    def start_edge(self, edge: EdgeConn) -> None:
+        self._start(edge, self.edge_specs, self.edge_handlers(edge))
+
+    def tenant_handlers(self, tenant: TenantConn) -> Callable[[WatchSpec], Handler]:
+        """Per watch of a tenant: its events, as keys of every syncer watching it."""
         def handler_for(spec: WatchSpec) -> Handler:
             interested = [s for s in self.syncers.values()
                           if any(w.id == spec.id for w in s.tenant_watches)]
@@ -90,14 +97,15 @@ class Controller:
                     for key in syncer.tenant_event(tenant, spec.id, old, new):
                         self.ctx.queue.add(key)
             return handle
-        self._start(tenant, self.tenant_specs, handler_for)
+        return handler_for
 
     def _note_tenant_delete(self, tenant: TenantConn, kind: str, old: Obj) -> None:
         meta = old["metadata"]
         self._tenant_deleted[WorkKey(tenant.name, kind, meta.get("namespace", ""),
                                      meta["name"])] = True
 
-    def start_edge(self, edge: EdgeConn) -> None:
+    def edge_handlers(self, edge: EdgeConn) -> Callable[[WatchSpec], Handler]:
+        """Per watch of an edge: listeners first (the placer's snapshot), then the syncers."""
         def handler_for(spec: WatchSpec) -> Handler:
             listeners = [x for x in self.listeners
                          if any(w.id == spec.id for w in x.edge_watches)]
@@ -111,7 +119,7 @@ class Controller:
                     for key in syncer.edge_event(edge, spec.id, old, new):
                         self.ctx.queue.add(key)
             return handle
-        self._start(edge, self.edge_specs, handler_for)
+        return handler_for
 
     def _start(self, conn: ClusterConn, specs: list[WatchSpec],
                handler_for: Callable[[WatchSpec], Handler]) -> None:

@@ -38,9 +38,15 @@ class NameTaken(KubeError):
     """An object fusionvc did not write holds the name of a copy in an edge cluster."""
 
     def __init__(self, kind: str, namespace: str, name: str, edge: str) -> None:
+        self.kind, self.name = kind, name
         where = f"{namespace}/{name}" if namespace else name
         super().__init__(409, "NameTaken",
                          f"{kind} {where} on {edge} exists and is not fusionvc's")
+
+    def for_tenant(self) -> str:
+        """The same in tenant terms (no edge namespace)."""
+        return (f"{self.kind} {self.name}: an object not managed by fusionvc holds this name "
+                "in the edge cluster; it is not overwritten")
 
 
 class ResourceSyncer:

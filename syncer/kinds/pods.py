@@ -18,7 +18,7 @@ from syncer.core.context import SyncContext
 from syncer.core.isolation import check_pod, describe
 from syncer.core.keys import WorkKey
 from syncer.core.names import edge_namespace, virtual_node_name
-from syncer.core.syncer import ResourceSyncer
+from syncer.core.syncer import NameTaken, ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.kinds.pod_translate import (
     image_patch,
@@ -174,6 +174,10 @@ class PodSyncer(ResourceSyncer):
             for dependents in self.ctx.pod_dependents:
                 await dependents.ensure_for_pod(tenant, edge, tpod)
             await edge.client.create(PODS, epod, namespace=ns)
+        except NameTaken as err:  # something the pod needs: the tenant is told, not a loop
+            self.ctx.placer.forget(edge.name, ns, epod["metadata"]["name"])
+            await self._reject(tenant, tpod, "NameTaken", err.for_tenant())
+            return
         except KubeError as err:
             if not err.conflict or not await self._ours_exists(edge, tenant, tpod, ns):
                 self.ctx.placer.forget(edge.name, ns, epod["metadata"]["name"])

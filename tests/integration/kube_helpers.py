@@ -8,20 +8,13 @@ from collections import Counter
 from typing import Any
 
 from syncer.core.names import edge_namespace
+from tests.builders import HARDENED, HARDENED_CONTAINER, deployment, namespace
 
 from .sandbox_fixture import Cluster, SandboxHandle
 
 Obj = dict[str, Any]
 EDGES = ("edge-bj", "edge-sh", "edge-gz")
-
-# A pod template every Pod Security level (restricted included) admits.
-HARDENED = {
-    "securityContext": {"runAsNonRoot": True, "runAsUser": 1000,
-                        "seccompProfile": {"type": "RuntimeDefault"}},
-}
-HARDENED_CONTAINER = {"securityContext": {"allowPrivilegeEscalation": False,
-                                          "capabilities": {"drop": ["ALL"]}}}
-
+__all__ = ["HARDENED", "HARDENED_CONTAINER", "deployment", "namespace"]
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
@@ -54,24 +47,6 @@ def edge_ns(sandbox: SandboxHandle, tenant: str, namespace: str) -> str:
 def edge_objects(sandbox: SandboxHandle, kind: str, namespace: str) -> dict[str, list[Obj]]:
     """kind objects in one namespace of every edge cluster, by edge name."""
     return {e: items(sandbox[e], kind, "-n", namespace) for e in EDGES}
-
-
-def deployment(namespace: str, name: str, replicas: int, *, labels: Obj | None = None,
-               pod_spec: Obj | None = None, container: Obj | None = None) -> Obj:
-    labels = labels or {"app": name}
-    base_container = {"name": "main", "image": "registry.local/app:1",
-                      "resources": {"requests": {"cpu": "50m", "memory": "32Mi"}},
-                      **HARDENED_CONTAINER, **(container or {})}
-    return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": name, "namespace": namespace},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
-                     "template": {"metadata": {"labels": labels},
-                                  "spec": {**HARDENED, "containers": [base_container],
-                                           **(pod_spec or {})}}}}
-
-
-def namespace(name: str) -> Obj:
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
 
 
 def running_pods(cluster: Cluster, ns: str, selector: str | None = None) -> list[Obj]:
