@@ -74,6 +74,3 @@ class EventRecorder:
 
     async def warn(self, client: KubeClient, obj: Obj, reason: str, message: str) -> None:
         await self.record(client, obj, "Warning", reason, message)
-
-    async def normal(self, client: KubeClient, obj: Obj, reason: str, message: str) -> None:
-        await self.record(client, obj, "Normal", reason, message)

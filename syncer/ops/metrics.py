@@ -22,6 +22,8 @@ tenant would be the largest family by far.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -30,6 +32,9 @@ from prometheus_client import (
     disable_created_metrics,
 )
 from prometheus_client.metrics import MetricWrapperBase
+
+# prometheus_client's switch has no type hints; typed once here.
+_disable_created_series: Callable[[], None] = disable_created_metrics
 
 NAMESPACE = "fusionvc"
 
@@ -61,7 +66,7 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         # No "_created" series next to every counter and histogram child: they double the
         # series count and nothing here reads them. (A process-wide prometheus_client switch.)
-        disable_created_metrics()  # type: ignore[no-untyped-call]
+        _disable_created_series()
         self.registry = registry
         self._labels: list[tuple[MetricWrapperBase, tuple[str, ...]]] = []
         sync = ("tenant", "resource", "direction")
