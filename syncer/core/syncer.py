@@ -68,6 +68,10 @@ class ResourceSyncer:
 
     def edge_event(self, edge: EdgeConn, watch: str, old: Obj | None,
                    new: Obj | None) -> Iterable[WorkKey]:
+        """By default, an event of an edge copy (kinds with ``copied``) is its tenant key."""
+        obj = new or old
+        if obj is not None and self.copied is not None and watch == self.copied.plural:
+            return self.marked_key(obj)
         return ()
 
     async def reconcile(self, key: WorkKey) -> float | None:

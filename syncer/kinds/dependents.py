@@ -140,9 +140,7 @@ class DependentSyncer(ResourceSyncer):
     def edge_event(self, edge: EdgeConn, watch: str, old: Obj | None,
                    new: Obj | None) -> Iterable[WorkKey]:
         if watch != PODS.plural:
-            obj = new or old
-            assert obj is not None
-            yield from self.marked_key(obj)
+            yield from super().edge_event(edge, watch, old, new)
         elif new is None and old is not None:  # what it used may now be unused there
             tenant, ref = markers.tenant_of(old), markers.tenant_ref(old)
             if tenant and ref:

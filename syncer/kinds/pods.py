@@ -71,12 +71,6 @@ class PodSyncer(ResourceSyncer):
         yield WorkKey(tenant.name, self.kind, obj["metadata"]["namespace"],
                       obj["metadata"]["name"])
 
-    def edge_event(self, edge: EdgeConn, watch: str, old: Obj | None,
-                   new: Obj | None) -> Iterable[WorkKey]:
-        obj = new or old
-        assert obj is not None
-        return self.marked_key(obj)
-
     def scan(self, tenant: TenantConn) -> Iterable[WorkKey]:
         return self.copied_keys(tenant)
 

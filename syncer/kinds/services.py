@@ -88,10 +88,10 @@ class ServiceSyncer(ResourceSyncer):
 
     def edge_event(self, edge: EdgeConn, watch: str, old: Obj | None,
                    new: Obj | None) -> Iterable[WorkKey]:
+        if watch != PODS.plural:
+            return super().edge_event(edge, watch, old, new)
         obj = new or old
         assert obj is not None
-        if watch != PODS.plural:
-            return self.marked_key(obj)
         moved = old is None or new is None or old["metadata"].get("labels") != new[
             "metadata"].get("labels")
         tenant, ref = markers.tenant_of(obj), markers.tenant_ref(obj)

@@ -43,10 +43,6 @@ class PodTemplateSyncer(ResourceSyncer):
         meta = (new or old or {})["metadata"]
         yield WorkKey(tenant.name, self.kind, meta["namespace"], meta["name"])
 
-    def edge_event(self, edge: EdgeConn, watch: str, old: Obj | None,
-                   new: Obj | None) -> Iterable[WorkKey]:
-        return self.marked_key(new or old or {})
-
     def scan(self, tenant: TenantConn) -> Iterable[WorkKey]:
         return self.copied_keys(tenant)
 

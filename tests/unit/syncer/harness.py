@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry
 from syncer.core.context import SyncContext
 from syncer.core.controller import Controller
 from syncer.core.keys import WorkKey
+from syncer.core.names import edge_namespace
 from syncer.core.queue import FairQueue
 from syncer.core.recorder import EventRecorder
 from syncer.core.syncer import ResourceSyncer
@@ -289,3 +290,16 @@ class SyncTest:
 
     def close(self) -> None:
         self.ctx.queue.shutdown()
+
+    @classmethod
+    def one_of_each(cls) -> SyncTest:
+        """tenant-a with namespace "shop", and edge-1 with one node "n1"."""
+        from tests.builders import edge_node, namespace
+        sync = cls()
+        sync.put(sync.add_tenant(), NAMESPACES, namespace("shop"))
+        sync.put(sync.add_edge(), NODES, edge_node("n1"))
+        return sync
+
+    def edge_ns(self, namespace: str = "shop", tenant: str = "tenant-a") -> str:
+        """The edge namespace of a tenant namespace."""
+        return edge_namespace(tenant, self.ctx.tenants[tenant].uid, namespace)

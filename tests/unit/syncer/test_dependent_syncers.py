@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from syncer.core import markers
 from syncer.core.keys import WorkKey
-from syncer.core.names import edge_namespace
-from syncer.kube.apis import CONFIGMAPS, NAMESPACES, NODES, PODS, SECRETS
-from tests.builders import config_map, container, edge_node, namespace, pod, pod_spec, secret
+from syncer.kube.apis import CONFIGMAPS, NAMESPACES, PODS, SECRETS
+from tests.builders import config_map, container, namespace, pod, pod_spec, secret
 
 from .harness import SyncTest
 
@@ -22,20 +17,6 @@ def uses(cm: str = "cfg", sec: str | None = None) -> dict[str, object]:
     if sec:
         env.append({"name": "B", "valueFrom": {"secretKeyRef": {"name": sec, "key": "k"}}})
     return pod_spec(containers=[container(env=env)])
-
-
-@pytest.fixture
-def sync() -> Iterator[SyncTest]:
-    t = SyncTest()
-    tenant, edge = t.add_tenant(), t.add_edge()
-    t.put(tenant, NAMESPACES, namespace("shop"))
-    t.put(edge, NODES, edge_node("n1"))
-    yield t
-    t.close()
-
-
-def ens(t: SyncTest) -> str:
-    return edge_namespace("tenant-a", t.ctx.tenants["tenant-a"].uid, "shop")
 
 
 async def test_an_object_no_pod_uses_is_not_queued_and_a_used_one_is(sync: SyncTest) -> None:
@@ -56,20 +37,20 @@ async def test_copied_before_the_pod_follows_edits_and_leaves_with_the_pod(
     await sync.settle()
     order = [(c.verb, c.resource) for c in sync.client(edge).writes()]
     assert order.index(("create", "configmaps")) < order.index(("create", "pods"))
-    copy = edge.get(CONFIGMAPS, ens(sync), "cfg")
+    copy = edge.get(CONFIGMAPS, sync.edge_ns(), "cfg")
     assert copy is not None and markers.is_managed(copy, "tenant-a")
     sync.put(tenant, CONFIGMAPS, config_map("shop", "cfg", {"k": "2"}))
     await sync.settle()
-    copy = edge.get(CONFIGMAPS, ens(sync), "cfg")
+    copy = edge.get(CONFIGMAPS, sync.edge_ns(), "cfg")
     assert copy is not None and copy["data"] == {"k": "2"}
     syncer = sync.syncer("ConfigMap")
-    epod = edge.get(PODS, ens(sync), "web")
+    epod = edge.get(PODS, sync.edge_ns(), "web")
     assert epod is not None
     assert list(syncer.edge_event(edge, "pods", epod, None)) == [CM_KEY]
     sync.syncer("ConfigMap")._recent.clear()  # type: ignore[attr-defined]
-    sync.remove(edge, PODS, ens(sync), "web")
+    sync.remove(edge, PODS, sync.edge_ns(), "web")
     await sync.settle()
-    assert edge.get(CONFIGMAPS, ens(sync), "cfg") is None
+    assert edge.get(CONFIGMAPS, sync.edge_ns(), "cfg") is None
 
 
 async def test_token_secrets_never_reach_an_edge(sync: SyncTest) -> None:
@@ -78,15 +59,15 @@ async def test_token_secrets_never_reach_an_edge(sync: SyncTest) -> None:
     sync.put(tenant, SECRETS, secret("shop", "tok", type="kubernetes.io/service-account-token"))
     sync.put(tenant, PODS, pod("shop", "web", spec=uses(sec="tok")))
     await sync.settle()
-    assert edge.get(SECRETS, ens(sync), "tok") is None
+    assert edge.get(SECRETS, sync.edge_ns(), "tok") is None
     assert not sync.client(edge).writes(SECRETS)
 
 
 async def test_a_name_held_by_a_foreign_object_is_reported_not_overwritten(
         sync: SyncTest) -> None:
     tenant, edge = sync.ctx.tenants["tenant-a"], sync.ctx.edges["edge-1"]
-    foreign = config_map(ens(sync), "cfg", {"theirs": "1"})
-    ours = namespace(ens(sync))  # the edge namespace is fusionvc's; one object in it is not
+    foreign = config_map(sync.edge_ns(), "cfg", {"theirs": "1"})
+    ours = namespace(sync.edge_ns())  # the edge namespace is fusionvc's; one object in it is not
     ours["metadata"]["labels"] = markers.marker_labels("tenant-a")
     ours["metadata"]["annotations"] = markers.marker_annotations(namespace("shop"))
     sync.put(edge, NAMESPACES, ours)
@@ -94,7 +75,7 @@ async def test_a_name_held_by_a_foreign_object_is_reported_not_overwritten(
     sync.put(tenant, CONFIGMAPS, config_map("shop", "cfg"))
     sync.put(tenant, PODS, pod("shop", "web", spec=uses()))
     await sync.settle()
-    kept = edge.get(CONFIGMAPS, ens(sync), "cfg")
+    kept = edge.get(CONFIGMAPS, sync.edge_ns(), "cfg")
     assert kept is not None and kept["data"] == {"theirs": "1"}
     events = [c.body for c in sync.client(tenant).writes() if c.resource == "events"]
     assert [(e["involvedObject"]["kind"], e["message"].split(":")[0]) for e in events] == [
@@ -102,7 +83,7 @@ async def test_a_name_held_by_a_foreign_object_is_reported_not_overwritten(
     tpod = tenant.get(PODS, "shop", "web")
     assert tpod is not None
     cond = tpod["status"]["conditions"][0]
-    assert cond["reason"] == "NameTaken" and ens(sync) not in cond["message"]
+    assert cond["reason"] == "NameTaken" and sync.edge_ns() not in cond["message"]
 
 
 async def test_scan_lists_used_objects_and_copies(sync: SyncTest) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from syncer.core import markers
@@ -14,20 +12,6 @@ from syncer.kube.apis import EVENTS, LEASES, NAMESPACES, NODES, PODS, SERVICES
 from tests.builders import edge_node, namespace, pod, service
 
 from .harness import SyncTest
-
-
-@pytest.fixture
-def sync() -> Iterator[SyncTest]:
-    t = SyncTest()
-    tenant, edge = t.add_tenant(), t.add_edge()
-    t.put(tenant, NAMESPACES, namespace("shop"))
-    t.put(edge, NODES, edge_node("n1"))
-    yield t
-    t.close()
-
-
-def ens(t: SyncTest) -> str:
-    return edge_namespace("tenant-a", t.ctx.tenants["tenant-a"].uid, "shop")
 
 
 async def running_pod(t: SyncTest, name: str = "web") -> None:
@@ -41,17 +25,17 @@ async def test_a_service_is_copied_where_its_pods_run_and_follows_them(sync: Syn
     tenant, edge = sync.ctx.tenants["tenant-a"], sync.ctx.edges["edge-1"]
     sync.put(tenant, SERVICES, service("shop", "web"))
     await sync.settle()
-    assert edge.get(SERVICES, ens(sync), "web") is None  # no pod of it runs there yet
+    assert edge.get(SERVICES, sync.edge_ns(), "web") is None  # no pod of it runs there yet
     await running_pod(sync)
-    copy = edge.get(SERVICES, ens(sync), "web")
+    copy = edge.get(SERVICES, sync.edge_ns(), "web")
     assert copy is not None and markers.is_managed(copy, "tenant-a")
-    epod = edge.get(PODS, ens(sync), "web")
+    epod = edge.get(PODS, sync.edge_ns(), "web")
     assert epod is not None
     keys = list(sync.syncer("Service").edge_event(edge, "pods", epod, None))
     assert keys == [WorkKey("tenant-a", "Service", "shop", "web")]
     sync.remove(tenant, PODS, "shop", "web")
     await sync.settle()
-    assert edge.get(SERVICES, ens(sync), "web") is None
+    assert edge.get(SERVICES, sync.edge_ns(), "web") is None
 
 
 async def test_a_forbidden_service_gets_a_condition_and_no_copy(sync: SyncTest) -> None:
@@ -59,7 +43,7 @@ async def test_a_forbidden_service_gets_a_condition_and_no_copy(sync: SyncTest) 
     await running_pod(sync)
     sync.put(tenant, SERVICES, service("shop", "web", type="NodePort"))
     await sync.settle()
-    assert edge.get(SERVICES, ens(sync), "web") is None
+    assert edge.get(SERVICES, sync.edge_ns(), "web") is None
     svc = tenant.get(SERVICES, "shop", "web")
     assert svc is not None
     cond = svc["status"]["conditions"][0]
@@ -70,10 +54,10 @@ async def test_a_forbidden_service_gets_a_condition_and_no_copy(sync: SyncTest) 
 async def test_a_service_name_held_by_a_foreign_object_is_reported(sync: SyncTest) -> None:
     tenant, edge = sync.ctx.tenants["tenant-a"], sync.ctx.edges["edge-1"]
     await running_pod(sync)
-    sync.put(edge, SERVICES, service(ens(sync), "web", selector={"x": "y"}))
+    sync.put(edge, SERVICES, service(sync.edge_ns(), "web", selector={"x": "y"}))
     sync.put(tenant, SERVICES, service("shop", "web"))
     await sync.settle()
-    kept = edge.get(SERVICES, ens(sync), "web")
+    kept = edge.get(SERVICES, sync.edge_ns(), "web")
     assert kept is not None and kept["spec"]["selector"] == {"x": "y"}
     reasons = [c.body["reason"] for c in sync.client(tenant).writes(EVENTS)]
     assert "NameTaken" in reasons
@@ -84,8 +68,8 @@ async def test_a_service_name_held_by_a_foreign_object_is_reported(sync: SyncTes
 async def test_ensure_creates_the_edge_namespace_once_and_refuses_a_foreign_one(
         sync: SyncTest) -> None:
     tenant, edge = sync.ctx.tenants["tenant-a"], sync.ctx.edges["edge-1"]
-    assert await sync.ctx.namespaces.ensure(tenant, edge, "shop") == ens(sync)
-    assert await sync.ctx.namespaces.ensure(tenant, edge, "shop") == ens(sync)
+    assert await sync.ctx.namespaces.ensure(tenant, edge, "shop") == sync.edge_ns()
+    assert await sync.ctx.namespaces.ensure(tenant, edge, "shop") == sync.edge_ns()
     creates = [c.resource for c in sync.client(edge).writes() if c.verb == "create"]
     assert creates == ["namespaces", "networkpolicies"]
     sync.put(tenant, NAMESPACES, namespace("other"))
@@ -98,14 +82,15 @@ async def test_a_deleted_tenant_namespace_takes_its_edge_namespaces_along(
         sync: SyncTest) -> None:
     tenant, edge = sync.ctx.tenants["tenant-a"], sync.ctx.edges["edge-1"]
     await running_pod(sync)
-    edge_ns = edge.get(NAMESPACES, "", ens(sync))
+    edge_ns = edge.get(NAMESPACES, "", sync.edge_ns())
     assert edge_ns is not None
     assert list(sync.syncer("Namespace").edge_event(edge, "namespaces", None, edge_ns)) == [
         WorkKey("tenant-a", "Namespace", "", "shop")]
     sync.remove(tenant, NAMESPACES, "", "shop")
     await sync.settle()
     deletes = [c for c in sync.client(edge).writes(NAMESPACES) if c.verb == "delete"]
-    assert [(c.name, c.body["uid"]) for c in deletes] == [(ens(sync), edge_ns["metadata"]["uid"])]
+    assert [(c.name, c.body["uid"]) for c in deletes] == [
+        (sync.edge_ns(), edge_ns["metadata"]["uid"])]
 
 
 # ---- virtual nodes -------------------------------------------------------------------
@@ -151,8 +136,8 @@ async def test_edge_events_about_a_tenant_pod_are_copied_up_in_tenant_terms(
     tenant, edge = sync.ctx.tenants["tenant-a"], sync.ctx.edges["edge-1"]
     await running_pod(sync)
     event = {"apiVersion": "v1", "kind": "Event",
-             "metadata": {"name": "web.1", "namespace": ens(sync)},
-             "involvedObject": {"kind": "Pod", "name": "web", "namespace": ens(sync)},
+             "metadata": {"name": "web.1", "namespace": sync.edge_ns()},
+             "involvedObject": {"kind": "Pod", "name": "web", "namespace": sync.edge_ns()},
              "reason": "Pulled", "message": "image pulled", "type": "Normal", "count": 1,
              "source": {"component": "kubelet", "host": "n1"}}
     assert list(sync.syncer("Event").edge_event(edge, "events", None, event)) == [

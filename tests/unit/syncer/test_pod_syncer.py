@@ -2,33 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
 from syncer.core import markers
 from syncer.core.keys import WorkKey
-from syncer.core.names import edge_namespace
-from syncer.kube.apis import NAMESPACES, NODES, PODS
-from tests.builders import container, edge_node, namespace, pod, pod_spec
+from syncer.kube.apis import NODES, PODS
+from tests.builders import container, edge_node, pod, pod_spec
 
 from .harness import SyncTest
 
 KEY = WorkKey("tenant-a", "Pod", "shop", "web")
-
-
-@pytest.fixture
-def sync() -> Iterator[SyncTest]:
-    t = SyncTest()
-    tenant, edge = t.add_tenant(), t.add_edge()
-    t.put(tenant, NAMESPACES, namespace("shop"))
-    t.put(edge, NODES, edge_node("n1"))
-    yield t
-    t.close()
-
-
-def ens(t: SyncTest) -> str:
-    return edge_namespace("tenant-a", t.ctx.tenants["tenant-a"].uid, "shop")
 
 
 async def place(t: SyncTest) -> None:
@@ -55,7 +36,7 @@ async def test_a_new_pod_is_placed_created_on_the_edge_and_bound(sync: SyncTest)
     created = [(c.verb, c.resource) for c in edge.writes()]
     assert created[:2] == [("create", "namespaces"), ("create", "networkpolicies")]
     assert ("create", "pods") in created
-    epod = sync.ctx.edges["edge-1"].get(PODS, ens(sync), "web")
+    epod = sync.ctx.edges["edge-1"].get(PODS, sync.edge_ns(), "web")
     assert epod is not None and epod["spec"]["nodeName"] == "n1"
     assert markers.tenant_ref(epod) == ("shop", "web", sync.ctx.tenants["tenant-a"].get(
         PODS, "shop", "web")["metadata"]["uid"])  # type: ignore[index]
@@ -69,7 +50,7 @@ async def test_edge_events_map_back_to_the_tenant_key_and_foreign_pods_do_not(
         sync: SyncTest) -> None:
     await place(sync)
     edge = sync.ctx.edges["edge-1"]
-    epod = edge.get(PODS, ens(sync), "web")
+    epod = edge.get(PODS, sync.edge_ns(), "web")
     assert epod is not None
     syncer = sync.syncer("Pod")
     assert list(syncer.edge_event(edge, "pods", None, epod)) == [KEY]
@@ -80,7 +61,7 @@ async def test_edge_events_map_back_to_the_tenant_key_and_foreign_pods_do_not(
 async def test_edge_status_is_mirrored_up(sync: SyncTest) -> None:
     await place(sync)
     edge = sync.ctx.edges["edge-1"]
-    epod = edge.get(PODS, ens(sync), "web")
+    epod = edge.get(PODS, sync.edge_ns(), "web")
     assert epod is not None
     sync.put(edge, PODS, {**epod, "status": {"phase": "Running", "podIP": "10.1.0.7"}})
     await sync.settle()
@@ -92,13 +73,13 @@ async def test_edge_status_is_mirrored_up(sync: SyncTest) -> None:
 async def test_deleting_the_tenant_pod_deletes_the_edge_copy_by_uid(sync: SyncTest) -> None:
     await place(sync)
     edge = sync.ctx.edges["edge-1"]
-    epod = edge.get(PODS, ens(sync), "web")
+    epod = edge.get(PODS, sync.edge_ns(), "web")
     assert epod is not None
     sync.remove(sync.ctx.tenants["tenant-a"], PODS, "shop", "web")
     await sync.settle()
     deletes = [c for c in sync.client(edge).writes(PODS) if c.verb == "delete"]
     assert [(c.name, c.body["uid"]) for c in deletes] == [("web", epod["metadata"]["uid"])]
-    assert edge.get(PODS, ens(sync), "web") is None
+    assert edge.get(PODS, sync.edge_ns(), "web") is None
 
 
 async def test_a_forbidden_pod_is_refused_where_the_tenant_sees_it(sync: SyncTest) -> None:
@@ -125,14 +106,14 @@ async def test_unschedulable_waits_for_room_then_places(sync: SyncTest) -> None:
     assert tpod is not None and tpod["status"]["conditions"][0]["reason"] == "Unschedulable"
     sync.put(edge, NODES, edge_node("big", cpu="128"))  # the snapshot changed: retried
     await sync.settle()
-    epod = edge.get(PODS, ens(sync), "web")
+    epod = edge.get(PODS, sync.edge_ns(), "web")
     assert epod is not None and epod["spec"]["nodeName"] == "big"
 
 
 async def test_scan_lists_tenant_pods_and_edge_orphans(sync: SyncTest) -> None:
     await place(sync)
     edge = sync.ctx.edges["edge-1"]
-    orphan = pod(ens(sync), "gone")
+    orphan = pod(sync.edge_ns(), "gone")
     orphan["metadata"]["labels"] = markers.marker_labels("tenant-a")
     orphan["metadata"]["annotations"] = {markers.TENANT_NAMESPACE: "shop",
                                          markers.TENANT_NAME: "gone", markers.TENANT_UID: "x"}
