@@ -18,6 +18,8 @@ OWNER_UID = "fusionvc.io/owner-uid"
 EDGE_CLUSTER = "fusionvc.io/edge-cluster"
 EDGE_NODE = "fusionvc.io/edge-node"
 VIRTUAL_NODE = "fusionvc.io/virtual-node"
+# On an edge pod: the tenant pod's metadata.generation its spec was last written from.
+TENANT_GENERATION = "fusionvc.io/tenant-generation"
 MANAGED_SELECTOR = f"{MANAGED_BY}={MANAGED_BY_VALUE}"
 
 

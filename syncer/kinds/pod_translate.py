@@ -16,8 +16,12 @@ from syncer.kube import Obj
 
 # Fields of the pod spec that make no sense in the edge cluster.
 DROPPED_SPEC_FIELDS = ("nodeSelector", "affinity", "topologySpreadConstraints", "schedulerName",
-                       "priority", "priorityClassName", "preemptionPolicy",
+                       "priority", "priorityClassName", "preemptionPolicy", "schedulingGates",
                        "serviceAccount", "deprecatedServiceAccount")
+# What Kubernetes lets a client change in a running pod's spec (besides resources, which
+# go through the resize subresource): container images, a shorter activeDeadlineSeconds,
+# added tolerations.
+IMAGE_GROUPS = ("initContainers", "containers")
 STATUS_FIELDS = ("phase", "conditions", "message", "reason", "podIP", "podIPs", "hostIP",
                  "hostIPs", "startTime", "containerStatuses", "initContainerStatuses",
                  "ephemeralContainerStatuses", "resize", "resourceClaimStatuses")
@@ -71,6 +75,7 @@ def translate_pod_down(pod: Obj, *, tenant: str, edge_namespace: str, edge_node:
                    if not k.startswith(("kubectl.kubernetes.io/", "fusionvc.io/"))}
     annotations.update(markers.marker_annotations(pod))
     annotations[markers.VIRTUAL_NODE] = virtual_node
+    annotations[markers.TENANT_GENERATION] = str(meta.get("generation", 1))
     owner = owner_uid(pod)
     if owner:
         annotations[markers.OWNER_UID] = owner
@@ -89,10 +94,26 @@ def owner_uid(pod: Obj) -> str | None:
     return None
 
 
+def tenant_generation(edge_pod: Obj) -> int | None:
+    """The tenant generation an edge pod's spec was written from (None: unknown)."""
+    meta = edge_pod.get("metadata") or {}
+    value = (meta.get("annotations") or {}).get(markers.TENANT_GENERATION, "")
+    return int(value) if value.isdigit() else None
+
+
 def translate_pod_status_up(edge_pod: Obj) -> Obj:
-    """The status the tenant pod should show for this edge pod."""
+    """The status the tenant pod should show for this edge pod.
+
+    ``observedGeneration`` (of the status and of each condition) is the tenant generation
+    the edge copy was written from: the edge pod has a generation of its own."""
     status = edge_pod.get("status") or {}
-    return {k: copy.deepcopy(status[k]) for k in STATUS_FIELDS if k in status}
+    out = {k: copy.deepcopy(status[k]) for k in STATUS_FIELDS if k in status}
+    generation = tenant_generation(edge_pod)
+    if out and generation is not None:
+        out["observedGeneration"] = generation
+        for cond in out.get("conditions") or []:
+            cond["observedGeneration"] = generation
+    return out
 
 
 def status_patch(tenant_status: Obj, desired: Obj) -> Obj | None:
@@ -120,9 +141,29 @@ def metadata_patch(edge_pod: Obj, desired: Obj) -> Obj | None:
     return {"metadata": patch} if patch else None
 
 
-def image_patch(edge_pod: Obj, desired: Obj) -> Obj | None:
-    """Container images are the one spec field a pod may change in place."""
-    have = {c["name"]: c.get("image") for c in edge_pod["spec"].get("containers", [])}
-    want = [{"name": c["name"], "image": c.get("image")} for c in desired["spec"]["containers"]
-            if have.get(c["name"]) != c.get("image")]
-    return {"spec": {"containers": want}} if want else None
+def spec_patch(edge_pod: Obj, desired: Obj) -> Obj | None:
+    """The in-place spec changes a running pod accepts, as a strategic merge patch: images
+    (merged by container name), activeDeadlineSeconds, the tolerations list."""
+    have, want = edge_pod["spec"], desired["spec"]
+    patch: Obj = {}
+    for group in IMAGE_GROUPS:
+        images = {c["name"]: c.get("image") for c in have.get(group) or []}
+        changed = [{"name": c["name"], "image": c.get("image")} for c in want.get(group) or []
+                   if c["name"] in images and images[c["name"]] != c.get("image")]
+        if changed:
+            patch[group] = changed
+    deadline = want.get("activeDeadlineSeconds")
+    if deadline is not None and deadline != have.get("activeDeadlineSeconds"):
+        patch["activeDeadlineSeconds"] = deadline
+    if (want.get("tolerations") or []) != (have.get("tolerations") or []):
+        patch["tolerations"] = want.get("tolerations") or []
+    return {"spec": patch} if patch else None
+
+
+def update_patch(edge_pod: Obj, desired: Obj) -> Obj | None:
+    """Metadata drift and in-place spec changes in one patch, so the tenant generation
+    marker moves exactly when the spec it stands for was accepted."""
+    meta, spec = metadata_patch(edge_pod, desired), spec_patch(edge_pod, desired)
+    if meta is None and spec is None:
+        return None
+    return {**(meta or {}), **(spec or {})}

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import structlog
+from cachetools import TTLCache
 
 from syncer.core import markers
 from syncer.core.conditions import now_rfc3339, same_condition, set_condition
@@ -21,11 +22,10 @@ from syncer.core.names import edge_namespace, virtual_node_name
 from syncer.core.syncer import NameTaken, ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.kinds.pod_translate import (
-    image_patch,
-    metadata_patch,
     status_patch,
     translate_pod_down,
     translate_pod_status_up,
+    update_patch,
 )
 from syncer.kube import Obj
 from syncer.kube.apis import NAMESPACES, PODS
@@ -34,6 +34,13 @@ from syncer.placement import Placement, Unplaceable
 
 log = structlog.get_logger(__name__)
 TERMINAL = ("Succeeded", "Failed")
+SCHEDULING_GATED = "Scheduling is blocked due to non-empty scheduling gates"  # kube-scheduler's
+
+
+def _refusal(err: KubeError) -> str:
+    """An edge refusal in tenant terms: its reason, without the edge's names for things."""
+    detail = err.message.split(": ", 1)[-1] if ": " in err.message else err.message
+    return f"the edge cluster refused this change ({err.reason or err.status}): {detail}"
 
 
 def _copy_uid(edge_pod: Obj) -> str | None:
@@ -58,6 +65,9 @@ class PodSyncer(ResourceSyncer):
     def __init__(self, ctx: SyncContext) -> None:
         super().__init__(ctx)
         self.unschedulable: set[WorkKey] = set()
+        # (tenant pod uid, generation) whose in-place update the edge refused.
+        self._refused_updates: TTLCache[tuple[str, object], bool] = TTLCache(
+            maxsize=50_000, ttl=3600)
         ctx.placer.add_listener(lambda _generation: self.requeue_unschedulable())
 
     # ---- events -> keys ----------------------------------------------------------------
@@ -137,6 +147,10 @@ class PodSyncer(ResourceSyncer):
         violations = check_pod(tpod, tenant.isolation)
         if violations:
             await self._reject(tenant, tpod, "Forbidden", describe(violations))
+            return None
+        if tpod["spec"].get("schedulingGates") and not tpod["spec"].get("nodeName"):
+            self.unschedulable.discard(key)  # it waits for its gates, not for room
+            await self._reject(tenant, tpod, "SchedulingGated", SCHEDULING_GATED, event=False)
             return None
         cluster = (tpod["metadata"].get("annotations") or {}).get(markers.EDGE_CLUSTER)
         if tpod["spec"].get("nodeName") and cluster:
@@ -219,11 +233,21 @@ class PodSyncer(ResourceSyncer):
                                      edge_namespace=epod["metadata"]["namespace"],
                                      edge_node=epod["spec"]["nodeName"],
                                      virtual_node=tpod["spec"]["nodeName"])
-        for patch in (metadata_patch(epod, desired), image_patch(epod, desired)):
-            if patch:
+        patch = update_patch(epod, desired)
+        refused = (tpod["metadata"]["uid"], tpod["metadata"].get("generation"))
+        if patch and refused not in self._refused_updates:
+            try:
                 await edge.client.patch(PODS, epod["metadata"]["name"], patch,
                                         namespace=epod["metadata"]["namespace"],
                                         content_type=STRATEGIC_PATCH)
+            except KubeError as err:
+                if not 400 <= err.status < 500 or err.conflict:
+                    raise
+                # The edge will refuse this spec until the tenant changes it again: say so
+                # once, keep mirroring status, and do not retry this generation.
+                self._refused_updates[refused] = True
+                await self.ctx.recorder.warn(tenant.client, {"kind": "Pod", **tpod},
+                                             "UpdateRejected", _refusal(err))
         await self._mirror_status(tenant, tpod, epod)
 
     async def _mirror_status(self, tenant: TenantConn, tpod: Obj, epod: Obj) -> None:
@@ -233,7 +257,8 @@ class PodSyncer(ResourceSyncer):
             await tenant.client.patch(PODS, meta["name"], {"status": patch},
                                       namespace=meta["namespace"], subresource="status")
 
-    async def _reject(self, tenant: TenantConn, tpod: Obj, reason: str, message: str) -> None:
+    async def _reject(self, tenant: TenantConn, tpod: Obj, reason: str, message: str, *,
+                      event: bool = True) -> None:
         """PodScheduled=False with the reason, and a Warning Event, both on the tenant pod."""
         if same_condition(tpod, "PodScheduled", "False", reason, message):
             return
@@ -244,6 +269,8 @@ class PodSyncer(ResourceSyncer):
         meta = tpod["metadata"]
         await tenant.client.patch(PODS, meta["name"], {"status": {"conditions": conditions}},
                                   namespace=meta["namespace"], subresource="status")
+        if not event:
+            return
         event_reason = "FailedScheduling" if reason == "Unschedulable" else "SyncRejected"
         await self.ctx.recorder.warn(tenant.client, {"kind": "Pod", **tpod}, event_reason, message)
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from syncer.core import markers
 from syncer.core.keys import WorkKey
-from syncer.kube.apis import NODES, PODS
+from syncer.kube.apis import EVENTS, NODES, PODS
+from syncer.kube.client import KubeError
 from tests.builders import container, edge_node, pod, pod_spec
 
 from .harness import SyncTest
@@ -120,3 +121,75 @@ async def test_scan_lists_tenant_pods_and_edge_orphans(sync: SyncTest) -> None:
     sync.put(edge, PODS, orphan)
     keys = set(sync.syncer("Pod").scan(sync.ctx.tenants["tenant-a"]))
     assert keys == {KEY, WorkKey("tenant-a", "Pod", "shop", "gone")}
+
+
+async def test_a_gated_pod_waits_for_its_gates_then_is_placed(sync: SyncTest) -> None:
+    tenant, edge = sync.ctx.tenants["tenant-a"], sync.ctx.edges["edge-1"]
+    gated = pod("shop", "web", spec=pod_spec(schedulingGates=[{"name": "quota"}]))
+    created = sync.put(tenant, PODS, gated)
+    await sync.settle()
+    assert edge.get(PODS, sync.edge_ns(), "web") is None
+    tpod = tenant.get(PODS, "shop", "web")
+    assert tpod is not None
+    cond = tpod["status"]["conditions"][0]
+    assert (cond["type"], cond["status"], cond["reason"]) == ("PodScheduled", "False",
+                                                              "SchedulingGated")
+    assert not sync.client(tenant).writes(EVENTS)  # as kube-scheduler: no event for a gate
+    sync.put(tenant, PODS, {**created, "spec": pod_spec()})  # the last gate removed
+    await sync.settle()
+    epod = edge.get(PODS, sync.edge_ns(), "web")
+    assert epod is not None and "schedulingGates" not in epod["spec"]
+
+
+async def test_spec_updates_reach_the_edge_and_observed_generation_follows(
+        sync: SyncTest) -> None:
+    tenant, edge = sync.ctx.tenants["tenant-a"], sync.ctx.edges["edge-1"]
+    first = pod("shop", "web")
+    first["metadata"]["generation"] = 1
+    sync.put(tenant, PODS, first)
+    await sync.settle()
+    epod = edge.get(PODS, sync.edge_ns(), "web")
+    assert epod is not None
+    sync.put(edge, PODS, {**epod, "status": {"phase": "Running",
+                                             "conditions": [{"type": "Ready", "status": "True"}]}})
+    await sync.settle()
+    tpod = tenant.get(PODS, "shop", "web")
+    assert tpod is not None and tpod["status"]["observedGeneration"] == 1
+    changed = {**tpod, "metadata": {**tpod["metadata"], "generation": 2},
+               "spec": {**tpod["spec"], "activeDeadlineSeconds": 600,
+                        "containers": [container(image="registry.local/app:2")]}}
+    sync.put(tenant, PODS, changed)
+    await sync.settle()
+    patches = [c.body for c in sync.client(edge).writes(PODS) if c.verb == "patch"]
+    assert patches[-1]["spec"] == {"containers": [{"name": "main",
+                                                   "image": "registry.local/app:2"}],
+                                   "activeDeadlineSeconds": 600}
+    assert patches[-1]["metadata"]["annotations"] == {markers.TENANT_GENERATION: "2"}
+    tpod = tenant.get(PODS, "shop", "web")
+    assert tpod is not None and tpod["status"]["observedGeneration"] == 2
+    assert tpod["status"]["conditions"][0]["observedGeneration"] == 2
+
+
+async def test_an_update_the_edge_refuses_is_reported_once_not_retried(sync: SyncTest) -> None:
+    tenant, edge = sync.ctx.tenants["tenant-a"], sync.ctx.edges["edge-1"]
+    await place(sync)
+    sync.client(edge).fail[("patch", "pods")] = KubeError(
+        422, "Invalid", 'Pod "web" is invalid: spec.tolerations: Forbidden: existing '
+        "toleration can not be modified except its tolerationSeconds")
+    tpod = tenant.get(PODS, "shop", "web")
+    assert tpod is not None
+    sync.put(tenant, PODS, {**tpod, "metadata": {**tpod["metadata"], "generation": 2},
+                            "spec": {**tpod["spec"], "tolerations": [{"key": "x",
+                                                                      "operator": "Exists"}]}})
+    await sync.settle()
+    epod = edge.get(PODS, sync.edge_ns(), "web")
+    assert epod is not None
+    sync.put(edge, PODS, {**epod, "status": {"phase": "Running"}})  # more events: no retry
+    await sync.settle()
+    patches = [c for c in sync.client(edge).calls if c.verb == "patch"]
+    assert len(patches) == 1
+    events = [c.body for c in sync.client(tenant).writes(EVENTS)]
+    assert [e["reason"] for e in events] == ["UpdateRejected"]
+    assert "toleration can not be modified" in events[0]["message"]
+    tpod = tenant.get(PODS, "shop", "web")
+    assert tpod is not None and tpod["status"]["phase"] == "Running"  # status still mirrored

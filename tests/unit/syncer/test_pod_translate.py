@@ -11,12 +11,14 @@ import pytest
 from syncer.core import markers
 from syncer.kinds.pod_translate import (
     STATUS_FIELDS,
-    image_patch,
     metadata_patch,
     owner_uid,
+    spec_patch,
     status_patch,
+    tenant_generation,
     translate_pod_down,
     translate_pod_status_up,
+    update_patch,
 )
 
 Obj = dict[str, Any]
@@ -93,7 +95,7 @@ def test_metadata_markers_and_owner() -> None:
         "team": "checkout",
         markers.TENANT_NAMESPACE: "shop", markers.TENANT_NAME: "shop-0",
         markers.TENANT_UID: "pod-uid-1", markers.OWNER_UID: "sts-uid",
-        markers.VIRTUAL_NODE: "vn-edge-1-edge-node-7"}
+        markers.VIRTUAL_NODE: "vn-edge-1-edge-node-7", markers.TENANT_GENERATION: "1"}
     assert set(meta) == {"name", "namespace", "labels", "annotations"}  # no ownerRefs, uid, rv
 
 
@@ -297,5 +299,57 @@ def containers(**images: str) -> Obj:
                                   {"name": "side", "image": "s:2"}]}}),
     ],
 )
-def test_image_patch(have: Obj, want: Obj, expected: Obj | None) -> None:
-    assert image_patch(have, want) == expected
+def test_spec_patch_of_images(have: Obj, want: Obj, expected: Obj | None) -> None:
+    assert spec_patch(have, want) == expected
+
+
+TOLERATE = {"key": "k", "operator": "Exists", "effect": "NoSchedule"}
+
+
+@pytest.mark.parametrize(
+    ("have", "want", "expected"),
+    [
+        ({"activeDeadlineSeconds": 60}, {"activeDeadlineSeconds": 30},
+         {"activeDeadlineSeconds": 30}),
+        ({}, {"activeDeadlineSeconds": 30}, {"activeDeadlineSeconds": 30}),
+        ({"activeDeadlineSeconds": 30}, {}, None),  # cannot be removed: nothing to write
+        ({"tolerations": []}, {"tolerations": [TOLERATE]}, {"tolerations": [TOLERATE]}),
+        ({"tolerations": [TOLERATE]}, {"tolerations": [TOLERATE]}, None),
+        ({"initContainers": [{"name": "i", "image": "i:1"}]},
+         {"initContainers": [{"name": "i", "image": "i:2"}]},
+         {"initContainers": [{"name": "i", "image": "i:2"}]}),
+        ({"containers": [{"name": "a", "image": "a:1"}]},
+         {"containers": [{"name": "b", "image": "b:1"}]}, None),  # not an in-place change
+    ],
+    ids=["deadline-shorter", "deadline-set", "deadline-kept", "toleration-added",
+         "tolerations-same", "init-image", "container-added"],
+)
+def test_spec_patch_of_mutable_fields(have: Obj, want: Obj, expected: Obj | None) -> None:
+    out = spec_patch({"spec": have}, {"spec": want})
+    assert out == ({"spec": expected} if expected else None)
+
+
+def test_generation_marker_travels_with_the_spec_and_becomes_observed_generation() -> None:
+    tpod = tenant_pod()
+    tpod["metadata"]["generation"] = 3
+    out = down(tpod)
+    assert tenant_generation(out) == 3
+    out["status"] = {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}
+    up = translate_pod_status_up(out)
+    assert up["observedGeneration"] == 3
+    assert up["conditions"] == [{"type": "Ready", "status": "True", "observedGeneration": 3}]
+    assert "observedGeneration" not in out["status"]["conditions"][0]  # input not mutated
+    assert translate_pod_status_up({**out, "status": {}}) == {}  # no status yet: nothing
+
+
+def test_update_patch_moves_the_generation_marker_with_the_spec_change() -> None:
+    tpod = tenant_pod()
+    tpod["metadata"]["generation"] = 1
+    have = down(tpod)
+    tpod["metadata"]["generation"] = 2
+    tpod["spec"]["containers"][0]["image"] = "new:2"
+    patch = update_patch(have, down(tpod))
+    assert patch is not None
+    assert patch["metadata"]["annotations"] == {"fusionvc.io/tenant-generation": "2"}
+    assert patch["spec"]["containers"][0]["image"] == "new:2"
+    assert update_patch(have, have) is None
