@@ -9,6 +9,7 @@ may let a pending pod fit, so unschedulable pods are retried then, not in a loop
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 
@@ -36,8 +37,15 @@ class Placer:
     def add_listener(self, listener: Callable[[int], None]) -> Callable[[], None]:
         return self.snapshot.add_listener(listener)
 
-    def place(self, tenant: TenantConn, pod: Obj) -> Placement | Unschedulable:
-        return self.scheduler.schedule(pod, tenant.scheduling or DEFAULT_POLICY)
+    def place(self, tenant: TenantConn, pod: Obj,
+              clusters: frozenset[str] | None = None) -> Placement | Unschedulable:
+        """A node for the pod; ``clusters`` narrows the tenant's allowed clusters further."""
+        policy = tenant.scheduling or DEFAULT_POLICY
+        if clusters is not None:
+            allowed = clusters if policy.allowed_clusters is None else (
+                clusters & policy.allowed_clusters)
+            policy = dataclasses.replace(policy, allowed_clusters=allowed)
+        return self.scheduler.schedule(pod, policy)
 
     def assume(self, cluster: str, node: str, edge_pod: Obj) -> None:
         self.snapshot.assume(cluster, node, edge_pod)

@@ -152,6 +152,7 @@ def edge_cluster_object(cluster: ClusterSpec) -> dict[str, Any]:
             "region": cluster.region,
             "kubeconfigSecretRef": secret_ref(cluster.name),
             "latencyMs": dict(cluster.latency_ms),
+            "runtimeHandlers": list(cluster.runtime_handlers),
         },
     }
 

@@ -48,6 +48,7 @@ class ClusterSpec:
     latency_ms: dict[str, int] = field(default_factory=dict)
     nodes: tuple[NodeGroup, ...] = ()
     tenant: dict[str, Any] = field(default_factory=dict)
+    runtime_handlers: tuple[str, ...] = ()  # EdgeCluster.spec.runtimeHandlers
 
 
 @dataclass(frozen=True)
@@ -150,7 +151,9 @@ def _parse_cluster(raw: Any, path: str, user_regions: tuple[str, ...]) -> Cluste
             raise TopologyError(f"{path}.latencyMs.{user_region}: not one of userRegions")
     groups = _require(raw, "nodes", path, list)
     nodes = tuple(_parse_node_group(g, f"{path}.nodes[{i}]") for i, g in enumerate(groups))
-    return ClusterSpec(name=name, role=role, region=region, latency_ms=dict(latency), nodes=nodes)
+    handlers = tuple(_optional(raw, "runtimeHandlers", path, list, []))
+    return ClusterSpec(name=name, role=role, region=region, latency_ms=dict(latency), nodes=nodes,
+                       runtime_handlers=handlers)
 
 
 def parse_topology(raw: Any, source: str = "topology") -> Topology:

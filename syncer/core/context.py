@@ -42,6 +42,20 @@ class PodDependents(Protocol):
     async def ensure_for_pod(self, tenant: TenantConn, edge: EdgeConn, pod: Obj) -> None: ...
 
 
+@dataclass(frozen=True)
+class ClusterConstraint:
+    """Where one pod may run, by one kind's rule; ``reason`` says why elsewhere not."""
+
+    clusters: frozenset[str]
+    reason: str  # in tenant terms, e.g. 'RuntimeClass "gpu" (handler nvidia)'
+
+
+class PlacementConstraints(Protocol):
+    """A kind that limits which edge clusters a pod may be placed in (RuntimeClasses)."""
+
+    def constraint(self, tenant: TenantConn, pod: Obj) -> ClusterConstraint | None: ...
+
+
 class EdgeListener(Protocol):
     """Something outside the syncers fed by edge watch events (the placer's snapshot)."""
 
@@ -79,3 +93,4 @@ class SyncContext:
     virtual_nodes: VirtualNodes = field(
         default_factory=lambda: _Unregistered("virtual nodes"))
     pod_dependents: list[PodDependents] = field(default_factory=list)
+    placement_constraints: list[PlacementConstraints] = field(default_factory=list)

@@ -25,6 +25,7 @@ from syncer.core.queue import QueueShutDown
 from syncer.core.syncer import ResourceSyncer
 from syncer.fleet.conn import ClusterConn, EdgeConn, TenantConn, WatchSpec, merge_specs
 from syncer.kube import Obj
+from syncer.kube.apis import ResourceType
 from syncer.kube.client import WRITES, KubeError
 from syncer.kube.informer import Handler
 from syncer.ops.metrics import Metrics
@@ -70,6 +71,11 @@ class Controller:
             maxsize=100_000, ttl=TENANT_DELETE_TTL)
         self._managed_kinds: dict[str, set[str]] = {}
         self._scanned: set[WorkKey] = set()  # queued by the drift scan, not yet processed
+
+    def cluster_scoped_copies(self) -> tuple[ResourceType, ...]:
+        """Cluster-scoped resources some syncer copies with the tenant's markers."""
+        return tuple(dict.fromkeys(rt for s in self.syncers.values()
+                                   for rt in s.cluster_scoped_copies))
 
     def add_reconciler(self, kind: str, reconcile: Reconciler) -> None:
         """Work of a kind no syncer owns (the management cluster's Tenant objects)."""

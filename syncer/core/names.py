@@ -5,6 +5,8 @@
   when longer than 63. Two tenants never share one: their names differ, and so
   do their UIDs' hashes.
 - Object names inside that namespace stay as the tenant wrote them.
+- Edge RuntimeClass of a tenant RuntimeClass (cluster-scoped, so tenant-scoped by name):
+  ``<tenant>-<hash6(tenant uid)>-<name>``, cut the same way at 253 characters.
 - Virtual node of an edge node: ``vn-<edge cluster>-<node>``, cut the same way
   at 253 characters.
 """
@@ -36,3 +38,7 @@ def edge_namespace(tenant: str, tenant_uid: str, namespace: str) -> str:
 
 def virtual_node_name(edge_cluster: str, node: str) -> str:
     return fit(f"vn-{edge_cluster}-{node}", OBJECT_NAME_MAX)
+
+
+def edge_runtime_class(tenant: str, tenant_uid: str, name: str) -> str:
+    return fit(f"{tenant}-{short_hash(tenant_uid, 6)}-{name}", OBJECT_NAME_MAX)

@@ -56,6 +56,9 @@ class ResourceSyncer:
     # Set when the kind is copied one to one (same name, the tenant's edge namespace): an
     # edge copy without a tenant object behind it is then an orphan.
     copied: ClassVar[ResourceType | None] = None
+    # Cluster-scoped resources whose copies carry the tenant's markers: they live outside
+    # the tenant's edge namespaces, so removing a Tenant deletes them by label.
+    cluster_scoped_copies: ClassVar[tuple[ResourceType, ...]] = ()
     tenant_watches: ClassVar[tuple[WatchSpec, ...]] = ()
     edge_watches: ClassVar[tuple[WatchSpec, ...]] = ()
 

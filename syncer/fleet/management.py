@@ -179,11 +179,13 @@ class Management:
         await self._drop("Tenant", self.ctx.tenants, name)
         selector = f"{markers.MANAGED_SELECTOR},{markers.TENANT}={name}"
         for edge in list(self.ctx.edges.values()):
-            found = await edge.client.list(NAMESPACES, labelSelector=selector)
-            for ns in found.get("items", []):
-                if not ns["metadata"].get("deletionTimestamp"):
-                    await edge.client.delete(NAMESPACES, ns["metadata"]["name"],
-                                             uid=ns["metadata"]["uid"])
+            # Edge namespaces hold the rest; cluster-scoped copies go by their labels.
+            for rt in (NAMESPACES, *self.controller.cluster_scoped_copies()):
+                found = await edge.client.list(rt, labelSelector=selector)
+                for item in found.get("items", []):
+                    if not item["metadata"].get("deletionTimestamp"):
+                        await edge.client.delete(rt, item["metadata"]["name"],
+                                                 uid=item["metadata"]["uid"])
         finalizers = [f for f in obj["metadata"].get("finalizers") or [] if f != FINALIZER]
         await self.client.patch(TENANTS, name, {"metadata": {
             "finalizers": finalizers, "resourceVersion": obj["metadata"]["resourceVersion"]}})

@@ -49,6 +49,8 @@ class EdgeSpec:
     region: str = ""
     latency_ms: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     unschedulable: bool = False
+    # RuntimeClass handlers tenants may use on this cluster (none: no RuntimeClass at all).
+    runtime_handlers: frozenset[str] = frozenset()
 
 
 def secret_key_ref(spec: Obj) -> SecretKeyRef:
@@ -80,4 +82,5 @@ def parse_edge_spec(spec: Obj) -> EdgeSpec:
         region=str(spec.get("region", "")),
         latency_ms=MappingProxyType({str(k): float(v)
                                      for k, v in (spec.get("latencyMs") or {}).items()}),
-        unschedulable=bool(spec.get("unschedulable")))
+        unschedulable=bool(spec.get("unschedulable")),
+        runtime_handlers=frozenset(str(h) for h in spec.get("runtimeHandlers") or []))

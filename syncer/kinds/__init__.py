@@ -7,6 +7,8 @@
 - ``namespaces``: ``NamespaceSyncer``, down: edge namespaces and their isolation objects.
 - ``nodes``: ``VirtualNodeSyncer``, up: virtual nodes and their node Leases.
 - ``events``: ``EventSyncer``, up: edge Events about the tenant's objects.
+- ``runtimeclasses``: ``RuntimeClassSyncer``, down: tenant-scoped copies where the
+  operator allows the handler; limits where pods naming one may be placed.
 
 ``BUILTIN_SYNCERS`` lists them, in the order they are built; a new kind is one
 new module plus one line here (see docs/architecture.md, "How to add a kind").
@@ -20,6 +22,7 @@ from syncer.kinds.events import EventSyncer
 from syncer.kinds.namespaces import NamespaceSyncer
 from syncer.kinds.nodes import VirtualNodeSyncer
 from syncer.kinds.pods import PodSyncer
+from syncer.kinds.runtimeclasses import RuntimeClassSyncer
 from syncer.kinds.secrets import SecretSyncer
 from syncer.kinds.services import ServiceSyncer
 
@@ -28,6 +31,7 @@ BUILTIN_SYNCERS: tuple[type[ResourceSyncer], ...] = (
     VirtualNodeSyncer,
     ConfigMapSyncer,
     SecretSyncer,
+    RuntimeClassSyncer,
     ServiceSyncer,
     PodSyncer,
     EventSyncer,

@@ -57,7 +57,10 @@ def _strip_token_volumes(spec: Obj) -> None:
 
 
 def translate_pod_down(pod: Obj, *, tenant: str, edge_namespace: str, edge_node: str,
-                       virtual_node: str, service_account: str = "default") -> Obj:
+                       virtual_node: str, service_account: str = "default",
+                       runtime_class: str | None = None) -> Obj:
+    """The edge copy of a tenant pod. ``runtime_class`` is the edge name of the pod's
+    RuntimeClass (names.edge_runtime_class), when it names one."""
     meta = pod["metadata"]
     spec = copy.deepcopy(pod["spec"])
     for name in DROPPED_SPEC_FIELDS:
@@ -67,6 +70,8 @@ def translate_pod_down(pod: Obj, *, tenant: str, edge_namespace: str, edge_node:
         for container in spec.get(group) or []:
             _rewrite_env(container, meta.get("namespace", ""), virtual_node)
     spec["nodeName"] = edge_node
+    if runtime_class and spec.get("runtimeClassName"):
+        spec["runtimeClassName"] = runtime_class
     spec["serviceAccountName"] = service_account
     spec["automountServiceAccountToken"] = pod["spec"].get("automountServiceAccountToken") is True
     # fusionvc's own annotations on the tenant pod (placement, written by the binding) are

@@ -18,7 +18,7 @@ from syncer.core.conditions import now_rfc3339, same_condition, set_condition
 from syncer.core.context import SyncContext
 from syncer.core.isolation import check_pod, describe
 from syncer.core.keys import WorkKey
-from syncer.core.names import edge_namespace, virtual_node_name
+from syncer.core.names import edge_namespace, edge_runtime_class, virtual_node_name
 from syncer.core.syncer import NameTaken, ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.kinds.pod_translate import (
@@ -30,7 +30,7 @@ from syncer.kinds.pod_translate import (
 from syncer.kube import Obj
 from syncer.kube.apis import NAMESPACES, PODS
 from syncer.kube.client import STRATEGIC_PATCH, KubeError
-from syncer.placement import Placement, Unplaceable
+from syncer.placement import Placement
 
 log = structlog.get_logger(__name__)
 TERMINAL = ("Succeeded", "Failed")
@@ -41,6 +41,11 @@ def _refusal(err: KubeError) -> str:
     """An edge refusal in tenant terms: its reason, without the edge's names for things."""
     detail = err.message.split(": ", 1)[-1] if ": " in err.message else err.message
     return f"the edge cluster refused this change ({err.reason or err.status}): {detail}"
+
+
+def _edge_runtime_class(tenant: TenantConn, tpod: Obj) -> str | None:
+    name = tpod["spec"].get("runtimeClassName")
+    return edge_runtime_class(tenant.name, tenant.uid, name) if name else None
 
 
 def _copy_uid(edge_pod: Obj) -> str | None:
@@ -160,21 +165,41 @@ class PodSyncer(ResourceSyncer):
                 return 1.0  # created, just not in the edge cache yet
             await self._mark_lost(tenant, tpod)
             return None
-        decision = self.ctx.placer.place(tenant, tpod)
-        if isinstance(decision, Unplaceable):
+        clusters, refusal = self._allowed_clusters(tenant, tpod)
+        decision = (self.ctx.placer.place(tenant, tpod, clusters) if refusal is None
+                    else None)
+        if not isinstance(decision, Placement):
             self.unschedulable.add(key)
-            await self._reject(tenant, tpod, "Unschedulable", decision.message)
+            message = refusal or (decision.message if decision else "")
+            await self._reject(tenant, tpod, "Unschedulable", message)
             return None
         self.unschedulable.discard(key)
         await self._run_on_edge(tenant, tpod, decision)
         return None
+
+    def _allowed_clusters(self, tenant: TenantConn,
+                          tpod: Obj) -> tuple[frozenset[str] | None, str | None]:
+        """Clusters the pod's kinds allow (None: any), or why none is left."""
+        allowed: frozenset[str] | None = None
+        reasons: list[str] = []
+        for source in self.ctx.placement_constraints:
+            found = source.constraint(tenant, tpod)
+            if found is None:
+                continue
+            allowed = found.clusters if allowed is None else allowed & found.clusters
+            reasons.append(found.reason)
+            if not allowed:
+                return allowed, f"0/{len(self.ctx.edges)} edge clusters are available: " \
+                    + "; ".join(reasons)
+        return allowed, None
 
     async def _run_on_edge(self, tenant: TenantConn, tpod: Obj, placement: Placement) -> None:
         edge = self.ctx.edges[placement.cluster]
         ns = edge_namespace(tenant.name, tenant.uid, tpod["metadata"]["namespace"])
         vnode = virtual_node_name(edge.name, placement.node)
         epod = translate_pod_down(tpod, tenant=tenant.name, edge_namespace=ns,
-                                  edge_node=placement.node, virtual_node=vnode)
+                                  edge_node=placement.node, virtual_node=vnode,
+                                  runtime_class=_edge_runtime_class(tenant, tpod))
         # Assumed before the first await: other workers schedule while this one waits.
         self.ctx.placer.assume(edge.name, placement.node, epod)
         try:
@@ -232,7 +257,8 @@ class PodSyncer(ResourceSyncer):
         desired = translate_pod_down(tpod, tenant=tenant.name,
                                      edge_namespace=epod["metadata"]["namespace"],
                                      edge_node=epod["spec"]["nodeName"],
-                                     virtual_node=tpod["spec"]["nodeName"])
+                                     virtual_node=tpod["spec"]["nodeName"],
+                                     runtime_class=_edge_runtime_class(tenant, tpod))
         patch = update_patch(epod, desired)
         refused = (tpod["metadata"]["uid"], tpod["metadata"].get("generation"))
         if patch and refused not in self._refused_updates:

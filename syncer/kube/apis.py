@@ -37,6 +37,8 @@ NODES = ResourceType("", "v1", "nodes", "Node", namespaced=False)
 RESOURCEQUOTAS = ResourceType("", "v1", "resourcequotas", "ResourceQuota")
 LIMITRANGES = ResourceType("", "v1", "limitranges", "LimitRange")
 NETWORKPOLICIES = ResourceType("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy")
+RUNTIMECLASSES = ResourceType("node.k8s.io", "v1", "runtimeclasses", "RuntimeClass",
+                              namespaced=False)
 LEASES = ResourceType("coordination.k8s.io", "v1", "leases", "Lease")
 TENANTS = ResourceType("fusionvc.io", "v1alpha1", "tenants", "Tenant", namespaced=False)
 EDGECLUSTERS = ResourceType("fusionvc.io", "v1alpha1", "edgeclusters", "EdgeCluster",

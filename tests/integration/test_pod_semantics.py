@@ -98,3 +98,43 @@ def test_a_gated_pod_is_not_placed_until_its_last_gate_goes(sandbox: SandboxHand
     wait_for(lambda: running(tenant, ns, "gated"), 90, "the pod Running once ungated")
     copy = edge_copy(sandbox, ns, "gated")
     assert copy is not None and not copy["spec"].get("schedulingGates")
+
+
+@pytest.fixture
+def ns_b(sandbox: SandboxHandle, syncer: SyncerProcess) -> Iterator[str]:
+    name = unique("podsem-b")
+    apply(sandbox["tenant-b"], namespace(name))
+    yield name
+    sandbox["tenant-b"].kubectl("delete", "namespace", name, "--wait=false")
+
+
+def test_runtime_class_places_pods_only_where_the_handler_is_offered(
+        sandbox: SandboxHandle, ns_b: str) -> None:
+    """tenant-b is cost-first in cn-guangzhou, but only edge-bj offers the nvidia handler."""
+    tenant, rc, nowhere = sandbox["tenant-b"], unique("gpu"), unique("kata")
+    apply(tenant, {"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass",
+                   "metadata": {"name": rc}, "handler": "nvidia"},
+          {"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass",
+           "metadata": {"name": nowhere}, "handler": "kata"})
+    try:
+        apply(tenant, pod(ns_b, "rc", spec=pod_spec(runtimeClassName=rc)),
+              pod(ns_b, "rc-nowhere", spec=pod_spec(runtimeClassName=nowhere)))
+        wait_for(lambda: running(tenant, ns_b, "rc"), 90, "the RuntimeClass pod Running")
+        placed = get_json(tenant, "pod", "rc", "-n", ns_b)
+        assert placed["metadata"]["annotations"]["fusionvc.io/edge-cluster"] == "edge-bj"
+        ens = edge_ns(sandbox, "tenant-b", ns_b)
+        copy = get_json(sandbox["edge-bj"], "pod", "rc", "-n", ens)
+        edge_rc = copy["spec"]["runtimeClassName"]
+        assert edge_rc != rc and edge_rc.startswith("tenant-b-")
+        assert get_json(sandbox["edge-bj"], "runtimeclass", edge_rc)["handler"] == "nvidia"
+
+        def refused() -> str:
+            conds = tenant_pod(tenant, ns_b, "rc-nowhere")["status"].get("conditions") or []
+            return next((c["message"] for c in conds if c["type"] == "PodScheduled"
+                         and c["reason"] == "Unschedulable"), "")
+        message = wait_for(refused, 60, "an Unschedulable reason for the kata handler")
+        assert "handler kata" in message and "offered by no edge cluster" in message
+    finally:
+        tenant.kubectl("delete", "pod", "rc", "rc-nowhere", "-n", ns_b, "--wait=false",
+                       check=False)
+        tenant.kubectl("delete", "runtimeclass", rc, nowhere, check=False)

@@ -42,6 +42,7 @@ from syncer.kube.apis import (
     NODES,
     PODS,
     RESOURCEQUOTAS,
+    RUNTIMECLASSES,
     SECRETS,
     SERVICES,
     ResourceType,
@@ -53,7 +54,7 @@ from syncer.ops.metrics import Metrics
 from syncer.placement import Placer
 
 KNOWN = (PODS, CONFIGMAPS, SECRETS, SERVICES, EVENTS, NAMESPACES, NODES, LEASES, RESOURCEQUOTAS,
-         LIMITRANGES, NETWORKPOLICIES)
+         LIMITRANGES, NETWORKPOLICIES, RUNTIMECLASSES)
 _uids = itertools.count(1)
 
 
@@ -237,9 +238,11 @@ class SyncTest:
         self.ctx.tenants[name] = conn
         return conn
 
-    def add_edge(self, name: str = "edge-1", region: str = "r1") -> EdgeConn:
+    def add_edge(self, name: str = "edge-1", region: str = "r1",
+                 runtime_handlers: frozenset[str] = frozenset()) -> EdgeConn:
         conn = EdgeConn(name, "edge", RecordingClient(name),  # type: ignore[arg-type]
-                        spec=EdgeSpec(region=region, latency_ms={"r1": 5.0}))
+                        spec=EdgeSpec(region=region, latency_ms={"r1": 5.0},
+                                      runtime_handlers=runtime_handlers))
         self.placer.edge_cluster_changed(conn, healthy=True)
         self._informers(conn, self.controller.edge_specs, self.controller.edge_handlers(conn))
         self.ctx.edges[name] = conn
