@@ -21,6 +21,7 @@ from scheduler import (
     SchedulerObserver,
     Unschedulable,
 )
+from scheduler.resources import pod_resources
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.kube import Obj
 from syncer.kube.apis import NODES, PODS
@@ -72,6 +73,21 @@ class Placer:
             self.edge_node_event(edge, old, new)
         elif watch == PODS.plural:
             self.edge_pod_event(edge, old, new)
+
+    def resize_shortfall(self, cluster: str, edge_pod: Obj, resized: Obj) -> str | None:
+        """Why ``resized`` (the edge pod with new resources) does not fit its node, as the
+        kubelet says it ("Node didn't have enough capacity: cpu, requested: ..."); None
+        when it fits or the node is not known."""
+        info = self.snapshot.node(cluster, edge_pod["spec"].get("nodeName", ""))
+        if info is None:
+            return None
+        before, after = pod_resources(edge_pod).requests, pod_resources(resized).requests
+        for name, amount in after.items():
+            allocatable = info.facts.allocatable.get(name, 0)
+            if info.free.get(name, 0) + before.get(name, 0) - amount < 0:
+                return (f"Node didn't have enough capacity: {name}, requested: {amount}, "
+                        f"capacity: {allocatable}")
+        return None
 
     def score_plugin_names(self) -> frozenset[str]:
         return self.scheduler.profile.score_plugin_names()

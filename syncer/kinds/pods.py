@@ -14,7 +14,7 @@ import structlog
 from cachetools import TTLCache
 
 from syncer.core import markers
-from syncer.core.conditions import now_rfc3339, same_condition, set_condition
+from syncer.core.conditions import get_condition, now_rfc3339, same_condition, set_condition
 from syncer.core.context import SyncContext
 from syncer.core.isolation import check_pod, describe
 from syncer.core.keys import WorkKey
@@ -22,6 +22,7 @@ from syncer.core.names import edge_namespace, edge_runtime_class, virtual_node_n
 from syncer.core.syncer import NameTaken, ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.kinds.pod_translate import (
+    resize_patch,
     status_patch,
     translate_pod_down,
     translate_pod_status_up,
@@ -274,10 +275,39 @@ class PodSyncer(ResourceSyncer):
                 self._refused_updates[refused] = True
                 await self.ctx.recorder.warn(tenant.client, {"kind": "Pod", **tpod},
                                              "UpdateRejected", _refusal(err))
-        await self._mirror_status(tenant, tpod, epod)
+        pending = await self._resize(edge, epod, desired)
+        await self._mirror_status(tenant, tpod, epod, pending)
 
-    async def _mirror_status(self, tenant: TenantConn, tpod: Obj, epod: Obj) -> None:
-        patch = status_patch(tpod.get("status") or {}, translate_pod_status_up(epod))
+    async def _resize(self, edge: EdgeConn, epod: Obj, desired: Obj) -> Obj | None:
+        """Carries an in-place resize to the edge pod when it fits its node; else the
+        PodResizePending condition the kubelet would report (reason Infeasible)."""
+        patch = resize_patch(epod, desired)
+        if patch is None:
+            return None
+        resized = {**epod, "spec": {**epod["spec"], "containers": [
+            {**c, **next((p for p in patch["spec"]["containers"] if p["name"] == c["name"]),
+                         {})} for c in epod["spec"]["containers"]]}}
+        shortfall = self.ctx.placer.resize_shortfall(edge.name, epod, resized)
+        if shortfall is not None:
+            return {"type": "PodResizePending", "status": "True", "reason": "Infeasible",
+                    "message": shortfall}
+        await edge.client.patch(PODS, epod["metadata"]["name"], patch, subresource="resize",
+                                namespace=epod["metadata"]["namespace"],
+                                content_type=STRATEGIC_PATCH)
+        return None
+
+    async def _mirror_status(self, tenant: TenantConn, tpod: Obj, epod: Obj,
+                             extra: Obj | None = None) -> None:
+        """The edge status up; ``extra`` is one more condition fusionvc reports itself."""
+        desired = translate_pod_status_up(epod)
+        if extra is not None:
+            had = get_condition(tpod, extra["type"]) or {}
+            since = had.get("lastTransitionTime") if had.get("status") == extra["status"] \
+                else None
+            desired["conditions"] = [*(desired.get("conditions") or []), {
+                **extra, "observedGeneration": tpod["metadata"].get("generation"),
+                "lastTransitionTime": since or now_rfc3339(), "lastProbeTime": None}]
+        patch = status_patch(tpod.get("status") or {}, desired)
         if patch:
             meta = tpod["metadata"]
             await tenant.client.patch(PODS, meta["name"], {"status": patch},

@@ -193,3 +193,46 @@ async def test_an_update_the_edge_refuses_is_reported_once_not_retried(sync: Syn
     assert "toleration can not be modified" in events[0]["message"]
     tpod = tenant.get(PODS, "shop", "web")
     assert tpod is not None and tpod["status"]["phase"] == "Running"  # status still mirrored
+
+
+def resized(tpod: dict[str, object], cpu: str) -> dict[str, object]:
+    spec = tpod["spec"]
+    assert isinstance(spec, dict)
+    meta = tpod["metadata"]
+    assert isinstance(meta, dict)
+    return {**tpod, "metadata": {**meta, "generation": 2}, "spec": {**spec, "containers": [
+        container(resources={"requests": {"cpu": cpu, "memory": "32Mi"}})]}}
+
+
+async def test_an_in_place_resize_that_fits_goes_to_the_edge_resize_subresource(
+        sync: SyncTest) -> None:
+    tenant, edge = sync.ctx.tenants["tenant-a"], sync.ctx.edges["edge-1"]
+    await place(sync)
+    tpod = tenant.get(PODS, "shop", "web")
+    assert tpod is not None
+    sync.put(tenant, PODS, resized(tpod, "2"))
+    await sync.settle()
+    resizes = [c.body for c in sync.client(edge).calls if c.verb == "patch/resize"]
+    assert resizes == [{"spec": {"containers": [
+        {"name": "main", "resources": {"requests": {"cpu": "2", "memory": "32Mi"}}}]}}]
+    epod = edge.get(PODS, sync.edge_ns(), "web")
+    assert epod is not None
+    assert epod["spec"]["containers"][0]["resources"]["requests"]["cpu"] == "2"
+
+
+async def test_a_resize_beyond_the_node_is_infeasible_as_the_kubelet_says(
+        sync: SyncTest) -> None:
+    tenant, edge = sync.ctx.tenants["tenant-a"], sync.ctx.edges["edge-1"]
+    await place(sync)
+    tpod = tenant.get(PODS, "shop", "web")
+    assert tpod is not None
+    sync.put(tenant, PODS, resized(tpod, "64"))  # the node has 16 cores
+    await sync.settle()
+    assert not [c for c in sync.client(edge).calls if c.verb == "patch/resize"]
+    tpod = tenant.get(PODS, "shop", "web")
+    assert tpod is not None
+    pending = [c for c in tpod["status"]["conditions"] if c["type"] == "PodResizePending"]
+    assert [(c["status"], c["reason"]) for c in pending] == [("True", "Infeasible")]
+    assert pending[0]["message"] == ("Node didn't have enough capacity: cpu, requested: "
+                                     "64000, capacity: 16000")
+    assert pending[0]["observedGeneration"] == 2
