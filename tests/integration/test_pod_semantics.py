@@ -138,3 +138,31 @@ def test_runtime_class_places_pods_only_where_the_handler_is_offered(
         tenant.kubectl("delete", "pod", "rc", "rc-nowhere", "-n", ns_b, "--wait=false",
                        check=False)
         tenant.kubectl("delete", "runtimeclass", rc, nowhere, check=False)
+
+
+def test_in_place_resize_reaches_the_edge_or_is_reported_infeasible(
+        sandbox: SandboxHandle, ns: str) -> None:
+    tenant = sandbox["tenant-a"]
+    apply(tenant, pod(ns, "rs"))
+    wait_for(lambda: running(tenant, ns, "rs"), 90, "the pod Running")
+
+    def resize(cpu: str) -> None:
+        tenant.kubectl("patch", "pod", "rs", "-n", ns, "--subresource", "resize",
+                       "--type=strategic", "-p", json.dumps({"spec": {"containers": [
+                           {"name": "main", "resources": {"requests": {"cpu": cpu}}}]}}))
+
+    def edge_cpu() -> str:
+        copy = edge_copy(sandbox, ns, "rs")
+        return str(copy["spec"]["containers"][0]["resources"]["requests"]["cpu"]) if copy \
+            else ""
+    resize("100m")
+    wait_for(lambda: edge_cpu() == "100m", 60, "the resize on the edge pod")
+    resize("999")  # no sandbox node has 999 cores
+
+    def infeasible() -> Obj | None:
+        conds = tenant_pod(tenant, ns, "rs")["status"].get("conditions") or []
+        return next((c for c in conds if c["type"] == "PodResizePending"), None)
+    cond = wait_for(infeasible, 60, "PodResizePending on the tenant pod")
+    assert (cond["status"], cond["reason"]) == ("True", "Infeasible")
+    assert "Node didn't have enough capacity: cpu" in cond["message"]
+    assert edge_cpu() == "100m"  # the edge pod keeps what fits
