@@ -36,6 +36,7 @@ log = structlog.get_logger(__name__)
 FINALIZER = "fusionvc.io/cleanup"
 SYSTEM = ""  # the work-queue "tenant" of management keys
 REFRESH_TENANT, REFRESH_EDGE = 15.0, 5.0
+REFRESH_LOADING = 1.0  # while a connection's informers load: status and metrics follow soon
 
 
 def _fingerprint(obj: Obj, secret: Obj | None) -> tuple[str, str]:
@@ -152,7 +153,7 @@ class Management:
         self.controller.count_managed(key.name)
         await self._set_status(TENANTS, obj, ready, reason, message, {"syncedPods": pods},
                                (policy_cond,))
-        return REFRESH_TENANT
+        return REFRESH_TENANT if conn.synced else REFRESH_LOADING
 
     def _apply_policy(self, conn: TenantConn, obj: Obj) -> tuple[str, str, str, str]:
         conn.spec = parse_tenant_spec(obj["spec"])
@@ -228,7 +229,7 @@ class Management:
         self.metrics.cluster_reachable.labels(key.name, "edge").set(1 if ready else 0)
         nodes = len(conn.store(NODES))
         await self._set_status(EDGECLUSTERS, obj, ready, reason, message, {"nodes": nodes})
-        return REFRESH_EDGE
+        return REFRESH_EDGE if conn.synced else REFRESH_LOADING
 
     @staticmethod
     def _update_edge(conn: EdgeConn, spec: Obj) -> None:
