@@ -126,7 +126,8 @@ def controller_manager_argv(bindir: Path, layout: ClusterLayout) -> list[str]:
     ]
 
 
-def kwok_argv(bindir: Path, layout: ClusterLayout, cidr: str, server_port: int) -> list[str]:
+def kwok_argv(bindir: Path, layout: ClusterLayout, cidr: str, server_port: int,
+              stages: Path) -> list[str]:
     return [
         str(bindir / "kwok"),
         f"--kubeconfig={layout.kubeconfig('kwok')}",
@@ -135,6 +136,6 @@ def kwok_argv(bindir: Path, layout: ClusterLayout, cidr: str, server_port: int) 
         f"--cidr={cidr}",
         "--node-ip=127.0.0.1",
         f"--server-address=127.0.0.1:{server_port}",
-        f"--config={bindir / 'kwok-stages.yaml'}",
+        f"--config={stages}",
         "--node-lease-duration-seconds=40",
     ]

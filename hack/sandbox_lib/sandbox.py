@@ -26,6 +26,7 @@ from .processes import (
     stop_all,
 )
 from .readiness import http_ok, https_ok, wait_all
+from .stages import write_sandbox_stages
 from .topology import ClusterSpec, Topology
 
 REPO = Path(__file__).resolve().parents[2]
@@ -188,6 +189,7 @@ class Sandbox:
             )
         wait_all(checks, 180, "kube-apiservers")
         log("sandbox: kube-apiservers ready; starting controller-managers and kwok")
+        stages = write_sandbox_stages(bindir, self.dir)
         for i, layout in enumerate(layouts):
             self._spawn(
                 f"{layout.name}-controller-manager", comp.controller_manager_argv(bindir, layout)
@@ -195,7 +197,8 @@ class Sandbox:
             if layout.role == "edge":
                 self._spawn(
                     f"{layout.name}-kwok",
-                    comp.kwok_argv(bindir, layout, f"10.{100 + i}.0.1/16", next(kwok_ports)),
+                    comp.kwok_argv(bindir, layout, f"10.{100 + i}.0.1/16", next(kwok_ports),
+                                   stages),
                 )
         self._write_state(layouts, etcd_url)
         self._seed(layouts, log)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 from sandbox_lib.seed import edge_node, edge_objects
+from sandbox_lib.stages import report_container_resources
 from sandbox_lib.topology import TopologyError, load_topology, parse_topology
 
 REPO = Path(__file__).resolve().parents[3]
@@ -107,3 +108,13 @@ def test_edge_nodes_carry_gpu_arch_region_and_price() -> None:
     objs = edge_objects(edge)
     used = [o for o in objs if o["kind"] == "Pod"]
     assert len(used) == sum(g.count for g in edge.nodes if g.used_gpus)
+
+
+def test_kwok_pod_ready_stage_reports_container_resources() -> None:
+    stage = ("metadata:\n  name: pod-ready\nspec:\n  next:\n    statusTemplate: |\n"
+             "      containerStatuses:\n      {{ range .spec.containers }}\n"
+             "      - image: {{ .image | Quote }}\n        name: {{ .name | Quote }}\n"
+             "        ready: true\n      {{ end }}\n")
+    out = report_container_resources("a: 1\n---\n" + stage)
+    assert "        resources: {{ .resources | toJson }}\n        ready: true" in out
+    assert out.startswith("a: 1\n---\n")
