@@ -7,6 +7,13 @@ GroupScore plugins (so that with percentageOfNodesToScore the nearest or
 cheapest clusters are looked at first), ties rotated from cycle to cycle so
 that equal nodes are evaluated fairly; and the selection of the best node
 (ties broken at random, as kube-scheduler does).
+
+A pod whose spec.nodeName is already set (by the tenant, or by its own
+scheduler) is not placed but admitted, as a kubelet would: every filter runs
+against exactly the edge node the tenant named (by its virtual node name); a
+name that is no edge node's is refused at once (Unschedulable with
+`unknown_node`). Nodes the tenant may not use (Code.NOT_FOR_TENANT) are
+counted neither in "0/N nodes" nor among the reasons.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from .framework import (
     MAX_NODE_SCORE,
     MIN_NODE_SCORE,
     SKIP,
+    Code,
     CycleState,
     Status,
 )
@@ -32,7 +40,13 @@ from .podinfo import PodInfo
 from .policy import DEFAULT_POLICY, SchedulingPolicy
 from .profile import Profile, build_profile
 from .quantity import QuantityError
-from .result import Placement, ScheduleResult, rejected_by_pre_filter, unschedulable
+from .result import (
+    Placement,
+    ScheduleResult,
+    rejected_by_pre_filter,
+    unknown_node,
+    unschedulable,
+)
 from .snapshot import ClusterSnapshot
 
 P = ParamSpec("P")
@@ -111,6 +125,7 @@ class _FilterCycle:
         self.feasible: list[NodeInfo] = []
         self.reasons: Counter[str] = Counter()
         self.evaluated = 0
+        self.not_for_tenant = 0  # nodes the tenant may not use: out of the message
         # The fleet has few distinct shape keys: judge each once per cycle.
         self.shape_verdicts: dict[ShapeKind, Status | None] = {}
 
@@ -127,6 +142,9 @@ class _FilterCycle:
     def _rejected(self, status: Status | None, nodes: int) -> bool:
         if status is None:
             return False
+        if status.code is Code.NOT_FOR_TENANT:
+            self.not_for_tenant += nodes
+            return True
         for reason in status.reasons:
             self.reasons[reason] += nodes
         self.evaluated += nodes
@@ -158,6 +176,18 @@ class _FilterCycle:
             if len(self.feasible) >= self.to_find:
                 return True
         return False
+
+    def filter_node(self, node: NodeInfo) -> bool:
+        """Filter one given node (spec.nodeName); True when it is feasible."""
+        if self._rejected(self._first_failure(self.group_checks, node.group), 1):
+            return False
+        if self._rejected(self._shape_verdict(node.shape), 1):
+            return False
+        if self._rejected(self._first_failure(self.node_checks, node), 1):
+            return False
+        self.evaluated += 1
+        self.feasible.append(node)
+        return True
 
 
 def _rotated_tiers(tiers: list[list[NodeGroup]], start: int) -> Iterator[NodeGroup]:
@@ -191,12 +221,16 @@ class Scheduler:
         self._tier_cache: dict[tuple[Any, ...], Tiers] = {}
 
     def schedule(
-        self, pod: Mapping[str, Any], policy: SchedulingPolicy = DEFAULT_POLICY
+        self, pod: Mapping[str, Any], policy: SchedulingPolicy = DEFAULT_POLICY, tenant: str = ""
     ) -> ScheduleResult:
-        """Choose a node for the tenant pod (a dict in Kubernetes JSON form)."""
+        """Choose a node for the tenant pod (a dict in Kubernetes JSON form).
+
+        tenant: whose pods the pod's inter-pod affinity and spread constraints count
+        (the snapshot's tenancy names each pod's tenant).
+        """
         started = time.perf_counter()
         try:
-            result = self._schedule(pod, policy)
+            result = self._schedule(pod, policy, tenant)
         except Exception:
             self.observer.attempt("error", time.perf_counter() - started)
             raise
@@ -204,28 +238,42 @@ class Scheduler:
         self.observer.attempt(outcome, time.perf_counter() - started)
         return result
 
-    def _schedule(self, pod: Mapping[str, Any], policy: SchedulingPolicy) -> ScheduleResult:
+    def _schedule(
+        self, pod: Mapping[str, Any], policy: SchedulingPolicy, tenant: str
+    ) -> ScheduleResult:
         snapshot = self.snapshot
-        snapshot.expire_assumed()
+        snapshot.expire_assumed()  # once per decision: assume() relies on it
         num_nodes, generation = snapshot.num_nodes, snapshot.generation
         self._cycles += 1
+        state = CycleState(snapshot, policy, tenant)
+        node_name = (pod.get("spec") or {}).get("nodeName")
+        named = snapshot.node_by_visible_name(str(node_name)) if node_name else None
+        if node_name and named is None:
+            return unknown_node(str(node_name), generation)
         try:
             pod_info = PodInfo.from_pod(pod)
         except QuantityError as err:
-            return rejected_by_pre_filter(num_nodes, f"invalid pod resources: {err}", generation)
-        state = CycleState(snapshot, policy)
+            usable = 1 if named else self._usable_nodes(policy)
+            return rejected_by_pre_filter(usable, f"invalid pod resources: {err}", generation)
         skipped: set[str] = set()
         for plugin in self.profile.pre_filters:
             status = self._timed(plugin.name, "PreFilter", plugin.pre_filter, state, pod_info)
             if status is SKIP:
                 skipped.add(plugin.name)
             elif status is not None:
-                return rejected_by_pre_filter(num_nodes, status.message, generation)
-        to_find = self.profile.num_feasible_nodes_to_find(num_nodes)
-        order = self._visit_order(policy, to_find < num_nodes)
-        feasible, reasons, evaluated = self._find_feasible(state, pod_info, order, skipped, to_find)
+                usable = 1 if named else self._usable_nodes(policy)
+                return rejected_by_pre_filter(usable, status.message, generation)
+        cycle = self._filter_cycle(state, pod_info, skipped, 1 if named else num_nodes)
+        if named is not None:
+            cycle.filter_node(named)
+        else:
+            to_find = self.profile.num_feasible_nodes_to_find(num_nodes)
+            cycle.to_find = to_find
+            self._find_feasible(cycle, self._visit_order(policy, to_find < num_nodes))
+        feasible, evaluated = cycle.feasible, cycle.evaluated
         if not feasible:
-            return unschedulable(num_nodes, reasons, generation)
+            usable = 1 if named else num_nodes - cycle.not_for_tenant
+            return unschedulable(usable, cycle.reasons, generation)
         chosen, score = self._select(feasible, self._prioritize(state, pod_info, feasible))
         return Placement(
             chosen.cluster.name,
@@ -256,17 +304,11 @@ class Scheduler:
         percent = self.profile.plugin_metrics_sample_percent
         return percent > 0 and self._cycles % max(1, round(100 / percent)) == 0
 
-    def _find_feasible(
-        self,
-        state: CycleState,
-        pod: PodInfo,
-        order: Iterable[NodeGroup],
-        skipped: set[str],
-        to_find: int,
-    ) -> tuple[list[NodeInfo], Counter[str], int]:
-        """Filter node groups in order until to_find feasible nodes are found."""
+    def _filter_cycle(
+        self, state: CycleState, pod: PodInfo, skipped: set[str], to_find: int
+    ) -> _FilterCycle:
         profile = self.profile
-        cycle = _FilterCycle(
+        return _FilterCycle(
             state,
             pod,
             to_find,
@@ -275,6 +317,9 @@ class Scheduler:
             [(p.name, p.filter) for p in profile.filters if p.name not in skipped],
             self._sampled(),
         )
+
+    def _find_feasible(self, cycle: _FilterCycle, order: Iterable[NodeGroup]) -> None:
+        """Filter node groups in order until cycle.to_find feasible nodes are found."""
         visited = 0
         for group in order:
             visited += 1
@@ -283,7 +328,15 @@ class Scheduler:
         self._next_start += visited
         for (point, name), seconds in cycle.timings.items():
             self.observer.plugin(name, point, seconds)
-        return cycle.feasible, cycle.reasons, cycle.evaluated
+
+    def _usable_nodes(self, policy: SchedulingPolicy) -> int:
+        """How many nodes the tenant may use at all (ClusterFilterPlugin.for_tenant)."""
+        filters = self.profile.cluster_filters
+        return sum(
+            group.size
+            for group in self.snapshot.node_groups()
+            if all(plugin.for_tenant(policy, group) for plugin in filters)
+        )
 
     def _visit_order(self, policy: SchedulingPolicy, partial: bool) -> Iterator[NodeGroup]:
         """Groups ranked by the GroupScore plugins when not every node will be looked at.
