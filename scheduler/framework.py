@@ -113,7 +113,7 @@ class CycleState:
         return cast(T, self._data[key])
 
 
-class Plugin(abc.ABC):  # noqa: B024 - a marker base: the extension points are abstract
+class Plugin(abc.ABC):
     """Base of every plugin: a `name`, and `order`, its place in the default profile.
 
     A plugin inherits the extension points it implements (below): a misspelt

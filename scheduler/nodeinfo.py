@@ -20,9 +20,9 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
+from .podaffinity import TenantPod
 from .quantity import parse_decimal
 from .resources import CPU, GPU, MEMORY, PODS, PodResources, parse_resource_list_lenient
-from .podaffinity import TenantPod
 from .taints import NO_EXECUTE, NO_SCHEDULE, PREFER_NO_SCHEDULE, Taint, parse_taints
 
 REGION_LABEL = "topology.kubernetes.io/region"

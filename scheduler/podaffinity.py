@@ -131,9 +131,7 @@ def required_terms(
 ) -> tuple[PodAffinityTerm, ...]:
     raw = section.get("requiredDuringSchedulingIgnoredDuringExecution") or ()
     where = f"{where}.requiredDuringSchedulingIgnoredDuringExecution"
-    return tuple(
-        parse_term(term, f"{where}[{i}]", namespace, labels) for i, term in enumerate(raw)
-    )
+    return tuple(parse_term(term, f"{where}[{i}]", namespace, labels) for i, term in enumerate(raw))
 
 
 def preferred_terms(
@@ -163,9 +161,7 @@ class PodAffinity:
     preferred_anti: tuple[PodAffinityTerm, ...]
 
 
-def pod_affinity(
-    spec: Mapping[str, Any], namespace: str, labels: Mapping[str, str]
-) -> PodAffinity:
+def pod_affinity(spec: Mapping[str, Any], namespace: str, labels: Mapping[str, str]) -> PodAffinity:
     """Raises AffinityError when a term is malformed."""
     affinity = _section(spec, "podAffinity")
     anti = _section(spec, "podAntiAffinity")

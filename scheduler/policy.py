@@ -11,11 +11,22 @@ import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
 
-from .framework import ScorePlugin
+from .framework import Plugin, ScorePlugin
 from .plugins import BUILTIN_PLUGINS
 from .strategy import ResourceStrategy
+
+__all__ = [
+    "DEFAULT_MODE",
+    "DEFAULT_POLICY",
+    "MODES",
+    "MODE_PRESETS",
+    "PolicyError",
+    "ResourceStrategy",
+    "SchedulingPolicy",
+    "parse_policy",
+]
 
 FIELD = "spec.scheduling"
 
@@ -23,16 +34,17 @@ FIELD = "spec.scheduling"
 MODES = ("latency-first", "cost-first", "balanced")
 DEFAULT_MODE = "balanced"
 
+_SCORE_PLUGINS: tuple[type[ScorePlugin], ...] = tuple(
+    plugin
+    for plugin in cast(tuple[type[Plugin], ...], BUILTIN_PLUGINS)
+    if issubclass(plugin, ScorePlugin)
+)
 # Preset weights of the score plugins per mode, from each plugin's own `weight`
 # and `mode_weights` (scheduler.framework.ScorePlugin).
 MODE_PRESETS: Mapping[str, Mapping[str, int]] = MappingProxyType(
     {
         mode: MappingProxyType(
-            {
-                plugin.name: plugin.mode_weights.get(mode, plugin.weight)
-                for plugin in BUILTIN_PLUGINS
-                if issubclass(plugin, ScorePlugin)
-            }
+            {plugin.name: plugin.mode_weights.get(mode, plugin.weight) for plugin in _SCORE_PLUGINS}
         )
         for mode in MODES
     }

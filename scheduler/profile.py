@@ -1,7 +1,8 @@
 """A scheduling profile: which plugins run, in which order, with which weights.
 
 Owns the plugins of a profile in order with their weights (each plugin
-declares its default `order` and, if it scores, its `weight`), the sorting of plugins by extension point, and
+declares its default `order` and, if it scores, its `weight`), the sorting
+of plugins by extension point, and
 kube-scheduler's percentageOfNodesToScore rule: a cycle stops filtering once
 it has found enough feasible nodes (adaptive: 50% minus 1% per 125 nodes, at
 least 5% and at least 100 nodes), so that large fleets cost a bounded amount

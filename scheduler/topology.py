@@ -45,7 +45,9 @@ class SpreadConstraint:
     honor_taints: bool
 
 
-def _choice(raw: Mapping[str, Any], key: str, default: str, allowed: Sequence[str], where: str) -> str:
+def _choice(
+    raw: Mapping[str, Any], key: str, default: str, allowed: Sequence[str], where: str
+) -> str:
     value = str(raw.get(key) or default)
     if value not in allowed:
         raise AffinityError(f"{where}.{key}: must be one of {', '.join(allowed)}, got {value!r}")
@@ -68,7 +70,10 @@ def _constraint(raw: Mapping[str, Any], where: str, labels: Mapping[str, str]) -
         key,
         when == DO_NOT_SCHEDULE,
         parse_label_selector(
-            raw.get("labelSelector"), f"{where}.labelSelector", labels, raw.get("matchLabelKeys") or ()
+            raw.get("labelSelector"),
+            f"{where}.labelSelector",
+            labels,
+            raw.get("matchLabelKeys") or (),
         ),
         min_domains,
         _choice(raw, "nodeAffinityPolicy", HONOR, (HONOR, IGNORE), where) == HONOR,
@@ -118,7 +123,9 @@ class _Eligibility:
 
     def __call__(self, node: NodeInfo) -> bool:
         facts = node.facts
-        if self.selector is not None and not self.selector.matches(facts.labels, facts.visible_name):
+        if self.selector is not None and not self.selector.matches(
+            facts.labels, facts.visible_name
+        ):
             return False
         if self.honor_taints:
             tolerable = self.state.policy.tolerable_taints
@@ -139,8 +146,14 @@ def eligible_domains(
     policy = state.policy
     cache_key = None
     if eligible.selector is None and not eligible.honor_taints:
-        cache_key = (state.snapshot.layout_version, key, policy.allowed_clusters,
-                     policy.allowed_regions, policy.max_latency_ms, policy.user_regions)
+        cache_key = (
+            state.snapshot.layout_version,
+            key,
+            policy.allowed_clusters,
+            policy.allowed_regions,
+            policy.max_latency_ms,
+            policy.user_regions,
+        )
         cached = cache.get(cache_key)
         if cached is not None:
             return cached, eligible

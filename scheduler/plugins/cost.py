@@ -14,9 +14,9 @@ pick the cheapest nodes.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-from types import MappingProxyType
 from collections.abc import Sequence
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from ..framework import MAX_NODE_SCORE, CycleState, GroupScorePlugin, ScorePlugin
 from ..nodeinfo import NodeFacts, NodeGroup, NodeInfo

@@ -9,12 +9,20 @@ has no opinion.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-from types import MappingProxyType
 import math
 from collections.abc import Iterable, Sequence
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-from ..framework import SKIP, CycleState, GroupScorePlugin, PreScorePlugin, ScorePlugin, Status, default_normalize_score
+from ..framework import (
+    SKIP,
+    CycleState,
+    GroupScorePlugin,
+    PreScorePlugin,
+    ScorePlugin,
+    Status,
+    default_normalize_score,
+)
 from ..nodeinfo import ClusterState, NodeGroup, NodeInfo
 from ..podinfo import PodInfo
 

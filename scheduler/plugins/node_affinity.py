@@ -13,7 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..framework import SKIP, CycleState, FilterPlugin, PreFilterPlugin, PreScorePlugin, ScorePlugin, StateKey, Status, default_normalize_score
+from ..framework import (
+    SKIP,
+    CycleState,
+    FilterPlugin,
+    PreFilterPlugin,
+    PreScorePlugin,
+    ScorePlugin,
+    StateKey,
+    Status,
+    default_normalize_score,
+)
 from ..labels import (
     NodeSelector,
     NodeSelectorTerm,
@@ -65,7 +75,11 @@ class NodeAffinity(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlugin):
     def score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
         terms = state.read(PREFERRED)
         return [
-            sum(weight for weight, term in terms if term.matches(n.facts.labels, n.facts.visible_name))
+            sum(
+                weight
+                for weight, term in terms
+                if term.matches(n.facts.labels, n.facts.visible_name)
+            )
             for n in nodes
         ]
 

@@ -31,6 +31,7 @@ def _not_default(arch: str) -> Status:
         f"node(s) were {arch}; a pod that selects no kubernetes.io/arch runs on {default} only"
     )
 
+
 ARCHITECTURES = StateKey[frozenset[str]]("nodeArch.architectures")
 
 

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from ..framework import MAX_NODE_SCORE, CycleState, ScorePlugin
 from ..nodeinfo import NodeInfo
 from ..podinfo import PodInfo
-from ..strategy import ResourceStrategy
 from ..resources import GPU
+from ..strategy import ResourceStrategy
 
 GPU_WEIGHT = 2
 

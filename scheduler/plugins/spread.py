@@ -12,7 +12,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from ..framework import SKIP, CycleState, PreScorePlugin, ScorePlugin, StateKey, Status, default_normalize_score
+from ..framework import (
+    SKIP,
+    CycleState,
+    PreScorePlugin,
+    ScorePlugin,
+    StateKey,
+    Status,
+    default_normalize_score,
+)
 from ..nodeinfo import NodeInfo
 from ..podinfo import PodInfo
 

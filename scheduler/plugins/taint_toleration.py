@@ -15,11 +15,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
-from ..framework import SKIP, CycleState, PreScorePlugin, ScorePlugin, ShapeFilterPlugin, Status, default_normalize_score
+from ..framework import (
+    SKIP,
+    CycleState,
+    PreScorePlugin,
+    ScorePlugin,
+    ShapeFilterPlugin,
+    Status,
+    default_normalize_score,
+)
 from ..nodeinfo import NodeInfo, NodeShape
 from ..podinfo import PodInfo
 from ..taints import Taint, is_tolerated, untolerated
-
 
 PLATFORM_TAINT = Status.unschedulable("node(s) had a taint the tenant may not tolerate")
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..location import location_allows
 from ..framework import ClusterFilterPlugin, CycleState, Status
+from ..location import location_allows
 from ..nodeinfo import NodeGroup
 from ..podinfo import PodInfo
 
@@ -31,4 +31,3 @@ class TenantLocation(ClusterFilterPlugin):
 
     def for_tenant(self, policy: SchedulingPolicy, group: NodeGroup) -> bool:
         return location_allows(policy, group)
-

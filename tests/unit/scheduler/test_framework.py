@@ -15,7 +15,7 @@ from scheduler import (
     Unschedulable,
     build_profile,
 )
-from scheduler.framework import CycleState, FilterPlugin, ScorePlugin, default_normalize_score
+from scheduler.framework import CycleState, ScorePlugin, default_normalize_score
 from scheduler.nodeinfo import NodeInfo
 from scheduler.plugins import default_registry
 from scheduler.podinfo import PodInfo
