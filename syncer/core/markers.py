@@ -18,6 +18,9 @@ OWNER_UID = "fusionvc.io/owner-uid"
 EDGE_CLUSTER = "fusionvc.io/edge-cluster"
 EDGE_NODE = "fusionvc.io/edge-node"
 VIRTUAL_NODE = "fusionvc.io/virtual-node"
+# An edge pod's tenant-side required pod anti-affinity (JSON), which its spec drops: the
+# fusion scheduler keeps other pods out of its domains after a restart too.
+POD_ANTI_AFFINITY = "fusionvc.io/pod-anti-affinity"
 MANAGED_SELECTOR = f"{MANAGED_BY}={MANAGED_BY_VALUE}"
 
 

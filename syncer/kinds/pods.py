@@ -20,6 +20,7 @@ from syncer.core.keys import WorkKey
 from syncer.core.names import edge_namespace, virtual_node_name
 from syncer.core.syncer import ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
+from syncer.kinds.pod_admission import admission_failure, scheduled_by_fusionvc, was_placed
 from syncer.kinds.pod_translate import (
     image_patch,
     metadata_patch,
@@ -145,14 +146,24 @@ class PodSyncer(ResourceSyncer):
             await self._reject(tenant, tpod, "Forbidden", describe(violations))
             return None
         cluster = (tpod["metadata"].get("annotations") or {}).get(markers.EDGE_CLUSTER)
-        if tpod["spec"].get("nodeName") and cluster:
+        bound = bool(tpod["spec"].get("nodeName"))
+        if bound and cluster:
             if self._namespace_terminating(tenant, tpod):
                 return None  # the namespace is going: its pods are deleted, not replaced
             if not await self._edge_pod_gone(tenant, tpod, cluster):
                 return 1.0  # created, just not in the edge cache yet
-            await self._mark_lost(tenant, tpod)
-            return None
+            if was_placed(tpod):
+                await self._mark_lost(tenant, tpod)
+                return None
+            # Never ran: admitted again, to the node it names, below.
+        if not bound and not scheduled_by_fusionvc(tpod):
+            return None  # the tenant's own scheduler's pod: run it once that binds it
         decision = self.ctx.placer.place(tenant, tpod)
+        if isinstance(decision, Unplaceable) and bound:
+            if decision.unknown_node and not all(e.synced for e in self.ctx.edges.values()):
+                return 2.0  # an edge cluster still loading may hold the node
+            await self._fail_admission(tenant, tpod, *admission_failure(decision))
+            return None
         if isinstance(decision, Unplaceable):
             self.unschedulable.add(key)
             await self._reject(tenant, tpod, "Unschedulable", decision.message)
@@ -183,6 +194,12 @@ class PodSyncer(ResourceSyncer):
                     return
                 raise
         await self.ctx.virtual_nodes.ensure(tenant, edge, placement.node)
+        if tpod["spec"].get("nodeName"):  # bound by the tenant: record where it runs
+            where = {markers.EDGE_CLUSTER: edge.name, markers.EDGE_NODE: placement.node}
+            await tenant.client.patch(PODS, tpod["metadata"]["name"],
+                                      {"metadata": {"annotations": where}},
+                                      namespace=tpod["metadata"]["namespace"])
+            return
         await self._bind(tenant, tpod, edge.name, placement.node, vnode)
 
     async def _ours_exists(self, edge: EdgeConn, tenant: TenantConn, tpod: Obj, ns: str) -> bool:
@@ -268,6 +285,17 @@ class PodSyncer(ResourceSyncer):
             raise
         ref = markers.tenant_ref(epod)
         return ref is None or ref[2] != meta["uid"]
+
+    async def _fail_admission(self, tenant: TenantConn, tpod: Obj, reason: str,
+                              message: str) -> None:
+        """A pod bound to a node it cannot run on fails at once, as kubelet admission does."""
+        if tpod.get("status", {}).get("phase") in TERMINAL:
+            return
+        meta = tpod["metadata"]
+        await tenant.client.patch(PODS, meta["name"], {"status": {
+            "phase": "Failed", "reason": reason, "message": message}},
+            namespace=meta["namespace"], subresource="status")
+        await self.ctx.recorder.warn(tenant.client, {"kind": "Pod", **tpod}, reason, message)
 
     async def _mark_lost(self, tenant: TenantConn, tpod: Obj) -> None:
         """The edge copy of a running pod vanished: Failed, so its controller replaces it."""

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry
 
+from syncer.core.context import SyncContext
 from syncer.core.controller import Controller
 from syncer.core.keys import WorkKey
 from syncer.core.queue import FairQueue
 from syncer.core.recorder import EventRecorder
-from syncer.core.context import SyncContext
 from syncer.kube.client import WRITES, KubeError
 from syncer.ops.metrics import Metrics
 from syncer.placement import Placer
