@@ -97,6 +97,10 @@ class ClusterSnapshot:
         for listener in list(self._listeners):
             listener(self.generation)
 
+    def policy_changed(self) -> None:
+        """A tenant's policy changed: pending pods may fit now (listeners are called)."""
+        self._may_fit_more()
+
     def _layout_changed(self) -> None:
         self.layout_version += 1
         self._groups = None

@@ -68,6 +68,10 @@ class Placer:
         its own scheduler), its admission to exactly that node (unknown_node: no such node)."""
         return self.scheduler.schedule(pod, tenant.scheduling or DEFAULT_POLICY, tenant.name)
 
+    def policy_changed(self) -> None:
+        """A tenant's scheduling policy changed: pending pods get another try."""
+        self.snapshot.policy_changed()
+
     def assume(self, cluster: str, node: str, edge_pod: Obj) -> None:
         self.snapshot.assume(cluster, node, edge_pod)
 

@@ -166,8 +166,11 @@ class Management:
         spec = obj["spec"]
         conn.spec, conn.isolation = spec, isolation_policy(spec)
         try:
+            before = conn.scheduling
             conn.scheduling = parse_policy(spec.get("scheduling"), self.placer.known_regions(),
                                            self.placer.score_plugin_names())
+            if before is not None and conn.scheduling != before:
+                self.placer.policy_changed()
         except PolicyError as err:
             kept = "the previous valid policy stays in force" if conn.scheduling else \
                 "the default policy is used"
