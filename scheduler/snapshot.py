@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from .nodeinfo import ClusterState, NodeGroup, NodeInfo, PodKey, PodRecord, node_facts
-from .podaffinity import TenantPod, default_tenancy
+from .podaffinity import LabelSelector, TenantPod, default_tenancy
 from .podinfo import owner_of
 from .resources import pod_resources
 
@@ -34,6 +34,15 @@ Tenancy = Callable[[Mapping[str, Any]], TenantPod | None]  # edge pod -> its ten
 
 def own_name(cluster: str, node: str) -> str:
     return node
+
+
+def _required_label(selector: LabelSelector) -> tuple[str, str]:
+    """A label every pod the selector matches has, or ("", "") when there is none."""
+    for requirement in selector.requirements:
+        if requirement.operator == "In" and len(requirement.values) == 1:
+            (value,) = requirement.values
+            return requirement.key, value
+    return "", ""
 
 
 class OwnerCounts:
@@ -79,8 +88,11 @@ class ClusterSnapshot:
         self._tenancy = tenancy
         self._by_visible_name: dict[str, NodeInfo] = {}
         self.tenant_pods: dict[str, dict[PodKey, PodRecord]] = {}
-        # The tenant's pods with required anti-affinity terms (checked for every pod).
-        self._anti_pods: dict[str, dict[PodKey, PodRecord]] = {}
+        # The tenant's pods with required anti-affinity terms (checked for every pod), by
+        # a label their terms require ((tenant, key, value); ("", "") when none is required).
+        self._anti_pods: dict[tuple[str, str, str], dict[PodKey, PodRecord]] = {}
+        # The tenant's pods by (label key, value): selectors look at candidates only.
+        self._by_label: dict[tuple[str, str, str], dict[PodKey, PodRecord]] = {}
 
     # -- change notification -------------------------------------------------
 
@@ -204,9 +216,30 @@ class ClusterSnapshot:
         """The tenant's pods, real and assumed, on every edge cluster."""
         return self.tenant_pods.get(tenant, {}).values()
 
-    def anti_affinity_records(self, tenant: str) -> Iterable[PodRecord]:
-        """The tenant's pods that have required anti-affinity terms."""
-        return self._anti_pods.get(tenant, {}).values()
+    def tenant_records_matching(self, tenant: str, selector: LabelSelector) -> Iterable[PodRecord]:
+        """The tenant's pods that may match the selector (a superset: match each one):
+        those with the rarest label the selector requires, else all of them."""
+        best: dict[PodKey, PodRecord] | None = None
+        for requirement in selector.requirements:
+            if requirement.operator == "In" and len(requirement.values) == 1:
+                (value,) = requirement.values
+                found = self._by_label.get((tenant, requirement.key, value), {})
+                if best is None or len(found) < len(best):
+                    best = found
+        if selector.matches_nothing:
+            return ()
+        return self.tenant_records(tenant) if best is None else best.values()
+
+    def anti_affinity_records(self, pod: TenantPod) -> Iterable[PodRecord]:
+        """The tenant's pods with required anti-affinity terms that may match `pod` (a
+        superset: match each term)."""
+        seen: set[PodKey] = set()
+        anti = self._anti_pods
+        for label in (("", ""), *pod.labels.items()):
+            for key, record in anti.get((pod.tenant, *label), {}).items():
+                if key not in seen:
+                    seen.add(key)
+                    yield record
 
     def node_of(self, record: PodRecord) -> NodeInfo | None:
         cluster = self.clusters.get(record.key[0])
@@ -327,19 +360,19 @@ class ClusterSnapshot:
         if record.owner is not None:
             self.owners.add(record.owner, cluster.name, record.region, 1)
         if record.tenant is not None:
-            for table in self._tenant_tables(record.tenant):
-                table.setdefault(record.tenant.tenant, {})[record.key] = record
+            for table, key in self._tenant_tables(record.tenant):
+                table.setdefault(key, {})[record.key] = record
 
     def _uncount(self, record: PodRecord) -> None:
         cluster = self.clusters.get(record.key[0])
         if record.owner is not None:
             self.owners.add(record.owner, record.key[0], record.region, -1)
         if record.tenant is not None:
-            for table in self._tenant_tables(record.tenant):
-                pods = table.get(record.tenant.tenant, {})
+            for table, key in self._tenant_tables(record.tenant):
+                pods = table.get(key, {})
                 pods.pop(record.key, None)
                 if not pods:
-                    table.pop(record.tenant.tenant, None)
+                    table.pop(key, None)
         if cluster is None:
             return
         on_node = cluster.pods_by_node.get(record.node_name, {})
@@ -350,8 +383,15 @@ class ClusterSnapshot:
         if info is not None:
             info.count(record.resources, -1)
 
-    def _tenant_tables(self, pod: TenantPod) -> list[dict[str, dict[PodKey, PodRecord]]]:
-        return [self.tenant_pods, self._anti_pods] if pod.required_anti else [self.tenant_pods]
+    def _tenant_tables(
+        self, pod: TenantPod
+    ) -> Iterator[tuple[dict[Any, dict[PodKey, PodRecord]], Any]]:
+        """The indexes a tenant's pod is in, each with the pod's key in it."""
+        yield self.tenant_pods, pod.tenant
+        for label in {_required_label(term.selector) for term in pod.required_anti}:
+            yield self._anti_pods, (pod.tenant, *label)
+        for label in pod.labels.items():
+            yield self._by_label, (pod.tenant, *label)
 
     def _move_owner_counts(self, cluster: ClusterState, node_name: str, region: str) -> None:
         """Keep the per-region replica counts right when a node's region label changes."""

@@ -72,13 +72,10 @@ def _forbidden_by_pod(
     snapshot: ClusterSnapshot, tenant: str, terms: Sequence[PodAffinityTerm]
 ) -> Domains:
     forbidden: Domains = defaultdict(set)
-    if not terms:
-        return forbidden
-    for record in snapshot.tenant_records(tenant):
-        assert record.tenant is not None
-        node = snapshot.node_of(record)
-        for term in terms:
-            value = _domain(node, term.topology_key)
+    for term in terms:
+        for record in snapshot.tenant_records_matching(tenant, term.selector):
+            assert record.tenant is not None
+            value = _domain(snapshot.node_of(record), term.topology_key)
             if value is not None and term.matches(record.tenant):
                 forbidden[term.topology_key].add(value)
     return forbidden
@@ -86,7 +83,7 @@ def _forbidden_by_pod(
 
 def _forbidden_by_existing(snapshot: ClusterSnapshot, me: TenantPod) -> Domains:
     forbidden: Domains = defaultdict(set)
-    for record in snapshot.anti_affinity_records(me.tenant):
+    for record in snapshot.anti_affinity_records(me):
         assert record.tenant is not None
         node = snapshot.node_of(record)
         for term in record.tenant.required_anti:
@@ -101,13 +98,12 @@ def _affinity_domains(
 ) -> tuple[tuple[tuple[str, set[str]], ...], bool]:
     found: list[tuple[str, set[str]]] = [(term.topology_key, set()) for term in terms]
     any_match = False
-    for record in snapshot.tenant_records(me.tenant):
-        assert record.tenant is not None
-        node = snapshot.node_of(record)
-        for term, (key, values) in zip(terms, found, strict=True):
+    for term, (key, values) in zip(terms, found, strict=True):
+        for record in snapshot.tenant_records_matching(me.tenant, term.selector):
+            assert record.tenant is not None
             if term.matches(record.tenant):
                 any_match = True
-                value = _domain(node, key)
+                value = _domain(snapshot.node_of(record), key)
                 if value is not None:
                     values.add(value)
     anywhere = not any_match and all(term.matches(me) for term in terms)
@@ -164,11 +160,10 @@ class InterPodAffinity(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlugi
             return SKIP
         snapshot = state.snapshot
         scores: dict[tuple[str, str], int] = defaultdict(int)
-        for record in snapshot.tenant_records(state.tenant):
-            assert record.tenant is not None
-            node = snapshot.node_of(record)
-            for term, weight in weighted:
-                value = _domain(node, term.topology_key)
+        for term, weight in weighted:
+            for record in snapshot.tenant_records_matching(state.tenant, term.selector):
+                assert record.tenant is not None
+                value = _domain(snapshot.node_of(record), term.topology_key)
                 if value is not None and term.matches(record.tenant):
                     scores[(term.topology_key, value)] += weight
         state.write(PREFERRED, scores)
