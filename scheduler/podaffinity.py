@@ -21,6 +21,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .labels import Requirement
+
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
 _OPERATORS = frozenset({"In", "NotIn", "Exists", "DoesNotExist"})
 
@@ -30,32 +32,14 @@ class AffinityError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class LabelRequirement:
-    key: str
-    operator: str
-    values: frozenset[str]
-
-    def matches(self, labels: Mapping[str, str]) -> bool:
-        value = labels.get(self.key)
-        operator = self.operator
-        if operator == "In":
-            return value is not None and value in self.values
-        if operator == "NotIn":
-            return value is None or value not in self.values
-        if operator == "Exists":
-            return value is not None
-        return value is None  # DoesNotExist
-
-
-@dataclass(frozen=True, slots=True)
 class LabelSelector:
-    requirements: tuple[LabelRequirement, ...]
+    requirements: tuple[Requirement, ...]  # labels.Requirement: In, NotIn, Exists...
     matches_nothing: bool = False  # a missing selector selects no pod
 
     def matches(self, labels: Mapping[str, str]) -> bool:
         if self.matches_nothing:
             return False
-        return all(r.matches(labels) for r in self.requirements)
+        return all(r.matches(labels.get(r.key)) for r in self.requirements)
 
 
 NOTHING = LabelSelector((), matches_nothing=True)
@@ -71,7 +55,7 @@ def parse_label_selector(
     if raw is None:
         return NOTHING
     requirements = [
-        LabelRequirement(str(k), "In", frozenset({str(v)}))
+        Requirement(str(k), "In", frozenset({str(v)}))
         for k, v in (raw.get("matchLabels") or {}).items()
     ]
     for i, expression in enumerate(raw.get("matchExpressions") or ()):
@@ -79,10 +63,10 @@ def parse_label_selector(
         if operator not in _OPERATORS:
             raise AffinityError(f"{where}.matchExpressions[{i}]: unsupported operator {operator!r}")
         values = frozenset(str(v) for v in expression.get("values") or ())
-        requirements.append(LabelRequirement(str(expression.get("key", "")), operator, values))
+        requirements.append(Requirement(str(expression.get("key", "")), operator, values))
     for key in match_label_keys:
         if pod_labels is not None and key in pod_labels:
-            requirements.append(LabelRequirement(key, "In", frozenset({pod_labels[key]})))
+            requirements.append(Requirement(key, "In", frozenset({pod_labels[key]})))
     return LabelSelector(tuple(requirements))
 
 

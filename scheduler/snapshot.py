@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .nodeinfo import ClusterState, NodeGroup, NodeInfo, PodKey, PodRecord, node_facts
-from .podaffinity import LabelSelector, TenantPod, default_tenancy
+from .podaffinity import TenantPod, default_tenancy
 from .podinfo import owner_of
 from .resources import pod_resources
+from .tenantpods import TenantPods
 
 DEFAULT_ASSUME_TTL_SECONDS = 30.0
 _TERMINAL_PHASES = frozenset({"Succeeded", "Failed"})
@@ -34,15 +35,6 @@ Tenancy = Callable[[Mapping[str, Any]], TenantPod | None]  # edge pod -> its ten
 
 def own_name(cluster: str, node: str) -> str:
     return node
-
-
-def _required_label(selector: LabelSelector) -> tuple[str, str]:
-    """A label every pod the selector matches has, or ("", "") when there is none."""
-    for requirement in selector.requirements:
-        if requirement.operator == "In" and len(requirement.values) == 1:
-            (value,) = requirement.values
-            return requirement.key, value
-    return "", ""
 
 
 class OwnerCounts:
@@ -87,12 +79,7 @@ class ClusterSnapshot:
         self._node_namer = node_namer
         self._tenancy = tenancy
         self._by_visible_name: dict[str, NodeInfo] = {}
-        self.tenant_pods: dict[str, dict[PodKey, PodRecord]] = {}
-        # The tenant's pods with required anti-affinity terms (checked for every pod), by
-        # a label their terms require ((tenant, key, value); ("", "") when none is required).
-        self._anti_pods: dict[tuple[str, str, str], dict[PodKey, PodRecord]] = {}
-        # The tenant's pods by (label key, value): selectors look at candidates only.
-        self._by_label: dict[tuple[str, str, str], dict[PodKey, PodRecord]] = {}
+        self.tenant_pods = TenantPods()
 
     # -- change notification -------------------------------------------------
 
@@ -211,35 +198,6 @@ class ClusterSnapshot:
     def node_by_visible_name(self, name: str) -> NodeInfo | None:
         """The edge node the tenant calls `name` (its virtual node's name), if any."""
         return self._by_visible_name.get(name)
-
-    def tenant_records(self, tenant: str) -> Iterable[PodRecord]:
-        """The tenant's pods, real and assumed, on every edge cluster."""
-        return self.tenant_pods.get(tenant, {}).values()
-
-    def tenant_records_matching(self, tenant: str, selector: LabelSelector) -> Iterable[PodRecord]:
-        """The tenant's pods that may match the selector (a superset: match each one):
-        those with the rarest label the selector requires, else all of them."""
-        best: dict[PodKey, PodRecord] | None = None
-        for requirement in selector.requirements:
-            if requirement.operator == "In" and len(requirement.values) == 1:
-                (value,) = requirement.values
-                found = self._by_label.get((tenant, requirement.key, value), {})
-                if best is None or len(found) < len(best):
-                    best = found
-        if selector.matches_nothing:
-            return ()
-        return self.tenant_records(tenant) if best is None else best.values()
-
-    def anti_affinity_records(self, pod: TenantPod) -> Iterable[PodRecord]:
-        """The tenant's pods with required anti-affinity terms that may match `pod` (a
-        superset: match each term)."""
-        seen: set[PodKey] = set()
-        anti = self._anti_pods
-        for label in (("", ""), *pod.labels.items()):
-            for key, record in anti.get((pod.tenant, *label), {}).items():
-                if key not in seen:
-                    seen.add(key)
-                    yield record
 
     def node_of(self, record: PodRecord) -> NodeInfo | None:
         cluster = self.clusters.get(record.key[0])
@@ -360,19 +318,14 @@ class ClusterSnapshot:
         if record.owner is not None:
             self.owners.add(record.owner, cluster.name, record.region, 1)
         if record.tenant is not None:
-            for table, key in self._tenant_tables(record.tenant):
-                table.setdefault(key, {})[record.key] = record
+            self.tenant_pods.add(record)
 
     def _uncount(self, record: PodRecord) -> None:
         cluster = self.clusters.get(record.key[0])
         if record.owner is not None:
             self.owners.add(record.owner, record.key[0], record.region, -1)
         if record.tenant is not None:
-            for table, key in self._tenant_tables(record.tenant):
-                pods = table.get(key, {})
-                pods.pop(record.key, None)
-                if not pods:
-                    table.pop(key, None)
+            self.tenant_pods.remove(record)
         if cluster is None:
             return
         on_node = cluster.pods_by_node.get(record.node_name, {})
@@ -382,16 +335,6 @@ class ClusterSnapshot:
         info = cluster.nodes.get(record.node_name)
         if info is not None:
             info.count(record.resources, -1)
-
-    def _tenant_tables(
-        self, pod: TenantPod
-    ) -> Iterator[tuple[dict[Any, dict[PodKey, PodRecord]], Any]]:
-        """The indexes a tenant's pod is in, each with the pod's key in it."""
-        yield self.tenant_pods, pod.tenant
-        for label in {_required_label(term.selector) for term in pod.required_anti}:
-            yield self._anti_pods, (pod.tenant, *label)
-        for label in pod.labels.items():
-            yield self._by_label, (pod.tenant, *label)
 
     def _move_owner_counts(self, cluster: ClusterState, node_name: str, region: str) -> None:
         """Keep the per-region replica counts right when a node's region label changes."""

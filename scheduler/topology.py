@@ -185,7 +185,7 @@ def count_domains(
     counts: Counter[str] = Counter({domain: 0 for domain in domains})
     snapshot = state.snapshot
     key = constraint.topology_key
-    for record in snapshot.tenant_records_matching(state.tenant, constraint.selector):
+    for record in snapshot.tenant_pods.matching(state.tenant, constraint.selector):
         view = record.tenant
         if view is None or view.namespace != namespace:
             continue

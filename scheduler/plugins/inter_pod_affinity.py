@@ -73,7 +73,7 @@ def _forbidden_by_pod(
 ) -> Domains:
     forbidden: Domains = defaultdict(set)
     for term in terms:
-        for record in snapshot.tenant_records_matching(tenant, term.selector):
+        for record in snapshot.tenant_pods.matching(tenant, term.selector):
             assert record.tenant is not None
             value = _domain(snapshot.node_of(record), term.topology_key)
             if value is not None and term.matches(record.tenant):
@@ -83,7 +83,7 @@ def _forbidden_by_pod(
 
 def _forbidden_by_existing(snapshot: ClusterSnapshot, me: TenantPod) -> Domains:
     forbidden: Domains = defaultdict(set)
-    for record in snapshot.anti_affinity_records(me):
+    for record in snapshot.tenant_pods.with_anti_affinity_for(me):
         assert record.tenant is not None
         node = snapshot.node_of(record)
         for term in record.tenant.required_anti:
@@ -99,7 +99,7 @@ def _affinity_domains(
     found: list[tuple[str, set[str]]] = [(term.topology_key, set()) for term in terms]
     any_match = False
     for term, (key, values) in zip(terms, found, strict=True):
-        for record in snapshot.tenant_records_matching(me.tenant, term.selector):
+        for record in snapshot.tenant_pods.matching(me.tenant, term.selector):
             assert record.tenant is not None
             if term.matches(record.tenant):
                 any_match = True
@@ -161,7 +161,7 @@ class InterPodAffinity(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlugi
         snapshot = state.snapshot
         scores: dict[tuple[str, str], int] = defaultdict(int)
         for term, weight in weighted:
-            for record in snapshot.tenant_records_matching(state.tenant, term.selector):
+            for record in snapshot.tenant_pods.matching(state.tenant, term.selector):
                 assert record.tenant is not None
                 value = _domain(snapshot.node_of(record), term.topology_key)
                 if value is not None and term.matches(record.tenant):

@@ -51,20 +51,22 @@ class PodTopologySpread(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlug
     def __init__(self) -> None:
         self._domains: DomainCache = {}
 
-    def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
+    def _counts(self, state: CycleState, pod: PodInfo, hard: bool) -> tuple[DomainCounts, ...]:
+        """The domain counts of the pod's DoNotSchedule (hard) or ScheduleAnyway constraints."""
         if not pod.spec.get("topologySpreadConstraints"):
-            return SKIP
+            return ()
+        constraints = [c for c in spread_constraints(pod.spec, pod.labels) if c.hard == hard]
+        namespace = _namespace(pod)
+        return tuple(count_domains(state, pod, namespace, c, self._domains) for c in constraints)
+
+    def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
         try:
-            constraints = spread_constraints(pod.spec, pod.labels)
+            hard = self._counts(state, pod, hard=True)
         except AffinityError as err:
             return Status.unresolvable(str(err))
-        hard = [c for c in constraints if c.hard]
         if not hard:
             return SKIP
-        namespace = _namespace(pod)
-        state.write(
-            HARD, tuple(count_domains(state, pod, namespace, c, self._domains) for c in hard)
-        )
+        state.write(HARD, hard)
         return None
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
@@ -80,18 +82,13 @@ class PodTopologySpread(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlug
     def pre_score(
         self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
     ) -> Status | None:
-        if not pod.spec.get("topologySpreadConstraints"):
-            return SKIP
         try:
-            soft = [c for c in spread_constraints(pod.spec, pod.labels) if not c.hard]
+            soft = self._counts(state, pod, hard=False)
         except AffinityError:
             return SKIP  # PreFilter rejected the pod already
         if not soft:
             return SKIP
-        namespace = _namespace(pod)
-        state.write(
-            SOFT, tuple(count_domains(state, pod, namespace, c, self._domains) for c in soft)
-        )
+        state.write(SOFT, soft)
         return None
 
     def score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
