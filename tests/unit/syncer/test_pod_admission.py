@@ -81,3 +81,11 @@ def test_tenancy_reads_an_edge_pods_tenant_namespace_labels_and_anti_affinity() 
                                                                 {"app": "web"})
     assert [t.topology_key for t in view.required_anti] == ["kubernetes.io/hostname"]
     assert tenancy({"metadata": {"name": "foreign", "namespace": "kube-system"}}) is None
+
+
+def test_a_policy_change_retries_pending_pods() -> None:
+    placer = Placer()
+    heard: list[int] = []
+    placer.add_listener(heard.append)
+    placer.policy_changed()
+    assert heard == [placer.snapshot.generation]
