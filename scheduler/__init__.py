@@ -4,7 +4,12 @@ What the syncer calls (all synchronous; use from the event loop's thread):
 
 Feeding the snapshot (from the edge informers; every pod of every edge
 cluster, not only fusionvc's, plus each EdgeCluster's health):
-    snapshot = ClusterSnapshot(clock=time.monotonic, assume_ttl=30.0)
+    snapshot = ClusterSnapshot(clock=time.monotonic, assume_ttl=30.0,
+                               node_namer=..., tenancy=...)
+      node_namer(cluster, node): the tenant's name for an edge node (its virtual node's);
+      it is the node's kubernetes.io/hostname and metadata.name for selectors and nodeName.
+      tenancy(edge_pod): the TenantPod (tenant, tenant namespace, labels, required
+      anti-affinity) of a tenant's edge pod, None for other pods.
     snapshot.set_cluster(name, region, healthy, latency_ms)   # latency_ms: user region -> ms
     snapshot.remove_cluster(name)
     snapshot.upsert_node(cluster, node_dict)    /  snapshot.remove_node(cluster, node_name)
@@ -17,7 +22,9 @@ Tenant policy (the Tenant spec's `scheduling` section):
 
 Scheduling one tenant pod:
     scheduler = Scheduler(snapshot, profile=None, observer=None)
-    result = scheduler.schedule(tenant_pod_dict, policy)
+    result = scheduler.schedule(tenant_pod_dict, policy, tenant_name)
+  A pod whose spec.nodeName is set is admitted to exactly that node (by its tenant
+  name) or refused (Unschedulable; unknown_node when no node has that name).
     if isinstance(result, Placement):
         snapshot.assume(result.cluster, result.node, edge_pod_dict)   # before creating it
         ... create the edge pod with spec.nodeName = result.node;
@@ -25,6 +32,10 @@ Scheduling one tenant pod:
     else:  # Unschedulable
         PodScheduled=False, reason=Unschedulable, message=result.message;
         retry when snapshot.generation > result.generation
+    snapshot.policy_changed() when a tenant's policy changes (pending pods are retried).
+
+Plugins inherit the extension points they implement (scheduler.framework) and
+declare `name`, `order` and, if they score, `weight`; see scheduler.plugins.
 
 Retrying pending pods: snapshot.add_listener(callback) calls callback(generation)
 after every change that may let a pending pod fit (node added or changed,
@@ -41,9 +52,11 @@ from .framework import (
     CycleState,
     FilterPlugin,
     GroupScorePlugin,
+    Plugin,
     PreFilterPlugin,
     PreScorePlugin,
     ScorePlugin,
+    ShapeFilterPlugin,
     StateKey,
     Status,
 )
@@ -75,6 +88,7 @@ __all__ = [
     "GroupScorePlugin",
     "NoopObserver",
     "Placement",
+    "Plugin",
     "PolicyError",
     "PreFilterPlugin",
     "PreScorePlugin",
@@ -88,6 +102,7 @@ __all__ = [
     "SchedulingError",
     "SchedulingPolicy",
     "ScorePlugin",
+    "ShapeFilterPlugin",
     "StateKey",
     "Status",
     "Unschedulable",

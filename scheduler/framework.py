@@ -1,8 +1,8 @@
 """The plugin framework, in the shape of kube-scheduler's.
 
-Owns the extension-point protocols (PreFilter, ClusterFilter, ShapeFilter,
-Filter, PreScore, Score with NormalizeScore, GroupScore), the Status value
-plugins return instead of raising, and the per-cycle CycleState.
+Owns the extension-point base classes (PreFilter, ClusterFilter, ShapeFilter,
+Filter, PreScore, Score with NormalizeScore, GroupScore) that plugins inherit,
+the Status value plugins return instead of raising, and the per-cycle CycleState.
 
 Differences from kube-scheduler, for speed in Python:
 - Filter returns None for success (kube's nil *Status), a Status otherwise.
@@ -23,10 +23,12 @@ Differences from kube-scheduler, for speed in Python:
 
 from __future__ import annotations
 
+import abc
 import enum
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast, runtime_checkable
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 from .nodeinfo import NodeGroup, NodeInfo, NodeShape
 from .podinfo import PodInfo
@@ -47,6 +49,9 @@ class Code(enum.Enum):
     # No node can ever fit while the pod or the policy stays as it is.
     UNSCHEDULABLE_AND_UNRESOLVABLE = "UnschedulableAndUnresolvable"
     SKIP = "Skip"  # from PreFilter/PreScore: this plugin has nothing to do for this pod
+    # The node is not the tenant's to use (e.g. a cluster its policy does not allow):
+    # it is left out of the node count and the reasons of an Unschedulable message.
+    NOT_FOR_TENANT = "NotForTenant"
     ERROR = "Error"
 
 
@@ -62,6 +67,10 @@ class Status:
     @classmethod
     def unresolvable(cls, *reasons: str) -> Status:
         return cls(Code.UNSCHEDULABLE_AND_UNRESOLVABLE, reasons)
+
+    @classmethod
+    def not_for_tenant(cls, *reasons: str) -> Status:
+        return cls(Code.NOT_FOR_TENANT, reasons)
 
     @property
     def message(self) -> str:
@@ -86,11 +95,14 @@ class StateKey(Generic[T]):
 class CycleState:
     """What one scheduling cycle shares between its plugins."""
 
-    __slots__ = ("_data", "policy", "snapshot")
+    __slots__ = ("_data", "policy", "snapshot", "tenant")
 
-    def __init__(self, snapshot: ClusterSnapshot, policy: SchedulingPolicy) -> None:
+    def __init__(
+        self, snapshot: ClusterSnapshot, policy: SchedulingPolicy, tenant: str = ""
+    ) -> None:
         self.snapshot = snapshot
         self.policy = policy
+        self.tenant = tenant  # whose pods the inter-pod plugins look at
         self._data: dict[StateKey[Any], Any] = {}
 
     def write(self, key: StateKey[T], value: T) -> None:
@@ -101,54 +113,74 @@ class CycleState:
         return cast(T, self._data[key])
 
 
-@runtime_checkable
-class Plugin(Protocol):
+class Plugin(abc.ABC):
+    """Base of every plugin: a `name`, and `order`, its place in the default profile.
+
+    A plugin inherits the extension points it implements (below): a misspelt
+    method leaves an abstract one unimplemented, which fails at instantiation.
+    """
+
     name: str
+    # Position in the default profile (lower first); filters of one kind run in this
+    # order, so it decides which reason a node counts under.
+    order: ClassVar[int]
 
 
-@runtime_checkable
-class PreFilterPlugin(Plugin, Protocol):
+class PreFilterPlugin(Plugin):
+    @abc.abstractmethod
     def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
         """Prepare per-pod data; SKIP skips this plugin's Filter, a failure rejects the pod."""
 
 
-@runtime_checkable
-class ClusterFilterPlugin(Plugin, Protocol):
+class ClusterFilterPlugin(Plugin):
+    @abc.abstractmethod
     def filter_group(self, state: CycleState, pod: PodInfo, group: NodeGroup) -> Status | None:
         """None when the group's nodes may be considered; its reasons count once per node."""
 
+    def for_tenant(self, policy: SchedulingPolicy, group: NodeGroup) -> bool:
+        """May the tenant use the group's nodes at all? Those it may not are left out of
+        the node count of a message (filter_group answers them with NOT_FOR_TENANT)."""
+        return True
 
-@runtime_checkable
-class ShapeFilterPlugin(Plugin, Protocol):
+
+class ShapeFilterPlugin(Plugin):
+    @abc.abstractmethod
     def filter_shape(self, state: CycleState, pod: PodInfo, shape: NodeShape) -> Status | None:
         """None when nodes of this shape may be considered; reasons count once per node."""
 
 
-@runtime_checkable
-class FilterPlugin(Plugin, Protocol):
+class FilterPlugin(Plugin):
+    @abc.abstractmethod
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         """None when the pod may run on the node."""
 
 
-@runtime_checkable
-class PreScorePlugin(Plugin, Protocol):
+class PreScorePlugin(Plugin):
+    @abc.abstractmethod
     def pre_score(
         self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
     ) -> Status | None:
         """Prepare per-pod scoring data; SKIP leaves this plugin out of the score."""
 
 
-@runtime_checkable
-class ScorePlugin(Plugin, Protocol):
+class ScorePlugin(Plugin):
+    """Scores nodes. `weight`: its default weight (the balanced mode's); `mode_weights`:
+    other weights by policy mode. A score plugin without a weight is a Profile error."""
+
+    weight: ClassVar[int]
+    mode_weights: ClassVar[Mapping[str, int]] = MappingProxyType({})
+
+    @abc.abstractmethod
     def score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
         """One raw score per node, in order."""
 
+    @abc.abstractmethod
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
         """Rescale the raw scores in place to MIN_NODE_SCORE..MAX_NODE_SCORE."""
 
 
-@runtime_checkable
-class GroupScorePlugin(Plugin, Protocol):
+class GroupScorePlugin(Plugin):
+    @abc.abstractmethod
     def score_groups(
         self, policy: SchedulingPolicy, groups: Sequence[NodeGroup]
     ) -> list[int] | None:

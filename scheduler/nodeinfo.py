@@ -20,12 +20,14 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
+from .podaffinity import TenantPod
 from .quantity import parse_decimal
 from .resources import CPU, GPU, MEMORY, PODS, PodResources, parse_resource_list_lenient
 from .taints import NO_EXECUTE, NO_SCHEDULE, PREFER_NO_SCHEDULE, Taint, parse_taints
 
 REGION_LABEL = "topology.kubernetes.io/region"
 ZONE_LABEL = "topology.kubernetes.io/zone"
+HOSTNAME_LABEL = "kubernetes.io/hostname"
 ARCH_LABEL = "kubernetes.io/arch"
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 EDGE_CLUSTER_LABEL = "fusionvc.io/edge-cluster"
@@ -42,7 +44,8 @@ log = logging.getLogger(__name__)
 class NodeFacts:
     """The scheduling-relevant content of a Node object; equal facts mean nothing changed."""
 
-    name: str
+    name: str  # the edge node's own name
+    visible_name: str  # the tenant's name for it: its virtual node's name
     labels: Mapping[str, str]  # as the tenant's virtual node shows them
     region: str
     zone: str | None
@@ -85,7 +88,11 @@ def _interned(allocatable: tuple[tuple[str, int], ...]) -> Mapping[str, int]:
     return MappingProxyType(dict(allocatable))
 
 
-def node_facts(node: Mapping[str, Any], cluster: str, cluster_region: str) -> NodeFacts:
+def node_facts(
+    node: Mapping[str, Any], cluster: str, cluster_region: str, visible_name: str | None = None
+) -> NodeFacts:
+    """visible_name: the tenant's name for the node (default: its own name); it is also
+    the node's kubernetes.io/hostname label, as on the tenant's virtual node."""
     metadata = node.get("metadata") or {}
     status = node.get("status") or {}
     spec = node.get("spec") or {}
@@ -94,7 +101,9 @@ def node_facts(node: Mapping[str, Any], cluster: str, cluster_region: str) -> No
     region = labels.get(REGION_LABEL) or cluster_region
     arch = labels.get(ARCH_LABEL) or (status.get("nodeInfo") or {}).get("architecture")
     arch = str(arch or DEFAULT_ARCH)
+    visible_name = visible_name or name
     labels[EDGE_CLUSTER_LABEL] = cluster
+    labels[HOSTNAME_LABEL] = visible_name
     labels[REGION_LABEL] = region
     labels.setdefault(ARCH_LABEL, arch)
     taints = parse_taints(spec.get("taints"))
@@ -105,6 +114,7 @@ def node_facts(node: Mapping[str, Any], cluster: str, cluster_region: str) -> No
     )
     return NodeFacts(
         name=name,
+        visible_name=visible_name,
         labels=labels,
         region=region,
         zone=labels.get(ZONE_LABEL),
@@ -124,9 +134,13 @@ def node_facts(node: Mapping[str, Any], cluster: str, cluster_region: str) -> No
 
 
 class PodRecord:
-    """A pod counted on a node: a real pod seen bound, or one the scheduler assumed."""
+    """A pod counted on a node: a real pod seen bound, or one the scheduler assumed.
 
-    __slots__ = ("expires_at", "key", "node_name", "owner", "region", "resources")
+    tenant: the TenantPod view of a tenant's pod (for inter-pod affinity and
+    topology spread), None for pods of no tenant.
+    """
+
+    __slots__ = ("expires_at", "key", "node_name", "owner", "region", "resources", "tenant")
 
     def __init__(
         self,
@@ -135,6 +149,7 @@ class PodRecord:
         resources: PodResources,
         owner: str | None,
         expires_at: float | None = None,
+        tenant: TenantPod | None = None,
     ) -> None:
         self.key = key
         self.node_name = node_name
@@ -142,6 +157,7 @@ class PodRecord:
         self.owner = owner
         self.region = ""  # set when counted, so that uncounting uses the same region
         self.expires_at = expires_at  # None for a real pod
+        self.tenant = tenant
 
 
 ShapeKey = tuple[str, tuple[Taint, ...], bool, bool, frozenset[str]]

@@ -37,6 +37,7 @@ class PodInfo:
 
     pod: Mapping[str, Any]
     spec: Mapping[str, Any]
+    labels: Mapping[str, str]
     resources: PodResources
     requests: tuple[tuple[str, int], ...]  # resources.requests as pairs, for fast loops
     tolerations: tuple[Toleration, ...]
@@ -57,6 +58,7 @@ class PodInfo:
         return cls(
             pod=pod,
             spec=spec,
+            labels=(pod.get("metadata") or {}).get("labels") or {},
             resources=resources,
             requests=tuple(resources.requests.items()),
             tolerations=parse_tolerations(spec.get("tolerations")),

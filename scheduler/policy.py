@@ -1,67 +1,54 @@
 """A tenant's scheduling policy: the `scheduling` section of the Tenant spec, validated.
 
-Owns the modes and their preset weights, the resource strategies, and
+Owns the modes and their preset weights (read from the score plugins), and
 parse_policy(), whose errors name the offending field
 (e.g. "spec.scheduling.weights.latency: must be >= 0, got -1").
 """
 
 from __future__ import annotations
 
-import enum
 import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, cast
+
+from .framework import Plugin, ScorePlugin
+from .plugins import BUILTIN_PLUGINS
+from .strategy import ResourceStrategy
+
+__all__ = [
+    "DEFAULT_MODE",
+    "DEFAULT_POLICY",
+    "MODES",
+    "MODE_PRESETS",
+    "PolicyError",
+    "ResourceStrategy",
+    "SchedulingPolicy",
+    "parse_policy",
+]
 
 FIELD = "spec.scheduling"
 
 
-class ResourceStrategy(enum.Enum):
-    # Spread load: prefer the emptiest nodes (cpu and memory).
-    LEAST_ALLOCATED = "least-allocated"
-    # Pack: prefer the fullest nodes, leaving whole nodes free for big pods.
-    BIN_PACKING = "bin-packing"
+MODES = ("latency-first", "cost-first", "balanced")
+DEFAULT_MODE = "balanced"
 
-
-# Preset weights of the score plugins per mode. nodeAffinity and
-# taintToleration keep kube-scheduler's default weights (2 and 3) in every
-# mode: they carry the pod's own preferences.
+_SCORE_PLUGINS: tuple[type[ScorePlugin], ...] = tuple(
+    plugin
+    for plugin in cast(tuple[type[Plugin], ...], BUILTIN_PLUGINS)
+    if issubclass(plugin, ScorePlugin)
+)
+# Preset weights of the score plugins per mode, from each plugin's own `weight`
+# and `mode_weights` (scheduler.framework.ScorePlugin).
 MODE_PRESETS: Mapping[str, Mapping[str, int]] = MappingProxyType(
     {
-        "latency-first": MappingProxyType(
-            {
-                "latency": 10,
-                "cost": 1,
-                "resources": 2,
-                "spread": 2,
-                "nodeAffinity": 2,
-                "taintToleration": 3,
-            }
-        ),
-        "cost-first": MappingProxyType(
-            {
-                "latency": 1,
-                "cost": 10,
-                "resources": 2,
-                "spread": 2,
-                "nodeAffinity": 2,
-                "taintToleration": 3,
-            }
-        ),
-        "balanced": MappingProxyType(
-            {
-                "latency": 5,
-                "cost": 5,
-                "resources": 2,
-                "spread": 2,
-                "nodeAffinity": 2,
-                "taintToleration": 3,
-            }
-        ),
+        mode: MappingProxyType(
+            {plugin.name: plugin.mode_weights.get(mode, plugin.weight) for plugin in _SCORE_PLUGINS}
+        )
+        for mode in MODES
     }
 )
-DEFAULT_MODE = "balanced"
 SCORE_PLUGIN_NAMES = frozenset(MODE_PRESETS[DEFAULT_MODE])
 
 _KNOWN_FIELDS = frozenset(
@@ -73,6 +60,7 @@ _KNOWN_FIELDS = frozenset(
         "allowedClusters",
         "maxLatencyMs",
         "resourceStrategy",
+        "tolerableTaints",
     }
 )
 
@@ -97,6 +85,9 @@ class SchedulingPolicy:
     max_latency_ms: float | None = None
     # cpu and memory follow this; the GPU dimension is always bin-packed.
     resource_strategy: ResourceStrategy = ResourceStrategy.LEAST_ALLOCATED
+    # Keys of the edge node taints the tenant's tolerations may tolerate; every other
+    # taint is the platform's and keeps the tenant's pods off the node.
+    tolerable_taints: frozenset[str] = frozenset()
 
 
 DEFAULT_POLICY = SchedulingPolicy()
@@ -198,4 +189,7 @@ def parse_policy(
         allowed_clusters=allowed_clusters,
         max_latency_ms=max_latency,
         resource_strategy=strategies[strategy],
+        tolerable_taints=frozenset(
+            _string_list(spec.get("tolerableTaints", []), f"{FIELD}.tolerableTaints", None)
+        ),
     )

@@ -1,6 +1,8 @@
 """A scheduling profile: which plugins run, in which order, with which weights.
 
-Owns plugin order and weights, the sorting of plugins by extension point, and
+Owns the plugins of a profile in order with their weights (each plugin
+declares its default `order` and, if it scores, its `weight`), the sorting
+of plugins by extension point, and
 kube-scheduler's percentageOfNodesToScore rule: a cycle stops filtering once
 it has found enough feasible nodes (adaptive: 50% minus 1% per 125 nodes, at
 least 5% and at least 100 nodes), so that large fleets cost a bounded amount
@@ -23,27 +25,14 @@ from .framework import (
     ScorePlugin,
     ShapeFilterPlugin,
 )
-from .plugins import default_registry
+from .plugins import BUILTIN_PLUGINS, default_registry
 from .policy import DEFAULT_MODE, MODE_PRESETS
 from .registry import Registry
 
 # Cluster filters run first, then shape filters, then node filters; within
-# each kind this order decides which reason a node counts under (the first
-# filter that fails).
-DEFAULT_PLUGIN_ORDER = (
-    "clusterHealthy",
-    "tenantLocation",
-    "nodeReady",
-    "nodeUnschedulable",
-    "nodeArch",
-    "taintToleration",
-    "nodeAffinity",
-    "nodeResourcesFit",
-    "latency",
-    "cost",
-    "resources",
-    "spread",
-)
+# each kind the plugins' `order` decides which reason a node counts under (the
+# first filter that fails).
+DEFAULT_PLUGIN_ORDER = tuple(p.name for p in sorted(BUILTIN_PLUGINS, key=lambda p: p.order))
 
 ADAPTIVE = 0
 _BASE_PERCENTAGE = 50
@@ -76,12 +65,14 @@ class Profile:
             raise ValueError("percentage_of_nodes_to_score must be within 0..100")
         if any(weight < 0 for weight in weights.values()):
             raise ValueError("weights must be >= 0")
+        weights = _with_default_weights(plugins, weights)
         self.plugins = tuple(plugins)
         self.weights = MappingProxyType(dict(weights))
         self.percentage_of_nodes_to_score = percentage_of_nodes_to_score
         self.min_feasible_nodes_to_find = min_feasible_nodes_to_find
         self.plugin_metrics_sample_percent = plugin_metrics_sample_percent
         self.pre_filters = [p for p in plugins if isinstance(p, PreFilterPlugin)]
+        self.pre_filters_by_name = {p.name: p for p in self.pre_filters}
         self.cluster_filters = [p for p in plugins if isinstance(p, ClusterFilterPlugin)]
         self.shape_filters = [p for p in plugins if isinstance(p, ShapeFilterPlugin)]
         self.filters = [p for p in plugins if isinstance(p, FilterPlugin)]
@@ -96,7 +87,7 @@ class Profile:
     def weight(self, name: str, overrides: Mapping[str, int]) -> int:
         """The weight of score plugin `name`: the policy's if it names it, else the profile's."""
         weight = overrides.get(name)
-        return self.weights.get(name, 0) if weight is None else weight
+        return self.weights[name] if weight is None else weight
 
     def num_feasible_nodes_to_find(self, num_all_nodes: int) -> int:
         """kube-scheduler's numFeasibleNodesToFind."""
@@ -109,6 +100,18 @@ class Profile:
                 _BASE_PERCENTAGE - num_all_nodes // _NODES_PER_PERCENT, _MIN_PERCENTAGE
             )
         return max(num_all_nodes * percentage // 100, minimum)
+
+
+def _with_default_weights(plugins: Sequence[Plugin], weights: Mapping[str, int]) -> dict[str, int]:
+    """The given weights, and each other score plugin's own `weight`; none at all: an error."""
+    result = dict(weights)
+    for plugin in plugins:
+        if isinstance(plugin, ScorePlugin | GroupScorePlugin) and plugin.name not in result:
+            weight = getattr(plugin, "weight", None)
+            if not isinstance(weight, int) or isinstance(weight, bool) or weight < 0:
+                raise ValueError(f"score plugin {plugin.name!r} declares no weight")
+            result[plugin.name] = weight
+    return result
 
 
 def build_profile(

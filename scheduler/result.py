@@ -30,6 +30,8 @@ class Unschedulable:
     num_nodes: int
     # ClusterSnapshot.generation when the pod was tried: retry once it is higher.
     generation: int
+    # The pod's spec.nodeName names no edge node at all (admission refuses it at once).
+    unknown_node: bool = False
 
 
 ScheduleResult = Placement | Unschedulable
@@ -60,3 +62,9 @@ def rejected_by_pre_filter(num_nodes: int, message: str, generation: int) -> Uns
         num_nodes,
         generation,
     )
+
+
+def unknown_node(name: str, generation: int) -> Unschedulable:
+    """The pod's spec.nodeName is the name of no node the tenant can see or use."""
+    message = f"spec.nodeName {name!r} names no virtual node of this tenant's fleet"
+    return Unschedulable(message, MappingProxyType({message: 1}), 0, generation, True)

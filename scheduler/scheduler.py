@@ -7,18 +7,25 @@ GroupScore plugins (so that with percentageOfNodesToScore the nearest or
 cheapest clusters are looked at first), ties rotated from cycle to cycle so
 that equal nodes are evaluated fairly; and the selection of the best node
 (ties broken at random, as kube-scheduler does).
+
+A pod whose spec.nodeName is already set (by the tenant, or by its own
+scheduler) is not placed but admitted, as a kubelet would: every filter runs
+against exactly the edge node the tenant named (by its virtual node name); a
+name that is no edge node's is refused at once (Unschedulable with
+`unknown_node`). Nodes the tenant may not use (Code.NOT_FOR_TENANT) are
+counted neither in "0/N nodes" nor among the reasons.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import chain, repeat
 from operator import add, mul
 from typing import Any, ParamSpec, TypeVar
 
+from .filtering import FilterCycle
 from .framework import (
     MAX_NODE_SCORE,
     MIN_NODE_SCORE,
@@ -26,13 +33,19 @@ from .framework import (
     CycleState,
     Status,
 )
-from .nodeinfo import NodeGroup, NodeInfo, NodeShape, ShapeKind
+from .nodeinfo import NodeGroup, NodeInfo
 from .observer import NoopObserver, SchedulerObserver
 from .podinfo import PodInfo
 from .policy import DEFAULT_POLICY, SchedulingPolicy
 from .profile import Profile, build_profile
 from .quantity import QuantityError
-from .result import Placement, ScheduleResult, rejected_by_pre_filter, unschedulable
+from .result import (
+    Placement,
+    ScheduleResult,
+    rejected_by_pre_filter,
+    unknown_node,
+    unschedulable,
+)
 from .snapshot import ClusterSnapshot
 
 P = ParamSpec("P")
@@ -40,124 +53,6 @@ R = TypeVar("R")
 X = TypeVar("X")
 Check = Callable[[CycleState, PodInfo, X], Status | None]
 Tiers = list[list[NodeGroup]] | None
-
-
-def _timed_check(
-    check: Check[X], key: tuple[str, str], totals: dict[tuple[str, str], float]
-) -> Check[X]:
-    def timed(state: CycleState, pod: PodInfo, item: X) -> Status | None:
-        started = time.perf_counter()
-        try:
-            return check(state, pod, item)
-        finally:
-            totals[key] += time.perf_counter() - started
-
-    return timed
-
-
-def _filter_nodes(
-    state: CycleState,
-    pod: PodInfo,
-    nodes: Sequence[NodeInfo],
-    checks: Sequence[Check[NodeInfo]],
-    feasible: list[NodeInfo],
-    reasons: Counter[str],
-    limit: int,
-) -> int:
-    """Append the feasible nodes, stopping at `limit`; return how many nodes were looked at.
-
-    The hot loop of the scheduler: keep it free of anything per-node but the checks.
-    """
-    wanted = limit - len(feasible)
-    for index, node in enumerate(nodes):
-        for check in checks:
-            status = check(state, pod, node)
-            if status is not None:
-                for reason in status.reasons:
-                    reasons[reason] += 1
-                break
-        else:
-            feasible.append(node)
-            wanted -= 1
-            if not wanted:
-                return index + 1
-    return len(nodes)
-
-
-class _FilterCycle:
-    """The Filter phase of one cycle: groups, then shapes, then nodes, with early stop."""
-
-    def __init__(
-        self,
-        state: CycleState,
-        pod: PodInfo,
-        to_find: int,
-        group_checks: list[tuple[str, Check[NodeGroup]]],
-        shape_checks: list[tuple[str, Check[NodeShape]]],
-        node_checks: list[tuple[str, Check[NodeInfo]]],
-        timed: bool,
-    ) -> None:
-        self.state = state
-        self.pod = pod
-        self.to_find = to_find
-        self.timings: dict[tuple[str, str], float] = defaultdict(float)
-        if timed:
-            group_checks = self._timed(group_checks, "ClusterFilter")
-            shape_checks = self._timed(shape_checks, "ShapeFilter")
-            node_checks = self._timed(node_checks, "Filter")
-        self.group_checks = [check for _, check in group_checks]
-        self.shape_checks = [check for _, check in shape_checks]
-        self.node_checks = [check for _, check in node_checks]
-        self.feasible: list[NodeInfo] = []
-        self.reasons: Counter[str] = Counter()
-        self.evaluated = 0
-        # The fleet has few distinct shape keys: judge each once per cycle.
-        self.shape_verdicts: dict[ShapeKind, Status | None] = {}
-
-    def _timed(self, checks: list[tuple[str, Check[X]]], point: str) -> list[tuple[str, Check[X]]]:
-        return [(name, _timed_check(check, (point, name), self.timings)) for name, check in checks]
-
-    def _first_failure(self, checks: Sequence[Check[X]], item: X) -> Status | None:
-        for check in checks:
-            status = check(self.state, self.pod, item)
-            if status is not None:
-                return status
-        return None
-
-    def _rejected(self, status: Status | None, nodes: int) -> bool:
-        if status is None:
-            return False
-        for reason in status.reasons:
-            self.reasons[reason] += nodes
-        self.evaluated += nodes
-        return True
-
-    def _shape_verdict(self, shape: NodeShape) -> Status | None:
-        verdicts = self.shape_verdicts
-        kind = shape.kind
-        if kind not in verdicts:
-            verdicts[kind] = self._first_failure(self.shape_checks, shape)
-        return verdicts[kind]
-
-    def filter_group(self, group: NodeGroup) -> bool:
-        """Filter one group; True once enough feasible nodes were found."""
-        if self._rejected(self._first_failure(self.group_checks, group), group.size):
-            return False
-        for shape in group.shapes.values():
-            if self._rejected(self._shape_verdict(shape), len(shape.nodes)):
-                continue
-            self.evaluated += _filter_nodes(
-                self.state,
-                self.pod,
-                shape.nodes,
-                self.node_checks,
-                self.feasible,
-                self.reasons,
-                self.to_find,
-            )
-            if len(self.feasible) >= self.to_find:
-                return True
-        return False
 
 
 def _rotated_tiers(tiers: list[list[NodeGroup]], start: int) -> Iterator[NodeGroup]:
@@ -191,12 +86,16 @@ class Scheduler:
         self._tier_cache: dict[tuple[Any, ...], Tiers] = {}
 
     def schedule(
-        self, pod: Mapping[str, Any], policy: SchedulingPolicy = DEFAULT_POLICY
+        self, pod: Mapping[str, Any], policy: SchedulingPolicy = DEFAULT_POLICY, tenant: str = ""
     ) -> ScheduleResult:
-        """Choose a node for the tenant pod (a dict in Kubernetes JSON form)."""
+        """Choose a node for the tenant pod (a dict in Kubernetes JSON form).
+
+        tenant: whose pods the pod's inter-pod affinity and spread constraints count
+        (the snapshot's tenancy names each pod's tenant).
+        """
         started = time.perf_counter()
         try:
-            result = self._schedule(pod, policy)
+            result = self._schedule(pod, policy, tenant)
         except Exception:
             self.observer.attempt("error", time.perf_counter() - started)
             raise
@@ -204,28 +103,42 @@ class Scheduler:
         self.observer.attempt(outcome, time.perf_counter() - started)
         return result
 
-    def _schedule(self, pod: Mapping[str, Any], policy: SchedulingPolicy) -> ScheduleResult:
+    def _schedule(
+        self, pod: Mapping[str, Any], policy: SchedulingPolicy, tenant: str
+    ) -> ScheduleResult:
         snapshot = self.snapshot
-        snapshot.expire_assumed()
+        snapshot.expire_assumed()  # once per decision: assume() relies on it
         num_nodes, generation = snapshot.num_nodes, snapshot.generation
         self._cycles += 1
+        state = CycleState(snapshot, policy, tenant)
+        node_name = (pod.get("spec") or {}).get("nodeName")
+        named = snapshot.node_by_visible_name(str(node_name)) if node_name else None
+        if node_name and named is None:
+            return unknown_node(str(node_name), generation)
         try:
             pod_info = PodInfo.from_pod(pod)
         except QuantityError as err:
-            return rejected_by_pre_filter(num_nodes, f"invalid pod resources: {err}", generation)
-        state = CycleState(snapshot, policy)
+            usable = 1 if named else self._usable_nodes(policy)
+            return rejected_by_pre_filter(usable, f"invalid pod resources: {err}", generation)
         skipped: set[str] = set()
         for plugin in self.profile.pre_filters:
             status = self._timed(plugin.name, "PreFilter", plugin.pre_filter, state, pod_info)
             if status is SKIP:
                 skipped.add(plugin.name)
             elif status is not None:
-                return rejected_by_pre_filter(num_nodes, status.message, generation)
-        to_find = self.profile.num_feasible_nodes_to_find(num_nodes)
-        order = self._visit_order(policy, to_find < num_nodes)
-        feasible, reasons, evaluated = self._find_feasible(state, pod_info, order, skipped, to_find)
+                usable = 1 if named else self._usable_nodes(policy)
+                return rejected_by_pre_filter(usable, status.message, generation)
+        cycle = self._filter_cycle(state, pod_info, skipped, 1 if named else num_nodes)
+        if named is not None:
+            cycle.filter_node(named)
+        else:
+            to_find = self.profile.num_feasible_nodes_to_find(num_nodes)
+            cycle.to_find = to_find
+            self._find_feasible(cycle, self._visit_order(policy, to_find < num_nodes))
+        feasible, evaluated = cycle.feasible, cycle.evaluated
         if not feasible:
-            return unschedulable(num_nodes, reasons, generation)
+            usable = 1 if named else num_nodes - cycle.not_for_tenant
+            return unschedulable(usable, cycle.reasons, generation)
         chosen, score = self._select(feasible, self._prioritize(state, pod_info, feasible))
         return Placement(
             chosen.cluster.name,
@@ -256,17 +169,11 @@ class Scheduler:
         percent = self.profile.plugin_metrics_sample_percent
         return percent > 0 and self._cycles % max(1, round(100 / percent)) == 0
 
-    def _find_feasible(
-        self,
-        state: CycleState,
-        pod: PodInfo,
-        order: Iterable[NodeGroup],
-        skipped: set[str],
-        to_find: int,
-    ) -> tuple[list[NodeInfo], Counter[str], int]:
-        """Filter node groups in order until to_find feasible nodes are found."""
+    def _filter_cycle(
+        self, state: CycleState, pod: PodInfo, skipped: set[str], to_find: int
+    ) -> FilterCycle:
         profile = self.profile
-        cycle = _FilterCycle(
+        return FilterCycle(
             state,
             pod,
             to_find,
@@ -275,6 +182,9 @@ class Scheduler:
             [(p.name, p.filter) for p in profile.filters if p.name not in skipped],
             self._sampled(),
         )
+
+    def _find_feasible(self, cycle: FilterCycle, order: Iterable[NodeGroup]) -> None:
+        """Filter node groups in order until cycle.to_find feasible nodes are found."""
         visited = 0
         for group in order:
             visited += 1
@@ -283,7 +193,15 @@ class Scheduler:
         self._next_start += visited
         for (point, name), seconds in cycle.timings.items():
             self.observer.plugin(name, point, seconds)
-        return cycle.feasible, cycle.reasons, cycle.evaluated
+
+    def _usable_nodes(self, policy: SchedulingPolicy) -> int:
+        """How many nodes the tenant may use at all (ClusterFilterPlugin.for_tenant)."""
+        filters = self.profile.cluster_filters
+        return sum(
+            group.size
+            for group in self.snapshot.node_groups()
+            if all(plugin.for_tenant(policy, group) for plugin in filters)
+        )
 
     def _visit_order(self, policy: SchedulingPolicy, partial: bool) -> Iterator[NodeGroup]:
         """Groups ranked by the GroupScore plugins when not every node will be looked at.

@@ -5,6 +5,11 @@ edge cluster), the pods the scheduler assumed but has not seen bound yet
 (with a TTL and forget()), the per-owner replica counts used for spreading,
 and the `generation` that rises, with listeners called, whenever a change may
 let a pending pod fit.
+
+Also owns the tenant's view: every edge node under the name the tenant knows
+it by (node_namer, e.g. its virtual node's name; a pure function passed in),
+and every tenant's pods (tenancy reads, from an edge pod, whose pod it is) for
+inter-pod affinity and topology spread, assumed pods included.
 """
 
 from __future__ import annotations
@@ -15,13 +20,21 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .nodeinfo import ClusterState, NodeGroup, NodeInfo, PodKey, PodRecord, node_facts
+from .podaffinity import TenantPod, default_tenancy
 from .podinfo import owner_of
 from .resources import pod_resources
+from .tenantpods import TenantPods
 
 DEFAULT_ASSUME_TTL_SECONDS = 30.0
 _TERMINAL_PHASES = frozenset({"Succeeded", "Failed"})
 
 Listener = Callable[[int], None]
+NodeNamer = Callable[[str, str], str]  # (edge cluster, edge node) -> the tenant's name for it
+Tenancy = Callable[[Mapping[str, Any]], TenantPod | None]  # edge pod -> its tenant's view
+
+
+def own_name(cluster: str, node: str) -> str:
+    return node
 
 
 class OwnerCounts:
@@ -48,6 +61,8 @@ class ClusterSnapshot:
         self,
         clock: Callable[[], float] = time.monotonic,
         assume_ttl: float = DEFAULT_ASSUME_TTL_SECONDS,
+        node_namer: NodeNamer = own_name,
+        tenancy: Tenancy = default_tenancy,
     ) -> None:
         self.clusters: dict[str, ClusterState] = {}
         self.owners = OwnerCounts()
@@ -61,6 +76,10 @@ class ClusterSnapshot:
         self._assumed: deque[PodRecord] = deque()  # by expiry time, as the TTL is constant
         self._listeners: list[Listener] = []
         self._groups: list[NodeGroup] | None = None
+        self._node_namer = node_namer
+        self._tenancy = tenancy
+        self._by_visible_name: dict[str, NodeInfo] = {}
+        self.tenant_pods = TenantPods()
 
     # -- change notification -------------------------------------------------
 
@@ -76,6 +95,10 @@ class ClusterSnapshot:
         self.generation += 1
         for listener in list(self._listeners):
             listener(self.generation)
+
+    def policy_changed(self) -> None:
+        """A tenant's policy changed: pending pods may fit now (listeners are called)."""
+        self._may_fit_more()
 
     def _layout_changed(self) -> None:
         self.layout_version += 1
@@ -113,6 +136,8 @@ class ClusterSnapshot:
             return
         for key in [key for key in self._pods if key[0] == name]:
             self._uncount(self._pods.pop(key))
+        for info in cluster.nodes.values():
+            self._by_visible_name.pop(info.facts.visible_name, None)
         self.num_nodes -= len(cluster.nodes)
         self._soft_tainted_nodes -= cluster.soft_tainted_nodes
         self._layout_changed()
@@ -130,7 +155,8 @@ class ClusterSnapshot:
 
     def upsert_node(self, cluster_name: str, node: Mapping[str, Any]) -> None:
         cluster = self._cluster(cluster_name)
-        facts = node_facts(node, cluster.name, cluster.region)
+        name = str((node.get("metadata") or {})["name"])
+        facts = node_facts(node, cluster.name, cluster.region, self._node_namer(cluster.name, name))
         old = cluster.nodes.get(facts.name)
         if old is not None:
             old.node = node
@@ -138,7 +164,9 @@ class ClusterSnapshot:
                 return  # a heartbeat: nothing the scheduler looks at changed
             self._move_owner_counts(cluster, facts.name, facts.region)
             self._detach(cluster, facts.name)
-        cluster.attach(NodeInfo(node, facts, cluster))
+        info = NodeInfo(node, facts, cluster)
+        cluster.attach(info)
+        self._by_visible_name[facts.visible_name] = info
         self.num_nodes += 1
         self._soft_tainted_nodes += bool(facts.soft_taints)
         self._layout_changed()
@@ -155,6 +183,8 @@ class ClusterSnapshot:
             return False
         self.num_nodes -= 1
         self._soft_tainted_nodes -= bool(info.facts.soft_taints)
+        if self._by_visible_name.get(info.facts.visible_name) is info:
+            del self._by_visible_name[info.facts.visible_name]
         return True
 
     def has_soft_taints(self) -> bool:
@@ -164,6 +194,14 @@ class ClusterSnapshot:
     def node(self, cluster_name: str, node_name: str) -> NodeInfo | None:
         cluster = self.clusters.get(cluster_name)
         return None if cluster is None else cluster.nodes.get(node_name)
+
+    def node_by_visible_name(self, name: str) -> NodeInfo | None:
+        """The edge node the tenant calls `name` (its virtual node's name), if any."""
+        return self._by_visible_name.get(name)
+
+    def node_of(self, record: PodRecord) -> NodeInfo | None:
+        cluster = self.clusters.get(record.key[0])
+        return None if cluster is None else cluster.nodes.get(record.node_name)
 
     def node_groups(self) -> list[NodeGroup]:
         """Every non-empty group, in a stable order (rebuilt only when the layout changes)."""
@@ -188,14 +226,17 @@ class ClusterSnapshot:
         if not node_name or phase in _TERMINAL_PHASES:
             self.remove_pod(cluster.name, key[1], key[2])
             return
-        record = PodRecord(key, str(node_name), pod_resources(pod), owner_of(pod))
+        record = PodRecord(
+            key, str(node_name), pod_resources(pod), owner_of(pod), tenant=self._tenancy(pod)
+        )
         unchanged = (
             old is not None
             and old.node_name == record.node_name
             and old.resources == record.resources
         )
         if old is not None:
-            if unchanged and old.expires_at is None and old.owner == record.owner:
+            same_pod = old.owner == record.owner and old.tenant == record.tenant
+            if unchanged and old.expires_at is None and same_pod:
                 return
             self._uncount(self._pods.pop(key))
         self._pods[key] = record
@@ -213,9 +254,9 @@ class ClusterSnapshot:
         """Count the edge pod about to be created on node_name until it is seen bound.
 
         Call it right after schedule() placed the pod, before creating it. A pod
-        already seen bound is not counted twice.
+        already seen bound is not counted twice. (Expired assumptions are dropped
+        once per decision, by schedule().)
         """
-        self.expire_assumed()
         cluster = self._cluster(cluster_name)
         metadata = pod.get("metadata") or {}
         key = (cluster.name, str(metadata.get("namespace", "")), str(metadata["name"]))
@@ -225,7 +266,9 @@ class ClusterSnapshot:
                 return
             self._uncount(self._pods.pop(key))
         expires_at = self._clock() + self._assume_ttl
-        record = PodRecord(key, node_name, pod_resources(pod), owner_of(pod), expires_at)
+        record = PodRecord(
+            key, node_name, pod_resources(pod), owner_of(pod), expires_at, self._tenancy(pod)
+        )
         self._pods[key] = record
         self._assumed.append(record)
         self._count(record)
@@ -274,11 +317,15 @@ class ClusterSnapshot:
             info.count(record.resources, 1)
         if record.owner is not None:
             self.owners.add(record.owner, cluster.name, record.region, 1)
+        if record.tenant is not None:
+            self.tenant_pods.add(record)
 
     def _uncount(self, record: PodRecord) -> None:
         cluster = self.clusters.get(record.key[0])
         if record.owner is not None:
             self.owners.add(record.owner, record.key[0], record.region, -1)
+        if record.tenant is not None:
+            self.tenant_pods.remove(record)
         if cluster is None:
             return
         on_node = cluster.pods_by_node.get(record.node_name, {})

@@ -67,9 +67,12 @@ def is_tolerated(taint: Taint, tolerations: Sequence[Toleration]) -> bool:
     return any(toleration.tolerates(taint) for toleration in tolerations)
 
 
-def first_untolerated(taints: Sequence[Taint], tolerations: Sequence[Toleration]) -> Taint | None:
-    """The first taint no toleration tolerates, or None."""
+def untolerated(
+    taints: Sequence[Taint], tolerations: Sequence[Toleration], tolerable: frozenset[str]
+) -> Taint | None:
+    """The first taint whose key is not in `tolerable` (the platform's) or that no
+    toleration tolerates, or None."""
     for taint in taints:
-        if not is_tolerated(taint, tolerations):
+        if taint.key not in tolerable or not is_tolerated(taint, tolerations):
             return taint
     return None

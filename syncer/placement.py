@@ -5,13 +5,20 @@ is fed from the edge clusters' node and pod events (every pod, not only
 fusionvc's). ``place`` answers with a Placement or with kube-scheduler's
 "0/N nodes are available: ..." message. Listeners hear of every change that
 may let a pending pod fit, so unschedulable pods are retried then, not in a loop.
+
+The scheduler sees every edge node under its virtual node's name
+(names.virtual_node_name) and every edge pod of fusionvc's as its tenant's pod
+(markers: tenant, tenant namespace, labels, required anti-affinity), so a
+tenant's nodeName, hostname selectors and inter-pod rules speak its own names.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from scheduler import (
     DEFAULT_POLICY,
@@ -21,7 +28,10 @@ from scheduler import (
     SchedulerObserver,
     Unschedulable,
 )
+from scheduler.podaffinity import TenantPod, tenant_pod
 from scheduler.resources import pod_resources
+from syncer.core import markers
+from syncer.core.names import virtual_node_name
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.kube import Obj
 from syncer.kube.apis import NODES, PODS
@@ -30,9 +40,26 @@ Unplaceable = Unschedulable
 __all__ = ["Placement", "Placer", "Unplaceable"]
 
 
+def tenancy(edge_pod: Mapping[str, Any]) -> TenantPod | None:
+    """The tenant's view of one of fusionvc's edge pods; None for every other pod."""
+    pod: Any = edge_pod
+    tenant, ref = markers.tenant_of(pod), markers.tenant_ref(pod)
+    if tenant is None or ref is None:
+        return None
+    meta = pod.get("metadata") or {}
+    labels = {k: v for k, v in (meta.get("labels") or {}).items()
+              if k not in (markers.MANAGED_BY, markers.TENANT)}
+    try:
+        anti = json.loads((meta.get("annotations") or {}).get(markers.POD_ANTI_AFFINITY, "[]"))
+    except ValueError:
+        anti = []
+    return tenant_pod(tenant, ref[0], labels, anti if isinstance(anti, list) else [])
+
+
 class Placer:
     def __init__(self, observer: SchedulerObserver | None = None, assume_ttl: float = 30.0) -> None:
-        self.snapshot = ClusterSnapshot(clock=time.monotonic, assume_ttl=assume_ttl)
+        self.snapshot = ClusterSnapshot(clock=time.monotonic, assume_ttl=assume_ttl,
+                                        node_namer=virtual_node_name, tenancy=tenancy)
         self.scheduler = Scheduler(self.snapshot, observer=observer)
 
     def add_listener(self, listener: Callable[[int], None]) -> Callable[[], None]:
@@ -40,13 +67,19 @@ class Placer:
 
     def place(self, tenant: TenantConn, pod: Obj,
               clusters: frozenset[str] | None = None) -> Placement | Unschedulable:
-        """A node for the pod; ``clusters`` narrows the tenant's allowed clusters further."""
+        """A Placement, or Unschedulable; for a pod whose nodeName is set (by the tenant or
+        its own scheduler), its admission to exactly that node (unknown_node: no such node).
+        ``clusters`` narrows the tenant's allowed clusters further (RuntimeClass handlers)."""
         policy = tenant.scheduling or DEFAULT_POLICY
         if clusters is not None:
             allowed = clusters if policy.allowed_clusters is None else (
                 clusters & policy.allowed_clusters)
             policy = dataclasses.replace(policy, allowed_clusters=allowed)
-        return self.scheduler.schedule(pod, policy)
+        return self.scheduler.schedule(pod, policy, tenant.name)
+
+    def policy_changed(self) -> None:
+        """A tenant's scheduling policy changed: pending pods get another try."""
+        self.snapshot.policy_changed()
 
     def assume(self, cluster: str, node: str, edge_pod: Obj) -> None:
         self.snapshot.assume(cluster, node, edge_pod)

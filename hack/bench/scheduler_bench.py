@@ -1,11 +1,16 @@
 """Benchmark of the scheduler on synthetic fleets: decisions per second, latency, memory.
 
-Usage: python hack/bench/scheduler_bench.py [--quick] [--profile]
+Usage: python hack/bench/scheduler_bench.py [--quick] [--profile] [--workload W]
 
-Each size runs in its own process (so the memory figures do not mix): it
-builds a snapshot of mixed amd64 CPU, GPU (tainted, 8 GPUs) and arm64 nodes
-with existing pods, then schedules the pending pods one by one, assuming each
-placed pod as the syncer does, under four tenant policies in turn. dec/s is
+Each size and workload runs in its own process (so the memory figures do not
+mix): it builds a snapshot of mixed amd64 CPU, GPU (tainted, 8 GPUs; the
+tenant may tolerate nvidia.com/gpu) and arm64 nodes, three zones per edge
+cluster, with existing pods, then schedules the pending pods one by one,
+assuming each placed pod as the syncer does, under four tenant policies in
+turn. Workloads: "plain" (resources, selectors, tolerations: no inter-pod
+rules) and "affinity" (the same pods, replicas of 400 apps: 30% with required
+anti-affinity by hostname, 30% with a DoNotSchedule zone spread, 20% with a
+preferred zone anti-affinity, counted over the assumed replicas). dec/s is
 wall-clock; cpu dec/s counts only this process's CPU time (the machine is
 shared). Memory: RSS growth for the snapshot, and in all. --profile runs the
 scheduling loop of the largest size under cProfile and prints the hottest
@@ -31,7 +36,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from common import percentile, rss_kib
 
 from scheduler import (
-    DEFAULT_POLICY,
     ClusterSnapshot,
     Placement,
     Scheduler,
@@ -43,11 +47,13 @@ SIZES = ((1_000, 10), (5_000, 50), (20_000, 500))
 EDGE_REGIONS = [f"edge-{i}" for i in range(12)]
 USER_REGIONS = ["users-eu", "users-us", "users-asia", "users-sa"]
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+WORKLOADS = ("plain", "affinity")
+ZONE = "topology.kubernetes.io/zone"
 
 
-def make_node(name: str, index: int, rng: random.Random) -> dict[str, Any]:
+def make_node(name: str, index: int, rng: random.Random, zone: str) -> dict[str, Any]:
     kind = index % 20
-    labels = {"kubernetes.io/hostname": name, "kubernetes.io/arch": "amd64"}
+    labels = {"kubernetes.io/hostname": name, "kubernetes.io/arch": "amd64", ZONE: zone}
     spec: dict[str, Any] = {"unschedulable": index % 97 == 0}
     allocatable = {"cpu": "32", "memory": "128Gi", "pods": "110", "ephemeral-storage": "500Gi"}
     price = rng.uniform(1.0, 2.0)
@@ -72,7 +78,27 @@ def make_node(name: str, index: int, rng: random.Random) -> dict[str, Any]:
     }
 
 
-def make_pod(name: str, rng: random.Random, owner: str | None) -> dict[str, Any]:
+def inter_pod_rules(app: str, rng: random.Random) -> dict[str, Any]:
+    """The affinity workload's rules for one replica of `app` (none for 20% of them)."""
+    own = {"labelSelector": {"matchLabels": {"app": app}}}
+    roll = rng.random()
+    if roll < 0.3:
+        term = {**own, "topologyKey": "kubernetes.io/hostname"}
+        return {"affinity": {"podAntiAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [term]}}}  # fmt: skip
+    if roll < 0.6:
+        spread = {**own, "maxSkew": 1, "topologyKey": ZONE, "whenUnsatisfiable": "DoNotSchedule"}
+        return {"topologySpreadConstraints": [spread]}
+    if roll < 0.8:
+        term = {"weight": 50, "podAffinityTerm": {**own, "topologyKey": ZONE}}
+        return {"affinity": {"podAntiAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [term]}}}  # fmt: skip
+    return {}
+
+
+def make_pod(
+    name: str, rng: random.Random, owner: str | None, workload: str = "plain"
+) -> dict[str, Any]:
     roll = rng.random()
     spec: dict[str, Any] = {}
     requests = {
@@ -88,6 +114,9 @@ def make_pod(name: str, rng: random.Random, owner: str | None) -> dict[str, Any]
     metadata: dict[str, Any] = {"name": name, "namespace": "default"}
     if owner:
         metadata["ownerReferences"] = [{"uid": owner, "controller": True, "kind": "ReplicaSet"}]
+        metadata["labels"] = {"app": owner}
+        if workload == "affinity":
+            spec.update(inter_pod_rules(owner, rng))
     return {"metadata": metadata, "spec": spec}
 
 
@@ -99,7 +128,7 @@ def build_snapshot(num_nodes: int, num_clusters: int, rng: random.Random) -> Clu
         latency = {user: rng.uniform(5, 250) for user in USER_REGIONS}
         snapshot.set_cluster(cluster, EDGE_REGIONS[c % len(EDGE_REGIONS)], c % 50 != 49, latency)
         for n in range(per_cluster):
-            node = make_node(f"{cluster}-node-{n}", c * per_cluster + n, rng)
+            node = make_node(f"{cluster}-node-{n}", c * per_cluster + n, rng, f"{cluster}-z{n % 3}")
             snapshot.upsert_node(cluster, node)
             for p in range(3 if n % 2 else 0):  # existing pods, not all fusionvc's
                 pod = make_pod(f"existing-{n}-{p}", rng, None)
@@ -111,12 +140,18 @@ def build_snapshot(num_nodes: int, num_clusters: int, rng: random.Random) -> Clu
 
 def policies(snapshot: ClusterSnapshot) -> list[SchedulingPolicy]:
     known = snapshot.known_regions()
+    gpu = {"tolerableTaints": ["nvidia.com/gpu"]}  # the operator lets tenants use GPU nodes
     return [
-        DEFAULT_POLICY,
-        parse_policy({"mode": "latency-first", "userRegions": ["users-eu"]}, known),
-        parse_policy({"mode": "cost-first", "resourceStrategy": "bin-packing"}, known),
+        parse_policy(gpu, known),
+        parse_policy({"mode": "latency-first", "userRegions": ["users-eu"], **gpu}, known),
+        parse_policy({"mode": "cost-first", "resourceStrategy": "bin-packing", **gpu}, known),
         parse_policy(
-            {"mode": "balanced", "userRegions": ["users-us", "users-asia"], "maxLatencyMs": 200},
+            {
+                "mode": "balanced",
+                "userRegions": ["users-us", "users-asia"],
+                "maxLatencyMs": 200,
+                **gpu,
+            },
             known,
         ),
     ]
@@ -141,7 +176,8 @@ def schedule_all(
                 **pod,
                 "metadata": {
                     "name": pod["metadata"]["name"],
-                    "namespace": "tenant-ns",
+                    "namespace": "default",  # as the syncer's tenancy reports it
+                    "labels": pod["metadata"].get("labels", {}),
                     "annotations": {"fusionvc.io/owner-uid": f"owner-{i % 400}"},
                 },
             }
@@ -153,17 +189,20 @@ def schedule_all(
     return latencies, time.process_time() - cpu_started, placed
 
 
-def run_size(num_nodes: int, num_clusters: int, num_pods: int) -> dict[str, float]:
+def run_size(
+    num_nodes: int, num_clusters: int, num_pods: int, workload: str
+) -> dict[str, float | str]:
     rng = random.Random(num_nodes)
     rss_before = rss_kib(os.getpid())
     started = time.perf_counter()
     snapshot = build_snapshot(num_nodes, num_clusters, rng)
     build_seconds = time.perf_counter() - started
     rss_snapshot = rss_kib(os.getpid())
-    pods = [make_pod(f"pod-{i}", rng, f"owner-{i % 400}") for i in range(num_pods)]
+    pods = [make_pod(f"pod-{i}", rng, f"owner-{i % 400}", workload) for i in range(num_pods)]
     latencies, cpu_seconds, placed = schedule_all(snapshot, pods)
     total = sum(latencies)
     return {
+        "workload": workload,
         "nodes": num_nodes,
         "clusters": num_clusters,
         "pods": num_pods,
@@ -178,12 +217,12 @@ def run_size(num_nodes: int, num_clusters: int, num_pods: int) -> dict[str, floa
     }
 
 
-def profile_largest(num_pods: int) -> None:
+def profile_largest(num_pods: int, workload: str) -> None:
     """cProfile of the scheduling loop (not the snapshot build) at the largest size."""
     nodes, clusters = SIZES[-1]
     rng = random.Random(nodes)
     snapshot = build_snapshot(nodes, clusters, rng)
-    pods = [make_pod(f"pod-{i}", rng, f"owner-{i % 400}") for i in range(num_pods)]
+    pods = [make_pod(f"pod-{i}", rng, f"owner-{i % 400}", workload) for i in range(num_pods)]
     profiler = cProfile.Profile()
     schedule_all(snapshot, pods, profiler)
     pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
@@ -193,32 +232,45 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1,000 pending pods per size")
     parser.add_argument("--profile", action="store_true", help="cProfile the largest size")
+    parser.add_argument(
+        "--workload", choices=(*WORKLOADS, "all"), default="all", help="default: all, in turn"
+    )
+    parser.add_argument("--nodes", type=int, help="only the size with this many nodes")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # NODESxCLUSTERSxPODS, in a child
     args = parser.parse_args()
     num_pods = 1_000 if args.quick else 10_000
+    workloads = WORKLOADS if args.workload == "all" else (args.workload,)
     if args.one:
         nodes, clusters, pods = (int(part) for part in args.one.split("x"))
-        print(json.dumps(run_size(nodes, clusters, pods)))
+        print(json.dumps(run_size(nodes, clusters, pods, workloads[0])))
         return
     if args.profile:
-        profile_largest(num_pods)
+        profile_largest(num_pods, workloads[-1])
         return
     print(f"load average before: {os.getloadavg()[0]:.2f} (the machine is shared)")
     print(
-        f"{'nodes':>6} {'clusters':>8} {'pods':>6} {'placed':>6} {'build s':>8} "
+        f"{'workload':>8} {'nodes':>6} {'clusters':>8} {'pods':>6} {'placed':>6} {'build s':>8} "
         f"{'dec/s':>7} {'cpu dec/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'snap MiB':>8} "
         f"{'total MiB':>9}"
     )
-    for nodes, clusters in SIZES:
+    sizes = [(n, c) for n, c in SIZES if args.nodes in (None, n)]
+    for (nodes, clusters), workload in ((size, w) for size in sizes for w in workloads):
         child = subprocess.run(
-            [sys.executable, __file__, "--one", f"{nodes}x{clusters}x{num_pods}"],
+            [
+                sys.executable,
+                __file__,
+                "--one",
+                f"{nodes}x{clusters}x{num_pods}",
+                f"--workload={workload}",
+            ],
             check=True,
             capture_output=True,
             text=True,
         )
         r = json.loads(child.stdout)
         print(
-            f"{r['nodes']:>6} {r['clusters']:>8} {r['pods']:>6} {r['placed']:>6} "
+            f"{r['workload']:>8} {r['nodes']:>6} {r['clusters']:>8} {r['pods']:>6} "
+            f"{r['placed']:>6} "
             f"{r['build_s']:>8.2f} {r['decisions_per_s']:>7.0f} "
             f"{r['cpu_decisions_per_s']:>9.0f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} "
             f"{r['snapshot_rss_mib']:>8.1f} {r['total_rss_mib']:>9.1f}",

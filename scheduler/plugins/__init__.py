@@ -1,9 +1,11 @@
 """The built-in plugins, one module each; BUILTIN_PLUGINS is what default_registry() registers.
 
-To add a plugin: write scheduler/plugins/<name>.py with a class that has a
-`name` and the extension-point methods it implements (see
-scheduler.framework), add the class to BUILTIN_PLUGINS, and put its name in
-the profile (scheduler.profile.DEFAULT_PLUGIN_ORDER) with a weight if it scores.
+To add a plugin: write scheduler/plugins/<name>.py with a class that inherits
+the extension points it implements (scheduler.framework: PreFilterPlugin,
+FilterPlugin, ScorePlugin...) and declares its `name`, its `order` in the
+default profile and, if it scores, its default `weight` (and `mode_weights`);
+then add the class to BUILTIN_PLUGINS. The default profile's order and the
+policy modes' weights are read from these attributes.
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ from __future__ import annotations
 from ..registry import Registry
 from .cluster_healthy import ClusterHealthy
 from .cost import CostScore
+from .inter_pod_affinity import InterPodAffinity
 from .latency import LatencyScore
 from .node_affinity import NodeAffinity
 from .node_arch import NodeArch
 from .node_ready import NodeReady
 from .node_resources_fit import NodeResourcesFit
 from .node_unschedulable import NodeUnschedulable
+from .pod_topology_spread import PodTopologySpread
 from .resource_allocation import ResourceAllocationScore
 from .spread import SpreadScore
 from .taint_toleration import TaintToleration
@@ -31,6 +35,8 @@ BUILTIN_PLUGINS = (
     NodeAffinity,
     TaintToleration,
     NodeResourcesFit,
+    PodTopologySpread,
+    InterPodAffinity,
     LatencyScore,
     CostScore,
     ResourceAllocationScore,
@@ -49,12 +55,14 @@ __all__ = [
     "BUILTIN_PLUGINS",
     "ClusterHealthy",
     "CostScore",
+    "InterPodAffinity",
     "LatencyScore",
     "NodeAffinity",
     "NodeArch",
     "NodeReady",
     "NodeResourcesFit",
     "NodeUnschedulable",
+    "PodTopologySpread",
     "ResourceAllocationScore",
     "SpreadScore",
     "TaintToleration",

@@ -6,15 +6,16 @@ its nodes is looked at.
 
 from __future__ import annotations
 
-from ..framework import CycleState, Status
+from ..framework import ClusterFilterPlugin, CycleState, Status
 from ..nodeinfo import NodeGroup
 from ..podinfo import PodInfo
 
 UNHEALTHY = Status.unschedulable("node(s) were in an unhealthy edge cluster")
 
 
-class ClusterHealthy:
+class ClusterHealthy(ClusterFilterPlugin):
     name = "clusterHealthy"
+    order = 10
 
     def filter_group(self, state: CycleState, pod: PodInfo, group: NodeGroup) -> Status | None:
         return None if group.cluster.healthy else UNHEALTHY

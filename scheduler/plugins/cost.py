@@ -15,11 +15,15 @@ pick the cheapest nodes.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-from ..framework import MAX_NODE_SCORE, CycleState
+from ..framework import MAX_NODE_SCORE, CycleState, GroupScorePlugin, ScorePlugin
 from ..nodeinfo import NodeFacts, NodeGroup, NodeInfo
 from ..podinfo import PodInfo
-from ..policy import SchedulingPolicy
+
+if TYPE_CHECKING:
+    from ..policy import SchedulingPolicy
 
 _MICRO = 1_000_000  # scores are integers: cost in millionths of a currency unit
 
@@ -34,8 +38,11 @@ def _dominant_share(pod: PodInfo, facts: NodeFacts) -> float:
     return max(amount / allocatable[name] for name, amount in pod.requests)
 
 
-class CostScore:
+class CostScore(ScorePlugin, GroupScorePlugin):
     name = "cost"
+    order = 210
+    weight = 5
+    mode_weights = MappingProxyType({"latency-first": 1, "cost-first": 10})
 
     def score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
         # Nodes of one kind share their allocatable mapping (nodeinfo interns it):

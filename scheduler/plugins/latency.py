@@ -11,11 +11,23 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from types import MappingProxyType
+from typing import TYPE_CHECKING
 
-from ..framework import SKIP, CycleState, Status, default_normalize_score
+from ..framework import (
+    SKIP,
+    CycleState,
+    GroupScorePlugin,
+    PreScorePlugin,
+    ScorePlugin,
+    Status,
+    default_normalize_score,
+)
 from ..nodeinfo import ClusterState, NodeGroup, NodeInfo
 from ..podinfo import PodInfo
-from ..policy import SchedulingPolicy
+
+if TYPE_CHECKING:
+    from ..policy import SchedulingPolicy
 
 
 def _raw_latencies(
@@ -27,8 +39,11 @@ def _raw_latencies(
     return {c: round(1000 * (worst if ms == math.inf else ms)) for c, ms in millis.items()}
 
 
-class LatencyScore:
+class LatencyScore(PreScorePlugin, ScorePlugin, GroupScorePlugin):
     name = "latency"
+    order = 200
+    weight = 5
+    mode_weights = MappingProxyType({"latency-first": 10, "cost-first": 1})
 
     def pre_score(
         self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]

@@ -1,7 +1,10 @@
 """NodeAffinity (PreFilter, Filter, PreScore, Score): nodeSelector and node affinity.
 
 Owns the pod's label-based placement against the tenant-visible labels of a
-node (edge labels plus fusionvc.io/edge-cluster and the region): the
+node (edge labels plus fusionvc.io/edge-cluster, the region, and
+kubernetes.io/hostname set to its virtual node's name) and its tenant-visible
+name for matchFields metadata.name (the virtual node's name, for every edge
+node, whether or not its virtual node exists yet): the
 nodeSelector and required affinity filter, the preferred terms score (sum of
 the weights of the matching terms, scaled so the best node gets 100).
 """
@@ -10,7 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..framework import SKIP, CycleState, StateKey, Status, default_normalize_score
+from ..framework import (
+    SKIP,
+    CycleState,
+    FilterPlugin,
+    PreFilterPlugin,
+    PreScorePlugin,
+    ScorePlugin,
+    StateKey,
+    Status,
+    default_normalize_score,
+)
 from ..labels import (
     NodeSelector,
     NodeSelectorTerm,
@@ -27,8 +40,10 @@ REQUIRED = StateKey[NodeSelector]("nodeAffinity.required")
 PREFERRED = StateKey[tuple[tuple[int, NodeSelectorTerm], ...]]("nodeAffinity.preferred")
 
 
-class NodeAffinity:
+class NodeAffinity(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlugin):
     name = "nodeAffinity"
+    order = 70
+    weight = 2  # kube-scheduler's default
 
     def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
         try:
@@ -42,7 +57,8 @@ class NodeAffinity:
 
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         facts = node.facts
-        return None if state.read(REQUIRED).matches(facts.labels, facts.name) else MISMATCH
+        selector = state.read(REQUIRED)
+        return None if selector.matches(facts.labels, facts.visible_name) else MISMATCH
 
     def pre_score(
         self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
@@ -59,7 +75,11 @@ class NodeAffinity:
     def score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
         terms = state.read(PREFERRED)
         return [
-            sum(weight for weight, term in terms if term.matches(n.facts.labels, n.facts.name))
+            sum(
+                weight
+                for weight, term in terms
+                if term.matches(n.facts.labels, n.facts.visible_name)
+            )
             for n in nodes
         ]
 

@@ -9,7 +9,9 @@ Tenants opt in to arm64 nodes by selecting them.
 
 from __future__ import annotations
 
-from ..framework import SKIP, CycleState, StateKey, Status
+from functools import lru_cache
+
+from ..framework import SKIP, CycleState, PreFilterPlugin, ShapeFilterPlugin, StateKey, Status
 from ..labels import SelectorError, mentions_key, required_node_selector, values_for_key
 from ..nodeinfo import ARCH_LABEL, NodeShape
 from ..podinfo import PodInfo
@@ -18,12 +20,24 @@ BETA_ARCH_LABEL = "beta.kubernetes.io/arch"
 DEFAULT_ARCHITECTURES = frozenset({"amd64"})
 _ARCH_LABELS = (ARCH_LABEL, BETA_ARCH_LABEL)
 WRONG_ARCH = Status.unschedulable("node(s) didn't match node arch")
+UNSELECTED = StateKey[bool]("nodeArch.unselected")
+
+
+@lru_cache(maxsize=64)
+def _not_default(arch: str) -> Status:
+    """For a pod that selects no architecture: say why, not that it asked for another."""
+    default = "/".join(sorted(DEFAULT_ARCHITECTURES))
+    return Status.unschedulable(
+        f"node(s) were {arch}; a pod that selects no kubernetes.io/arch runs on {default} only"
+    )
+
 
 ARCHITECTURES = StateKey[frozenset[str]]("nodeArch.architectures")
 
 
-class NodeArch:
+class NodeArch(PreFilterPlugin, ShapeFilterPlugin):
     name = "nodeArch"
+    order = 50
 
     def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
         try:
@@ -38,7 +52,10 @@ class NodeArch:
             elif mentions_key(selector, _ARCH_LABELS):
                 return SKIP  # e.g. NotIn or Exists: NodeAffinity applies it as written
         state.write(ARCHITECTURES, architectures)
+        state.write(UNSELECTED, architectures is DEFAULT_ARCHITECTURES)
         return None
 
     def filter_shape(self, state: CycleState, pod: PodInfo, shape: NodeShape) -> Status | None:
-        return None if shape.arch in state.read(ARCHITECTURES) else WRONG_ARCH
+        if shape.arch in state.read(ARCHITECTURES):
+            return None
+        return _not_default(shape.arch) if state.read(UNSELECTED) else WRONG_ARCH

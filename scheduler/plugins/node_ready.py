@@ -6,15 +6,16 @@ to a node that is not ready would just sit there.
 
 from __future__ import annotations
 
-from ..framework import CycleState, Status
+from ..framework import CycleState, ShapeFilterPlugin, Status
 from ..nodeinfo import NodeShape
 from ..podinfo import PodInfo
 
 NOT_READY = Status.unschedulable("node(s) were not ready")
 
 
-class NodeReady:
+class NodeReady(ShapeFilterPlugin):
     name = "nodeReady"
+    order = 30
 
     def filter_shape(self, state: CycleState, pod: PodInfo, shape: NodeShape) -> Status | None:
         return None if shape.ready else NOT_READY

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from ..framework import CycleState, Status
+from ..framework import CycleState, FilterPlugin, ShapeFilterPlugin, Status
 from ..nodeinfo import NodeInfo, NodeShape
 from ..podinfo import PodInfo
 from ..resources import PODS
@@ -25,8 +25,9 @@ def _insufficient(resources: tuple[str, ...]) -> Status:
     )
 
 
-class NodeResourcesFit:
+class NodeResourcesFit(ShapeFilterPlugin, FilterPlugin):
     name = "nodeResourcesFit"
+    order = 80
 
     def filter_shape(self, state: CycleState, pod: PodInfo, shape: NodeShape) -> Status | None:
         present = shape.resources

@@ -1,25 +1,22 @@
-"""NodeUnschedulable (PreFilter, ShapeFilter): cordoned nodes (spec.unschedulable) take no new pods.
+"""NodeUnschedulable (ShapeFilter): cordoned edge nodes (spec.unschedulable) take no tenant pod.
 
-Owns the cordon rule of kube-scheduler's NodeUnschedulable: a pod that
-tolerates the taint node.kubernetes.io/unschedulable:NoSchedule may still go there.
+Owns the cordon rule. Unlike kube-scheduler's NodeUnschedulable, a toleration
+of node.kubernetes.io/unschedulable does not open a cordoned node: the edge
+node is cordoned by the platform's operator, not by the tenant.
 """
 
 from __future__ import annotations
 
-from ..framework import SKIP, CycleState, Status
+from ..framework import CycleState, ShapeFilterPlugin, Status
 from ..nodeinfo import NodeShape
 from ..podinfo import PodInfo
-from ..taints import NO_SCHEDULE, Taint, is_tolerated
 
-UNSCHEDULABLE_TAINT = Taint("node.kubernetes.io/unschedulable", "", NO_SCHEDULE)
 CORDONED = Status.unschedulable("node(s) were unschedulable")
 
 
-class NodeUnschedulable:
+class NodeUnschedulable(ShapeFilterPlugin):
     name = "nodeUnschedulable"
-
-    def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
-        return SKIP if is_tolerated(UNSCHEDULABLE_TAINT, pod.tolerations) else None
+    order = 40
 
     def filter_shape(self, state: CycleState, pod: PodInfo, shape: NodeShape) -> Status | None:
         return CORDONED if shape.unschedulable else None

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..framework import MAX_NODE_SCORE, CycleState
+from ..framework import MAX_NODE_SCORE, CycleState, ScorePlugin
 from ..nodeinfo import NodeInfo
 from ..podinfo import PodInfo
-from ..policy import ResourceStrategy
 from ..resources import GPU
+from ..strategy import ResourceStrategy
 
 GPU_WEIGHT = 2
 
@@ -50,8 +50,10 @@ def _gpus_in_use(nodes: Sequence[NodeInfo], gpus: int) -> list[float]:
     return fractions
 
 
-class ResourceAllocationScore:
+class ResourceAllocationScore(ScorePlugin):
     name = "resources"
+    order = 220
+    weight = 2
 
     def score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
         in_use = _cpu_memory_in_use(nodes, pod.resources.nonzero_cpu, pod.resources.nonzero_memory)

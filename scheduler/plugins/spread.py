@@ -12,7 +12,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from ..framework import SKIP, CycleState, StateKey, Status, default_normalize_score
+from ..framework import (
+    SKIP,
+    CycleState,
+    PreScorePlugin,
+    ScorePlugin,
+    StateKey,
+    Status,
+    default_normalize_score,
+)
 from ..nodeinfo import NodeInfo
 from ..podinfo import PodInfo
 
@@ -20,8 +28,10 @@ _EMPTY: Counter[str] = Counter()
 COUNTS = StateKey[tuple[Counter[str], Counter[str]]]("spread.counts")
 
 
-class SpreadScore:
+class SpreadScore(PreScorePlugin, ScorePlugin):
     name = "spread"
+    order = 230
+    weight = 2
 
     def pre_score(
         self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]

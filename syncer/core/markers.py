@@ -20,6 +20,10 @@ EDGE_NODE = "fusionvc.io/edge-node"
 VIRTUAL_NODE = "fusionvc.io/virtual-node"
 # On an edge pod: the tenant pod's metadata.generation its spec was last written from.
 TENANT_GENERATION = "fusionvc.io/tenant-generation"
+
+# An edge pod's tenant-side required pod anti-affinity (JSON), which its spec drops: the
+# fusion scheduler keeps other pods out of its domains after a restart too.
+POD_ANTI_AFFINITY = "fusionvc.io/pod-anti-affinity"
 MANAGED_SELECTOR = f"{MANAGED_BY}={MANAGED_BY_VALUE}"
 
 

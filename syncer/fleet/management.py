@@ -158,8 +158,11 @@ class Management:
     def _apply_policy(self, conn: TenantConn, obj: Obj) -> tuple[str, str, str, str]:
         conn.spec = parse_tenant_spec(obj["spec"])
         try:
+            before = conn.scheduling
             conn.scheduling = parse_policy(conn.spec.scheduling, self.placer.known_regions(),
                                            self.placer.score_plugin_names())
+            if before is not None and conn.scheduling != before:
+                self.placer.policy_changed()
         except PolicyError as err:
             kept = "the previous valid policy stays in force" if conn.scheduling else \
                 "the default policy is used"

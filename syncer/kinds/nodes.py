@@ -41,8 +41,12 @@ def _micro_now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def translate_node_up(edge: EdgeConn, edge_node: Obj, now: str) -> Obj:
-    """The tenant's view of an edge node (pure but for the heartbeat time passed in)."""
+def translate_node_up(edge: EdgeConn, edge_node: Obj, now: str,
+                      tolerable: frozenset[str] = frozenset()) -> Obj:
+    """The tenant's view of an edge node (pure but for the heartbeat time passed in).
+
+    Taints: only those the tenant may tolerate (its policy's tolerableTaints); the
+    others are the platform's, and no toleration of the tenant's opens them."""
     meta, status = edge_node["metadata"], edge_node.get("status") or {}
     name = virtual_node_name(edge.name, meta["name"])
     labels = {k: v for k, v in (meta.get("labels") or {}).items() if k in VISIBLE_LABELS}
@@ -53,7 +57,7 @@ def translate_node_up(edge: EdgeConn, edge_node: Obj, now: str) -> Obj:
     conditions = [dict(c, lastHeartbeatTime=now) for c in status.get("conditions") or []
                   if c.get("type") in VISIBLE_CONDITIONS]
     taints = [t for t in (edge_node.get("spec") or {}).get("taints") or []
-              if not t.get("key", "").startswith("node.kubernetes.io/")]
+              if t.get("key", "") in tolerable]
     return {
         "apiVersion": "v1", "kind": "Node",
         "metadata": {"name": name, "labels": labels, "annotations": {
@@ -76,6 +80,10 @@ def _status_differs(have: Obj, want: Obj) -> bool:
     def key(conds: list[Obj]) -> list[tuple[Any, ...]]:
         return sorted(tuple(v for k, v in sorted(c.items()) if k not in strip) for c in conds)
     return key(h.get("conditions") or []) != key(w["conditions"])
+
+
+def tolerable_taints(tenant: TenantConn) -> frozenset[str]:
+    return tenant.scheduling.tolerable_taints if tenant.scheduling else frozenset()
 
 
 def pod_node_index(pod: Obj) -> list[str]:
@@ -163,7 +171,7 @@ class VirtualNodeSyncer(ResourceSyncer):
         edge_node = edge.get(NODES, "", node_name)
         if edge_node is None:
             raise KubeError(404, "NodeGone", f"edge node {node_name} on {edge.name} is gone")
-        want = translate_node_up(edge, edge_node, _micro_now())
+        want = translate_node_up(edge, edge_node, _micro_now(), tolerable_taints(tenant))
         try:
             await tenant.client.create(NODES, want)
         except KubeError as err:
@@ -193,7 +201,7 @@ class VirtualNodeSyncer(ResourceSyncer):
             # and, after its eviction timeout, replace the pods elsewhere.
             await self._mark_unknown(tenant, vnode)
             return HEARTBEAT_EVERY
-        want = translate_node_up(found[0], found[1], _micro_now())
+        want = translate_node_up(found[0], found[1], _micro_now(), tolerable_taints(tenant))
         if _status_differs(vnode, want):
             await tenant.client.patch(NODES, key.name, {"status": want["status"]},
                                       subresource="status")

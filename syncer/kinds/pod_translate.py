@@ -10,6 +10,7 @@ status becomes the tenant pod's status.
 from __future__ import annotations
 
 import copy
+import json
 
 from syncer.core import markers
 from syncer.kube import Obj
@@ -84,6 +85,11 @@ def translate_pod_down(pod: Obj, *, tenant: str, edge_namespace: str, edge_node:
     owner = owner_uid(pod)
     if owner:
         annotations[markers.OWNER_UID] = owner
+    anti = ((pod["spec"].get("affinity") or {}).get("podAntiAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution")
+    if anti:
+        annotations[markers.POD_ANTI_AFFINITY] = json.dumps(anti, sort_keys=True,
+                                                            separators=(",", ":"))
     labels = {**(meta.get("labels") or {}), **markers.marker_labels(tenant)}
     return {"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": meta["name"], "namespace": edge_namespace,

@@ -21,6 +21,7 @@ from syncer.core.keys import WorkKey
 from syncer.core.names import edge_namespace, edge_runtime_class, virtual_node_name
 from syncer.core.syncer import NameTaken, ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
+from syncer.kinds.pod_admission import admission_failure, scheduled_by_fusionvc, was_placed
 from syncer.kinds.pod_translate import (
     resize_patch,
     status_patch,
@@ -31,7 +32,7 @@ from syncer.kinds.pod_translate import (
 from syncer.kube import Obj
 from syncer.kube.apis import NAMESPACES, PODS
 from syncer.kube.client import STRATEGIC_PATCH, KubeError
-from syncer.placement import Placement
+from syncer.placement import Placement, Unplaceable
 
 log = structlog.get_logger(__name__)
 TERMINAL = ("Succeeded", "Failed")
@@ -159,16 +160,26 @@ class PodSyncer(ResourceSyncer):
             await self._reject(tenant, tpod, "SchedulingGated", SCHEDULING_GATED, event=False)
             return None
         cluster = (tpod["metadata"].get("annotations") or {}).get(markers.EDGE_CLUSTER)
-        if tpod["spec"].get("nodeName") and cluster:
+        bound = bool(tpod["spec"].get("nodeName"))
+        if bound and cluster:
             if self._namespace_terminating(tenant, tpod):
                 return None  # the namespace is going: its pods are deleted, not replaced
             if not await self._edge_pod_gone(tenant, tpod, cluster):
                 return 1.0  # created, just not in the edge cache yet
-            await self._mark_lost(tenant, tpod)
-            return None
+            if was_placed(tpod):
+                await self._mark_lost(tenant, tpod)
+                return None
+            # Never ran: admitted again, to the node it names, below.
+        if not bound and not scheduled_by_fusionvc(tpod):
+            return None  # the tenant's own scheduler's pod: run it once that binds it
         clusters, refusal = self._allowed_clusters(tenant, tpod)
         decision = (self.ctx.placer.place(tenant, tpod, clusters) if refusal is None
                     else None)
+        if isinstance(decision, Unplaceable) and bound:
+            if decision.unknown_node and not all(e.synced for e in self.ctx.edges.values()):
+                return 2.0  # an edge cluster still loading may hold the node
+            await self._fail_admission(tenant, tpod, *admission_failure(decision))
+            return None
         if not isinstance(decision, Placement):
             self.unschedulable.add(key)
             message = refusal or (decision.message if decision else "")
@@ -221,6 +232,12 @@ class PodSyncer(ResourceSyncer):
                     return
                 raise
         await self.ctx.virtual_nodes.ensure(tenant, edge, placement.node)
+        if tpod["spec"].get("nodeName"):  # bound by the tenant: record where it runs
+            where = {markers.EDGE_CLUSTER: edge.name, markers.EDGE_NODE: placement.node}
+            await tenant.client.patch(PODS, tpod["metadata"]["name"],
+                                      {"metadata": {"annotations": where}},
+                                      namespace=tpod["metadata"]["namespace"])
+            return
         await self._bind(tenant, tpod, edge.name, placement.node, vnode)
 
     async def _ours_exists(self, edge: EdgeConn, tenant: TenantConn, tpod: Obj, ns: str) -> bool:
@@ -349,6 +366,17 @@ class PodSyncer(ResourceSyncer):
             raise
         ref = markers.tenant_ref(epod)
         return ref is None or ref[2] != meta["uid"]
+
+    async def _fail_admission(self, tenant: TenantConn, tpod: Obj, reason: str,
+                              message: str) -> None:
+        """A pod bound to a node it cannot run on fails at once, as kubelet admission does."""
+        if tpod.get("status", {}).get("phase") in TERMINAL:
+            return
+        meta = tpod["metadata"]
+        await tenant.client.patch(PODS, meta["name"], {"status": {
+            "phase": "Failed", "reason": reason, "message": message}},
+            namespace=meta["namespace"], subresource="status")
+        await self.ctx.recorder.warn(tenant.client, {"kind": "Pod", **tpod}, reason, message)
 
     async def _mark_lost(self, tenant: TenantConn, tpod: Obj) -> None:
         """The edge copy of a running pod vanished: Failed, so its controller replaces it."""

@@ -53,6 +53,10 @@ def pod(
     affinity: Mapping[str, Any] | None = None,
     owner: str | None = None,
     owner_annotation: str | None = None,
+    labels: Mapping[str, str] | None = None,
+    pod_affinity: Mapping[str, Any] | None = None,
+    anti_affinity: Mapping[str, Any] | None = None,
+    spread: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     requests = {k: v for k, v in (("cpu", cpu), ("memory", memory)) if v is not None}
     requests.update(extra or {})
@@ -64,9 +68,18 @@ def pod(
         spec["nodeName"] = node_name
     if node_selector:
         spec["nodeSelector"] = dict(node_selector)
-    if affinity:
-        spec["affinity"] = {"nodeAffinity": dict(affinity)}
+    sections = (
+        ("nodeAffinity", affinity),
+        ("podAffinity", pod_affinity),
+        ("podAntiAffinity", anti_affinity),
+    )
+    if any(value for _, value in sections):
+        spec["affinity"] = {key: dict(value) for key, value in sections if value}
+    if spread:
+        spec["topologySpreadConstraints"] = [dict(c) for c in spread]
     metadata: dict[str, Any] = {"name": name, "namespace": namespace}
+    if labels:
+        metadata["labels"] = dict(labels)
     if owner:
         metadata["ownerReferences"] = [{"uid": owner, "controller": True, "kind": "ReplicaSet"}]
     if owner_annotation:
@@ -114,3 +127,56 @@ def schedule_one(
 def placed_node(result: ScheduleResult) -> str:
     assert isinstance(result, Placement), result
     return result.node
+
+
+ZONE = "topology.kubernetes.io/zone"
+HOSTNAME = "kubernetes.io/hostname"
+
+
+def term(match: Mapping[str, str], key: str, **extra: Any) -> dict[str, Any]:
+    """A pod affinity term selecting pods with the labels `match` over topology `key`."""
+    return {"labelSelector": {"matchLabels": dict(match)}, "topologyKey": key, **extra}
+
+
+def required(*terms: Mapping[str, Any]) -> dict[str, Any]:
+    return {"requiredDuringSchedulingIgnoredDuringExecution": list(terms)}
+
+
+def preferred(*weighted: tuple[int, Mapping[str, Any]]) -> dict[str, Any]:
+    return {
+        "preferredDuringSchedulingIgnoredDuringExecution": [
+            {"weight": weight, "podAffinityTerm": dict(t)} for weight, t in weighted
+        ]
+    }
+
+
+def spread_constraint(
+    key: str, match: Mapping[str, str], max_skew: int = 1, hard: bool = True, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "maxSkew": max_skew,
+        "topologyKey": key,
+        "whenUnsatisfiable": "DoNotSchedule" if hard else "ScheduleAnyway",
+        "labelSelector": {"matchLabels": dict(match)},
+        **extra,
+    }
+
+
+def zoned_nodes(zones: Mapping[str, int], **node_args: Any) -> list[dict[str, Any]]:
+    """`count` nodes per zone, named <zone>-<i>, labelled with the zone."""
+    return [
+        node(f"{zone}-{i}", labels={ZONE: zone}, **node_args)
+        for zone, count in zones.items()
+        for i in range(count)
+    ]
+
+
+def place_and_assume(
+    scheduler: Scheduler, the_pod: dict[str, Any], policy: SchedulingPolicy = DEFAULT_POLICY
+) -> ScheduleResult:
+    """Schedule the pod and, when placed, assume it there as the syncer does (a burst)."""
+    result = scheduler.schedule(the_pod, policy)
+    if isinstance(result, Placement):
+        bound = {**the_pod, "spec": {**the_pod["spec"], "nodeName": result.node}}
+        scheduler.snapshot.assume(result.cluster, result.node, bound)
+    return result

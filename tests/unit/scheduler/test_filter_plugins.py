@@ -68,46 +68,11 @@ SIMPLE_CASES = [
         "node(s) were unschedulable",
     ),
     (
-        "cordon tolerated",
-        "nodeUnschedulable",
-        node("n", unschedulable=True),
-        pod(tolerations=[{"key": "node.kubernetes.io/unschedulable", "operator": "Exists"}]),
-        None,
-    ),
-    (
-        "taint",
-        "taintToleration",
-        node("n", taints=[GPU_TAINT]),
-        pod(),
-        "node(s) had untolerated taint {gpu: true}",
-    ),
-    (
-        "taint tolerated",
-        "taintToleration",
-        node("n", taints=[GPU_TAINT]),
-        pod(tolerations=[TOLERATE_GPU]),
-        None,
-    ),
-    (
-        "NoExecute",
-        "taintToleration",
-        node("n", taints=[{"key": "k", "value": "v", "effect": "NoExecute"}]),
-        pod(),
-        "node(s) had untolerated taint {k: v}",
-    ),
-    (
-        "PreferNoSchedule is no filter",
-        "taintToleration",
-        node("n", taints=[{"key": "k", "value": "v", "effect": "PreferNoSchedule"}]),
-        pod(),
-        None,
-    ),
-    (
         "arm64 node, no arch asked",
         "nodeArch",
         node("n", arch="arm64"),
         pod(),
-        "node(s) didn't match node arch",
+        "node(s) were arm64; a pod that selects no kubernetes.io/arch runs on amd64 only",
     ),
     (
         "arm64 asked",
@@ -206,6 +171,50 @@ def test_node_filters(
     assert_outcome(schedule_one([the_node], the_pod, [plugin]), reason)
 
 
+GPU_TENANT = SchedulingPolicy(tolerable_taints=frozenset({"gpu"}))
+PLATFORM_TAINT = "node(s) had a taint the tenant may not tolerate"
+TAINT_CASES = [
+    ("cordon tolerated is still cordoned", "nodeUnschedulable", node("n", unschedulable=True),
+     pod(tolerations=[{"key": "node.kubernetes.io/unschedulable", "operator": "Exists"}]),
+     SchedulingPolicy(tolerable_taints=frozenset({"node.kubernetes.io/unschedulable"})),
+     "node(s) were unschedulable"),
+    ("tolerable taint", "taintToleration", node("n", taints=[GPU_TAINT]), pod(), GPU_TENANT,
+     "node(s) had untolerated taint {gpu: true}"),
+    ("tolerable taint tolerated", "taintToleration", node("n", taints=[GPU_TAINT]),
+     pod(tolerations=[TOLERATE_GPU]), GPU_TENANT, None),
+    ("platform taint tolerated by the pod", "taintToleration", node("n", taints=[GPU_TAINT]),
+     pod(tolerations=[TOLERATE_GPU]), SchedulingPolicy(), PLATFORM_TAINT),
+    ("Exists tolerates no platform taint", "taintToleration",
+     node("n", taints=[{"key": "dedicated", "value": "other-tenant", "effect": "NoSchedule"}]),
+     pod(tolerations=[{"operator": "Exists"}]), GPU_TENANT, PLATFORM_TAINT),
+    ("NoExecute", "taintToleration",
+     node("n", taints=[{"key": "gpu", "value": "v", "effect": "NoExecute"}]), pod(), GPU_TENANT,
+     "node(s) had untolerated taint {gpu: v}"),
+    ("platform NoExecute", "taintToleration",
+     node("n", taints=[{"key": "k", "value": "v", "effect": "NoExecute"}]), pod(), GPU_TENANT,
+     PLATFORM_TAINT),
+    ("PreferNoSchedule is no filter", "taintToleration",
+     node("n", taints=[{"key": "k", "value": "v", "effect": "PreferNoSchedule"}]), pod(),
+     SchedulingPolicy(), None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("case", "plugin", "the_node", "the_pod", "policy", "reason"),
+    TAINT_CASES,
+    ids=[c[0] for c in TAINT_CASES],
+)
+def test_platform_taints_and_cordon(
+    case: str,
+    plugin: str,
+    the_node: dict[str, Any],
+    the_pod: dict[str, Any],
+    policy: SchedulingPolicy,
+    reason: str | None,
+) -> None:
+    assert_outcome(schedule_one([the_node], the_pod, [plugin], policy), reason)
+
+
 def test_invalid_affinity_rejects_the_pod_up_front() -> None:
     bad = pod(
         affinity={
@@ -231,38 +240,44 @@ def test_unhealthy_cluster_is_skipped_whole() -> None:
 
 
 LOCATION_CASES = [
-    ("allowed region", SchedulingPolicy(allowed_regions=frozenset({"eu"})), None),
-    (
-        "other region",
-        SchedulingPolicy(allowed_regions=frozenset({"us"})),
-        "node(s) were in a region the tenant does not allow",
-    ),
-    ("allowed cluster", SchedulingPolicy(allowed_clusters=frozenset({"c1"})), None),
-    (
-        "other cluster",
-        SchedulingPolicy(allowed_clusters=frozenset({"c2"})),
-        "node(s) were in an edge cluster the tenant does not allow",
-    ),
-    ("near enough", SchedulingPolicy(user_regions=("users",), max_latency_ms=30), None),
-    (
-        "too far",
-        SchedulingPolicy(user_regions=("users",), max_latency_ms=10),
-        "node(s) exceeded the tenant's maximum latency",
-    ),
+    ("allowed region", SchedulingPolicy(allowed_regions=frozenset({"eu"})), True),
+    ("other region", SchedulingPolicy(allowed_regions=frozenset({"us"})), False),
+    ("allowed cluster", SchedulingPolicy(allowed_clusters=frozenset({"c1"})), True),
+    ("other cluster", SchedulingPolicy(allowed_clusters=frozenset({"c2"})), False),
+    ("near enough", SchedulingPolicy(user_regions=("users",), max_latency_ms=30), True),
+    ("too far", SchedulingPolicy(user_regions=("users",), max_latency_ms=10), False),
     (
         "unknown latency",
         SchedulingPolicy(user_regions=("elsewhere",), max_latency_ms=1000),
-        "node(s) exceeded the tenant's maximum latency",
+        False,
     ),
 ]
 
 
 @pytest.mark.parametrize(
-    ("case", "policy", "reason"), LOCATION_CASES, ids=[c[0] for c in LOCATION_CASES]
+    ("case", "policy", "allowed"), LOCATION_CASES, ids=[c[0] for c in LOCATION_CASES]
 )
-def test_tenant_location(case: str, policy: SchedulingPolicy, reason: str | None) -> None:
+def test_tenant_location(case: str, policy: SchedulingPolicy, allowed: bool) -> None:
+    """Nodes outside the tenant's locations are not its own: not counted, no reason given."""
     snap = snapshot({"c1": [node("n1")]}, regions={"c1": "eu"}, latency={"c1": {"users": 20.0}})
-    assert_outcome(scheduler_with(snap, ["tenantLocation"]).schedule(pod(), policy), reason)
+    result = scheduler_with(snap, ["tenantLocation"]).schedule(pod(), policy)
+    if allowed:
+        assert isinstance(result, Placement), result
+    else:
+        assert isinstance(result, Unschedulable)
+        assert (result.message, result.num_nodes) == ("0/0 nodes are available.", 0)
+
+
+def test_message_counts_only_the_nodes_the_tenant_may_use() -> None:
+    snap = snapshot({"c1": [node("a", cpu="1")], "c2": [node("b"), node("c")]})
+    scheduler = scheduler_with(snap, ["tenantLocation", "nodeResourcesFit"])
+    policy = SchedulingPolicy(allowed_clusters=frozenset({"c1"}))
+    result = scheduler.schedule(pod(cpu="2"), policy)
+    assert isinstance(result, Unschedulable)
+    assert result.message == "0/1 nodes are available: 1 Insufficient cpu."
+    result = scheduler.schedule(pod(cpu="lots"), policy)
+    assert isinstance(result, Unschedulable)
+    assert result.message.startswith("0/1 nodes are available: invalid pod resources")
 
 
 def test_node_region_label_overrides_cluster_region() -> None:

@@ -15,7 +15,7 @@ from scheduler import (
     Unschedulable,
     build_profile,
 )
-from scheduler.framework import CycleState, default_normalize_score
+from scheduler.framework import CycleState, ScorePlugin, default_normalize_score
 from scheduler.nodeinfo import NodeInfo
 from scheduler.plugins import default_registry
 from scheduler.podinfo import PodInfo
@@ -24,8 +24,11 @@ from scheduler.result import unavailable_message
 from .factories import node, pod, snapshot
 
 
-class FixedScore:
+class FixedScore(ScorePlugin):
     """A score plugin giving fixed raw scores by node name, normalized by the maximum."""
+
+    order = 500
+    weight = 1
 
     def __init__(self, name: str, raw: dict[str, int]) -> None:
         self.name = name
@@ -166,7 +169,8 @@ def test_unschedulable_message_counts_each_nodes_first_failing_filter() -> None:
     assert isinstance(result, Unschedulable)
     assert result.message == (
         "0/37 nodes are available: 20 Insufficient nvidia.com/gpu, "
-        "12 node(s) didn't match node arch, 5 node(s) had untolerated taint {gpu: true}."
+        "5 node(s) had a taint the tenant may not tolerate, "
+        "12 node(s) were arm64; a pod that selects no kubernetes.io/arch runs on amd64 only."
     )
     assert result.num_nodes == 37
 

@@ -178,15 +178,20 @@ def test_prefer_no_schedule_taints_lower_the_score() -> None:
     assert best("taintToleration", snap, pod()) == "clean"
 
 
-@pytest.mark.parametrize(("raw", "expected"), [
-    ([300, 600, 1200], [100, 50, 25]),
-    ([0, 0], [100, 100]),
-    ([500], [100]),
-    ([], []),
-])
-def test_cost_is_scored_relative_to_the_cheapest_candidate(raw: list[int],
-                                                           expected: list[int]) -> None:
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ([300, 600, 1200], [100, 50, 25]),
+        ([0, 0], [100, 100]),
+        ([500], [100]),
+        ([], []),
+    ],
+)
+def test_cost_is_scored_relative_to_the_cheapest_candidate(
+    raw: list[int], expected: list[int]
+) -> None:
     from scheduler.plugins.cost import relative_to_cheapest
+
     scores = list(raw)
     relative_to_cheapest(scores)
     assert scores == expected
@@ -194,6 +199,7 @@ def test_cost_is_scored_relative_to_the_cheapest_candidate(raw: list[int],
 
 def test_a_dear_gpu_node_does_not_flatten_cheap_cpu_nodes() -> None:
     from scheduler.plugins.cost import relative_to_cheapest
+
     scores = [300_000, 500_000, 24_000_000]  # 0.30, 0.50 and 24.00 per hour
     relative_to_cheapest(scores)
     assert scores[0] - scores[1] >= 35

@@ -48,8 +48,9 @@ async def test_copied_before_the_pod_follows_edits_and_leaves_with_the_pod(
     assert epod is not None
     assert list(syncer.edge_event(edge, "pods", epod, None)) == [CM_KEY]
     sync.syncer("ConfigMap")._recent.clear()  # type: ignore[attr-defined]
-    sync.remove(edge, PODS, sync.edge_ns(), "web")
+    sync.remove(tenant, PODS, "shop", "web")  # its edge copy goes, and then the ConfigMap
     await sync.settle()
+    assert edge.get(PODS, sync.edge_ns(), "web") is None
     assert edge.get(CONFIGMAPS, sync.edge_ns(), "cfg") is None
 
 

@@ -102,7 +102,7 @@ def test_heartbeat_and_conditions() -> None:
 
 def test_status_and_spec() -> None:
     node = edge_node()
-    out = translate_node_up(edge(), node, NOW)
+    out = translate_node_up(edge(), node, NOW, frozenset({"nvidia.com/gpu"}))
     assert out["status"]["capacity"] == node["status"]["capacity"]
     assert out["status"]["allocatable"] == node["status"]["allocatable"]
     assert out["status"]["addresses"] == [{"type": "Hostname",
@@ -131,3 +131,13 @@ def test_input_not_mutated() -> None:
     before = copy.deepcopy(node)
     translate_node_up(edge(), node, NOW)
     assert node == before
+
+
+def test_the_virtual_node_shows_only_the_taints_the_tenant_may_tolerate() -> None:
+    node = edge_node()
+    node["spec"]["taints"] = [{"key": "nvidia.com/gpu", "effect": "NoSchedule"},
+                              {"key": "dedicated", "value": "other", "effect": "NoSchedule"},
+                              {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}]
+    assert translate_node_up(edge(), node, NOW)["spec"]["taints"] == []
+    shown = translate_node_up(edge(), node, NOW, frozenset({"nvidia.com/gpu"}))
+    assert shown["spec"]["taints"] == [{"key": "nvidia.com/gpu", "effect": "NoSchedule"}]

@@ -1,0 +1,191 @@
+"""InterPodAffinity (PreFilter, Filter, PreScore, Score): pod affinity and anti-affinity.
+
+Owns kube-scheduler's InterPodAffinity over the tenant's own pods on every
+edge cluster, the assumed ones included (so a burst of replicas respects the
+rules too), for any topology key the nodes carry (kubernetes.io/hostname, the
+zone, the region, fusionvc.io/edge-cluster...). Required terms filter:
+- the pod's anti-affinity: no node in a domain holding a matching pod;
+- existing pods' required anti-affinity (symmetry): no node in a domain of an
+  existing pod whose term matches the new pod;
+- the pod's affinity: a node with every term's topology key, in a domain holding
+  a matching pod for each term; when no pod matches any term and the pod matches
+  them all itself (the first replica of a group), any node with the keys.
+Preferred terms score: the sum of the weights of the terms matched by the
+pods in the node's domains (anti-affinity subtracts), scaled from the lowest
+(0) to the highest (100).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..framework import (
+    SKIP,
+    CycleState,
+    FilterPlugin,
+    PreFilterPlugin,
+    PreScorePlugin,
+    ScorePlugin,
+    StateKey,
+    Status,
+)
+from ..nodeinfo import NodeInfo
+from ..podaffinity import AffinityError, PodAffinity, PodAffinityTerm, TenantPod, pod_affinity
+from ..podinfo import PodInfo
+from ..snapshot import ClusterSnapshot
+
+AFFINITY_MISMATCH = Status.unschedulable("node(s) didn't match pod affinity rules")
+ANTI_AFFINITY_MISMATCH = Status.unschedulable("node(s) didn't match pod anti-affinity rules")
+EXISTING_ANTI_AFFINITY = Status.unschedulable(
+    "node(s) didn't satisfy existing pods anti-affinity rules"
+)
+
+Domains = dict[str, set[str]]  # topology key -> values
+
+
+@dataclass(slots=True)
+class _Required:
+    anti: Domains  # domains where the pod's own anti-affinity forbids it
+    existing_anti: Domains  # domains existing pods' anti-affinity forbid
+    affinity: tuple[tuple[str, set[str]], ...]  # per term: key, domains with a match
+    affinity_anywhere: bool  # first of its group: any node with the keys
+
+
+REQUIRED = StateKey[_Required]("interPodAffinity.required")
+AFFINITY = StateKey[PodAffinity]("interPodAffinity.terms")
+PREFERRED = StateKey[dict[tuple[str, str], int]]("interPodAffinity.preferred")
+
+
+def tenant_view(state: CycleState, pod: PodInfo) -> TenantPod:
+    """The pod being scheduled as one of its tenant's pods."""
+    metadata = pod.pod.get("metadata") or {}
+    return TenantPod(state.tenant, str(metadata.get("namespace", "")), pod.labels)
+
+
+def _domain(node: NodeInfo | None, key: str) -> str | None:
+    return None if node is None else node.facts.labels.get(key)
+
+
+def _forbidden_by_pod(
+    snapshot: ClusterSnapshot, tenant: str, terms: Sequence[PodAffinityTerm]
+) -> Domains:
+    forbidden: Domains = defaultdict(set)
+    for term in terms:
+        for record in snapshot.tenant_pods.matching(tenant, term.selector):
+            assert record.tenant is not None
+            value = _domain(snapshot.node_of(record), term.topology_key)
+            if value is not None and term.matches(record.tenant):
+                forbidden[term.topology_key].add(value)
+    return forbidden
+
+
+def _forbidden_by_existing(snapshot: ClusterSnapshot, me: TenantPod) -> Domains:
+    forbidden: Domains = defaultdict(set)
+    for record in snapshot.tenant_pods.with_anti_affinity_for(me):
+        assert record.tenant is not None
+        node = snapshot.node_of(record)
+        for term in record.tenant.required_anti:
+            value = _domain(node, term.topology_key)
+            if value is not None and term.matches(me):
+                forbidden[term.topology_key].add(value)
+    return forbidden
+
+
+def _affinity_domains(
+    snapshot: ClusterSnapshot, me: TenantPod, terms: Sequence[PodAffinityTerm]
+) -> tuple[tuple[tuple[str, set[str]], ...], bool]:
+    found: list[tuple[str, set[str]]] = [(term.topology_key, set()) for term in terms]
+    any_match = False
+    for term, (key, values) in zip(terms, found, strict=True):
+        for record in snapshot.tenant_pods.matching(me.tenant, term.selector):
+            assert record.tenant is not None
+            if term.matches(record.tenant):
+                any_match = True
+                value = _domain(snapshot.node_of(record), key)
+                if value is not None:
+                    values.add(value)
+    anywhere = not any_match and all(term.matches(me) for term in terms)
+    return tuple(found), anywhere
+
+
+class InterPodAffinity(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlugin):
+    name = "interPodAffinity"
+    order = 100
+    weight = 2  # kube-scheduler's default
+
+    def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
+        me = tenant_view(state, pod)
+        try:
+            terms = pod_affinity(pod.spec, me.namespace, me.labels)
+        except AffinityError as err:
+            return Status.unresolvable(str(err))
+        state.write(AFFINITY, terms)
+        snapshot = state.snapshot
+        existing = _forbidden_by_existing(snapshot, me)
+        if not (terms.required_affinity or terms.required_anti or existing):
+            return SKIP
+        affinity, anywhere = _affinity_domains(snapshot, me, terms.required_affinity)
+        anti = _forbidden_by_pod(snapshot, me.tenant, terms.required_anti)
+        state.write(REQUIRED, _Required(anti, existing, affinity, anywhere))
+        return None
+
+    def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
+        required = state.read(REQUIRED)
+        labels = node.facts.labels
+        for key, values in required.existing_anti.items():
+            if labels.get(key) in values:
+                return EXISTING_ANTI_AFFINITY
+        for key, values in required.anti.items():
+            if labels.get(key) in values:
+                return ANTI_AFFINITY_MISMATCH
+        for key, values in required.affinity:
+            value = labels.get(key)
+            if value is None or not (required.affinity_anywhere or value in values):
+                return AFFINITY_MISMATCH
+        return None
+
+    def pre_score(
+        self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
+    ) -> Status | None:
+        try:
+            terms = state.read(AFFINITY)
+        except KeyError:
+            return SKIP  # PreFilter did not run (a profile without it) or failed
+        weighted = [(t, t.weight) for t in terms.preferred_affinity] + [
+            (t, -t.weight) for t in terms.preferred_anti
+        ]
+        if not weighted:
+            return SKIP
+        snapshot = state.snapshot
+        scores: dict[tuple[str, str], int] = defaultdict(int)
+        for term, weight in weighted:
+            for record in snapshot.tenant_pods.matching(state.tenant, term.selector):
+                assert record.tenant is not None
+                value = _domain(snapshot.node_of(record), term.topology_key)
+                if value is not None and term.matches(record.tenant):
+                    scores[(term.topology_key, value)] += weight
+        state.write(PREFERRED, scores)
+        return None
+
+    def score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
+        scores = state.read(PREFERRED)
+        keys = {key for key, _ in scores}
+        return [
+            sum(scores.get((key, n.facts.labels.get(key, "")), 0) for key in keys) for n in nodes
+        ]
+
+    def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
+        min_max_normalize(scores)
+
+
+def min_max_normalize(scores: list[int]) -> None:
+    """Scale in place so the lowest score is 0 and the highest 100 (all 0 when equal)."""
+    if not scores:
+        return
+    low, high = min(scores), max(scores)
+    if high == low:
+        scores[:] = [0] * len(scores)
+        return
+    scores[:] = [100 * (s - low) // (high - low) for s in scores]
