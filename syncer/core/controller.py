@@ -18,7 +18,7 @@ from typing import Any
 import structlog
 from cachetools import TTLCache
 
-from syncer import resources as _resources  # noqa: F401  (registers every resource syncer)
+from syncer import kinds as _kinds  # noqa: F401  (registers every resource syncer)
 from syncer.core import markers
 from syncer.core.keys import WorkKey
 from syncer.core.names import edge_namespace
