@@ -45,3 +45,7 @@ LEASES = ResourceType("coordination.k8s.io", "v1", "leases", "Lease")
 TENANTS = ResourceType("fusionvc.io", "v1alpha1", "tenants", "Tenant", namespaced=False)
 EDGECLUSTERS = ResourceType("fusionvc.io", "v1alpha1", "edgeclusters", "EdgeCluster",
                             namespaced=False)
+USERREGIONS = ResourceType("fusionvc.io", "v1alpha1", "userregions", "UserRegion", namespaced=False)
+SERVICEDOMAINS = ResourceType("edge.fusionvc.io", "v1alpha1", "servicedomains", "ServiceDomain")
+CRDS = ResourceType("apiextensions.k8s.io", "v1", "customresourcedefinitions",
+                    "CustomResourceDefinition", namespaced=False)
