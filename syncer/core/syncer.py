@@ -18,6 +18,7 @@ from syncer.core.queue import FairQueue
 from syncer.core.recorder import EventRecorder
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.kube.apis import ResourceType
+from syncer.kube.client import KubeClient
 
 if TYPE_CHECKING:
     from syncer.placement import Placer
@@ -34,6 +35,8 @@ class SyncContext:
     placer: Placer
     syncers: dict[str, ResourceSyncer] = field(default_factory=dict)
     is_leader: Callable[[], bool] = lambda: True
+    management: KubeClient | None = None  # set by Management; kinds that publish there
+    namespace: str = "fusionvc-system"  # fusionvc's namespace in the management cluster
 
     def syncer(self, kind: str) -> ResourceSyncer:
         return self.syncers[kind]

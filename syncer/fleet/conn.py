@@ -97,6 +97,7 @@ class EdgeConn(ClusterConn):
     region: str = ""
     latency_ms: dict[str, float] = field(default_factory=dict)
     unschedulable: bool = False
+    entrance: tuple[tuple[str, str], ...] = ()  # (address, carrier) where users reach it
 
 
 def merge_specs(specs: list[WatchSpec]) -> list[WatchSpec]:
