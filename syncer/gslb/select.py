@@ -11,8 +11,9 @@
 4. Smooth weighted round robin (as nginx's upstreams) over the kept sites' weights: over
    every run of sum(weights) answers each site is picked exactly weight times, so the
    split follows ready replicas exactly and does not rely on record order (which
-   resolvers shuffle). Rotation state lives per (hostname, region, carrier, family) and
-   starts afresh with each new table.
+   resolvers shuffle). Rotation state lives per (hostname, region, carrier, family); a
+   new table keeps the state of every candidate list it leaves unchanged, so unrelated
+   updates do not restart the cycle.
 """
 
 from __future__ import annotations
@@ -97,9 +98,10 @@ class Selector:
 
     MAX_ROTATIONS = 200_000
 
-    def __init__(self, table: Table) -> None:
+    def __init__(self, table: Table, previous: Selector | None = None) -> None:
         self.table = table
         self._rotations: dict[CandidateKey, Rotation] = {}
+        self._previous = previous._rotations if previous is not None else {}
 
     def addresses(self, host: Host, client: ClientInfo, family: int) -> list[str]:
         key = (host.hostname, client.region, client.carrier, family)
@@ -107,5 +109,8 @@ class Selector:
         if rotation is None:
             if len(self._rotations) >= self.MAX_ROTATIONS:
                 self._rotations.clear()
-            rotation = self._rotations[key] = Rotation(candidates(host, client, family))
+            sites = candidates(host, client, family)
+            kept = self._previous.pop(key, None)
+            rotation = kept if kept is not None and kept.sites == sites else Rotation(sites)
+            self._rotations[key] = rotation
         return rotation.pick(host.answers) if rotation.sites else []
