@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable
+from typing import cast
 
 import structlog
 
@@ -17,6 +18,7 @@ from syncer.gslb.answer import Answerer
 log = structlog.get_logger(__name__)
 TCP_IDLE_S = 10.0
 TCP_MAX_CONNECTIONS = 256
+BIND_ATTEMPTS = 20  # port 0: the free UDP port may be taken for TCP
 
 
 class UDPProtocol(asyncio.DatagramProtocol):
@@ -25,8 +27,7 @@ class UDPProtocol(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         try:
@@ -46,11 +47,21 @@ class DNSServer:
         self._connections: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
+        """Binds UDP and TCP on one port; port 0 picks one free for both."""
         loop = asyncio.get_running_loop()
-        self._udp, _ = await loop.create_datagram_endpoint(
-            lambda: UDPProtocol(self.answerer), local_addr=(self.host, self.port))
-        self.port = self._udp.get_extra_info("sockname")[1]
-        self._tcp = await asyncio.start_server(self._serve_tcp, self.host, self.port)
+        for attempt in range(BIND_ATTEMPTS):
+            udp, _ = await loop.create_datagram_endpoint(
+                lambda: UDPProtocol(self.answerer), local_addr=(self.host, self.port))
+            port = udp.get_extra_info("sockname")[1]
+            try:
+                self._tcp = await asyncio.start_server(self._serve_tcp, self.host, port)
+            except OSError:
+                udp.close()
+                if self.port or attempt == BIND_ATTEMPTS - 1:
+                    raise
+                continue
+            self._udp, self.port = udp, port
+            break
         log.info("dns listening", host=self.host, port=self.port)
 
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

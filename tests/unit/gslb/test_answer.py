@@ -93,7 +93,10 @@ def test_tcp_answers_alike() -> None:
     assert addresses(ask(answerer(), "api.a.example.com", tcp=True)) == ["192.0.2.1"]
 
 
-@pytest.mark.parametrize("wire", [b"", b"\x01\x02", b"\x12\x34" + b"\x01\x00" + b"\x00\x01" + b"\x00" * 6 + b"\xff"])
+TRUNCATED_QUESTION = b"\x12\x34" + b"\x01\x00" + b"\x00\x01" + b"\x00" * 6 + b"\xff"
+
+
+@pytest.mark.parametrize("wire", [b"", b"\x01\x02", TRUNCATED_QUESTION])
 def test_garbage(wire: bytes) -> None:
     reply = answerer().respond(wire, "10.1.0.1")
     if len(wire) < 12:

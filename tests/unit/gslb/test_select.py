@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from itertools import pairwise
 
 import pytest
 
@@ -69,7 +70,7 @@ def test_split_is_interleaved_not_in_runs() -> None:
     h = host({"bj": 1, "gz": 1})
     selector = Selector(compile_table([], EDGES, REGIONS, TENANTS))
     seq = [selector.addresses(h, NOWHERE, 4)[0] for _ in range(6)]  # type: ignore[arg-type]
-    assert all(a != b for a, b in zip(seq, seq[1:], strict=False))
+    assert all(a != b for a, b in pairwise(seq))
 
 
 def test_several_answers_come_from_distinct_sites() -> None:
