@@ -240,3 +240,23 @@ def test_stopping_an_edge_api_server_removes_its_site(sandbox: SandboxHandle, gs
     finally:
         sandbox.run("start", "edge-gz-apiserver")
     wait_for(lambda: GZ in gslb.sites(host, 12), 120, "edge-gz back in the answers")
+
+
+def test_keeps_serving_its_last_table_without_the_management_cluster(
+        sandbox: SandboxHandle, gslb: DNS, web: str, syncer: SyncerProcess) -> None:
+    host = f"{unique('mgmt')}.a.example.com"
+    exported(sandbox, gslb, web, "mgmt", host)
+    sandbox.run("stop", "management-apiserver")
+    try:
+        until = time.monotonic() + 8
+        while time.monotonic() < until:
+            assert gslb.addresses(host, source=FROM["sh-unicom"]) == ["127.20.2.1"]
+            time.sleep(0.5)
+    finally:
+        sandbox.run("start", "management-apiserver")
+    wait_for(lambda: sandbox["management"].kubectl("get", "--raw", "/readyz",
+                                                   check=False).returncode == 0, 120,
+             "management API server back")
+    if syncer.proc is not None and syncer.proc.poll() is not None:
+        syncer.start()  # the leader exits when it cannot renew its Lease; start it again
+    assert gslb.addresses(host, source=FROM["sh-unicom"]) == ["127.20.2.1"]
