@@ -54,7 +54,8 @@ async def run(args: argparse.Namespace) -> int:
 
     def install(table: Table) -> None:
         nonlocal answerer
-        answerer = Answerer(Selector(table, previous=answerer.selector), identity)
+        answerer = Answerer(Selector(table, previous=answerer.selector), identity,
+                            answerer.queries)
 
     client = await management_client(args.kubeconfig, args.request_timeout)
     source = TableSource(client, args.namespace, install)

@@ -33,7 +33,7 @@ TCP_MAX = 65535
 NEGATIVE_TTL = 30
 SOA_TIMERS = (3600, 600, 86400, NEGATIVE_TTL)  # refresh, retry, expire, minimum
 UNKNOWN_CLIENT = ClientInfo(None, None)
-FAMILY = {dns.rdatatype.A: 4, dns.rdatatype.AAAA: 6}
+FAMILY: dict[int, int] = {int(dns.rdatatype.A): 4, int(dns.rdatatype.AAAA): 6}
 
 
 @dataclass(frozen=True)
@@ -46,14 +46,58 @@ Decision = tuple[str, str, tuple[str, ...], int]  # (kind, zone, addresses, ttl)
 CACHE_MAX = 50_000
 
 
-class Answerer:
-    """Answers from one table. Responses are cached as wire bytes by everything that shapes
-    them (question as sent, decision, EDNS), so the weighted choice stays per query while
-    the encoding is done once per distinct answer."""
+@dataclass(frozen=True)
+class ParsedQuery:
+    """What dnspython made of one query, kept by its bytes after the ID."""
 
-    def __init__(self, selector: Selector, identity: ServerIdentity) -> None:
+    query: dns.message.Message
+    name: str  # normalized
+    rdtype: int
+    rdclass: int
+    ecs: dns.edns.ECSOption | None
+    udp_limit: int
+
+
+class QueryCache:
+    """Parsed queries by their bytes after the ID (bounded; shared across tables): a resolver
+    sends the same bytes for the same question, so dnspython parses each shape once."""
+
+    def __init__(self, limit: int = CACHE_MAX) -> None:
+        self.limit = limit
+        self._parsed: dict[bytes, ParsedQuery] = {}
+
+    def get(self, wire: bytes) -> ParsedQuery | None:
+        """The parsed query; raises DNSException when it is malformed, None when it is not
+        a plain single-question QUERY (which is answered without the cache)."""
+        shape = wire[2:]
+        found = self._parsed.get(shape)
+        if found is not None:
+            return found
+        query = dns.message.from_wire(wire)
+        if query.flags & dns.flags.QR or query.opcode() != dns.opcode.QUERY \
+                or len(query.question) != 1:
+            return None
+        question = query.question[0]
+        ecs = next((o for o in query.options if isinstance(o, dns.edns.ECSOption)), None)
+        limit = max(UDP_DEFAULT_PAYLOAD, query.payload if query.edns >= 0 else 0)
+        found = ParsedQuery(query, normalize(question.name.to_text()), question.rdtype,
+                            question.rdclass, ecs, limit)
+        if len(self._parsed) >= self.limit:
+            self._parsed.clear()
+        self._parsed[shape] = found
+        return found
+
+
+class Answerer:
+    """Answers from one table. Responses are cached as wire bytes by the query's bytes and
+    the decision, so the weighted choice stays per query while dnspython parses and
+    encodes once per distinct query and answer."""
+
+    def __init__(self, selector: Selector, identity: ServerIdentity,
+                 queries: QueryCache | None = None) -> None:
         self.selector, self.identity = selector, identity
-        self._wire: dict[tuple[object, ...], bytes] = {}
+        self.queries = queries or QueryCache()
+        self._wire: dict[tuple[bytes, Decision, bool], bytes] = {}
 
     @property
     def table(self) -> Table:
@@ -62,39 +106,27 @@ class Answerer:
     def respond(self, wire: bytes, source: str, tcp: bool = False) -> bytes | None:
         """The response to one query from ``source``; None when it is not worth answering."""
         try:
-            query = dns.message.from_wire(wire)
+            parsed = self.queries.get(wire)
         except dns.exception.DNSException:
             return _formerr(wire)
-        if query.flags & dns.flags.QR:
-            return None
-        if query.opcode() != dns.opcode.QUERY or len(query.question) != 1:
-            response = dns.message.make_response(query, our_payload=1232)
-            response.set_rcode(dns.rcode.NOTIMP if query.opcode() != dns.opcode.QUERY
-                               else dns.rcode.FORMERR)
-            return response.to_wire()
-        ecs = next((o for o in query.options if isinstance(o, dns.edns.ECSOption)), None)
-        decision = self.decide(query.question[0], ecs.address if ecs else source)
-        question = query.question[0]
-        limit = TCP_MAX if tcp else max(UDP_DEFAULT_PAYLOAD, query.payload if query.edns >= 0
-                                        else UDP_DEFAULT_PAYLOAD)
-        ecs_key = (ecs.address, ecs.srclen) if ecs else None
-        key = (question.name.to_text(), question.rdtype, question.rdclass, decision, ecs_key,
-               query.edns, limit, query.flags & (dns.flags.RD | dns.flags.CD))
+        if parsed is None:
+            return _other(wire)
+        decision = self.decide(parsed, parsed.ecs.address if parsed.ecs else source)
+        key = (wire[2:], decision, tcp)
         cached = self._wire.get(key)
         if cached is None:
-            cached = self._build(query, decision, ecs, limit)
+            cached = self._build(parsed, decision, TCP_MAX if tcp else parsed.udp_limit)
             if len(self._wire) >= CACHE_MAX:
                 self._wire.clear()
             self._wire[key] = cached
         return wire[:2] + cached[2:]
 
-    def decide(self, question: dns.rrset.RRset, client_address: str) -> Decision:
+    def decide(self, parsed: ParsedQuery, client_address: str) -> Decision:
         """What the answer is, before encoding: the only part that varies per query."""
-        name = normalize(question.name.to_text())
+        name, qtype = parsed.name, parsed.rdtype
         zone = self.table.zone_of(name)
-        if zone is None or question.rdclass != dns.rdataclass.IN:
+        if zone is None or parsed.rdclass != dns.rdataclass.IN:
             return ("refused", "", (), 0)
-        qtype = question.rdtype
         host = self.table.hosts.get(name)
         if host is not None and qtype in FAMILY:
             client = self.table.networks.lookup(client_address) or UNKNOWN_CLIENT
@@ -105,8 +137,8 @@ class Answerer:
             return ("soa" if qtype == dns.rdatatype.SOA else "ns", zone, (), 0)
         return ("nodata" if host is not None or name == zone else "nxdomain", zone, (), 0)
 
-    def _build(self, query: dns.message.Message, decision: Decision,
-               ecs: dns.edns.ECSOption | None, limit: int) -> bytes:
+    def _build(self, parsed: ParsedQuery, decision: Decision, limit: int) -> bytes:
+        query, ecs = parsed.query, parsed.ecs
         response = dns.message.make_response(query, our_payload=1232)
         response.flags |= dns.flags.AA
         response.flags &= ~dns.flags.RA
@@ -144,6 +176,17 @@ class Answerer:
     def _ns(self, zone: str) -> dns.rrset.RRset:
         return dns.rrset.from_text_list(zone + ".", 3600, dns.rdataclass.IN, dns.rdatatype.NS,
                                         list(self.identity.nameservers))
+
+
+def _other(wire: bytes) -> bytes | None:
+    """Responses are dropped; other opcodes get NOTIMP, several questions FORMERR."""
+    query = dns.message.from_wire(wire)
+    if query.flags & dns.flags.QR:
+        return None
+    response = dns.message.make_response(query, our_payload=1232)
+    response.set_rcode(dns.rcode.NOTIMP if query.opcode() != dns.opcode.QUERY
+                       else dns.rcode.FORMERR)
+    return response.to_wire()
 
 
 def _formerr(wire: bytes) -> bytes | None:
