@@ -5,7 +5,9 @@ the Service's ready pods on every reachable edge cluster, write ``status`` (site
 conditions, and an Event on refusal), and publish the accepted ones as record
 ConfigMaps in fusionvc's namespace of the management cluster, where the GSLB server
 (syncer.gslb) reads them without any tenant credentials. A refused or deleted
-ServiceDomain's record is removed. Edge pod readiness changes requeue the namespace's
+ServiceDomain's record is removed; the drift scan also queues one sweep key per tenant
+(empty namespace and name) that removes records whose ServiceDomain is gone (deleted
+while no syncer ran). Edge pod readiness changes requeue the namespace's
 ServiceDomains at once; every ServiceDomain is also revisited every ``REFRESH`` seconds,
 which drops an edge cluster whose watch fails and settles claims freed elsewhere.
 """
@@ -115,8 +117,26 @@ class ServiceDomainSyncer(ResourceSyncer):
     def scan(self, tenant: TenantConn) -> Iterable[WorkKey]:
         if SERVICEDOMAINS.plural not in tenant.informers:
             return ()
-        return [WorkKey(tenant.name, self.kind, sd["metadata"]["namespace"],
-                        sd["metadata"]["name"]) for sd in tenant.store(SERVICEDOMAINS)]
+        return [WorkKey(tenant.name, self.kind, "", ""),  # the sweep of stale records
+                *(WorkKey(tenant.name, self.kind, sd["metadata"]["namespace"],
+                          sd["metadata"]["name"]) for sd in tenant.store(SERVICEDOMAINS))]
+
+    async def _sweep(self, tenant: TenantConn) -> None:
+        """Deletes the tenant's records whose ServiceDomain no longer exists."""
+        client = self.ctx.management
+        if client is None or not tenant.synced:
+            return
+        selector = f"{RECORD_LABEL}=true,{markers.TENANT}={tenant.name}"
+        found = await client.list(CONFIGMAPS, self.ctx.namespace, labelSelector=selector)
+        for cm in found.get("items", []):
+            ref = markers.tenant_ref(cm)
+            if ref is None or tenant.get(SERVICEDOMAINS, ref[0], ref[1]) is not None:
+                continue
+            name = cm["metadata"]["name"]
+            await client.delete(CONFIGMAPS, name, self.ctx.namespace, uid=cm["metadata"]["uid"])
+            self._published.pop(name, None)
+            self._absent.add(name)
+            log.info("stale GSLB record removed", record=name, servicedomain=f"{ref[0]}/{ref[1]}")
 
     # ---- reconcile ---------------------------------------------------------------------
 
@@ -152,6 +172,9 @@ class ServiceDomainSyncer(ResourceSyncer):
         tenant = self.ctx.tenants.get(key.tenant)
         if tenant is None or SERVICEDOMAINS.plural not in tenant.informers:
             return None
+        if not key.name:
+            await self._sweep(tenant)
+            return None
         sd = tenant.get(SERVICEDOMAINS, key.namespace, key.name)
         name = record_name(key.tenant, key.namespace, key.name)
         if sd is None or sd["metadata"].get("deletionTimestamp"):
@@ -173,8 +196,8 @@ class ServiceDomainSyncer(ResourceSyncer):
             await self._unpublish(name)
             return REFRESH
         entrance = {e.name: e.entrance for e in self.ctx.edges.values()}
-        await self._publish(name, tenant.name, record(tenant.name, sd, result.zone, site_list,
-                                                      entrance))
+        await self._publish(name, tenant.name, sd, record(tenant.name, sd, result.zone,
+                                                          site_list, entrance))
         return REFRESH
 
     async def _write_status(self, tenant: TenantConn, sd: Obj, accepted: bool, reason: str,
@@ -210,14 +233,15 @@ class ServiceDomainSyncer(ResourceSyncer):
                                                          "apiVersion": SERVICEDOMAINS.api_version,
                                                          **sd}, reason, message)
 
-    async def _publish(self, name: str, tenant: str, rec: Obj) -> None:
+    async def _publish(self, name: str, tenant: str, sd: Obj, rec: Obj) -> None:
         client = self.ctx.management
         data = orjson.dumps(rec, option=orjson.OPT_SORT_KEYS)
         if client is None or self._published.get(name) == data:
             return
         cm = {"apiVersion": "v1", "kind": "ConfigMap",
               "metadata": {"name": name, "namespace": self.ctx.namespace,
-                           "labels": {RECORD_LABEL: "true", **markers.marker_labels(tenant)}},
+                           "labels": {RECORD_LABEL: "true", **markers.marker_labels(tenant)},
+                           "annotations": markers.marker_annotations(sd)},
               "data": {RECORD_KEY: data.decode()}}
         try:
             await client.create(CONFIGMAPS, cm, namespace=self.ctx.namespace)

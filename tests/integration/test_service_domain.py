@@ -242,6 +242,20 @@ def test_stopping_an_edge_api_server_removes_its_site(sandbox: SandboxHandle, gs
     wait_for(lambda: GZ in gslb.sites(host, 12), 120, "edge-gz back in the answers")
 
 
+def test_a_service_domain_deleted_while_no_syncer_ran_leaves_the_answers(
+        sandbox: SandboxHandle, gslb: DNS, web: str, syncer: SyncerProcess) -> None:
+    host = f"{unique('stale')}.a.example.com"
+    exported(sandbox, gslb, web, "stale", host)
+    syncer.stop()
+    try:
+        sandbox["tenant-a"].kubectl("-n", web, "delete", "servicedomain", "stale")
+        assert gslb.addresses(host)  # nobody has removed its record yet
+    finally:
+        syncer.start()
+    wait_for(lambda: gslb.query(host).rcode() == dns.rcode.NXDOMAIN, 90,
+             "the stale record swept (drift scan every 10 s)")
+
+
 def test_keeps_serving_its_last_table_without_the_management_cluster(
         sandbox: SandboxHandle, gslb: DNS, web: str, syncer: SyncerProcess) -> None:
     host = f"{unique('mgmt')}.a.example.com"
