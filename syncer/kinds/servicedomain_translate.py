@@ -93,12 +93,15 @@ def sites(edges: Iterable[EdgeView], previous: Iterable[Obj], level: WaterLevel 
     for edge in sorted(edges, key=lambda e: e.cluster):
         if not edge.healthy or edge.ready <= 0 or not edge.entrance:
             continue
-        result.append({
+        site: Obj = {
             "cluster": edge.cluster, "region": edge.region,
             "addresses": [address for address, _ in edge.entrance],
-            "readyReplicas": edge.ready, "load": edge.load, "weight": edge.ready * HEADROOM,
+            "readyReplicas": edge.ready, "weight": edge.ready * HEADROOM,
             "drained": next_drained(was_drained.get(edge.cluster, False), edge.load, level),
-        })
+        }
+        if edge.load is not None:  # absent until the metrics pipeline reports it
+            site["load"] = edge.load
+        result.append(site)
     return result
 
 

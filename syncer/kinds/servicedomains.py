@@ -27,6 +27,7 @@ from syncer.core.names import edge_namespace, short_hash
 from syncer.core.syncer import ResourceSyncer, register
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.gslb.model import RECORD_KEY, RECORD_LABEL, normalize, tenant_zones
+from syncer.gslb.source import record_of
 from syncer.kinds.servicedomain_translate import (
     Claimant,
     EdgeView,
@@ -129,8 +130,9 @@ class ServiceDomainSyncer(ResourceSyncer):
         selector = f"{RECORD_LABEL}=true,{markers.TENANT}={tenant.name}"
         found = await client.list(CONFIGMAPS, self.ctx.namespace, labelSelector=selector)
         for cm in found.get("items", []):
-            ref = markers.tenant_ref(cm)
-            if ref is None or tenant.get(SERVICEDOMAINS, ref[0], ref[1]) is not None:
+            rec = record_of(cm) or {}
+            ref = (str(rec.get("namespace", "")), str(rec.get("name", "")))
+            if all(ref) and tenant.get(SERVICEDOMAINS, *ref) is not None:
                 continue
             name = cm["metadata"]["name"]
             await client.delete(CONFIGMAPS, name, self.ctx.namespace, uid=cm["metadata"]["uid"])

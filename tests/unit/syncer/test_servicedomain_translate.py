@@ -48,8 +48,9 @@ def test_sites_keep_reachable_ready_edges_with_an_entrance() -> None:
              EdgeView("idle", "r1", True, (("192.0.2.8", "tel"),), 0),
              EdgeView("noentry", "r1", True, (), 4)]
     got = sites(views, [], None)
-    assert [(s["cluster"], s["readyReplicas"], s["weight"], s["drained"], s["load"])
+    assert [(s["cluster"], s["readyReplicas"], s["weight"], s["drained"], s.get("load"))
             for s in got] == [("bj", 3, 3, False, None), ("sh", 2, 2, False, None)]
+    assert "load" not in got[0]  # unknown until the metrics pipeline reports it
     assert got[0]["addresses"] == ["192.0.2.1"]
 
 
