@@ -95,6 +95,9 @@ class TenantCRDs:
     def __init__(self, directory: Path | None = None) -> None:
         self.directory = directory or default_dir()
         self.crds = load_crds(self.directory) if self.directory.is_dir() else []
+        if not self.crds:  # tenant kinds would never sync: say where they were looked for
+            log.error("no tenant CRDs found; set FUSIONVC_TENANT_CRD_DIR",
+                      directory=str(self.directory))
         self._done: weakref.WeakSet[KubeClient] = weakref.WeakSet()
 
     async def ensure(self, client: KubeClient) -> bool:
