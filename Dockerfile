@@ -31,7 +31,10 @@ RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
 # the root filesystem is read-only and nothing else writes .pyc files.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    HOME=/tmp
+    HOME=/tmp \
+    FUSIONVC_TENANT_CRD_DIR=/etc/fusionvc/crd/tenant
+# Tenant-facing CRDs the syncer installs into every tenant API server (syncer/fleet/tenant_crds.py).
+COPY config/crd/tenant/ /etc/fusionvc/crd/tenant/
 # Non-root, numeric so that runAsNonRoot can verify it. /tmp is an emptyDir in
 # the Deployment (kubernetes-asyncio writes client certificates there).
 USER 65532:65532

@@ -55,6 +55,9 @@ def _print_status(status: dict[str, object]) -> None:
         region = f" region={c['region']}" if c.get("region") else ""
         print(f"  {c['name']:<12} {c['role']:<10} {c['url']}{region}")
         print(f"    kubeconfig: {c['kubeconfig']}")
+    gslb = status.get("gslb")
+    if isinstance(gslb, dict):  # the GSLB DNS server (udp and tcp)
+        print(f"  {'gslb':<12} {'dns':<10} {gslb['address']}:{gslb['port']}")
 
 
 def _print_next_steps(status: dict[str, Any]) -> None:

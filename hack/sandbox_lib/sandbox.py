@@ -59,6 +59,7 @@ class Sandbox:
             "clusters": state.get("clusters", []),
             "etcd": state.get("etcd"),
             "syncer": state.get("syncer"),
+            "gslb": state.get("gslb"),
             "processes": {r.name: ("running" if r in alive else "stopped") for r in alive + dead},
         }
 
@@ -202,6 +203,7 @@ class Sandbox:
                 )
         self._write_state(layouts, etcd_url)
         self._seed(layouts, log)
+        self._start_gslb(next(lay for lay in layouts if lay.role == "management"), log)
 
     def _write_kubeconfigs(self, layout: comp.ClusterLayout) -> None:
         pki = layout.pki
@@ -285,6 +287,7 @@ class Sandbox:
                 seed.tenant_object(spec) if lay.role == "tenant" else seed.edge_cluster_object(spec)
             )
         apply_with_retry(kc, seed.as_list(items), "tenants and edge clusters")
+        self._seed_user_regions(kc)
 
     def _seed_edge(self, lay: comp.ClusterLayout, spec: ClusterSpec) -> None:
         kc = lay.kubeconfig()
@@ -292,6 +295,12 @@ class Sandbox:
         kubectl(
             kc, "wait", "--for=condition=Ready", "--timeout=120s", "nodes", "--all", timeout=130
         )
+
+    def _seed_user_regions(self, kc: Path) -> None:
+        _seed_user_regions_impl(kc, self.topology)
+
+    def _start_gslb(self, mgmt: comp.ClusterLayout, log: Any) -> None:
+        _start_gslb_impl(self, mgmt, log)
 
     def _wait_default_sa(self, lay: comp.ClusterLayout) -> None:
         deadline = time.monotonic() + 120
@@ -303,6 +312,49 @@ class Sandbox:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(1)
+
+
+# ---- GSLB: user regions and the authoritative DNS server (syncer.gslb) -----------------------
+
+GSLB_NAMESERVER = "ns1.gslb.sandbox.fusionvc.local"
+
+
+def _seed_user_regions_impl(kc: Path, topology: Topology) -> None:
+    apply_with_retry(kc, (REPO / "config/crd/fusionvc.io_userregions.yaml").read_text(), "CRDs")
+    kubectl(kc, "wait", "--for=condition=Established", "--timeout=60s",
+            "crd/userregions.fusionvc.io")
+    if topology.user_networks:
+        objects = seed.user_region_objects(topology.user_networks)
+        apply_with_retry(kc, seed.as_list(objects), "user regions")
+
+
+def _dns_answers(port: int) -> bool:
+    import dns.exception
+    import dns.message
+    import dns.query
+
+    try:
+        dns.query.udp(dns.message.make_query("probe.invalid", "SOA"), "127.0.0.1", port=port,
+                      timeout=1)
+        return True
+    except (dns.exception.DNSException, OSError):
+        return False
+
+
+def _start_gslb_impl(sandbox: Sandbox, mgmt: comp.ClusterLayout, log: Any) -> None:
+    port = free_ports(1)[0]
+    argv = [str(REPO / ".venv/bin/python"), "-m", "syncer.gslb",
+            f"--kubeconfig={mgmt.kubeconfig()}", "--listen=127.0.0.1", f"--port={port}",
+            f"--namespace={seed.SYSTEM_NAMESPACE}", f"--nameserver={GSLB_NAMESERVER}"]
+    env = {"PYTHONPATH": str(REPO), "NO_PROXY": "127.0.0.1,localhost"}
+    rec = start("gslb", argv, sandbox.logs, env=env)
+    sandbox.records.append(rec)
+    save_records(sandbox.procs_file, sandbox.records)
+    wait_all({"gslb": (rec, lambda: _dns_answers(port))}, 60, "GSLB DNS server")
+    state = json.loads(sandbox.state_file.read_text())
+    state["gslb"] = {"address": "127.0.0.1", "port": port, "log": rec.log}
+    sandbox.state_file.write_text(json.dumps(state, indent=1))
+    log(f"sandbox: GSLB DNS server on 127.0.0.1:{port} (udp and tcp)")
 
 
 def build_bins(log: Any = print) -> Path:

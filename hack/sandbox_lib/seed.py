@@ -135,6 +135,8 @@ def tenant_object(cluster: ClusterSpec) -> dict[str, Any]:
     spec: dict[str, Any] = {"kubeconfigSecretRef": secret_ref(cluster.name), "isolation": isolation}
     if "scheduling" in tenant:
         spec["scheduling"] = tenant["scheduling"]
+    if "dns" in tenant:  # GSLB: zones the tenant may export
+        spec["dns"] = tenant["dns"]
     return {
         "apiVersion": "fusionvc.io/v1alpha1",
         "kind": "Tenant",
@@ -153,8 +155,23 @@ def edge_cluster_object(cluster: ClusterSpec) -> dict[str, Any]:
             "kubeconfigSecretRef": secret_ref(cluster.name),
             "latencyMs": dict(cluster.latency_ms),
             "runtimeHandlers": list(cluster.runtime_handlers),
+            **({"entrance": [dict(e) for e in cluster.entrance]} if cluster.entrance else {}),
         },
     }
+
+
+def user_region_objects(networks: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
+    """GSLB: one UserRegion per sandbox user network (127/8 CIDRs -> region, carrier)."""
+    return [
+        {
+            "apiVersion": "fusionvc.io/v1alpha1",
+            "kind": "UserRegion",
+            "metadata": {"name": n["name"]},
+            "spec": {"cidrs": list(n["cidrs"]), "region": n["region"],
+                     "carrier": str(n.get("carrier", ""))},
+        }
+        for n in networks
+    ]
 
 
 def as_list(items: list[dict[str, Any]]) -> str:

@@ -49,12 +49,14 @@ class ClusterSpec:
     nodes: tuple[NodeGroup, ...] = ()
     tenant: dict[str, Any] = field(default_factory=dict)
     runtime_handlers: tuple[str, ...] = ()  # EdgeCluster.spec.runtimeHandlers
+    entrance: tuple[dict[str, str], ...] = ()  # GSLB: [{address, carrier}] (edges)
 
 
 @dataclass(frozen=True)
 class Topology:
     user_regions: tuple[str, ...]
     clusters: tuple[ClusterSpec, ...]
+    user_networks: tuple[dict[str, Any], ...] = ()  # GSLB: UserRegion specs by name
 
     def by_role(self, role: str) -> list[ClusterSpec]:
         return [c for c in self.clusters if c.role == role]
@@ -153,7 +155,36 @@ def _parse_cluster(raw: Any, path: str, user_regions: tuple[str, ...]) -> Cluste
     nodes = tuple(_parse_node_group(g, f"{path}.nodes[{i}]") for i, g in enumerate(groups))
     handlers = tuple(_optional(raw, "runtimeHandlers", path, list, []))
     return ClusterSpec(name=name, role=role, region=region, latency_ms=dict(latency), nodes=nodes,
-                       runtime_handlers=handlers)
+                       runtime_handlers=handlers, entrance=_parse_entrance(raw, path))
+
+
+# ---- GSLB: entrances of edge clusters and the user networks behind user regions ----------
+
+
+def _parse_entrance(raw: dict[str, Any], path: str) -> tuple[dict[str, str], ...]:
+    items = _optional(raw, "entrance", path, list, [])
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("address"), str):
+            raise TopologyError(f"{path}.entrance[{i}]: must be a mapping with an address")
+        if not item["address"].startswith("127."):
+            raise TopologyError(f"{path}.entrance[{i}].address: sandbox addresses stay in 127/8")
+    return tuple({"address": i["address"], "carrier": str(i.get("carrier", ""))} for i in items)
+
+
+def _parse_user_networks(raw: dict[str, Any], user_regions: tuple[str, ...]
+                         ) -> tuple[dict[str, Any], ...]:
+    items = _optional(raw, "userNetworks", "document", list, [])
+    for i, item in enumerate(items):
+        path = f"userNetworks[{i}]"
+        if not isinstance(item, dict):
+            raise TopologyError(f"{path}: must be a mapping")
+        _require(item, "name", path, str)
+        _require(item, "cidrs", path, list)
+        if _require(item, "region", path, str) not in user_regions:
+            raise TopologyError(f"{path}.region: not one of userRegions")
+        if not all(str(c).startswith("127.") for c in item["cidrs"]):
+            raise TopologyError(f"{path}.cidrs: sandbox networks stay in 127/8")
+    return tuple(items)
 
 
 def parse_topology(raw: Any, source: str = "topology") -> Topology:
@@ -176,7 +207,8 @@ def parse_topology(raw: Any, source: str = "topology") -> Topology:
             seen[cluster.name] = i
         if len([c for c in clusters if c.role == "management"]) != 1:
             raise TopologyError("clusters: exactly one cluster must have role management")
-        return Topology(user_regions=user_regions, clusters=clusters)
+        return Topology(user_regions=user_regions, clusters=clusters,
+                        user_networks=_parse_user_networks(raw, user_regions))
     except TopologyError as err:
         raise TopologyError(f"{source}: {err}") from None
 

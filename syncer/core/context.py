@@ -17,6 +17,7 @@ from syncer.core.queue import FairQueue
 from syncer.core.recorder import EventRecorder
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.kube import Obj
+from syncer.kube.client import KubeClient
 
 if TYPE_CHECKING:
     from syncer.placement import Placer
@@ -94,3 +95,6 @@ class SyncContext:
         default_factory=lambda: _Unregistered("virtual nodes"))
     pod_dependents: list[PodDependents] = field(default_factory=list)
     placement_constraints: list[PlacementConstraints] = field(default_factory=list)
+    # The management cluster, set by Management: for kinds that publish there (GSLB records).
+    management: KubeClient | None = None
+    namespace: str = "fusionvc-system"  # fusionvc's namespace in the management cluster

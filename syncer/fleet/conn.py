@@ -113,6 +113,11 @@ class EdgeConn(ClusterConn):
     def unschedulable(self) -> bool:
         return self.spec.unschedulable
 
+    @property
+    def entrance(self) -> tuple[tuple[str, str], ...]:
+        """(address, carrier) where users reach services on this cluster (GSLB)."""
+        return self.spec.entrance
+
 
 def merge_specs(specs: list[WatchSpec]) -> list[WatchSpec]:
     """One informer per resource: indexes of all syncers merged, selectors must agree."""

@@ -24,6 +24,7 @@ from syncer.core.keys import WorkKey
 from syncer.fleet.conn import ClusterConn, EdgeConn, TenantConn
 from syncer.fleet.connect import ConnectError, connect, kubeconfig_from_secret
 from syncer.fleet.specs import parse_edge_spec, parse_tenant_spec, secret_key_ref
+from syncer.fleet.tenant_crds import TenantCRDs
 from syncer.kube import Obj
 from syncer.kube.apis import EDGECLUSTERS, NAMESPACES, NODES, PODS, SECRETS, TENANTS, ResourceType
 from syncer.kube.client import KubeClient, KubeError
@@ -49,6 +50,8 @@ class Management:
         self.client, self.namespace, self.ctx = client, namespace, ctx
         self.controller, self.placer, self.metrics = controller, placer, metrics
         self.fingerprints: dict[tuple[str, str], tuple[str, str]] = {}
+        self.tenant_crds = TenantCRDs()  # tenant-facing CRDs (config/crd/tenant)
+        ctx.management, ctx.namespace = client, namespace
         self.informers = {
             "Tenant": Informer(client, TENANTS, Store()),
             "EdgeCluster": Informer(client, EDGECLUSTERS, Store()),
@@ -141,11 +144,13 @@ class Management:
             await self._set_status(TENANTS, obj, False, err.reason, err.message)
             return REFRESH_TENANT
         if client is not None:
+            await self.tenant_crds.ensure(client)  # before the informers that watch them
             conn = TenantConn(key.name, "tenant", client, uid=obj["metadata"]["uid"])
             self.ctx.tenants[key.name] = conn
             self.controller.start_tenant(conn)
             log.info("tenant connected", tenant=key.name)
         conn = self.ctx.tenants[key.name]
+        await self.tenant_crds.ensure(conn.client)  # a retry when the first attempt failed
         policy_cond = self._apply_policy(conn, obj)
         self.metrics.cluster_reachable.labels(key.name, "tenant").set(1 if conn.healthy else 0)
         ready, reason, message = self._health(conn)

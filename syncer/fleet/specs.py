@@ -51,6 +51,8 @@ class EdgeSpec:
     unschedulable: bool = False
     # RuntimeClass handlers tenants may use on this cluster (none: no RuntimeClass at all).
     runtime_handlers: frozenset[str] = frozenset()
+    # (address, carrier) where users reach services on this cluster (GSLB answers).
+    entrance: tuple[tuple[str, str], ...] = ()
 
 
 def secret_key_ref(spec: Obj) -> SecretKeyRef:
@@ -83,4 +85,6 @@ def parse_edge_spec(spec: Obj) -> EdgeSpec:
         latency_ms=MappingProxyType({str(k): float(v)
                                      for k, v in (spec.get("latencyMs") or {}).items()}),
         unschedulable=bool(spec.get("unschedulable")),
-        runtime_handlers=frozenset(str(h) for h in spec.get("runtimeHandlers") or []))
+        runtime_handlers=frozenset(str(h) for h in spec.get("runtimeHandlers") or []),
+        entrance=tuple((str(e.get("address", "")), str(e.get("carrier") or ""))
+                       for e in spec.get("entrance") or []))

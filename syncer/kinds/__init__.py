@@ -7,6 +7,9 @@
 - ``namespaces``: ``NamespaceSyncer``, down: edge namespaces and their isolation objects.
 - ``nodes``: ``VirtualNodeSyncer``, up: virtual nodes and their node Leases.
 - ``events``: ``EventSyncer``, up: edge Events about the tenant's objects.
+- ``servicedomains`` (+ ``servicedomain_translate``): ``ServiceDomainSyncer``: a tenant's
+  exported hostnames checked against its zones, their sites, and the record the GSLB DNS
+  server (``syncer/gslb``) answers from, published in the management cluster.
 - ``runtimeclasses``: ``RuntimeClassSyncer``, down: tenant-scoped copies where the
   operator allows the handler; limits where pods naming one may be placed.
 
@@ -24,6 +27,7 @@ from syncer.kinds.nodes import VirtualNodeSyncer
 from syncer.kinds.pods import PodSyncer
 from syncer.kinds.runtimeclasses import RuntimeClassSyncer
 from syncer.kinds.secrets import SecretSyncer
+from syncer.kinds.servicedomains import ServiceDomainSyncer
 from syncer.kinds.services import ServiceSyncer
 
 BUILTIN_SYNCERS: tuple[type[ResourceSyncer], ...] = (
@@ -35,6 +39,7 @@ BUILTIN_SYNCERS: tuple[type[ResourceSyncer], ...] = (
     ServiceSyncer,
     PodSyncer,
     EventSyncer,
+    ServiceDomainSyncer,
 )
 
 __all__ = ["BUILTIN_SYNCERS"]

@@ -14,6 +14,10 @@ class ResourceType:
     kind: str
     namespaced: bool = True
 
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
     def path(self, namespace: str | None = None, name: str | None = None,
              subresource: str | None = None) -> str:
         base = f"/apis/{self.group}/{self.version}" if self.group else f"/api/{self.version}"
@@ -43,3 +47,7 @@ LEASES = ResourceType("coordination.k8s.io", "v1", "leases", "Lease")
 TENANTS = ResourceType("fusionvc.io", "v1alpha1", "tenants", "Tenant", namespaced=False)
 EDGECLUSTERS = ResourceType("fusionvc.io", "v1alpha1", "edgeclusters", "EdgeCluster",
                             namespaced=False)
+USERREGIONS = ResourceType("fusionvc.io", "v1alpha1", "userregions", "UserRegion", namespaced=False)
+SERVICEDOMAINS = ResourceType("edge.fusionvc.io", "v1alpha1", "servicedomains", "ServiceDomain")
+CRDS = ResourceType("apiextensions.k8s.io", "v1", "customresourcedefinitions",
+                    "CustomResourceDefinition", namespaced=False)
