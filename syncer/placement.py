@@ -107,19 +107,25 @@ class Placer:
         elif watch == PODS.plural:
             self.edge_pod_event(edge, old, new)
 
-    def resize_shortfall(self, cluster: str, edge_pod: Obj, resized: Obj) -> str | None:
-        """Why ``resized`` (the edge pod with new resources) does not fit its node, as the
-        kubelet says it ("Node didn't have enough capacity: cpu, requested: ..."); None
-        when it fits or the node is not known."""
+    def resize_shortfall(self, cluster: str, edge_pod: Obj,
+                         resized: Obj) -> tuple[str, str] | None:
+        """(reason, message) of the kubelet's PodResizePending when ``resized`` (the edge pod
+        with new resources) does not fit its node: Infeasible beyond the node's allocatable,
+        Deferred beyond what the other pods leave free. None when it fits (or the node is
+        unknown: the edge decides)."""
         info = self.snapshot.node(cluster, edge_pod["spec"].get("nodeName", ""))
         if info is None:
             return None
         before, after = pod_resources(edge_pod).requests, pod_resources(resized).requests
         for name, amount in after.items():
             allocatable = info.facts.allocatable.get(name, 0)
-            if info.free.get(name, 0) + before.get(name, 0) - amount < 0:
-                return (f"Node didn't have enough capacity: {name}, requested: {amount}, "
-                        f"capacity: {allocatable}")
+            if amount > allocatable:
+                return "Infeasible", (f"Node didn't have enough capacity: {name}, requested: "
+                                      f"{amount}, capacity: {allocatable}")
+            used = allocatable - info.free.get(name, 0) - before.get(name, 0)
+            if used + amount > allocatable:
+                return "Deferred", (f"Node didn't have enough resource: {name}, requested: "
+                                    f"{amount}, used: {used}, capacity: {allocatable}")
         return None
 
     def score_plugin_names(self) -> frozenset[str]:

@@ -297,7 +297,7 @@ class PodSyncer(ResourceSyncer):
 
     async def _resize(self, edge: EdgeConn, epod: Obj, desired: Obj) -> Obj | None:
         """Carries an in-place resize to the edge pod when it fits its node; else the
-        PodResizePending condition the kubelet would report (reason Infeasible)."""
+        PodResizePending condition the kubelet would report (Infeasible or Deferred)."""
         patch = resize_patch(epod, desired)
         if patch is None:
             return None
@@ -306,8 +306,8 @@ class PodSyncer(ResourceSyncer):
                          {})} for c in epod["spec"]["containers"]]}}
         shortfall = self.ctx.placer.resize_shortfall(edge.name, epod, resized)
         if shortfall is not None:
-            return {"type": "PodResizePending", "status": "True", "reason": "Infeasible",
-                    "message": shortfall}
+            return {"type": "PodResizePending", "status": "True", "reason": shortfall[0],
+                    "message": shortfall[1]}
         await edge.client.patch(PODS, epod["metadata"]["name"], patch, subresource="resize",
                                 namespace=epod["metadata"]["namespace"],
                                 content_type=STRATEGIC_PATCH)

@@ -140,7 +140,7 @@ def test_runtime_class_places_pods_only_where_the_handler_is_offered(
         tenant.kubectl("delete", "runtimeclass", rc, nowhere, check=False)
 
 
-def test_in_place_resize_reaches_the_edge_or_is_reported_infeasible(
+def test_in_place_resize_reaches_the_edge_or_waits_as_the_kubelet_says(
         sandbox: SandboxHandle, ns: str) -> None:
     tenant = sandbox["tenant-a"]
     apply(tenant, pod(ns, "rs"))
@@ -157,12 +157,28 @@ def test_in_place_resize_reaches_the_edge_or_is_reported_infeasible(
             else ""
     resize("100m")
     wait_for(lambda: edge_cpu() == "100m", 60, "the resize on the edge pod")
-    resize("999")  # no sandbox node has 999 cores
+    # Beyond the node's allocatable the tenant's own API server refuses it, as Kubernetes does.
+    refused = tenant.kubectl("patch", "pod", "rs", "-n", ns, "--subresource", "resize",
+                             "--type=strategic", "-p", json.dumps({"spec": {"containers": [
+                                 {"name": "main", "resources": {"requests": {"cpu": "999"}}}]}}),
+                             check=False)
+    assert refused.returncode != 0 and "allocatable" in refused.stderr
+    # Within allocatable but beyond what the node's other pods leave: Deferred, not applied.
+    node = tenant_pod(tenant, ns, "rs")["spec"]["nodeName"]
+    allocatable = get_json(tenant, "node", node)["status"]["allocatable"]["cpu"]
+    cores = int(allocatable) if allocatable.isdigit() else int(allocatable[:-1]) // 1000
+    hog = pod(ns, "hog", spec=pod_spec(nodeName=node, containers=[{
+        "name": "main", "image": "registry.local/app:1",
+        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+        "resources": {"requests": {"cpu": str(cores - 4)}}}]))
+    apply(tenant, hog)
+    wait_for(lambda: running(tenant, ns, "hog"), 90, "the hog pod Running on the same node")
+    resize("5")
 
-    def infeasible() -> Obj | None:
+    def pending() -> Obj | None:
         conds = tenant_pod(tenant, ns, "rs")["status"].get("conditions") or []
         return next((c for c in conds if c["type"] == "PodResizePending"), None)
-    cond = wait_for(infeasible, 60, "PodResizePending on the tenant pod")
-    assert (cond["status"], cond["reason"]) == ("True", "Infeasible")
-    assert "Node didn't have enough capacity: cpu" in cond["message"]
+    cond = wait_for(pending, 60, "PodResizePending on the tenant pod")
+    assert (cond["status"], cond["reason"]) == ("True", "Deferred")
+    assert "Node didn't have enough resource: cpu, requested: 5000" in cond["message"]
     assert edge_cpu() == "100m"  # the edge pod keeps what fits
