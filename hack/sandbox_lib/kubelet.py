@@ -12,6 +12,11 @@
   appended by tests), ``pods/exec`` by running the command in
   ``kwok-debug/exec-root`` as ``nobody`` (when the sandbox runs as root), and
   ``pods/portforward`` by piping every port through ``cat`` (an echo).
+- kwok follows a log file (``logs -f``, attach) with one inotify instance per
+  stream, and every kube-apiserver holds a few: the default limit of 128 per
+  user is gone with a few sandboxes on one machine ("failed to create fsnotify
+  watcher: too many open files"). ``up`` raises it to ``INOTIFY_INSTANCES``
+  when it runs as root (never lowers it) and says so.
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from .pki import ClusterPKI
 CN_PREFIX = "fusionvc:tenant:"
 NOBODY = 65534
 KWOK_API = "kwok.x-k8s.io/v1alpha1"
+INOTIFY_INSTANCES = 1024
+INOTIFY_LIMIT = Path("/proc/sys/fs/inotify/max_user_instances")
 
 
 @dataclass(frozen=True)
@@ -59,6 +66,25 @@ def kubelet_pki(state_dir: Path) -> ClusterPKI:
     pki = ClusterPKI(state_dir / "pki" / "fusionvc-kubelet")
     pki.ensure_ca("fusionvc-kubelet")
     return pki
+
+
+def ensure_inotify_instances(log: Any = print) -> None:
+    """Raises the per-user inotify instance limit to INOTIFY_INSTANCES when allowed."""
+    try:
+        current = int(INOTIFY_LIMIT.read_text())
+    except (OSError, ValueError):
+        return
+    if current >= INOTIFY_INSTANCES:
+        return
+    try:
+        INOTIFY_LIMIT.write_text(str(INOTIFY_INSTANCES))
+        log(f"sandbox: raised fs.inotify.max_user_instances {current} -> {INOTIFY_INSTANCES}")
+    except OSError:
+        log(
+            f"sandbox: warning: fs.inotify.max_user_instances is {current}; kubectl logs -f "
+            f"and attach may fail. Raise it: sysctl fs.inotify.max_user_instances="
+            f"{INOTIFY_INSTANCES}"
+        )
 
 
 def prepare(state_dir: Path) -> KubeletFiles:

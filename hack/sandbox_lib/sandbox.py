@@ -175,6 +175,7 @@ class Sandbox:
             layout.pki.ensure_ca(layout.name)
             self._write_kubeconfigs(layout)
         debugging = kubelet.prepare(self.dir)
+        kubelet.ensure_inotify_instances(log)
         log(f"sandbox: starting etcd and {len(layouts)} kube-apiservers")
         etcd = self._spawn("etcd", comp.etcd_argv(bindir, self.dir / "etcd", ports[0], ports[1]))
         wait_all({"etcd": (etcd, lambda: http_ok(f"{etcd_url}/health"))}, 60, "etcd")

@@ -30,6 +30,7 @@ from syncer.kinds.pod_translate import (
 from syncer.kube import Obj
 from syncer.kube.apis import NAMESPACES, PODS
 from syncer.kube.client import STRATEGIC_PATCH, KubeError
+from syncer.kubelet.debug import EphemeralContainers
 from syncer.placement import Placement, Unplaceable
 
 log = structlog.get_logger(__name__)
@@ -58,6 +59,7 @@ class PodSyncer(ResourceSyncer):
     def __init__(self, ctx: SyncContext) -> None:
         super().__init__(ctx)
         self.unschedulable: set[WorkKey] = set()
+        self.ephemeral = EphemeralContainers(ctx.recorder)  # kubectl debug (syncer/kubelet)
         ctx.placer.add_listener(lambda _generation: self.requeue_unschedulable())
 
     # ---- events -> keys ----------------------------------------------------------------
@@ -140,17 +142,18 @@ class PodSyncer(ResourceSyncer):
     async def _create(self, key: WorkKey, tenant: TenantConn, tpod: Obj) -> float | None:
         if tpod.get("status", {}).get("phase") in TERMINAL:
             return None
-        violations = check_pod(tpod, tenant.isolation)
-        if violations:
-            await self._reject(tenant, tpod, "Forbidden", describe(violations))
-            return None
         cluster = (tpod["metadata"].get("annotations") or {}).get(markers.EDGE_CLUSTER)
+        # A bound pod was admitted already: a refused debug container must not hide its loss.
         if tpod["spec"].get("nodeName") and cluster:
             if self._namespace_terminating(tenant, tpod):
                 return None  # the namespace is going: its pods are deleted, not replaced
             if not await self._edge_pod_gone(tenant, tpod, cluster):
                 return 1.0  # created, just not in the edge cache yet
             await self._mark_lost(tenant, tpod)
+            return None
+        violations = check_pod(tpod, tenant.isolation)
+        if violations:
+            await self._reject(tenant, tpod, "Forbidden", describe(violations))
             return None
         decision = self.ctx.placer.place(tenant, tpod)
         if isinstance(decision, Unplaceable):
@@ -230,6 +233,7 @@ class PodSyncer(ResourceSyncer):
                 await edge.client.patch(PODS, epod["metadata"]["name"], patch,
                                         namespace=epod["metadata"]["namespace"],
                                         content_type=STRATEGIC_PATCH)
+        await self.ephemeral.sync(tenant, tpod, edge, epod, desired)
         await self._mirror_status(tenant, tpod, epod)
 
     async def _mirror_status(self, tenant: TenantConn, tpod: Obj, epod: Obj) -> None:

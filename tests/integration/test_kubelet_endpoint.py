@@ -284,6 +284,58 @@ def test_run_answers_the_command_output(setup: Setup) -> None:
     assert (status, text) == (200, "ran here\n")
 
 
+def _edge_pod(setup: Setup, name: str = POD) -> dict[str, Any]:
+    ens = edge_ns(setup.sandbox, "tenant-a", setup.ns)
+    return get_json(setup.edge(), "pod", name, "-n", ens)
+
+
+def _ephemeral_names(pod: dict[str, Any]) -> set[str]:
+    return {c["name"] for c in pod["spec"].get("ephemeralContainers") or []}
+
+
+def test_debug_container_reaches_the_edge_and_attach_reaches_it(setup: Setup) -> None:
+    setup.kubectl("debug", POD, "--image=busybox", "-c", "dbg", "--", "sleep", "1d")
+    wait_for(lambda: "dbg" in _ephemeral_names(_edge_pod(setup)), 60, "dbg on the edge pod")
+    tag = uuid.uuid4().hex[:8]
+    proc = setup.popen("attach", POD, "-c", "dbg")
+    try:
+        time.sleep(3)
+        setup.log_line(f"debugged-{tag}")
+        assert f"debugged-{tag}" in read_until(proc, f"debugged-{tag}", 30)
+    finally:
+        proc.kill()
+        proc.communicate(timeout=10)
+
+
+def _refused_events(setup: Setup, pod: str) -> list[dict[str, Any]]:
+    events = json.loads(setup.kubectl("get", "events", "-o", "json", "--field-selector",
+                                      f"involvedObject.name={pod}").stdout)["items"]
+    return [e for e in events if e["reason"] == "EphemeralContainerRefused"]
+
+
+def test_refused_debug_container_leaves_the_pod_alone_and_loss_is_still_seen(
+        setup: Setup) -> None:
+    name = "lost"
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": setup.ns},
+           "spec": {"containers": [{"name": "main", "image": "busybox", **HARDENED_CONTAINER}]}}
+    apply(setup.tenant, pod)
+    wait_for(lambda: get_json(setup.tenant, "pod", name, "-n", setup.ns).get(
+        "status", {}).get("phase") == "Running", 120, "second pod running")
+    edge_before = _edge_pod(setup, name)
+    setup.kubectl("debug", name, "--image=busybox", "-c", "root", "--profile=sysadmin", "--",
+                  "sleep", "1d")
+    events = wait_for(lambda: _refused_events(setup, name), 60, "EphemeralContainerRefused")
+    assert "privileged" in events[0]["message"]
+    edge_after = _edge_pod(setup, name)
+    assert not _ephemeral_names(edge_after)
+    assert edge_after["metadata"]["uid"] == edge_before["metadata"]["uid"]
+    # The edge copy vanishes: fusionvc still notices (the refused container does not hide it).
+    ens = edge_ns(setup.sandbox, "tenant-a", setup.ns)
+    setup.edge().kubectl("delete", "pod", name, "-n", ens, "--grace-period=0", "--force")
+    wait_for(lambda: get_json(setup.tenant, "pod", name, "-n", setup.ns).get(
+        "status", {}).get("reason") == "EdgePodLost", 60, "the tenant pod marked EdgePodLost")
+
+
 def test_stopped_edge_apiserver_is_502_naming_the_cluster(setup: Setup) -> None:
     edge = setup.edge()
     setup.sandbox.run("stop", f"{edge.name}-apiserver")
