@@ -27,6 +27,7 @@ from syncer.core.recorder import EventRecorder
 from syncer.fleet.management import Management
 from syncer.kinds.registry import syncer_classes
 from syncer.kube.client import KubeClient
+from syncer.kubelet.endpoint import advertised_address, build_endpoint
 from syncer.ops.health import HealthServer, ReadinessChecks
 from syncer.ops.leader import LeaderElector
 from syncer.ops.metrics import Metrics, SchedulerMetrics
@@ -63,10 +64,12 @@ class Daemon:
                           observer=queue_observer(self.metrics))
         self.placer = Placer(observer=SchedulerMetrics(self.metrics))
         self.ctx = SyncContext(tenants={}, edges={}, queue=queue, recorder=EventRecorder(),
-                               placer=self.placer)
+                               placer=self.placer,
+                               kubelet_address=advertised_address(settings.kubelet))
         self.controller = Controller(self.ctx, self.metrics, syncer_classes(sync.extra_kinds),
                                      listeners=(self.placer,), workers=sync.workers,
                                      reconcile_timeout=sync.request_timeout_s * 2)
+        self.kubelet = build_endpoint(settings.kubelet, self.ctx.tenants, self.ctx.edges)
         self.stop_requested = asyncio.Event()
         self._tasks: list[asyncio.Task[object]] = []
 
@@ -98,6 +101,8 @@ class Daemon:
             health = HealthServer(self.metrics, self._readiness(management, elector),
                                   host=self.settings.http.host, port=self.settings.http.port)
             await health.start()
+            if self.kubelet is not None:
+                await self.kubelet.start()
             for kind, informer in management.informers.items():
                 self._tasks.append(asyncio.create_task(informer.run(), name=f"management:{kind}"))
             return await self._lead_or_stop(elector)
@@ -130,6 +135,8 @@ class Daemon:
     async def _shutdown(self, elector: LeaderElector | None, mgmt: KubeClient,
                         health: HealthServer | None) -> None:
         log.info("shutting down", grace_s=self.settings.shutdown.grace_s)
+        if self.kubelet is not None:
+            await self.kubelet.stop()  # ends open streams before their edges' clients close
         await self.controller.stop(self.settings.shutdown.grace_s)
         for task in self._tasks:
             task.cancel()

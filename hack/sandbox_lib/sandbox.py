@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from . import components as comp
-from . import seed
+from . import kubelet, seed
 from .kubectl import apply_with_retry, kubectl
 from .pki import ClusterPKI
 from .processes import (
@@ -96,7 +96,7 @@ class Sandbox:
         records = [r for r in load_records(self.procs_file) if r.name != "syncer"]
         state = json.loads(self.state_file.read_text())
         mgmt = next(c for c in state["clusters"] if c["role"] == "management")
-        port = free_ports(1)[0]
+        port, kubelet_port = free_ports(2)
         argv = [
             str(REPO / ".venv/bin/python"),
             "-m",
@@ -105,6 +105,7 @@ class Sandbox:
             "--http-host=127.0.0.1",
             f"--http-port={port}",
             "--log-format=json",
+            *kubelet.syncer_args(state, kubelet_port),
         ]
         env = {"PYTHONPATH": str(REPO), "NO_PROXY": "127.0.0.1,localhost"}
         rec = start("syncer", argv, self.logs, env=env)
@@ -175,13 +176,16 @@ class Sandbox:
         for layout in layouts:
             layout.pki.ensure_ca(layout.name)
             self._write_kubeconfigs(layout)
+        debugging = kubelet.prepare(self.dir)
+        kubelet.ensure_inotify_instances(log)
         log(f"sandbox: starting etcd and {len(layouts)} kube-apiservers")
         etcd = self._spawn("etcd", comp.etcd_argv(bindir, self.dir / "etcd", ports[0], ports[1]))
         wait_all({"etcd": (etcd, lambda: http_ok(f"{etcd_url}/health"))}, 60, "etcd")
         checks = {}
         for layout in layouts:
             rec = self._spawn(
-                f"{layout.name}-apiserver", comp.apiserver_argv(bindir, layout, etcd_url)
+                f"{layout.name}-apiserver",
+                comp.apiserver_argv(bindir, layout, etcd_url) + self._kubelet_args(layout),
             )
             admin = layout.pki.issue("admin", "sandbox-admin", ("system:masters",))
             checks[rec.name] = (
@@ -196,14 +200,22 @@ class Sandbox:
                 f"{layout.name}-controller-manager", comp.controller_manager_argv(bindir, layout)
             )
             if layout.role == "edge":
+                port = next(kwok_ports)
                 self._spawn(
                     f"{layout.name}-kwok",
-                    comp.kwok_argv(bindir, layout, f"10.{100 + i}.0.1/16", next(kwok_ports),
-                                   stages),
+                    comp.kwok_argv(bindir, layout, f"10.{100 + i}.0.1/16", port, stages)
+                    + kubelet.kwok_args(debugging, port),
                 )
-        self._write_state(layouts, etcd_url)
+        self._write_state(layouts, etcd_url, debugging)
         self._seed(layouts, log)
         self._start_gslb(next(lay for lay in layouts if lay.role == "management"), log)
+
+    def _kubelet_args(self, layout: comp.ClusterLayout) -> list[str]:
+        """How this kube-apiserver reaches kubelets (fusionvc's endpoint, for a tenant)."""
+        tenant = layout.role == "tenant"
+        return kubelet.apiserver_args() + (
+            kubelet.tenant_apiserver_args(self.dir, layout.name) if tenant else []
+        )
 
     def _write_kubeconfigs(self, layout: comp.ClusterLayout) -> None:
         pki = layout.pki
@@ -218,7 +230,9 @@ class Sandbox:
             doc = comp.kubeconfig_doc(layout.name, layout.url, pki.ca.cert, pair, user)
             comp.write_kubeconfig(layout.kubeconfig(user), doc)
 
-    def _write_state(self, layouts: list[comp.ClusterLayout], etcd_url: str) -> None:
+    def _write_state(
+        self, layouts: list[comp.ClusterLayout], etcd_url: str, debugging: kubelet.KubeletFiles
+    ) -> None:
         clusters = [
             {
                 "name": lay.name,
@@ -232,7 +246,12 @@ class Sandbox:
         ]
         self.state_file.write_text(
             json.dumps(
-                {"etcd": etcd_url, "clusters": clusters, "topology": str(self.topology_path)},
+                {
+                    "etcd": etcd_url,
+                    "clusters": clusters,
+                    "topology": str(self.topology_path),
+                    "kubelet": debugging.as_state(),
+                },
                 indent=1,
             )
         )

@@ -89,6 +89,8 @@ class SyncContext:
     recorder: EventRecorder
     placer: Placer
     is_leader: Callable[[], bool] = _always
+    # (InternalIP, port) of the kubelet endpoint that virtual nodes advertise (syncer/kubelet)
+    kubelet_address: tuple[str, int] | None = None
     namespaces: EdgeNamespaces = field(
         default_factory=lambda: _Unregistered("edge namespaces"))
     virtual_nodes: VirtualNodes = field(

@@ -42,11 +42,15 @@ def _micro_now() -> str:
 
 
 def translate_node_up(edge: EdgeConn, edge_node: Obj, now: str,
-                      tolerable: frozenset[str] = frozenset()) -> Obj:
+                      tolerable: frozenset[str] = frozenset(),
+                      kubelet: tuple[str, int] | None = None) -> Obj:
     """The tenant's view of an edge node (pure but for the heartbeat time passed in).
 
     Taints: only those the tenant may tolerate (its policy's tolerableTaints); the
-    others are the platform's, and no toleration of the tenant's opens them."""
+    others are the platform's, and no toleration of the tenant's opens them.
+    ``kubelet`` is fusionvc's kubelet endpoint (IP, port): the tenant kube-apiserver
+    reaches the node there for logs, exec, attach and port-forward.
+    """
     meta, status = edge_node["metadata"], edge_node.get("status") or {}
     name = virtual_node_name(edge.name, meta["name"])
     labels = {k: v for k, v in (meta.get("labels") or {}).items() if k in VISIBLE_LABELS}
@@ -58,6 +62,11 @@ def translate_node_up(edge: EdgeConn, edge_node: Obj, now: str,
                   if c.get("type") in VISIBLE_CONDITIONS]
     taints = [t for t in (edge_node.get("spec") or {}).get("taints") or []
               if t.get("key", "") in tolerable]
+    addresses = [{"type": "Hostname", "address": name}]
+    endpoints = {}
+    if kubelet is not None:
+        addresses.insert(0, {"type": "InternalIP", "address": kubelet[0]})
+        endpoints = {"kubeletEndpoint": {"Port": kubelet[1]}}
     return {
         "apiVersion": "v1", "kind": "Node",
         "metadata": {"name": name, "labels": labels, "annotations": {
@@ -68,13 +77,19 @@ def translate_node_up(edge: EdgeConn, edge_node: Obj, now: str,
         "status": {"capacity": status.get("capacity", {}),
                    "allocatable": status.get("allocatable", {}),
                    "conditions": conditions, "nodeInfo": status.get("nodeInfo", {}),
-                   "addresses": [{"type": "Hostname", "address": name}]},
+                   "addresses": addresses, "daemonEndpoints": endpoints},
     }
+
+
+def _kubelet_port(status: Obj) -> int:
+    return int(((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port", 0))
 
 
 def _status_differs(have: Obj, want: Obj) -> bool:
     h, w = have.get("status") or {}, want["status"]
     if h.get("capacity") != w["capacity"] or h.get("allocatable") != w["allocatable"]:
+        return True
+    if h.get("addresses") != w["addresses"] or _kubelet_port(h) != _kubelet_port(w):
         return True
     strip = ("lastHeartbeatTime", "lastTransitionTime")
     def key(conds: list[Obj]) -> list[tuple[Any, ...]]:
@@ -171,7 +186,8 @@ class VirtualNodeSyncer(ResourceSyncer):
         edge_node = edge.get(NODES, "", node_name)
         if edge_node is None:
             raise KubeError(404, "NodeGone", f"edge node {node_name} on {edge.name} is gone")
-        want = translate_node_up(edge, edge_node, _micro_now(), tolerable_taints(tenant))
+        want = translate_node_up(edge, edge_node, _micro_now(), tolerable_taints(tenant),
+                                 self.ctx.kubelet_address)
         try:
             await tenant.client.create(NODES, want)
         except KubeError as err:
@@ -201,7 +217,8 @@ class VirtualNodeSyncer(ResourceSyncer):
             # and, after its eviction timeout, replace the pods elsewhere.
             await self._mark_unknown(tenant, vnode)
             return HEARTBEAT_EVERY
-        want = translate_node_up(found[0], found[1], _micro_now(), tolerable_taints(tenant))
+        want = translate_node_up(found[0], found[1], _micro_now(), tolerable_taints(tenant),
+                                 self.ctx.kubelet_address)
         if _status_differs(vnode, want):
             await tenant.client.patch(NODES, key.name, {"status": want["status"]},
                                       subresource="status")

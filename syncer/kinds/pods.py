@@ -32,6 +32,7 @@ from syncer.kinds.pod_translate import (
 from syncer.kube import Obj
 from syncer.kube.apis import NAMESPACES, PODS
 from syncer.kube.client import STRATEGIC_PATCH, KubeError
+from syncer.kubelet.debug import EphemeralContainers
 from syncer.placement import Placement, Unplaceable
 
 log = structlog.get_logger(__name__)
@@ -75,6 +76,7 @@ class PodSyncer(ResourceSyncer):
         # (tenant pod uid, generation) whose in-place update the edge refused.
         self._refused_updates: TTLCache[tuple[str, object], bool] = TTLCache(
             maxsize=50_000, ttl=3600)
+        self.ephemeral = EphemeralContainers(ctx.recorder)  # kubectl debug (syncer/kubelet)
         ctx.placer.add_listener(lambda _generation: self.requeue_unschedulable())
 
     # ---- events -> keys ----------------------------------------------------------------
@@ -151,16 +153,9 @@ class PodSyncer(ResourceSyncer):
     async def _create(self, key: WorkKey, tenant: TenantConn, tpod: Obj) -> float | None:
         if tpod.get("status", {}).get("phase") in TERMINAL:
             return None
-        violations = check_pod(tpod, tenant.isolation)
-        if violations:
-            await self._reject(tenant, tpod, "Forbidden", describe(violations))
-            return None
-        if tpod["spec"].get("schedulingGates") and not tpod["spec"].get("nodeName"):
-            self.unschedulable.discard(key)  # it waits for its gates, not for room
-            await self._reject(tenant, tpod, "SchedulingGated", SCHEDULING_GATED, event=False)
-            return None
         cluster = (tpod["metadata"].get("annotations") or {}).get(markers.EDGE_CLUSTER)
         bound = bool(tpod["spec"].get("nodeName"))
+        # A bound pod was admitted already: a refused debug container must not hide its loss.
         if bound and cluster:
             if self._namespace_terminating(tenant, tpod):
                 return None  # the namespace is going: its pods are deleted, not replaced
@@ -170,6 +165,8 @@ class PodSyncer(ResourceSyncer):
                 await self._mark_lost(tenant, tpod)
                 return None
             # Never ran: admitted again, to the node it names, below.
+        if await self._refuse_before_placing(key, tenant, tpod):
+            return None
         if not bound and not scheduled_by_fusionvc(tpod):
             return None  # the tenant's own scheduler's pod: run it once that binds it
         clusters, refusal = self._allowed_clusters(tenant, tpod)
@@ -188,6 +185,18 @@ class PodSyncer(ResourceSyncer):
         self.unschedulable.discard(key)
         await self._run_on_edge(tenant, tpod, decision)
         return None
+
+    async def _refuse_before_placing(self, key: WorkKey, tenant: TenantConn, tpod: Obj) -> bool:
+        """A pod fusionvc must not place (yet): forbidden fields, or scheduling gates."""
+        violations = check_pod(tpod, tenant.isolation)
+        if violations:
+            await self._reject(tenant, tpod, "Forbidden", describe(violations))
+            return True
+        if tpod["spec"].get("schedulingGates") and not tpod["spec"].get("nodeName"):
+            self.unschedulable.discard(key)  # it waits for its gates, not for room
+            await self._reject(tenant, tpod, "SchedulingGated", SCHEDULING_GATED, event=False)
+            return True
+        return False
 
     def _allowed_clusters(self, tenant: TenantConn,
                           tpod: Obj) -> tuple[frozenset[str] | None, str | None]:
@@ -293,6 +302,7 @@ class PodSyncer(ResourceSyncer):
                 await self.ctx.recorder.warn(tenant.client, {"kind": "Pod", **tpod},
                                              "UpdateRejected", _refusal(err))
         pending = await self._resize(edge, epod, desired)
+        await self.ephemeral.sync(tenant, tpod, edge, epod, desired)
         await self._mirror_status(tenant, tpod, epod, pending)
 
     async def _resize(self, edge: EdgeConn, epod: Obj, desired: Obj) -> Obj | None:

@@ -78,6 +78,23 @@ class HttpSettings:
 
 
 @dataclass(frozen=True)
+class KubeletSettings:
+    """The kubelet endpoint of virtual nodes (syncer/kubelet); off until a cert is given."""
+
+    host: str = "0.0.0.0"
+    port: int = 10250
+    advertise_address: str | None = None  # None: the host, unless it is a wildcard
+    advertise_port: int = 0  # 0: the port
+    cert_file: str | None = None
+    key_file: str | None = None
+    client_ca_file: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.cert_file is not None
+
+
+@dataclass(frozen=True)
 class LogSettings:
     format: str = "json"
     level: str = "info"
@@ -94,6 +111,7 @@ class Settings:
     sync: SyncSettings = dataclasses.field(default_factory=SyncSettings)
     leader: LeaderSettings = dataclasses.field(default_factory=LeaderSettings)
     http: HttpSettings = dataclasses.field(default_factory=HttpSettings)
+    kubelet: KubeletSettings = dataclasses.field(default_factory=KubeletSettings)
     logging: LogSettings = dataclasses.field(default_factory=LogSettings)
     shutdown: ShutdownSettings = dataclasses.field(default_factory=ShutdownSettings)
 
@@ -103,6 +121,7 @@ _GROUPS: dict[str, tuple[type[Any], str]] = {
     "sync": (SyncSettings, "synchronisation"),
     "leader": (LeaderSettings, "leader election"),
     "http": (HttpSettings, "HTTP server (/metrics, /healthz, /readyz)"),
+    "kubelet": (KubeletSettings, "kubelet endpoint of virtual nodes (logs, exec, ...)"),
     "logging": (LogSettings, "logging"),
     "shutdown": (ShutdownSettings, "shutdown"),
 }
@@ -156,6 +175,20 @@ _SPECS: tuple[_Spec, ...] = (
           "holder identity written in the Lease; unset: <hostname>_<pid>"),
     _Spec("http.host", "--http-host", "str", "listen address of the HTTP server"),
     _Spec("http.port", "--http-port", "int", "listen port of the HTTP server", minimum=0),
+    _Spec("kubelet.host", "--kubelet-host", "str", "listen address of the kubelet endpoint"),
+    _Spec("kubelet.port", "--kubelet-port", "int", "listen port of the kubelet endpoint",
+          minimum=0),
+    _Spec("kubelet.advertise_address", "--kubelet-advertise-address", "optstr",
+          "IP written as InternalIP of virtual nodes (a Service IP reaching every replica); "
+          "unset: --kubelet-host"),
+    _Spec("kubelet.advertise_port", "--kubelet-advertise-port", "int",
+          "port written as the virtual nodes' kubelet port; 0: --kubelet-port", minimum=0),
+    _Spec("kubelet.cert_file", "--kubelet-cert-file", "optstr",
+          "serving certificate (PEM) of the kubelet endpoint; unset: the endpoint is off"),
+    _Spec("kubelet.key_file", "--kubelet-key-file", "optstr", "its private key (PEM)"),
+    _Spec("kubelet.client_ca_file", "--kubelet-client-ca-file", "optstr",
+          "CA of the tenant kube-apiservers' kubelet client certificates "
+          "(subject CN fusionvc:tenant:<Tenant name>)"),
     _Spec("logging.format", "--log-format", "choice",
           "json (production) or console (development)", choices=LOG_FORMATS),
     _Spec("logging.level", "--log-level", "choice", "lowest level logged", choices=LOG_LEVELS),
@@ -249,7 +282,7 @@ def _integer(spec: _Spec, raw: object, where: str) -> int:
         raise _bad(where, f"expected an integer, got {raw!r}") from None
     if spec.minimum is not None and value < spec.minimum:
         raise _bad(where, f"must be at least {spec.minimum}, got {raw!r}")
-    if spec.key == "http.port" and value > 65535:
+    if spec.key in ("http.port", "kubelet.port", "kubelet.advertise_port") and value > 65535:
         raise _bad(where, f"must be at most 65535, got {raw!r}")
     return value
 
@@ -373,6 +406,20 @@ def _check_leader(values: Mapping[str, Any], where: Mapping[str, str]) -> None:
                    f"({deadline:g}s, from {where['leader.renew_deadline_s']})")
 
 
+def _check_kubelet(values: dict[str, Any], where: Mapping[str, str]) -> None:
+    """The endpoint needs its three files together, and an address virtual nodes can use."""
+    files = ("kubelet.cert_file", "kubelet.key_file", "kubelet.client_ca_file")
+    given = [k for k in files if values[k] is not None]
+    if given and len(given) != len(files):
+        missing = next(k for k in files if values[k] is None)
+        raise _bad(where[given[0]], f"needs {_BY_KEY[missing].flag} too")
+    if given and values["kubelet.advertise_address"] is None:
+        if values["kubelet.host"] in ("0.0.0.0", "::"):
+            raise _bad(where["kubelet.host"], "listens on every address: set "
+                       "--kubelet-advertise-address to the IP virtual nodes advertise")
+        values["kubelet.advertise_address"] = values["kubelet.host"]
+
+
 def load_settings(argv: list[str], environ: Mapping[str, str]) -> Settings:
     """Settings from flags (``argv`` without the program name), environment and file."""
     values: dict[str, Any] = {}
@@ -388,6 +435,7 @@ def load_settings(argv: list[str], environ: Mapping[str, str]) -> Settings:
     if values["leader.identity"] is None:
         values["leader.identity"] = default_identity()
     _check_leader(values, where)
+    _check_kubelet(values, where)
     groups: dict[str, Any] = {}
     for name, (cls, _) in _GROUPS.items():
         fields = {key.split(".")[1]: v for key, v in values.items() if key.startswith(name + ".")}

@@ -19,6 +19,7 @@ from typing import Any
 
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
+from sandbox_lib.kubelet import syncer_args as kubelet_endpoint_args
 
 from .sandbox_fixture import REPO, SandboxHandle
 
@@ -35,6 +36,7 @@ class SyncerProcess:
     name: str = "syncer"
     extra_args: tuple[str, ...] = ()
     port: int = field(default_factory=free_port)
+    kubelet_port: int = 0
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -47,13 +49,22 @@ class SyncerProcess:
         argv = [sys.executable, "-m", "syncer",
                 f"--kubeconfig={self.sandbox['management'].kubeconfig}",
                 f"--http-port={self.port}", "--http-host=127.0.0.1",
-                f"--leader-identity={self.name}", *self.extra_args]
+                f"--leader-identity={self.name}", *self.kubelet_args(), *self.extra_args]
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
                                          env=env)
         if wait_ready:
             wait_for(lambda: self.http("/readyz")[0] == 200, 60, f"{self.name} /readyz")
         return self
+
+    def kubelet_args(self) -> list[str]:
+        """The kubelet endpoint on a port of its own (hack/sandbox_lib/kubelet.py)."""
+        state = json.loads((self.sandbox.dir / "state.json").read_text())
+        if not state.get("kubelet"):
+            return []
+        if not self.kubelet_port:
+            self.kubelet_port = free_port()
+        return kubelet_endpoint_args(state, self.kubelet_port)
 
     def http(self, path: str) -> tuple[int, str]:
         try:

@@ -141,3 +141,17 @@ def test_the_virtual_node_shows_only_the_taints_the_tenant_may_tolerate() -> Non
     assert translate_node_up(edge(), node, NOW)["spec"]["taints"] == []
     shown = translate_node_up(edge(), node, NOW, frozenset({"nvidia.com/gpu"}))
     assert shown["spec"]["taints"] == [{"key": "nvidia.com/gpu", "effect": "NoSchedule"}]
+
+
+@pytest.mark.parametrize(("kubelet", "addresses", "endpoints"), [
+    (None, [{"type": "Hostname", "address": "vn-edge-1-gpu-node-3"}], {}),
+    (("10.0.0.7", 10250), [{"type": "InternalIP", "address": "10.0.0.7"},
+                           {"type": "Hostname", "address": "vn-edge-1-gpu-node-3"}],
+     {"kubeletEndpoint": {"Port": 10250}}),
+])
+def test_kubelet_endpoint_address(kubelet: tuple[str, int] | None, addresses: list[Obj],
+                                  endpoints: Obj) -> None:
+    """Virtual nodes lead to fusionvc's kubelet endpoint, never to the edge node's address."""
+    out = translate_node_up(edge(), edge_node(), NOW, kubelet=kubelet)
+    assert out["status"]["addresses"] == addresses
+    assert out["status"]["daemonEndpoints"] == endpoints

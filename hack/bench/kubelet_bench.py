@@ -1,0 +1,228 @@
+"""Benchmark of the kubelet endpoint (syncer/kubelet): prints figures, side by side.
+
+1. ``pods/log`` latency through a tenant (tenant apiserver -> fusionvc -> edge
+   apiserver -> kwok) against the same call on the edge apiserver directly,
+   alternated in one run, over keep-alive HTTPS as kubectl sends it: p50, p99
+   and the difference (goal: added p50 <= 10 ms). ``kubectl logs`` itself adds
+   its own start-up, the same on both paths, so it is left out.
+2. ``kubectl port-forward`` throughput through the tenant against the same on
+   the edge pod directly (kwok echoes through ``cat``; bytes go and come back)
+   (goal: >= 0.5x).
+3. Syncer RSS and CPU per open ``logs -f`` stream with N open (goal: <= 64 KiB).
+
+Needs a sandbox with the syncer running (``make up``, or
+``hack/sandbox up --with-syncer``); uses tenant-a and its first edge pod.
+Run: ``PYTHONPATH=.:hack .venv/bin/python hack/bench/kubelet_bench.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import ssl
+import statistics
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from common import REPO, cpu_seconds, rss_kib
+
+from syncer.core.names import edge_namespace
+
+NS = "kubelet-bench"
+
+
+class Cluster:
+    def __init__(self, state_dir: Path, name: str, url: str) -> None:
+        self.name, self.url = name, url
+        pki = state_dir / "pki" / name
+        self.kubeconfig = str(state_dir / "kubeconfig" / f"{name}.yaml")
+        self.ssl = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+        self.ssl.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+
+    def kubectl(self, *args: str, stdin: str | None = None) -> str:
+        return subprocess.run(["kubectl", f"--kubeconfig={self.kubeconfig}", *args], input=stdin,
+                              capture_output=True, text=True, check=True, timeout=120).stdout
+
+    def json(self, *args: str) -> Any:
+        return json.loads(self.kubectl(*args, "-o", "json"))
+
+
+def wait(check: Any, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise SystemExit(f"timed out waiting for {what}")
+
+
+def setup(state: dict[str, Any], state_dir: Path) -> tuple[Cluster, Cluster, str, str]:
+    """(tenant, edge, edge namespace, log path) for a running pod ``web``."""
+    urls = {c["name"]: c["url"] for c in state["clusters"]}
+    tenant = Cluster(state_dir, "tenant-a", urls["tenant-a"])
+    manifest = {"apiVersion": "v1", "kind": "List", "items": [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}},
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web", "namespace": NS},
+         "spec": {"containers": [{"name": "main", "image": "busybox"}]}}]}
+    tenant.kubectl("apply", "-f", "-", stdin=json.dumps(manifest))
+    wait(lambda: tenant.json("get", "pod", "web", "-n", NS).get("status", {}).get("phase")
+         == "Running", 180, "the bench pod running")
+    node = tenant.json("get", "node", tenant.json("get", "pod", "web", "-n", NS)["spec"][
+        "nodeName"])
+    edge_name = node["metadata"]["annotations"]["fusionvc.io/edge-cluster"]
+    edge = Cluster(state_dir, edge_name, urls[edge_name])
+    mgmt = Cluster(state_dir, "management", urls["management"])
+    uid = mgmt.json("get", "tenant", "tenant-a")["metadata"]["uid"]
+    return tenant, edge, edge_namespace("tenant-a", uid, NS), state["kubelet"]["logsFile"]
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def log_latency(tenant: Cluster, edge: Cluster, ens: str, n: int) -> None:
+    paths = {tenant.name: (tenant, f"/api/v1/namespaces/{NS}/pods/web/log?tailLines=10"),
+             edge.name: (edge, f"/api/v1/namespaces/{ens}/pods/web/log?tailLines=10")}
+    times: dict[str, list[float]] = {name: [] for name in paths}
+    sessions = {name: aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=c.ssl))
+                for name, (c, _) in paths.items()}
+    try:
+        for i in range(n + 10):
+            for name, (cluster, path) in paths.items():
+                start = time.perf_counter()
+                async with sessions[name].get(cluster.url + path) as resp:
+                    await resp.read()
+                    assert resp.status == 200, (name, resp.status)
+                if i >= 10:  # warm-up excluded
+                    times[name].append((time.perf_counter() - start) * 1000)
+    finally:
+        for session in sessions.values():
+            await session.close()
+    t, e = times[tenant.name], times[edge.name]
+    print(f"\npods/log ({n} calls each, alternated, keep-alive; ms)")
+    print(f"  {'':26}{'p50':>8}{'p99':>8}")
+    print(f"  {'through tenant (fusionvc)':26}{statistics.median(t):8.1f}{pct(t, 0.99):8.1f}")
+    print(f"  {'edge apiserver directly':26}{statistics.median(e):8.1f}{pct(e, 0.99):8.1f}")
+    print(f"  {'added':26}{statistics.median(t) - statistics.median(e):8.1f}"
+          f"{pct(t, 0.99) - pct(e, 0.99):8.1f}   (goal: added p50 <= 10 ms)")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def echo_throughput(port: int, total: int) -> float:
+    """MiB/s of bytes sent through the forward and echoed back."""
+    chunk = os.urandom(256 * 1024)
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as conn:
+        conn.setblocking(True)
+        start, sent, got = time.perf_counter(), 0, 0
+        while got < total:
+            if sent < total and sent - got < 4 * len(chunk):
+                conn.sendall(chunk)
+                sent += len(chunk)
+            got += len(conn.recv(1 << 20))
+        return total / (time.perf_counter() - start) / (1 << 20)
+
+
+def forward_throughput(cluster: Cluster, ns: str, total: int) -> float:
+    port = free_port()
+    proc = subprocess.Popen(["kubectl", f"--kubeconfig={cluster.kubeconfig}", "-n", ns,
+                             "port-forward", "pod/web", f"{port}:8080"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert proc.stdout is not None
+        proc.stdout.readline()
+        echo_throughput(port, 1 << 20)  # warm-up
+        return echo_throughput(port, total)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def port_forward(tenant: Cluster, edge: Cluster, ens: str, mib: int) -> None:
+    rounds = [(forward_throughput(tenant, NS, mib << 20), forward_throughput(edge, ens, mib << 20))
+              for _ in range(2)]
+    through = statistics.median(r[0] for r in rounds)
+    direct = statistics.median(r[1] for r in rounds)
+    print(f"\nport-forward echo ({mib} MiB each way, best of alternating runs; MiB/s)")
+    print(f"  through tenant (fusionvc) {through:8.1f}")
+    print(f"  edge apiserver directly   {direct:8.1f}")
+    print(f"  ratio                     {through / direct:8.2f}   (goal: >= 0.5)")
+
+
+def append_line(logs_file: str, text: str) -> None:
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime())
+    with open(logs_file, "a", encoding="utf-8") as out:
+        out.write(f"{stamp} stdout F {text}\n")
+
+
+async def follow_streams(tenant: Cluster, syncer_pid: int, n: int, logs_file: str) -> None:
+    base_rss = rss_kib(syncer_pid)
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tenant.ssl, limit=0),
+                                    timeout=aiohttp.ClientTimeout(total=None))
+    url = tenant.url + f"/api/v1/namespaces/{NS}/pods/web/log?follow=true&tailLines=0"
+    responses = []
+    try:
+        for _ in range(n):
+            responses.append(await session.get(url))
+        await asyncio.sleep(5)
+        open_rss = rss_kib(syncer_pid)
+        cpu0, t0 = cpu_seconds(syncer_pid), time.monotonic()
+        for i in range(20):  # two lines a second reach every stream
+            append_line(logs_file, f"bench line {i}")
+            await asyncio.sleep(0.5)
+        cpu = cpu_seconds(syncer_pid) - cpu0
+        elapsed = time.monotonic() - t0
+        got = [len(await r.content.readany()) > 0 for r in responses]
+    finally:
+        for r in responses:
+            r.close()
+        await session.close()
+    print(f"\nsyncer with {n} open `logs -f` streams ({sum(got)} of them received lines)")
+    print(f"  RSS before {base_rss / 1024:.1f} MiB, with streams {open_rss / 1024:.1f} MiB: "
+          f"{(open_rss - base_rss) / n:.1f} KiB per stream   (goal: <= 64 KiB)")
+    print(f"  CPU {cpu / elapsed * 100:.1f}% of a core over {elapsed:.0f}s with a line every "
+          f"0.5 s to each: {cpu / elapsed / n * 1000:.2f} ms/s per stream")
+
+
+def syncer_pid(state_dir: Path) -> int:
+    records = json.loads((state_dir / "processes.json").read_text())
+    pids = [r["pid"] for r in records if r["name"] == "syncer"
+            and os.path.exists(f"/proc/{r['pid']}")]
+    if not pids:
+        raise SystemExit("no syncer runs: hack/sandbox up --with-syncer")
+    return int(pids[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", default=str(REPO / ".sandbox"), help="sandbox state folder")
+    parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--mib", type=int, default=64, help="port-forward bytes each way")
+    parser.add_argument("--streams", type=int, default=100)
+    args = parser.parse_args()
+    state_dir = Path(args.dir).resolve()
+    state = json.loads((state_dir / "state.json").read_text())
+    pid = syncer_pid(state_dir)
+    tenant, edge, ens, logs_file = setup(state, state_dir)
+    print(f"kubelet endpoint bench: tenant-a pod web on {edge.name}; load "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    asyncio.run(log_latency(tenant, edge, ens, args.calls))
+    port_forward(tenant, edge, ens, args.mib)
+    asyncio.run(follow_streams(tenant, pid, args.streams, logs_file))
+    tenant.kubectl("delete", "namespace", NS, "--wait=false")
+
+
+if __name__ == "__main__":
+    main()

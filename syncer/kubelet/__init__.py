@@ -1,0 +1,20 @@
+"""The kubelet endpoint of fusionvc's virtual nodes: logs, exec, attach, port-forward, run.
+
+A tenant kube-apiserver reaches a node's kubelet at the node's InternalIP and
+``daemonEndpoints.kubeletEndpoint.Port``; fusionvc writes this endpoint's
+advertised address and port there, so ``kubectl logs/exec/attach/port-forward/cp``
+in a tenant come here and are relayed to the edge API server's pod subresources.
+
+Map:
+
+- ``endpoint.py``: settings -> the server (``start_endpoint``), and the address
+  virtual nodes advertise; the daemon's only entry point.
+- ``server.py``: the aiohttp TLS server: checks, then logs streaming, upgrades, ``/run``.
+- ``access.py``: the tenant from the client certificate, and the checks that a
+  call may reach a pod (isolation).
+- ``paths.py``: kubelet path and query -> edge subresource path and query (pure).
+- ``edge.py``: streaming sessions to edge API servers, ``EdgeUnreachable``.
+- ``tunnel.py``: the byte relay between two upgraded connections.
+- ``run.py``: ``/run`` as a WebSocket exec on the edge.
+- ``debug.py``: ephemeral containers (``kubectl debug``) copied to the edge pod.
+"""
