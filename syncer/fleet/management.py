@@ -11,6 +11,7 @@ scheduling policy is valid; an invalid policy leaves the previous one in force.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -48,6 +49,7 @@ class Management:
         self.client, self.namespace, self.ctx = client, namespace, ctx
         self.controller, self.placer, self.metrics = controller, placer, metrics
         self.fingerprints: dict[tuple[str, str], tuple[str, str]] = {}
+        self.tenant_connected: list[Callable[[TenantConn], None]] = []  # e.g. the metrics API
         self.informers = {
             "Tenant": Informer(client, TENANTS, Store()),
             "EdgeCluster": Informer(client, EDGECLUSTERS, Store()),
@@ -144,6 +146,8 @@ class Management:
             self.ctx.tenants[key.name] = conn
             self.controller.start_tenant(conn)
             log.info("tenant connected", tenant=key.name)
+            for hook in self.tenant_connected:
+                hook(conn)
         conn = self.ctx.tenants[key.name]
         policy_cond = self._apply_policy(conn, obj)
         self.metrics.cluster_reachable.labels(key.name, "tenant").set(1 if conn.healthy else 0)

@@ -1,0 +1,190 @@
+"""Resource metrics in the sandbox: aggregation flags, kwok usage, metrics-server, fusionvc's API.
+
+- Every kube-apiserver gets the aggregation-layer flags (its own front-proxy CA,
+  requestheader settings, a proxy-client certificate), so an APIService can be
+  registered in it.
+- kwok serves simulated kubelet resource metrics (``Metric``) whose usage follows
+  the pod annotations ``kwok.x-k8s.io/usage-cpu|memory`` (``ClusterResourceUsage``),
+  on its own port on 127.0.0.1; every edge node points there (InternalIP 127.0.0.1,
+  kubelet port = kwok's port, annotation ``metrics.k8s.io/resource-metrics-path``).
+- One metrics-server per edge cluster scrapes those nodes through InternalIP only
+  (never a pod IP) and is registered in its edge as ``v1beta1.metrics.k8s.io`` via an
+  ExternalName Service (``localhost``: the aggregator resolves it to localhost:port).
+- Tenant controller-managers sync HPAs every 5 s and stabilise downscales over 20 s
+  (defaults 15 s and 5 min), so the HPA tests finish in minutes.
+- The syncer's metrics API (syncer/metricsapi) gets a serving certificate.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .pki import CertPair, ClusterPKI
+
+METRICS_PATH_ANNOTATION = "metrics.k8s.io/resource-metrics-path"
+FRONT_PROXY_CLIENT = "front-proxy-client"
+HPA_SYNC_PERIOD = "5s"
+HPA_DOWNSCALE_STABILIZATION = "20s"
+METRIC_RESOLUTION = "10s"
+
+
+def front_proxy_pki(cluster_pki: ClusterPKI, cluster: str) -> tuple[ClusterPKI, CertPair]:
+    """The cluster's own front-proxy CA (distinct from its client CA) and proxy-client cert."""
+    pki = ClusterPKI(cluster_pki.folder / "front-proxy")
+    pki.ensure_ca(f"{cluster}-front-proxy")
+    return pki, pki.issue("proxy-client", FRONT_PROXY_CLIENT)
+
+
+def aggregation_flags(cluster_pki: ClusterPKI, cluster: str) -> list[str]:
+    pki, client = front_proxy_pki(cluster_pki, cluster)
+    return [
+        f"--requestheader-client-ca-file={pki.ca.cert}",
+        f"--requestheader-allowed-names={FRONT_PROXY_CLIENT}",
+        "--requestheader-username-headers=X-Remote-User",
+        "--requestheader-group-headers=X-Remote-Group",
+        "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+        f"--proxy-client-cert-file={client.cert}",
+        f"--proxy-client-key-file={client.key}",
+    ]
+
+
+def tenant_hpa_flags(role: str) -> list[str]:
+    if role != "tenant":
+        return []
+    return [
+        f"--horizontal-pod-autoscaler-sync-period={HPA_SYNC_PERIOD}",
+        f"--horizontal-pod-autoscaler-downscale-stabilization={HPA_DOWNSCALE_STABILIZATION}",
+    ]
+
+
+def kwok_metrics_argv(config: Path, server_port: int) -> list[str]:
+    """kwok flags: its usage/metrics configuration and the kubelet port nodes advertise."""
+    return [f"--config={config}", f"--node-port={server_port}"]
+
+
+def node_metrics_annotation(node_name: str) -> dict[str, str]:
+    return {METRICS_PATH_ANNOTATION: f"/metrics/nodes/{node_name}/metrics/resource"}
+
+
+def _usage(resource: str, default: str) -> dict[str, str]:
+    key = f"kwok.x-k8s.io/usage-{resource}"
+    return {
+        "expression": f'"{key}" in pod.metadata.annotations'
+        f' ? Quantity(pod.metadata.annotations["{key}"]) : Quantity("{default}")'
+    }
+
+
+def _metric(name: str, dimension: str, kind: str, value: str) -> dict[str, Any]:
+    labels = {
+        "container": [("container", "container.name")],
+        "pod": [],
+        "node": None,
+    }[dimension]
+    metric: dict[str, Any] = {"name": name, "dimension": dimension, "kind": kind, "value": value}
+    if labels is not None:
+        pod_labels = [("namespace", "pod.metadata.namespace"), ("pod", "pod.metadata.name")]
+        metric["labels"] = [{"name": n, "value": v} for n, v in labels + pod_labels]
+    return metric
+
+
+def kwok_metrics_config() -> list[dict[str, Any]]:
+    """kwok's Metric (the kubelet's /metrics/resource) and ClusterResourceUsage documents."""
+    usage = {
+        "apiVersion": "kwok.x-k8s.io/v1alpha1",
+        "kind": "ClusterResourceUsage",
+        "metadata": {"name": "usage-from-annotation"},
+        "spec": {"usages": [{"usage": {"cpu": _usage("cpu", "1m"),
+                                       "memory": _usage("memory", "1Mi")}}]},
+    }
+    metrics = [
+        _metric("scrape_error", "node", "gauge", "0"),
+        _metric("container_start_time_seconds", "container", "gauge", "pod.SinceSecond()"),
+        _metric("container_cpu_usage_seconds_total", "container", "counter",
+                'pod.CumulativeUsage("cpu", container.name)'),
+        _metric("container_memory_working_set_bytes", "container", "gauge",
+                'pod.Usage("memory", container.name)'),
+        _metric("pod_cpu_usage_seconds_total", "pod", "counter", 'pod.CumulativeUsage("cpu")'),
+        _metric("pod_memory_working_set_bytes", "pod", "gauge", 'pod.Usage("memory")'),
+        _metric("node_cpu_usage_seconds_total", "node", "counter", 'node.CumulativeUsage("cpu")'),
+        _metric("node_memory_working_set_bytes", "node", "gauge", 'node.Usage("memory")'),
+    ]
+    metric = {
+        "apiVersion": "kwok.x-k8s.io/v1alpha1",
+        "kind": "Metric",
+        "metadata": {"name": "metrics-resource"},
+        "spec": {"path": "/metrics/nodes/{nodeName}/metrics/resource", "metrics": metrics},
+    }
+    return [usage, metric]
+
+
+def metrics_server_argv(bindir: Path, kubeconfig: Path, port: int, cert_dir: Path) -> list[str]:
+    return [
+        str(bindir / "metrics-server"),
+        f"--kubeconfig={kubeconfig}",
+        f"--authentication-kubeconfig={kubeconfig}",
+        f"--authorization-kubeconfig={kubeconfig}",
+        "--bind-address=127.0.0.1",
+        f"--secure-port={port}",
+        f"--cert-dir={cert_dir}",
+        # kwok's nodes: InternalIP 127.0.0.1, kubelet port = kwok's server (self-signed).
+        "--kubelet-preferred-address-types=InternalIP",
+        "--kubelet-use-node-status-port",
+        "--kubelet-insecure-tls",
+        f"--metric-resolution={METRIC_RESOLUTION}",
+        "--v=1",
+    ]
+
+
+def apiservice_objects(
+    service_name: str, port: int, ca_bundle_b64: str | None = None
+) -> list[dict[str, Any]]:
+    """ExternalName Service (localhost:port) and APIService v1beta1.metrics.k8s.io."""
+    service = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": service_name, "namespace": "kube-system"},
+        "spec": {
+            "type": "ExternalName",
+            "externalName": "localhost",
+            "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+        },
+    }
+    spec: dict[str, Any] = {
+        "group": "metrics.k8s.io",
+        "version": "v1beta1",
+        "service": {"namespace": "kube-system", "name": service_name, "port": port},
+        "groupPriorityMinimum": 100,
+        "versionPriority": 100,
+    }
+    if ca_bundle_b64:
+        spec["caBundle"] = ca_bundle_b64
+    else:
+        spec["insecureSkipTLSVerify"] = True
+    apiservice = {
+        "apiVersion": "apiregistration.k8s.io/v1",
+        "kind": "APIService",
+        "metadata": {"name": "v1beta1.metrics.k8s.io"},
+        "spec": spec,
+    }
+    return [service, apiservice]
+
+
+def metrics_api_cert(state_dir: Path) -> dict[str, str]:
+    """Serving certificate of the syncer's metrics API (localhost, 127.0.0.1) and its CA."""
+    pki = ClusterPKI(state_dir / "pki" / "fusionvc-metrics-api")
+    pki.ensure_ca("fusionvc-metrics-api")
+    pair = pki.issue("serving", "fusionvc-metrics-api", server=True)
+    return {"certFile": str(pair.cert), "keyFile": str(pair.key), "caFile": str(pki.ca.cert)}
+
+
+def metrics_api_flags(cert: dict[str, str], port: int) -> list[str]:
+    """Syncer flags that turn on its metrics API and register it in every tenant."""
+    return [
+        f"--metrics-api-port={port}",
+        "--metrics-api-host=127.0.0.1",
+        f"--metrics-api-cert-file={cert['certFile']}",
+        f"--metrics-api-key-file={cert['keyFile']}",
+        f"--metrics-api-ca-file={cert['caFile']}",
+        "--metrics-api-advertise-host=localhost",
+    ]
