@@ -17,8 +17,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import ipaddress
 from pathlib import Path
 from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .pki import CertPair, ClusterPKI
 
@@ -94,16 +101,25 @@ def kwok_metrics_config() -> list[dict[str, Any]]:
         "apiVersion": "kwok.x-k8s.io/v1alpha1",
         "kind": "ClusterResourceUsage",
         "metadata": {"name": "usage-from-annotation"},
-        "spec": {"usages": [{"usage": {"cpu": _usage("cpu", "1m"),
-                                       "memory": _usage("memory", "1Mi")}}]},
+        "spec": {
+            "usages": [{"usage": {"cpu": _usage("cpu", "1m"), "memory": _usage("memory", "1Mi")}}]
+        },
     }
     metrics = [
         _metric("scrape_error", "node", "gauge", "0"),
         _metric("container_start_time_seconds", "container", "gauge", "pod.SinceSecond()"),
-        _metric("container_cpu_usage_seconds_total", "container", "counter",
-                'pod.CumulativeUsage("cpu", container.name)'),
-        _metric("container_memory_working_set_bytes", "container", "gauge",
-                'pod.Usage("memory", container.name)'),
+        _metric(
+            "container_cpu_usage_seconds_total",
+            "container",
+            "counter",
+            'pod.CumulativeUsage("cpu", container.name)',
+        ),
+        _metric(
+            "container_memory_working_set_bytes",
+            "container",
+            "gauge",
+            'pod.Usage("memory", container.name)',
+        ),
         _metric("pod_cpu_usage_seconds_total", "pod", "counter", 'pod.CumulativeUsage("cpu")'),
         _metric("pod_memory_working_set_bytes", "pod", "gauge", 'pod.Usage("memory")'),
         _metric("node_cpu_usage_seconds_total", "node", "counter", 'node.CumulativeUsage("cpu")'),
@@ -170,11 +186,53 @@ def apiservice_objects(
     return [service, apiservice]
 
 
+METRICS_API_SERVICE_DNS = "fusionvc-metrics-api.kube-system.svc"  # what aggregators verify
+
+
+def _serving_cert(pki: ClusterPKI, stem: str, dns_names: tuple[str, ...]) -> CertPair:
+    """A server certificate for 127.0.0.1 and the given DNS names (reused when present)."""
+    pair = CertPair(pki.folder / f"{stem}.crt", pki.folder / f"{stem}.key")
+    if pair.cert.exists() and pair.key.exists():
+        return pair
+    ca_key = serialization.load_pem_private_key(pki.ca.key.read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    ca_cert = x509.load_pem_x509_certificate(pki.ca.cert.read_bytes())
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = dt.datetime.now(dt.UTC)
+    sans = [x509.DNSName(n) for n in dns_names] + [
+        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))
+    ]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, dns_names[0])]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=365))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectAlternativeName(sans), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    pair.key.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    pair.key.chmod(0o600)
+    pair.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return pair
+
+
 def metrics_api_cert(state_dir: Path) -> dict[str, str]:
-    """Serving certificate of the syncer's metrics API (localhost, 127.0.0.1) and its CA."""
+    """Serving certificate of the syncer's metrics API and its CA. Aggregators verify the
+    name <service>.<namespace>.svc of the APIService's Service; tests dial 127.0.0.1."""
     pki = ClusterPKI(state_dir / "pki" / "fusionvc-metrics-api")
     pki.ensure_ca("fusionvc-metrics-api")
-    pair = pki.issue("serving", "fusionvc-metrics-api", server=True)
+    pair = _serving_cert(pki, "serving", (METRICS_API_SERVICE_DNS, "localhost"))
     return {"certFile": str(pair.cert), "keyFile": str(pair.key), "caFile": str(pki.ca.cert)}
 
 
