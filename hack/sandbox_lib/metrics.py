@@ -33,7 +33,7 @@ METRICS_PATH_ANNOTATION = "metrics.k8s.io/resource-metrics-path"
 FRONT_PROXY_CLIENT = "front-proxy-client"
 HPA_SYNC_PERIOD = "5s"
 HPA_DOWNSCALE_STABILIZATION = "20s"
-METRIC_RESOLUTION = "10s"
+METRIC_RESOLUTION = "15s"
 
 
 def front_proxy_pki(cluster_pki: ClusterPKI, cluster: str) -> tuple[ClusterPKI, CertPair]:
@@ -148,6 +148,7 @@ def metrics_server_argv(bindir: Path, kubeconfig: Path, port: int, cert_dir: Pat
         "--kubelet-use-node-status-port",
         "--kubelet-insecure-tls",
         f"--metric-resolution={METRIC_RESOLUTION}",
+        "--kubelet-request-timeout=5s",
         "--v=1",
     ]
 

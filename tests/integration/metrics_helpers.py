@@ -50,6 +50,8 @@ def top_rows(output: str) -> dict[str, tuple[float, float]]:
     rows = {}
     for line in output.splitlines():
         fields = line.split()
+        if len(fields) >= 4 and fields[2].endswith("%"):  # top nodes: CPU CPU% MEMORY MEMORY%
+            fields = [fields[0], fields[1], fields[3]]
         if len(fields) >= 3 and fields[1].endswith("m") and fields[2].endswith("Mi"):
             rows[fields[0]] = (float(fields[1][:-1]), float(fields[2][:-2]))
     return rows
