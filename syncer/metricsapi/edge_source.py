@@ -73,5 +73,8 @@ class EdgeMetricsSource:
             log.warning("edge metrics not available", cluster=edge.name, status=err.status,
                         reason=err.reason)
             return
-        self._by_edge[edge.name] = (time.monotonic(),
-                                    index_edge_pod_metrics(edge.name, body.get("items") or []))
+        self.replace_edge(edge.name, index_edge_pod_metrics(edge.name, body.get("items") or []))
+
+    def replace_edge(self, edge: str, usage: dict[EdgePodKey, PodUsage]) -> None:
+        """The usage of every fusionvc pod of one edge, as just measured."""
+        self._by_edge[edge] = (time.monotonic(), usage)
