@@ -24,7 +24,7 @@ $(VENV_STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	rm -f .venv/.installed-*; touch $@
 
-bins: ## kube-apiserver, kube-controller-manager, etcd, kwok from Go modules (cached)
+bins: ## kube-apiserver, kube-controller-manager, etcd, kwok, metrics-server from Go modules (cached)
 	hack/build-bins
 
 lint: venv

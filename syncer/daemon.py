@@ -28,6 +28,7 @@ from syncer.fleet.management import Management
 from syncer.kinds.registry import syncer_classes
 from syncer.kube.client import KubeClient
 from syncer.kubelet.endpoint import advertised_address, build_endpoint
+from syncer.metricsapi.server import MetricsApiServer
 from syncer.ops.health import HealthServer, ReadinessChecks
 from syncer.ops.leader import LeaderElector
 from syncer.ops.metrics import Metrics, SchedulerMetrics
@@ -71,6 +72,8 @@ class Daemon:
                                      reconcile_timeout=sync.request_timeout_s * 2)
         self.kubelet = build_endpoint(settings.kubelet, self.ctx.tenants, self.ctx.edges)
         self.stop_requested = asyncio.Event()
+        self.metrics_api: MetricsApiServer | None = None
+        self.management: Management | None = None
         self._tasks: list[asyncio.Task[object]] = []
 
     def _readiness(self, management: Management, elector: LeaderElector | None) -> ReadinessChecks:
@@ -97,6 +100,7 @@ class Daemon:
                    if self.settings.leader.enabled else None)
         if elector is not None:
             self.ctx.is_leader = lambda: elector.is_leader
+        self.management = management
         try:
             health = HealthServer(self.metrics, self._readiness(management, elector),
                                   host=self.settings.http.host, port=self.settings.http.port)
@@ -121,6 +125,7 @@ class Daemon:
                 return 0
         log.info("leading: starting workers")
         self.controller.start(self.settings.sync.drift_scan_interval_s)
+        await self._start_metrics_api()
         waits = {stop}
         if elector is not None:
             lost = asyncio.create_task(elector.lost.wait(), name="lost")
@@ -132,11 +137,22 @@ class Daemon:
         log.error("lost the leader Lease: stopping at once")
         return 1
 
+    async def _start_metrics_api(self) -> None:
+        """The tenants' metrics.k8s.io (syncer/metricsapi), when --metrics-api-port is set."""
+        if not self.settings.metrics_api.port or self.management is None:
+            return
+        self.metrics_api = MetricsApiServer(self.settings.metrics_api, self.ctx.tenants,
+                                            self.ctx.edges, self.settings.sync.request_timeout_s)
+        self.management.tenant_connected.append(self.metrics_api.tenant_connected)
+        await self.metrics_api.start()
+
     async def _shutdown(self, elector: LeaderElector | None, mgmt: KubeClient,
                         health: HealthServer | None) -> None:
         log.info("shutting down", grace_s=self.settings.shutdown.grace_s)
         if self.kubelet is not None:
             await self.kubelet.stop()  # ends open streams before their edges' clients close
+        if self.metrics_api is not None:
+            await self.metrics_api.stop()
         await self.controller.stop(self.settings.shutdown.grace_s)
         for task in self._tasks:
             task.cancel()

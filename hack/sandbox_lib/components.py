@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from . import metrics
 from .pki import CertPair, ClusterPKI
 
 
@@ -105,6 +106,7 @@ def apiserver_argv(bindir: Path, layout: ClusterLayout, etcd_url: str) -> list[s
         "--allow-privileged=true",
         "--profiling=false",
         "--v=1",
+        *metrics.aggregation_flags(pki, layout.name),
     ]
 
 
@@ -123,6 +125,7 @@ def controller_manager_argv(bindir: Path, layout: ClusterLayout) -> list[str]:
         "--kube-api-qps=200",
         "--kube-api-burst=400",
         "--v=1",
+        *metrics.tenant_hpa_flags(layout.role),
     ]
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from . import components as comp
-from . import kubelet, seed
+from . import kubelet, metrics, seed
 from .kubectl import apply_with_retry, kubectl
 from .pki import ClusterPKI
 from .processes import (
@@ -41,6 +41,7 @@ class Sandbox:
         self.state_file = state_dir / "state.json"
         self.logs = state_dir / "logs"
         self.records: list[ProcessRecord] = []
+        self.metrics_server_ports: dict[str, int] = {}
 
     # ---- status -------------------------------------------------------------------------
 
@@ -60,6 +61,7 @@ class Sandbox:
             "etcd": state.get("etcd"),
             "syncer": state.get("syncer"),
             "gslb": state.get("gslb"),
+            "metricsApi": state.get("metricsApi"),
             "processes": {r.name: ("running" if r in alive else "stopped") for r in alive + dead},
         }
 
@@ -96,7 +98,7 @@ class Sandbox:
         records = [r for r in load_records(self.procs_file) if r.name != "syncer"]
         state = json.loads(self.state_file.read_text())
         mgmt = next(c for c in state["clusters"] if c["role"] == "management")
-        port, kubelet_port = free_ports(2)
+        port, kubelet_port, metrics_api_port = free_ports(3)
         argv = [
             str(REPO / ".venv/bin/python"),
             "-m",
@@ -106,11 +108,16 @@ class Sandbox:
             f"--http-port={port}",
             "--log-format=json",
             *kubelet.syncer_args(state, kubelet_port),
+            *metrics.metrics_api_flags(state["metricsApi"], metrics_api_port),
         ]
         env = {"PYTHONPATH": str(REPO), "NO_PROXY": "127.0.0.1,localhost"}
         rec = start("syncer", argv, self.logs, env=env)
         save_records(self.procs_file, [*records, rec])
-        state["syncer"] = {"metrics": f"http://127.0.0.1:{port}/metrics", "log": rec.log}
+        state["syncer"] = {
+            "metrics": f"http://127.0.0.1:{port}/metrics",
+            "log": rec.log,
+            "metricsApi": f"https://127.0.0.1:{metrics_api_port}",
+        }
         self.state_file.write_text(json.dumps(state, indent=1))
         log(f"sandbox: syncer started (log {rec.log}, metrics http://127.0.0.1:{port}/metrics)")
 
@@ -169,10 +176,11 @@ class Sandbox:
 
     def _start_all(self, bindir: Path, log: Any) -> None:
         clusters = self.topology.clusters
-        ports = free_ports(2 + len(clusters) * 2)
+        ports = free_ports(2 + len(clusters) * 3)
         etcd_url = f"http://127.0.0.1:{ports[0]}"
         layouts = self._layouts(ports[2 : 2 + len(clusters)])
-        kwok_ports = iter(ports[2 + len(clusters) :])
+        kwok_ports = iter(ports[2 + len(clusters) : 2 + len(clusters) * 2])
+        metrics_ports = iter(ports[2 + len(clusters) * 2 :])
         for layout in layouts:
             layout.pki.ensure_ca(layout.name)
             self._write_kubeconfigs(layout)
@@ -200,12 +208,14 @@ class Sandbox:
                 f"{layout.name}-controller-manager", comp.controller_manager_argv(bindir, layout)
             )
             if layout.role == "edge":
-                port = next(kwok_ports)
+                kwok_port = next(kwok_ports)
                 self._spawn(
                     f"{layout.name}-kwok",
-                    comp.kwok_argv(bindir, layout, f"10.{100 + i}.0.1/16", port, stages)
-                    + kubelet.kwok_args(debugging, port),
+                    comp.kwok_argv(bindir, layout, f"10.{100 + i}.0.1/16", kwok_port, stages)
+                    + kubelet.kwok_args(debugging, kwok_port)
+                    + metrics.kwok_metrics_argv(self._kwok_metrics_config(), kwok_port),
                 )
+                self._spawn_metrics_server(bindir, layout, next(metrics_ports))
         self._write_state(layouts, etcd_url, debugging)
         self._seed(layouts, log)
         self._start_gslb(next(lay for lay in layouts if lay.role == "management"), log)
@@ -216,6 +226,29 @@ class Sandbox:
         return kubelet.apiserver_args() + (
             kubelet.tenant_apiserver_args(self.dir, layout.name) if tenant else []
         )
+
+    # ---- resource metrics (hack/sandbox_lib/metrics.py) -------------------------------
+
+    def _kwok_metrics_config(self) -> Path:
+        path = self.dir / "kwok-metrics.yaml"
+        path.write_text(yaml.safe_dump_all(metrics.kwok_metrics_config(), sort_keys=False))
+        return path
+
+    def _spawn_metrics_server(self, bindir: Path, layout: comp.ClusterLayout, port: int) -> None:
+        pair = layout.pki.issue("metrics-server", "system:metrics-server", ("system:masters",))
+        doc = comp.kubeconfig_doc(layout.name, layout.url, layout.pki.ca.cert, pair, "ms")
+        comp.write_kubeconfig(layout.kubeconfig("metrics-server"), doc)
+        cert_dir = self.dir / "pki" / layout.name / "metrics-server-serving"
+        argv = metrics.metrics_server_argv(
+            bindir, layout.kubeconfig("metrics-server"), port, cert_dir
+        )
+        self._spawn(f"{layout.name}-metrics-server", argv)
+        self.metrics_server_ports[layout.name] = port
+
+    def _register_edge_metrics_server(self, lay: comp.ClusterLayout) -> None:
+        port = self.metrics_server_ports[lay.name]
+        objs = metrics.apiservice_objects("metrics-server", port)
+        apply_with_retry(lay.kubeconfig(), seed.as_list(objs), f"{lay.name} metrics APIService")
 
     def _write_kubeconfigs(self, layout: comp.ClusterLayout) -> None:
         pki = layout.pki
@@ -241,6 +274,7 @@ class Sandbox:
                 "url": lay.url,
                 "kubeconfig": str(lay.kubeconfig()),
                 "syncerKubeconfig": str(lay.kubeconfig("syncer")),
+                **self._metrics_server_state(lay.name),
             }
             for lay in layouts
         ]
@@ -251,10 +285,15 @@ class Sandbox:
                     "clusters": clusters,
                     "topology": str(self.topology_path),
                     "kubelet": debugging.as_state(),
+                    "metricsApi": metrics.metrics_api_cert(self.dir),
                 },
                 indent=1,
             )
         )
+
+    def _metrics_server_state(self, cluster: str) -> dict[str, str]:
+        port = self.metrics_server_ports.get(cluster)
+        return {"metricsServer": f"https://127.0.0.1:{port}"} if port else {}
 
     def _seed(self, layouts: list[comp.ClusterLayout], log: Any) -> None:
         by_name = {lay.name: lay for lay in layouts}
@@ -311,6 +350,7 @@ class Sandbox:
     def _seed_edge(self, lay: comp.ClusterLayout, spec: ClusterSpec) -> None:
         kc = lay.kubeconfig()
         apply_with_retry(kc, seed.as_list(seed.edge_objects(spec)), f"{lay.name} nodes", 120)
+        self._register_edge_metrics_server(lay)
         kubectl(
             kc, "wait", "--for=condition=Ready", "--timeout=120s", "nodes", "--all", timeout=130
         )

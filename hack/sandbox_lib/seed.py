@@ -7,6 +7,7 @@ from typing import Any
 
 import yaml
 
+from .metrics import node_metrics_annotation
 from .topology import ClusterSpec, NodeGroup
 
 SYSTEM_NAMESPACE = "fusionvc-system"
@@ -47,6 +48,7 @@ def edge_node(cluster: ClusterSpec, group: NodeGroup, name: str) -> dict[str, An
                 "kwok.x-k8s.io/node": "fake",
                 "node.alpha.kubernetes.io/ttl": "0",
                 "fusionvc.io/price-per-hour": group.price_per_hour,
+                **node_metrics_annotation(name),
             },
         },
         "spec": {"taints": [dict(t) for t in group.taints]},

@@ -11,6 +11,7 @@ scheduling policy is valid; an invalid policy leaves the previous one in force.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -52,6 +53,7 @@ class Management:
         self.fingerprints: dict[tuple[str, str], tuple[str, str]] = {}
         self.tenant_crds = TenantCRDs()  # tenant-facing CRDs (config/crd/tenant)
         ctx.management, ctx.namespace = client, namespace
+        self.tenant_connected: list[Callable[[TenantConn], None]] = []  # e.g. the metrics API
         self.informers = {
             "Tenant": Informer(client, TENANTS, Store()),
             "EdgeCluster": Informer(client, EDGECLUSTERS, Store()),
@@ -149,6 +151,8 @@ class Management:
             self.ctx.tenants[key.name] = conn
             self.controller.start_tenant(conn)
             log.info("tenant connected", tenant=key.name)
+            for hook in self.tenant_connected:
+                hook(conn)
         conn = self.ctx.tenants[key.name]
         await self.tenant_crds.ensure(conn.client)  # a retry when the first attempt failed
         policy_cond = self._apply_policy(conn, obj)

@@ -106,6 +106,17 @@ class ShutdownSettings:
 
 
 @dataclass(frozen=True)
+class MetricsApiSettings:  # syncer/metricsapi: metrics.k8s.io for tenants; port 0 = off
+    port: int = 0
+    host: str = "0.0.0.0"
+    cert_file: str | None = None
+    key_file: str | None = None
+    ca_file: str | None = None
+    advertise_host: str | None = None
+    poll_interval_s: float = 10.0
+
+
+@dataclass(frozen=True)
 class Settings:
     management: ManagementSettings = dataclasses.field(default_factory=ManagementSettings)
     sync: SyncSettings = dataclasses.field(default_factory=SyncSettings)
@@ -114,6 +125,7 @@ class Settings:
     kubelet: KubeletSettings = dataclasses.field(default_factory=KubeletSettings)
     logging: LogSettings = dataclasses.field(default_factory=LogSettings)
     shutdown: ShutdownSettings = dataclasses.field(default_factory=ShutdownSettings)
+    metrics_api: MetricsApiSettings = dataclasses.field(default_factory=MetricsApiSettings)
 
 
 _GROUPS: dict[str, tuple[type[Any], str]] = {
@@ -124,6 +136,7 @@ _GROUPS: dict[str, tuple[type[Any], str]] = {
     "kubelet": (KubeletSettings, "kubelet endpoint of virtual nodes (logs, exec, ...)"),
     "logging": (LogSettings, "logging"),
     "shutdown": (ShutdownSettings, "shutdown"),
+    "metrics_api": (MetricsApiSettings, "metrics.k8s.io for tenants (kubectl top, HPA)"),
 }
 
 
@@ -194,6 +207,17 @@ _SPECS: tuple[_Spec, ...] = (
     _Spec("logging.level", "--log-level", "choice", "lowest level logged", choices=LOG_LEVELS),
     _Spec("shutdown.grace_s", "--shutdown-grace", "duration",
           "time given to in-flight work on SIGTERM before it is cancelled"),
+    _Spec("metrics_api.port", "--metrics-api-port", "int",
+          "TLS port of the tenants' metrics.k8s.io; 0: off", minimum=0),
+    _Spec("metrics_api.host", "--metrics-api-host", "str", "listen address of the metrics API"),
+    _Spec("metrics_api.cert_file", "--metrics-api-cert-file", "optstr", "its serving cert"),
+    _Spec("metrics_api.key_file", "--metrics-api-key-file", "optstr", "its serving key"),
+    _Spec("metrics_api.ca_file", "--metrics-api-ca-file", "optstr",
+          "CA of the serving cert, for the APIServices; unset: insecureSkipTLSVerify"),
+    _Spec("metrics_api.advertise_host", "--metrics-api-advertise-host", "optstr",
+          "host tenant apiservers dial (ExternalName); unset: no APIService is written"),
+    _Spec("metrics_api.poll_interval_s", "--metrics-api-poll-interval", "duration",
+          "period of reading the edge clusters' metrics.k8s.io"),
 )
 _BY_KEY = {spec.key: spec for spec in _SPECS}
 
@@ -436,6 +460,9 @@ def load_settings(argv: list[str], environ: Mapping[str, str]) -> Settings:
         values["leader.identity"] = default_identity()
     _check_leader(values, where)
     _check_kubelet(values, where)
+    if values["metrics_api.port"] and not (values["metrics_api.cert_file"]
+                                           and values["metrics_api.key_file"]):
+        raise _bad(where["metrics_api.port"], "needs --metrics-api-cert-file and -key-file")
     groups: dict[str, Any] = {}
     for name, (cls, _) in _GROUPS.items():
         fields = {key.split(".")[1]: v for key, v in values.items() if key.startswith(name + ".")}

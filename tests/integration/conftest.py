@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from .metrics_helpers import metrics_api_args
 from .sandbox_fixture import REPO, SandboxHandle, start_sandbox
 from .syncer_fixture import SyncerProcess
 
@@ -33,7 +34,8 @@ def sandbox(request: pytest.FixtureRequest) -> Iterator[SandboxHandle]:
 @pytest.fixture(scope="session")
 def syncer(sandbox: SandboxHandle) -> Iterator[SyncerProcess]:
     """One syncer for the session's tests (tests that kill it start it again)."""
-    proc = SyncerProcess(sandbox, extra_args=("--drift-scan-interval=10s",)).start()
+    proc = SyncerProcess(sandbox, extra_args=("--drift-scan-interval=10s",
+                                               *metrics_api_args(sandbox))).start()
     yield proc
     proc.terminate()
     # The syncer ran with FUSIONVC_CHECK_SHARED=1: any code that changed a cached object in

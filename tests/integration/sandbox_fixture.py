@@ -116,5 +116,5 @@ def _bins_built() -> bool:
     ).stdout.strip()
     return bool(out) and all(
         (Path(out) / b).exists()
-        for b in ("kube-apiserver", "kube-controller-manager", "etcd", "kwok")
+        for b in ("kube-apiserver", "kube-controller-manager", "etcd", "kwok", "metrics-server")
     )
