@@ -16,6 +16,7 @@ from typing import Any
 
 import structlog
 
+from .edgedns.pod_dns import EdgeDNS
 from .isolation import IsolationPolicy
 from .kube.client import KubeClient
 from .kube.informer import Handler, Informer
@@ -97,6 +98,12 @@ class EdgeConn(ClusterConn):
     region: str = ""
     latency_ms: dict[str, float] = field(default_factory=dict)
     unschedulable: bool = False
+    dns_nameservers: dict[str, str] = field(default_factory=dict)  # tenant -> edge DNS address
+    cluster_domain: str = "cluster.local"
+
+    def dns_for(self, tenant: str) -> EdgeDNS | None:
+        address = self.dns_nameservers.get(tenant)
+        return EdgeDNS(address, self.cluster_domain) if address else None
 
 
 def merge_specs(specs: list[WatchSpec]) -> list[WatchSpec]:

@@ -21,6 +21,7 @@ from . import markers
 from .conditions import now_rfc3339, same_condition, set_condition
 from .connect import ConnectError, connect, kubeconfig_from_secret
 from .controller import Controller
+from .edgedns.pod_dns import tenant_nameservers
 from .fleet import ClusterConn, EdgeConn, TenantConn
 from .isolation import IsolationPolicy
 from .keys import WorkKey
@@ -243,3 +244,6 @@ class Management:
         conn.region = spec.get("region", "")
         conn.latency_ms = {k: float(v) for k, v in (spec.get("latencyMs") or {}).items()}
         conn.unschedulable = bool(spec.get("unschedulable"))
+        conn.dns_nameservers, conn.cluster_domain, problems = tenant_nameservers(spec)
+        for problem in problems:
+            log.warning("edge DNS address ignored", edge=conn.name, problem=problem)

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from . import components as comp
-from . import seed
+from . import edgedns, seed
 from .kubectl import apply_with_retry, kubectl
 from .pki import ClusterPKI
 from .processes import (
@@ -58,6 +58,7 @@ class Sandbox:
             "clusters": state.get("clusters", []),
             "etcd": state.get("etcd"),
             "syncer": state.get("syncer"),
+            "edgeDns": state.get("edgeDns", []),
             "processes": {r.name: ("running" if r in alive else "stopped") for r in alive + dead},
         }
 
@@ -199,6 +200,14 @@ class Sandbox:
                 )
         self._write_state(layouts, etcd_url)
         self._seed(layouts, log)
+        self._start_edge_dns(layouts, log)
+
+    def _start_edge_dns(self, layouts: list[comp.ClusterLayout], log: Any) -> None:
+        """One edge DNS per edge cluster (hack/sandbox_lib/edgedns.py), listed in state.json."""
+        entries = edgedns.start_all(self, layouts, self.topology, log)
+        state = json.loads(self.state_file.read_text())
+        state["edgeDns"] = entries
+        self.state_file.write_text(json.dumps(state, indent=1))
 
     def _write_kubeconfigs(self, layout: comp.ClusterLayout) -> None:
         pki = layout.pki
@@ -254,6 +263,7 @@ class Sandbox:
         layouts: dict[str, comp.ClusterLayout],
     ) -> None:
         kc = mgmt.kubeconfig()
+        dns_plan = edgedns.plan(self.topology)
         apply_with_retry(
             kc,
             (REPO / "config/crd/fusionvc.io_tenants.yaml").read_text()
@@ -281,6 +291,8 @@ class Sandbox:
             items.append(
                 seed.tenant_object(spec) if lay.role == "tenant" else seed.edge_cluster_object(spec)
             )
+            if lay.role == "edge":
+                items[-1]["spec"]["dns"] = edgedns.edge_cluster_dns(dns_plan[name])
         apply_with_retry(kc, seed.as_list(items), "tenants and edge clusters")
 
     def _seed_edge(self, lay: comp.ClusterLayout, spec: ClusterSpec) -> None:

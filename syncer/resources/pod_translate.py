@@ -13,6 +13,7 @@ import copy
 from typing import Any
 
 from .. import markers
+from ..edgedns.pod_dns import EdgeDNS, edge_pod_dns
 
 Obj = dict[str, Any]
 
@@ -55,11 +56,15 @@ def _strip_token_volumes(spec: Obj) -> None:
 
 
 def translate_pod_down(pod: Obj, *, tenant: str, edge_namespace: str, edge_node: str,
-                       virtual_node: str, service_account: str = "default") -> Obj:
+                       virtual_node: str, service_account: str = "default",
+                       dns: EdgeDNS | None = None) -> Obj:
     meta = pod["metadata"]
     spec = copy.deepcopy(pod["spec"])
     for name in DROPPED_SPEC_FIELDS:
         spec.pop(name, None)
+    for name in ("dnsPolicy", "dnsConfig"):  # the edge DNS for tenant names (edgedns/pod_dns)
+        spec.pop(name, None)
+    spec.update(edge_pod_dns(pod["spec"], meta.get("namespace", ""), dns))
     _strip_token_volumes(spec)
     for group in ("initContainers", "containers", "ephemeralContainers"):
         for container in spec.get(group) or []:

@@ -242,7 +242,8 @@ class PodSyncer(ResourceSyncer):
         ns = edge_namespace(tenant.name, tenant.uid, tpod["metadata"]["namespace"])
         vnode = virtual_node_name(edge.name, placement.node)
         epod = translate_pod_down(tpod, tenant=tenant.name, edge_namespace=ns,
-                                  edge_node=placement.node, virtual_node=vnode)
+                                  edge_node=placement.node, virtual_node=vnode,
+                                  dns=edge.dns_for(tenant.name))
         # Assumed before the first await: other workers schedule while this one waits.
         self.ctx.placer.assume(edge.name, placement.node, epod)
         try:
