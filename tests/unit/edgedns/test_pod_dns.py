@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from syncer.edgedns.pod_dns import EdgeDNS, edge_pod_dns, tenant_nameservers
+from syncer.resources.pod_translate import translate_pod_down
 
 DNS = EdgeDNS("127.53.1.1", "cluster.local")
 SEARCH = ["shop.svc.cluster.local", "svc.cluster.local", "cluster.local"]
@@ -72,3 +73,16 @@ def test_input_is_not_changed() -> None:
 ])
 def test_tenant_nameservers(spec: dict[str, Any], want: Any) -> None:
     assert tenant_nameservers(spec) == want
+
+
+def test_translate_pod_down_sets_the_edge_dns() -> None:
+    pod = {"metadata": {"name": "p", "namespace": "shop", "uid": "u"},
+           "spec": {"containers": [{"name": "c", "image": "i"}],
+                    "dnsConfig": {"searches": ["corp.example"]}}}
+    edge = translate_pod_down(pod, tenant="tenant-a", edge_namespace="tenant-a-1-shop",
+                              edge_node="n", virtual_node="vn", dns=DNS)["spec"]
+    assert edge["dnsPolicy"] == "None"
+    assert edge["dnsConfig"]["searches"] == [*SEARCH, "corp.example"]
+    plain = translate_pod_down(pod, tenant="tenant-a", edge_namespace="tenant-a-1-shop",
+                               edge_node="n", virtual_node="vn")["spec"]
+    assert "dnsPolicy" not in plain and plain["dnsConfig"] == {"searches": ["corp.example"]}

@@ -1,0 +1,96 @@
+"""The listeners over real sockets on 127.0.0.1: tenant by address, source check, cache, TCP."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from collections.abc import AsyncIterator
+
+import dns.asyncquery
+import dns.message
+import dns.rcode
+import pytest
+
+from syncer.edgedns.forward import Forwarder
+from syncer.edgedns.server import DnsServer, Resolver
+from syncer.edgedns.settings import Listener
+
+from .test_tables import TABLES
+
+LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize(("tenant", "source", "trusted", "allowed"), [
+    ("tenant-a", "10.100.0.5", (), True),  # its own pod
+    ("tenant-b", "10.100.0.5", LOOPBACK, False),  # tenant-a's pod on tenant-b's address
+    ("tenant-a", "10.100.0.8", LOOPBACK, False),
+    ("tenant-a", "127.0.0.1", LOOPBACK, True),  # the node / tests
+    ("tenant-a", "127.0.0.1", (), False),
+    ("tenant-a", "192.0.2.1", LOOPBACK, False),  # unknown, not trusted
+    ("tenant-a", "not-an-ip", LOOPBACK, False),
+])
+def test_source_check(tenant: str, source: str, trusted: tuple[ipaddress.IPv4Network, ...],
+                      allowed: bool) -> None:
+    resolver = Resolver(TABLES, Forwarder((), 1.0), trusted)
+    assert resolver.allowed(tenant, source) is allowed
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[tuple[DnsServer, int, int]]:
+    port_a, port_b = free_port(), free_port()
+    resolver = Resolver(TABLES, Forwarder((("127.0.0.1", free_port()),), 0.2), LOOPBACK)
+    srv = DnsServer(resolver, (Listener("tenant-a", "127.0.0.1", port_a),
+                               Listener("tenant-b", "127.0.0.1", port_b)))
+    await srv.start()
+    try:
+        yield srv, port_a, port_b
+    finally:
+        await srv.stop()
+
+
+async def ask(port: int, name: str, tcp: bool = False) -> dns.message.Message:
+    query = dns.message.make_query(name, "A")
+    if tcp:
+        return await dns.asyncquery.tcp(query, "127.0.0.1", timeout=2, port=port)
+    return await dns.asyncquery.udp(query, "127.0.0.1", timeout=2, port=port)
+
+
+async def test_tenant_from_the_listener(server: tuple[DnsServer, int, int]) -> None:
+    _, port_a, port_b = server
+    name = "feature-store.data.svc.cluster.local."
+    for _ in range(2):  # the second answer comes from the cache, with its own ID
+        reply = await ask(port_a, name)
+        assert [rd.to_text() for rr in reply.answer for rd in rr] == ["10.96.0.11"]
+    assert (await ask(port_b, name)).rcode() == dns.rcode.NXDOMAIN
+    assert (await ask(port_a, name, tcp=True)).answer
+
+
+async def test_untrusted_source_is_refused(server: tuple[DnsServer, int, int]) -> None:
+    srv, port_a, _ = server
+    srv.resolver.trusted = ()
+    srv.resolver.swap(TABLES)  # forgets cached answers and the memo of sources
+    srv.resolver._trusted_memo.clear()
+    assert (await ask(port_a, "api.shop.svc.cluster.local.")).rcode() == dns.rcode.REFUSED
+
+
+async def test_upstream_silence_gives_no_answer(server: tuple[DnsServer, int, int]) -> None:
+    _, port_a, _ = server
+    with pytest.raises(dns.exception.Timeout):
+        await dns.asyncquery.udp(dns.message.make_query("example.org.", "A"), "127.0.0.1",
+                                 timeout=1, port=port_a)
+
+
+async def test_cache_is_dropped_with_new_tables(server: tuple[DnsServer, int, int]) -> None:
+    srv, port_a, _ = server
+    await ask(port_a, "api.shop.svc.cluster.local.")
+    assert srv.resolver.cache
+    srv.resolver.swap(TABLES)
+    assert not srv.resolver.cache
+    await asyncio.sleep(0)
