@@ -22,9 +22,17 @@ LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port free for both UDP and TCP on 127.0.0.1 (the listeners take both)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            port = int(udp.getsockname()[1])
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
+                try:
+                    tcp.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
 
 
 @pytest.mark.parametrize(("tenant", "source", "trusted", "allowed"), [
@@ -44,7 +52,8 @@ def test_source_check(tenant: str, source: str, trusted: tuple[ipaddress.IPv4Net
 
 @pytest.fixture
 async def server() -> AsyncIterator[tuple[DnsServer, int, int]]:
-    port_a, port_b = free_port(), free_port()
+    port_a = free_port()
+    port_b = next(p for p in iter(free_port, None) if p != port_a)
     resolver = Resolver(TABLES, Forwarder((("127.0.0.1", free_port()),), 0.2), LOOPBACK)
     srv = DnsServer(resolver, (Listener("tenant-a", "127.0.0.1", port_a),
                                Listener("tenant-b", "127.0.0.1", port_b)))
