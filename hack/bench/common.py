@@ -56,7 +56,8 @@ def component(name: str) -> str:
     if name in ("etcd", "syncer"):
         return name
     cluster, _, part = name.rpartition("-")
-    part = {"apiserver": "apiserver", "manager": "controller-manager", "kwok": "kwok"}[part]
+    part = {"apiserver": "apiserver", "manager": "controller-manager", "kwok": "kwok",
+            "dns": "dns"}[part]
     kind = "management" if cluster.startswith("management") else cluster.split("-")[0]
     return f"{kind} {part}"
 
