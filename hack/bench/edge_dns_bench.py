@@ -37,9 +37,9 @@ from pathlib import Path
 
 import dns.message
 import dns.rcode
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import REPO, cpu_seconds, kubeconfig, percentile, sandbox_status
+
+from hack.sandbox_lib.edgedns import free_port_on_all
 
 TENANT = "bench-dns"
 DOMAIN = "cluster.local"
@@ -70,21 +70,6 @@ def bench_objects(services: int, namespaces: int) -> list[list[dict[str, object]
 def kubectl(kc: str, *args: str, stdin: str | None = None) -> str:
     return subprocess.run(["kubectl", f"--kubeconfig={kc}", *args], input=stdin, text=True,
                           capture_output=True, check=True, timeout=300).stdout
-
-
-def free_port(hosts: tuple[str, ...]) -> int:
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            probe.bind((hosts[0], 0))
-            port = int(probe.getsockname()[1])
-        try:
-            for host in hosts:
-                for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-                    with socket.socket(socket.AF_INET, kind) as s:
-                        s.bind((host, port))
-            return port
-        except OSError:
-            continue
 
 
 def corefile(port: int, kc: str, namespaces: int) -> str:
@@ -246,10 +231,9 @@ def main() -> int:
     args = parser.parse_args()
     status = sandbox_status(args.state_dir)
     kc = kubeconfig(status, args.edge)
-    coredns = Path(subprocess.run([str(REPO / "hack/build-bins"), "--print-dir"], text=True,
-                                  capture_output=True, check=True).stdout.strip()) / "coredns"
-    if not coredns.exists():
-        raise SystemExit(f"{coredns} missing: run hack/build-bins")
+    built = subprocess.run([str(REPO / "hack/build-bins"), "--coredns"], text=True,
+                           stdout=subprocess.PIPE, check=True).stdout.strip().splitlines()
+    coredns = Path(built[-1]) / "coredns"
     print(f"writing {args.services} Services in {args.namespaces} namespaces into {args.edge}")
     for batch in bench_objects(args.services, args.namespaces):
         kubectl(kc, "apply", "-f", "-",
@@ -263,7 +247,7 @@ def main() -> int:
 
 
 def run(args: argparse.Namespace, kc: str, coredns: Path) -> int:
-    port = free_port((OURS, COREDNS))
+    port = free_port_on_all([OURS, COREDNS])
     ours_names = [f"svc-{i}.bench-{i % args.namespaces}.svc.{DOMAIN}."
                   for i in range(args.services)]
     core_names = [f"svc-{i}.{edge_namespace(i % args.namespaces)}.svc.{DOMAIN}."

@@ -42,7 +42,7 @@ def edge_cluster_dns(addresses: dict[str, str]) -> dict[str, Any]:
     return {"clusterDomain": "cluster.local", "tenantNameservers": dict(addresses)}
 
 
-def _free_on_all(hosts: list[str], tries: int = 50) -> int:
+def free_port_on_all(hosts: list[str], tries: int = 50) -> int:
     """A port free for UDP and TCP on every host."""
     for _ in range(tries):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
@@ -86,7 +86,8 @@ def start_all(sandbox: Any, layouts: list[comp.ClusterLayout], topology: Topolog
               log: Any) -> list[dict[str, Any]]:
     """Starts the edge DNS processes; returns their entries for state.json."""
     addresses = plan(topology)
-    port = _free_on_all([a for per in addresses.values() for a in per.values()] + [UPSTREAM_HOST])
+    hosts = [a for per in addresses.values() for a in per.values()]
+    port = free_port_on_all([*hosts, UPSTREAM_HOST])
     entries, records = [], []
     for lay in layouts:
         if lay.role != "edge":
