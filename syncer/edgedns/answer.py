@@ -9,6 +9,8 @@ which tells the server to forward the query upstream.
 
 from __future__ import annotations
 
+import functools
+
 import dns.flags
 import dns.message
 import dns.name
@@ -36,7 +38,9 @@ def _srv_rrset(name: dns.name.Name, ttl: int, rec: NameRecords) -> dns.rrset.RRs
     return rrset
 
 
+@functools.lru_cache(maxsize=16)
 def soa(domain: str, ttl: int) -> dns.rrset.RRset:
+    """The zone's SOA (for negative answers); one shared, never changed instance."""
     origin = dns.name.from_text(domain)
     rrset = dns.rrset.RRset(origin, IN, dns.rdatatype.SOA)
     rrset.add(dns.rdata.from_text(IN, dns.rdatatype.SOA, f"ns.dns.{domain} hostmaster.{domain} "

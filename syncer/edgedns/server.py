@@ -7,8 +7,10 @@ must belong to the listener's tenant, any other source must be in
 ``trusted_sources``; otherwise the answer is REFUSED. Neither depends on
 anything inside the packet.
 
-Answers of the tables are cached as wire bytes per (tenant, query after its ID)
-until the tables change, so a repeated question costs a dict look-up. Names
+Answers of the tables are cached as wire bytes per tenant and query (after its
+ID), so a repeated question costs a dict look-up; a tenant's cache is dropped
+when its zone changes (not when another tenant's does, nor when pods come and
+go). Reverse answers, which depend on every tenant's addresses, are not cached. Names
 outside the cluster domain are forwarded (forward.py) without caching.
 """
 
@@ -34,7 +36,8 @@ from .settings import IPNetwork, Listener
 from .tables import Tables
 
 log = structlog.get_logger(__name__)
-CACHE_MAX = 50_000  # answers kept per tables generation
+CACHE_MAX = 50_000  # answers kept per tenant
+NO_CACHE: dict[tuple[bool, bytes], bytes] = {}
 UDP_PLAIN_MAX = 512
 TCP_IDLE_S = 10.0
 READ_BATCH = 64  # datagrams handled per wake-up before other work gets a turn
@@ -49,12 +52,12 @@ class Resolver:
     forwarder: Forwarder
     trusted: tuple[IPNetwork, ...]
     ttl: int = 5
-    cache: dict[tuple[str, bool, bytes], bytes] = field(default_factory=dict)
+    cache: dict[str, dict[tuple[bool, bytes], bytes]] = field(default_factory=dict)
     _trusted_memo: dict[str, bool] = field(default_factory=dict)
 
     def swap(self, tables: Tables) -> None:
-        self.tables = tables
-        self.cache = {}
+        old, self.tables = self.tables, tables
+        self.cache = {t: c for t, c in self.cache.items() if tables.zone(t) == old.zone(t)}
 
     def allowed(self, tenant: str, source: str) -> bool:
         owner = self.tables.pod_tenant.get(source)
@@ -73,7 +76,7 @@ class Resolver:
         return trusted
 
     def cached(self, tenant: str, wire: bytes) -> bytes | None:
-        body = self.cache.get((tenant, True, wire[2:]))
+        body = self.cache.get(tenant, NO_CACHE).get((True, wire[2:]))
         return wire[:2] + body if body is not None else None
 
     def local(self, tenant: str, source: str, wire: bytes,
@@ -89,9 +92,11 @@ class Resolver:
         if response is None:
             return None, query
         out = _render(response, query, udp)
-        if len(self.cache) >= CACHE_MAX:
-            self.cache.clear()
-        self.cache[(tenant, udp, wire[2:])] = out[2:]
+        if query.question and not query.question[0].name.to_text().lower().endswith(".arpa."):
+            cache = self.cache.setdefault(tenant, {})
+            if len(cache) >= CACHE_MAX:
+                cache.clear()
+            cache[(udp, wire[2:])] = out[2:]
         return out, None
 
 

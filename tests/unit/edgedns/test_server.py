@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import socket
 from collections.abc import AsyncIterator
@@ -15,8 +14,9 @@ import pytest
 from syncer.edgedns.forward import Forwarder
 from syncer.edgedns.server import DnsServer, Resolver
 from syncer.edgedns.settings import Listener
+from syncer.edgedns.tables import build_tables
 
-from .test_tables import TABLES
+from .test_tables import NAMESPACES, PODS, SERVICES, SLICES, TABLES
 
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
 
@@ -83,8 +83,8 @@ async def test_tenant_from_the_listener(server: tuple[DnsServer, int, int]) -> N
 
 async def test_untrusted_source_is_refused(server: tuple[DnsServer, int, int]) -> None:
     srv, port_a, _ = server
+    await ask(port_a, "api.shop.svc.cluster.local.")  # cached while trusted
     srv.resolver.trusted = ()
-    srv.resolver.swap(TABLES)  # forgets cached answers and the memo of sources
     srv.resolver._trusted_memo.clear()
     assert (await ask(port_a, "api.shop.svc.cluster.local.")).rcode() == dns.rcode.REFUSED
 
@@ -96,10 +96,14 @@ async def test_upstream_silence_gives_no_answer(server: tuple[DnsServer, int, in
                                  timeout=1, port=port_a)
 
 
-async def test_cache_is_dropped_with_new_tables(server: tuple[DnsServer, int, int]) -> None:
-    srv, port_a, _ = server
+async def test_cache_is_dropped_when_the_tenants_zone_changes(
+        server: tuple[DnsServer, int, int]) -> None:
+    srv, port_a, port_b = server
     await ask(port_a, "api.shop.svc.cluster.local.")
-    assert srv.resolver.cache
-    srv.resolver.swap(TABLES)
-    assert not srv.resolver.cache
-    await asyncio.sleep(0)
+    await ask(port_b, "api.shop.svc.cluster.local.")
+    srv.resolver.swap(build_tables("cluster.local", NAMESPACES, SERVICES, SLICES, []))
+    assert set(srv.resolver.cache) == {"tenant-a", "tenant-b"}  # only pods changed
+    without_api = [s for s in SERVICES if s["metadata"] != SERVICES[0]["metadata"]]
+    srv.resolver.swap(build_tables("cluster.local", NAMESPACES, without_api, SLICES, PODS))
+    assert set(srv.resolver.cache) == {"tenant-b"}
+    assert (await ask(port_a, "api.shop.svc.cluster.local.")).rcode() == dns.rcode.NXDOMAIN
