@@ -57,7 +57,7 @@ def component(name: str) -> str:
         return name
     cluster, _, part = name.rpartition("-")
     part = {"apiserver": "apiserver", "manager": "controller-manager", "kwok": "kwok",
-            "server": "metrics-server"}[part]
+            "server": "metrics-server", "dns": "dns"}[part]
     kind = "management" if cluster.startswith("management") else cluster.split("-")[0]
     return f"{kind} {part}"
 

@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from . import components as comp
-from . import kubelet, metrics, seed
+from . import edgedns, kubelet, metrics, seed
 from .kubectl import apply_with_retry, kubectl
 from .pki import ClusterPKI
 from .processes import (
@@ -62,6 +62,7 @@ class Sandbox:
             "syncer": state.get("syncer"),
             "gslb": state.get("gslb"),
             "metricsApi": state.get("metricsApi"),
+            "edgeDns": state.get("edgeDns", []),
             "processes": {r.name: ("running" if r in alive else "stopped") for r in alive + dead},
         }
 
@@ -219,6 +220,7 @@ class Sandbox:
         self._write_state(layouts, etcd_url, debugging)
         self._seed(layouts, log)
         self._start_gslb(next(lay for lay in layouts if lay.role == "management"), log)
+        self._start_edge_dns(layouts, log)
 
     def _kubelet_args(self, layout: comp.ClusterLayout) -> list[str]:
         """How this kube-apiserver reaches kubelets (fusionvc's endpoint, for a tenant)."""
@@ -249,6 +251,14 @@ class Sandbox:
         port = self.metrics_server_ports[lay.name]
         objs = metrics.apiservice_objects("metrics-server", port)
         apply_with_retry(lay.kubeconfig(), seed.as_list(objs), f"{lay.name} metrics APIService")
+
+
+    def _start_edge_dns(self, layouts: list[comp.ClusterLayout], log: Any) -> None:
+        """One edge DNS per edge cluster (hack/sandbox_lib/edgedns.py), listed in state.json."""
+        entries = edgedns.start_all(self, layouts, self.topology, log)
+        state = json.loads(self.state_file.read_text())
+        state["edgeDns"] = entries
+        self.state_file.write_text(json.dumps(state, indent=1))
 
     def _write_kubeconfigs(self, layout: comp.ClusterLayout) -> None:
         pki = layout.pki
@@ -317,6 +327,7 @@ class Sandbox:
         layouts: dict[str, comp.ClusterLayout],
     ) -> None:
         kc = mgmt.kubeconfig()
+        dns_plan = edgedns.plan(self.topology)
         apply_with_retry(
             kc,
             (REPO / "config/crd/fusionvc.io_tenants.yaml").read_text()
@@ -344,6 +355,8 @@ class Sandbox:
             items.append(
                 seed.tenant_object(spec) if lay.role == "tenant" else seed.edge_cluster_object(spec)
             )
+            if lay.role == "edge":
+                items[-1]["spec"]["dns"] = edgedns.edge_cluster_dns(dns_plan[name])
         apply_with_retry(kc, seed.as_list(items), "tenants and edge clusters")
         self._seed_user_regions(kc)
 

@@ -17,6 +17,7 @@ import structlog
 
 from scheduler import SchedulingPolicy
 from syncer.core.isolation import IsolationPolicy
+from syncer.edgedns.pod_dns import EdgeDNS
 from syncer.fleet.specs import EdgeSpec, TenantSpec
 from syncer.kube import Obj
 from syncer.kube.apis import ResourceType
@@ -117,6 +118,11 @@ class EdgeConn(ClusterConn):
     def entrance(self) -> tuple[tuple[str, str], ...]:
         """(address, carrier) where users reach services on this cluster (GSLB)."""
         return self.spec.entrance
+
+    def dns_for(self, tenant: str) -> EdgeDNS | None:
+        """The edge DNS that tenant's pods here use (None: the edge cluster's own DNS)."""
+        address = self.spec.dns_nameservers.get(tenant)
+        return EdgeDNS(address, self.spec.cluster_domain) if address else None
 
 
 def merge_specs(specs: list[WatchSpec]) -> list[WatchSpec]:

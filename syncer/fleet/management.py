@@ -246,3 +246,5 @@ class Management:
     @staticmethod
     def _update_edge(conn: EdgeConn, spec: Obj) -> None:
         conn.spec = parse_edge_spec(spec)
+        for problem in conn.spec.dns_problems:
+            log.warning("edge DNS address ignored", edge=conn.name, problem=problem)

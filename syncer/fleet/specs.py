@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from syncer.core.isolation import IsolationPolicy
+from syncer.edgedns.pod_dns import tenant_nameservers
 from syncer.kube import Obj
 
 
@@ -53,6 +54,11 @@ class EdgeSpec:
     runtime_handlers: frozenset[str] = frozenset()
     # (address, carrier) where users reach services on this cluster (GSLB answers).
     entrance: tuple[tuple[str, str], ...] = ()
+    # The edge DNS (syncer.edgedns) per tenant, and the tenants' cluster domain; problems
+    # are addresses refused while parsing, for the log.
+    dns_nameservers: Mapping[str, str] = field(default_factory=_empty)
+    cluster_domain: str = "cluster.local"
+    dns_problems: tuple[str, ...] = ()
 
 
 def secret_key_ref(spec: Obj) -> SecretKeyRef:
@@ -79,6 +85,7 @@ def parse_tenant_spec(spec: Obj) -> TenantSpec:
 
 
 def parse_edge_spec(spec: Obj) -> EdgeSpec:
+    nameservers, domain, problems = tenant_nameservers(spec)
     return EdgeSpec(
         kubeconfig=secret_key_ref(spec),
         region=str(spec.get("region", "")),
@@ -87,4 +94,6 @@ def parse_edge_spec(spec: Obj) -> EdgeSpec:
         unschedulable=bool(spec.get("unschedulable")),
         runtime_handlers=frozenset(str(h) for h in spec.get("runtimeHandlers") or []),
         entrance=tuple((str(e.get("address", "")), str(e.get("carrier") or ""))
-                       for e in spec.get("entrance") or []))
+                       for e in spec.get("entrance") or []),
+        dns_nameservers=MappingProxyType(nameservers), cluster_domain=domain,
+        dns_problems=tuple(problems))

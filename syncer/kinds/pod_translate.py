@@ -13,6 +13,7 @@ import copy
 import json
 
 from syncer.core import markers
+from syncer.edgedns.pod_dns import EdgeDNS, edge_pod_dns
 from syncer.kube import Obj
 
 # Fields of the pod spec that make no sense in the edge cluster.
@@ -59,13 +60,17 @@ def _strip_token_volumes(spec: Obj) -> None:
 
 def translate_pod_down(pod: Obj, *, tenant: str, edge_namespace: str, edge_node: str,
                        virtual_node: str, service_account: str = "default",
-                       runtime_class: str | None = None) -> Obj:
+                       runtime_class: str | None = None, dns: EdgeDNS | None = None) -> Obj:
     """The edge copy of a tenant pod. ``runtime_class`` is the edge name of the pod's
-    RuntimeClass (names.edge_runtime_class), when it names one."""
+    RuntimeClass (names.edge_runtime_class), when it names one; ``dns`` the edge DNS its
+    tenant's pods use on that edge cluster."""
     meta = pod["metadata"]
     spec = copy.deepcopy(pod["spec"])
     for name in DROPPED_SPEC_FIELDS:
         spec.pop(name, None)
+    for name in ("dnsPolicy", "dnsConfig"):  # the edge DNS for tenant names (edgedns/pod_dns)
+        spec.pop(name, None)
+    spec.update(edge_pod_dns(pod["spec"], meta.get("namespace", ""), dns))
     _strip_token_volumes(spec)
     for group in ("initContainers", "containers", "ephemeralContainers"):
         for container in spec.get(group) or []:

@@ -220,7 +220,8 @@ class PodSyncer(ResourceSyncer):
         vnode = virtual_node_name(edge.name, placement.node)
         epod = translate_pod_down(tpod, tenant=tenant.name, edge_namespace=ns,
                                   edge_node=placement.node, virtual_node=vnode,
-                                  runtime_class=_edge_runtime_class(tenant, tpod))
+                                  runtime_class=_edge_runtime_class(tenant, tpod),
+                                  dns=edge.dns_for(tenant.name))
         # Assumed before the first await: other workers schedule while this one waits.
         self.ctx.placer.assume(edge.name, placement.node, epod)
         try:

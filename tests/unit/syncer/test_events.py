@@ -1,4 +1,4 @@
-"""Events copied up (syncer/resources/events.py)."""
+"""Events copied up (syncer/kinds/events.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Virtual node translation (syncer/resources/nodes.py)."""
+"""Virtual node translation (syncer/kinds/nodes.py)."""
 
 from __future__ import annotations
 

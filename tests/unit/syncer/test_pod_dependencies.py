@@ -1,4 +1,4 @@
-"""Which ConfigMaps and Secrets a pod uses (syncer/resources/pods.py: dependency_refs)."""
+"""Which ConfigMaps and Secrets a pod uses (syncer/kinds/dependents.py: dependency_refs)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Pod translation between tenant and edge (syncer/resources/pod_translate.py)."""
+"""Pod translation between tenant and edge (syncer/kinds/pod_translate.py)."""
 
 from __future__ import annotations
 

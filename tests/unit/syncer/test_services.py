@@ -1,4 +1,4 @@
-"""Service translation (syncer/resources/services.py)."""
+"""Service translation (syncer/kinds/services.py)."""
 
 from __future__ import annotations
 
