@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 
-HIGH_WATER = 64 * 1024
+HIGH_WATER = 256 * 1024
 
 
 class _Half(asyncio.Protocol):

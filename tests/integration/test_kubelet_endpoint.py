@@ -212,16 +212,21 @@ def test_cp_out_of_a_pod(setup: Setup, tmp_path: Path) -> None:
     assert (tmp_path / "copy.txt").read_text() == payload
 
 
-def test_attach_streams_what_the_container_writes(setup: Setup) -> None:
-    tag = uuid.uuid4().hex[:8]
-    proc = setup.popen("attach", POD, "-c", "main")
+def assert_attach_sees_new_output(setup: Setup, container: str) -> None:
+    """kubectl attach -c CONTAINER prints a line the container writes after attaching."""
+    line = f"attached-{container}-{uuid.uuid4().hex[:8]}"
+    proc = setup.popen("attach", POD, "-c", container)
     try:
         time.sleep(3)
-        setup.log_line(f"attached-{tag}")
-        assert f"attached-{tag}" in read_until(proc, f"attached-{tag}", 30)
+        setup.log_line(line)
+        assert line in read_until(proc, line, 30)
     finally:
         proc.kill()
         proc.communicate(timeout=10)
+
+
+def test_attach_streams_what_the_container_writes(setup: Setup) -> None:
+    assert_attach_sees_new_output(setup, "main")
 
 
 def test_port_forward_round_trips_bytes_on_several_ports(setup: Setup) -> None:
@@ -296,15 +301,7 @@ def _ephemeral_names(pod: dict[str, Any]) -> set[str]:
 def test_debug_container_reaches_the_edge_and_attach_reaches_it(setup: Setup) -> None:
     setup.kubectl("debug", POD, "--image=busybox", "-c", "dbg", "--", "sleep", "1d")
     wait_for(lambda: "dbg" in _ephemeral_names(_edge_pod(setup)), 60, "dbg on the edge pod")
-    tag = uuid.uuid4().hex[:8]
-    proc = setup.popen("attach", POD, "-c", "dbg")
-    try:
-        time.sleep(3)
-        setup.log_line(f"debugged-{tag}")
-        assert f"debugged-{tag}" in read_until(proc, f"debugged-{tag}", 30)
-    finally:
-        proc.kill()
-        proc.communicate(timeout=10)
+    assert_attach_sees_new_output(setup, "dbg")
 
 
 def _refused_events(setup: Setup, pod: str) -> list[dict[str, Any]]:

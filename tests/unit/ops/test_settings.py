@@ -156,3 +156,25 @@ def test_null_optional_string_in_file_means_unset(tmp_path: Path) -> None:
     settings = load_settings(["--config", config], {})
     assert settings.management.kubeconfig is None
     assert settings.leader.lease_namespace == "ops"
+
+
+KUBELET_FILES = ["--kubelet-cert-file=c.crt", "--kubelet-key-file=c.key",
+                 "--kubelet-client-ca-file=ca.crt"]
+
+
+def test_kubelet_endpoint_is_off_until_its_files_are_given() -> None:
+    assert not load_settings([], {}).kubelet.enabled
+    s = load_settings([*KUBELET_FILES, "--kubelet-host=127.0.0.1"], {})
+    assert s.kubelet.enabled and s.kubelet.advertise_address == "127.0.0.1"
+    assert (s.kubelet.port, s.kubelet.advertise_port) == (10250, 0)
+
+
+@pytest.mark.parametrize(("argv", "where"), [
+    (KUBELET_FILES[:2], "--kubelet-cert-file"),  # no client CA
+    (KUBELET_FILES, "default of kubelet.host"),  # 0.0.0.0 and nothing to advertise
+    ([*KUBELET_FILES, "--kubelet-host=::"], "--kubelet-host"),
+    (["--kubelet-port=70000"], "--kubelet-port"),
+])
+def test_kubelet_endpoint_errors_name_the_setting(argv: list[str], where: str) -> None:
+    with pytest.raises(SettingsError, match=where):
+        load_settings(argv, {})
