@@ -18,6 +18,7 @@ from types import MappingProxyType
 
 from syncer.core.isolation import IsolationPolicy
 from syncer.edgedns.pod_dns import tenant_nameservers
+from syncer.gslb.model import tenant_zones
 from syncer.kube import Obj
 
 
@@ -42,6 +43,7 @@ class TenantSpec:
     resource_quota: Mapping[str, str] = field(default_factory=_empty)
     default_limits: Mapping[str, str] = field(default_factory=_empty)
     scheduling: Obj | None = None  # raw; see scheduler.parse_policy
+    dns_zones: tuple[str, ...] = ()  # zones its ServiceDomains may claim (normalised)
 
 
 @dataclass(frozen=True)
@@ -81,7 +83,8 @@ def parse_tenant_spec(spec: Obj) -> TenantSpec:
                                   allow_load_balancer=bool(iso.get("allowLoadBalancer"))),
         resource_quota=_strings(iso.get("resourceQuota")),
         default_limits=_strings(iso.get("defaultLimits")),
-        scheduling=spec.get("scheduling"))
+        scheduling=spec.get("scheduling"),
+        dns_zones=tenant_zones({"spec": spec}))
 
 
 def parse_edge_spec(spec: Obj) -> EdgeSpec:

@@ -26,7 +26,7 @@ from syncer.core.keys import WorkKey
 from syncer.core.names import edge_namespace, short_hash
 from syncer.core.syncer import ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
-from syncer.gslb.model import RECORD_KEY, RECORD_LABEL, normalize, tenant_zones
+from syncer.gslb.model import RECORD_KEY, RECORD_LABEL, normalize
 from syncer.gslb.source import record_of
 from syncer.kinds.servicedomain_translate import (
     Claimant,
@@ -146,7 +146,7 @@ class ServiceDomainSyncer(ResourceSyncer):
         for tenant in self.ctx.tenants.values():
             if SERVICEDOMAINS.plural not in tenant.informers:
                 continue
-            zones = tenant_zones({"spec": tenant.spec})
+            zones = tenant.spec.dns_zones
             for sd in tenant.store(SERVICEDOMAINS).by_index("hostname", hostname):
                 meta = sd["metadata"]
                 if (tenant.name, meta["namespace"], meta["name"]) != skip \
@@ -184,7 +184,7 @@ class ServiceDomainSyncer(ResourceSyncer):
         hostname = normalize(str(sd["spec"].get("hostname", "")))
         me = Claimant(tenant.name, key.namespace, key.name,
                       sd["metadata"].get("creationTimestamp", ""),
-                      tenant_zones({"spec": tenant.spec}))
+                      tenant.spec.dns_zones)
         result = claim(hostname, me, self._claimants(hostname, (me.tenant, me.namespace,
                                                                 me.name)))
         svc = tenant.get(SERVICES, key.namespace, str(sd["spec"].get("service", "")))
