@@ -16,6 +16,10 @@ flight (queries/s, and queries per CPU second of the server process, from
 /proc), then an open loop at a fixed offered rate (p50/p99 latency). Prints
 the figures and the ratios. Nothing is sent anywhere but 127.x addresses.
 
+On a shared machine both servers and this generator run niced (``--nice``), and
+the latency run uses SCHED_FIFO (``--no-realtime`` to measure with the machine's
+run queue included): the p99 of a loaded 2-core machine is its run queue's.
+
     PYTHONPATH=. .venv/bin/python hack/bench/edge_dns_bench.py [--state-dir .sandbox-test]
 """
 
