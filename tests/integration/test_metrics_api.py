@@ -195,3 +195,22 @@ def test_hpa_scales_up_and_down_with_usage(sandbox: SandboxHandle,
               "--overwrite")
     wait_for(lambda: hpa_replicas(a, ns) == 1, 300, "HPA scaling back down", every=3)
     a.kubectl("delete", "namespace", ns, "--wait=false")
+
+
+def test_edge_metrics_servers_scrape_kwok_on_loopback(sandbox: SandboxHandle) -> None:
+    """One metrics-server per edge, listed by status --json; nodes point at kwok on 127.0.0.1."""
+    status = sandbox.status()
+    for edge in ("edge-bj", "edge-sh", "edge-gz"):
+        assert status["processes"][f"{edge}-metrics-server"] == "running"
+        entry = next(c for c in status["clusters"] if c["name"] == edge)
+        assert entry["metricsServer"].startswith("https://127.0.0.1:")
+        for node in items(sandbox[edge], "nodes"):
+            addresses = node["status"]["addresses"]
+            # metrics-server dials InternalIP only (--kubelet-preferred-address-types).
+            assert [a["address"] for a in addresses if a["type"] == "InternalIP"] == ["127.0.0.1"]
+            assert node["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] > 0
+        wait_for(lambda e=edge: get_json(sandbox[e], "apiservice", "v1beta1.metrics.k8s.io")
+                 ["status"]["conditions"][0]["status"] == "True", 120, f"{edge} metrics API")
+    edge = sandbox["edge-bj"]
+    wait_for(lambda: edge.kubectl("top", "pods", "-n", "edge-system", "--no-headers",
+                                  check=False).returncode == 0, 120, "edge top pods")
