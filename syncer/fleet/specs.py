@@ -34,6 +34,17 @@ class SecretKeyRef:
 
 
 @dataclass(frozen=True)
+class RegistrySpec:
+    """A platform registry whose credentials fusionvc gives the tenant's edge pods.
+
+    ``credentials_secret`` names a Secret in the management cluster's fusionvc
+    namespace (type kubernetes.io/dockerconfigjson or kubernetes.io/basic-auth)."""
+
+    server: str
+    credentials_secret: str
+
+
+@dataclass(frozen=True)
 class TenantSpec:
     kubeconfig: SecretKeyRef = field(default_factory=SecretKeyRef)
     isolation: IsolationPolicy = field(default_factory=IsolationPolicy)
@@ -41,6 +52,7 @@ class TenantSpec:
     resource_quota: Mapping[str, str] = field(default_factory=_empty)
     default_limits: Mapping[str, str] = field(default_factory=_empty)
     scheduling: Obj | None = None  # raw; see scheduler.parse_policy
+    registries: tuple[RegistrySpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,7 +85,11 @@ def parse_tenant_spec(spec: Obj) -> TenantSpec:
                                   allow_load_balancer=bool(iso.get("allowLoadBalancer"))),
         resource_quota=_strings(iso.get("resourceQuota")),
         default_limits=_strings(iso.get("defaultLimits")),
-        scheduling=spec.get("scheduling"))
+        scheduling=spec.get("scheduling"),
+        registries=tuple(RegistrySpec(server=str(r.get("server", "")).lower().rstrip("/"),
+                                      credentials_secret=str(
+                                          (r.get("credentialsSecretRef") or {}).get("name", "")))
+                         for r in spec.get("registries") or []))
 
 
 def parse_edge_spec(spec: Obj) -> EdgeSpec:

@@ -9,6 +9,8 @@
 - ``events``: ``EventSyncer``, up: edge Events about the tenant's objects.
 - ``runtimeclasses``: ``RuntimeClassSyncer``, down: tenant-scoped copies where the
   operator allows the handler; limits where pods naming one may be placed.
+- ``registry_credentials``: ``RegistryCredentialSyncer``, down: the image pull Secret
+  of the tenant's platform registries where its pods pull from them.
 
 ``BUILTIN_SYNCERS`` lists them, in the order they are built; a new kind is one
 new module plus one line here (see docs/architecture.md, "How to add a kind").
@@ -22,6 +24,7 @@ from syncer.kinds.events import EventSyncer
 from syncer.kinds.namespaces import NamespaceSyncer
 from syncer.kinds.nodes import VirtualNodeSyncer
 from syncer.kinds.pods import PodSyncer
+from syncer.kinds.registry_credentials import RegistryCredentialSyncer
 from syncer.kinds.runtimeclasses import RuntimeClassSyncer
 from syncer.kinds.secrets import SecretSyncer
 from syncer.kinds.services import ServiceSyncer
@@ -32,6 +35,7 @@ BUILTIN_SYNCERS: tuple[type[ResourceSyncer], ...] = (
     ConfigMapSyncer,
     SecretSyncer,
     RuntimeClassSyncer,
+    RegistryCredentialSyncer,
     ServiceSyncer,
     PodSyncer,
     EventSyncer,
