@@ -29,6 +29,7 @@ from syncer.fleet.registries import (
     resolve_registry_auths,
 )
 from syncer.fleet.specs import parse_edge_spec, parse_tenant_spec, secret_key_ref
+from syncer.fleet.tenant_crds import TenantCRDs
 from syncer.kube import Obj
 from syncer.kube.apis import EDGECLUSTERS, NAMESPACES, NODES, PODS, SECRETS, TENANTS, ResourceType
 from syncer.kube.client import KubeClient, KubeError
@@ -54,6 +55,7 @@ class Management:
         self.client, self.namespace, self.ctx = client, namespace, ctx
         self.controller, self.placer, self.metrics = controller, placer, metrics
         self.fingerprints: dict[tuple[str, str], tuple[str, str]] = {}
+        self.tenant_crds = TenantCRDs()  # tenant-facing CRDs (config/crd/tenant)
         self.informers = {
             "Tenant": Informer(client, TENANTS, Store()),
             "EdgeCluster": Informer(client, EDGECLUSTERS, Store()),
@@ -148,11 +150,13 @@ class Management:
             await self._set_status(TENANTS, obj, False, err.reason, err.message)
             return REFRESH_TENANT
         if client is not None:
+            await self.tenant_crds.ensure(client)  # before the informers that watch them
             conn = TenantConn(key.name, "tenant", client, uid=obj["metadata"]["uid"])
             self.ctx.tenants[key.name] = conn
             self.controller.start_tenant(conn)
             log.info("tenant connected", tenant=key.name)
         conn = self.ctx.tenants[key.name]
+        await self.tenant_crds.ensure(conn.client)  # a retry when the first attempt failed
         policy_cond = self._apply_policy(conn, obj)
         self.metrics.cluster_reachable.labels(key.name, "tenant").set(1 if conn.healthy else 0)
         ready, reason, message = self._health(conn)

@@ -11,6 +11,8 @@
   operator allows the handler; limits where pods naming one may be placed.
 - ``registry_credentials``: ``RegistryCredentialSyncer``, down: the image pull Secret
   of the tenant's platform registries where its pods pull from them.
+- ``imageprewarms`` (+ ``prewarm_translate``): ``ImagePrewarmSyncer``, down: one pull Job
+  per target edge node, progress per cluster up (tenant kind edge.fusionvc.io).
 
 ``BUILTIN_SYNCERS`` lists them, in the order they are built; a new kind is one
 new module plus one line here (see docs/architecture.md, "How to add a kind").
@@ -21,6 +23,7 @@ from __future__ import annotations
 from syncer.core.syncer import ResourceSyncer
 from syncer.kinds.configmaps import ConfigMapSyncer
 from syncer.kinds.events import EventSyncer
+from syncer.kinds.imageprewarms import ImagePrewarmSyncer
 from syncer.kinds.namespaces import NamespaceSyncer
 from syncer.kinds.nodes import VirtualNodeSyncer
 from syncer.kinds.pods import PodSyncer
@@ -36,6 +39,7 @@ BUILTIN_SYNCERS: tuple[type[ResourceSyncer], ...] = (
     SecretSyncer,
     RuntimeClassSyncer,
     RegistryCredentialSyncer,
+    ImagePrewarmSyncer,
     ServiceSyncer,
     PodSyncer,
     EventSyncer,

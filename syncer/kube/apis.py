@@ -43,3 +43,7 @@ LEASES = ResourceType("coordination.k8s.io", "v1", "leases", "Lease")
 TENANTS = ResourceType("fusionvc.io", "v1alpha1", "tenants", "Tenant", namespaced=False)
 EDGECLUSTERS = ResourceType("fusionvc.io", "v1alpha1", "edgeclusters", "EdgeCluster",
                             namespaced=False)
+CRDS = ResourceType("apiextensions.k8s.io", "v1", "customresourcedefinitions",
+                    "CustomResourceDefinition", namespaced=False)
+JOBS = ResourceType("batch", "v1", "jobs", "Job")
+IMAGEPREWARMS = ResourceType("edge.fusionvc.io", "v1alpha1", "imageprewarms", "ImagePrewarm")
