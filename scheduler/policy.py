@@ -26,7 +26,8 @@ class ResourceStrategy(enum.Enum):
 
 # Preset weights of the score plugins per mode. nodeAffinity and
 # taintToleration keep kube-scheduler's default weights (2 and 3) in every
-# mode: they carry the pod's own preferences.
+# mode: they carry the pod's own preferences. imageLocality weighs 3 in every mode: a
+# multi-GB image or model already on a node saves minutes of cold start whatever the mode.
 MODE_PRESETS: Mapping[str, Mapping[str, int]] = MappingProxyType(
     {
         "latency-first": MappingProxyType(
@@ -37,6 +38,7 @@ MODE_PRESETS: Mapping[str, Mapping[str, int]] = MappingProxyType(
                 "spread": 2,
                 "nodeAffinity": 2,
                 "taintToleration": 3,
+                "imageLocality": 3,
             }
         ),
         "cost-first": MappingProxyType(
@@ -47,6 +49,7 @@ MODE_PRESETS: Mapping[str, Mapping[str, int]] = MappingProxyType(
                 "spread": 2,
                 "nodeAffinity": 2,
                 "taintToleration": 3,
+                "imageLocality": 3,
             }
         ),
         "balanced": MappingProxyType(
@@ -57,6 +60,7 @@ MODE_PRESETS: Mapping[str, Mapping[str, int]] = MappingProxyType(
                 "spread": 2,
                 "nodeAffinity": 2,
                 "taintToleration": 3,
+                "imageLocality": 3,
             }
         ),
     }

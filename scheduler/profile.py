@@ -43,6 +43,7 @@ DEFAULT_PLUGIN_ORDER = (
     "cost",
     "resources",
     "spread",
+    "imageLocality",
 )
 
 ADAPTIVE = 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 from ..registry import Registry
 from .cluster_healthy import ClusterHealthy
 from .cost import CostScore
+from .image_locality import ImageLocality
 from .latency import LatencyScore
 from .node_affinity import NodeAffinity
 from .node_arch import NodeArch
@@ -35,6 +36,7 @@ BUILTIN_PLUGINS = (
     CostScore,
     ResourceAllocationScore,
     SpreadScore,
+    ImageLocality,
 )
 
 
@@ -49,6 +51,7 @@ __all__ = [
     "BUILTIN_PLUGINS",
     "ClusterHealthy",
     "CostScore",
+    "ImageLocality",
     "LatencyScore",
     "NodeAffinity",
     "NodeArch",

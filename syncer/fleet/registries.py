@@ -22,6 +22,7 @@ from types import MappingProxyType
 
 import orjson
 
+from scheduler.images import image_host, registry_host
 from syncer.fleet.specs import RegistrySpec
 from syncer.kube import Obj
 
@@ -29,8 +30,6 @@ from syncer.kube import Obj
 REGISTRY_CREDENTIALS_KIND = "RegistryCredentials"
 # The edge Secret holding them, in each edge namespace whose pods pull from them.
 PULL_SECRET = "fusionvc-registry-credentials"
-DOCKER_HUB = "docker.io"
-_DOCKER_HUB_ALIASES = ("index.docker.io", "registry-1.docker.io", "registry.hub.docker.com")
 
 
 @dataclass(frozen=True)
@@ -48,16 +47,10 @@ class RegistryAuths:
 def normalize_server(server: str) -> str:
     """The registry host as image references spell it (lower case, Docker Hub as docker.io)."""
     host = server.lower().removeprefix("https://").removeprefix("http://").split("/", 1)[0]
-    return DOCKER_HUB if host in _DOCKER_HUB_ALIASES else host
+    return registry_host(host)
 
 
-def image_registry(image: str) -> str:
-    """The registry host of an image reference (Docker's rule: the first path component
-    is a host when it has a '.' or ':' or is 'localhost'; otherwise Docker Hub)."""
-    first, sep, _rest = image.partition("/")
-    if sep and ("." in first or ":" in first or first == "localhost"):
-        return normalize_server(first)
-    return DOCKER_HUB
+image_registry = image_host  # Docker's rule, owned by scheduler.images
 
 
 def pod_images(pod: Obj) -> Iterable[str]:
