@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from itertools import compress
+from operator import attrgetter
 
 from ..framework import MAX_NODE_SCORE, SKIP, CycleState, StateKey, Status
 from ..images import pod_images
@@ -28,6 +30,7 @@ from ..snapshot import ClusterSnapshot
 MB = 1024 * 1024
 MIN_THRESHOLD = 23 * MB  # kube-scheduler's: smaller images pull fast anyway
 MAX_IMAGE_THRESHOLD = 10_000 * MB  # kube-scheduler: 1000 MB per container
+_IMAGES_OF = attrgetter("facts.images")
 IMAGES = StateKey[tuple[str, ...]]("imageLocality.images")
 
 
@@ -73,15 +76,19 @@ class ImageLocality:
     def score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
         images = state.read(IMAGES)
         counts, total = self._counts, state.snapshot.num_nodes
-        scores = []
-        for node in nodes:
-            have = node.facts.images
+        # Each image's share of nodes, once per cycle; most nodes report none of the images.
+        shares = [(image, counts[image] / total) for image in images if counts[image]]
+        scores = [0] * len(nodes)
+        reported = list(map(_IMAGES_OF, nodes))  # C loops: only nodes with images cost more
+        for i in compress(range(len(nodes)), reported):
+            have = reported[i]
             raw = 0.0
-            for image in images:
+            for image, share in shares:
                 size = have.get(image)
-                if size is not None:
-                    raw += image_score(size, counts[image], total)
-            scores.append(priority(raw, len(images)))
+                if size:
+                    raw += size * share
+            if raw > MIN_THRESHOLD:
+                scores[i] = priority(raw, len(images))
         return scores
 
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
