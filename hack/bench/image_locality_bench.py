@@ -3,7 +3,7 @@
 Usage: python hack/bench/image_locality_bench.py [--pods N]
 
 For each size (5,000 and 20,000 nodes) the same synthetic fleet as
-scheduler_bench.py is built twice from the same seed, with a fifth of the nodes
+scheduler_bench.py is built afresh (same seed) for every run, with a fifth of the nodes
 reporting one to three of six model images (2-8 GB) in status.images; 80% of the
 pending pods use one of those images. The same pods are scheduled (and
 assumed) once with the default profile and once with the default profile
