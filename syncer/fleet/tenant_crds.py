@@ -15,17 +15,16 @@ import hashlib
 import os
 import weakref
 from pathlib import Path
-from typing import Any
 
 import orjson
 import structlog
 import yaml
 
+from syncer.kube import Obj
 from syncer.kube.apis import CRDS
 from syncer.kube.client import KubeClient, KubeError
 
 log = structlog.get_logger(__name__)
-Obj = dict[str, Any]
 HASH_ANNOTATION = "fusionvc.io/manifest-sha256"
 ESTABLISH_TIMEOUT = 30.0
 DIR_ENV = "FUSIONVC_TENANT_CRD_DIR"  # the image sets it; a checkout uses config/crd/tenant
