@@ -15,11 +15,12 @@ import logging
 import math
 import statistics
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
+from .images import node_images
 from .podaffinity import TenantPod
 from .quantity import parse_decimal
 from .resources import CPU, GPU, MEMORY, PODS, PodResources, parse_resource_list_lenient
@@ -61,6 +62,9 @@ class NodeFacts:
     soft_taints: tuple[Taint, ...]  # PreferNoSchedule
     unschedulable: bool
     ready: bool
+    # Normalised image -> size in bytes, from status.images (scheduler.images); the kubelet
+    # reports pre-warmed images there too.
+    images: Mapping[str, int] = field(default_factory=dict)
 
 
 def _price(node_name: str, annotations: Mapping[str, str]) -> float | None:
@@ -130,6 +134,7 @@ def node_facts(
         soft_taints=tuple(t for t in taints if t.effect == PREFER_NO_SCHEDULE),
         unschedulable=bool(spec.get("unschedulable")),
         ready=_is_ready(status),
+        images=node_images(status),
     )
 
 

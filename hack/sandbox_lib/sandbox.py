@@ -352,6 +352,8 @@ class Sandbox:
             syncer_kc = yaml.safe_load(lay.kubeconfig("syncer").read_text())
             items.append(seed.kubeconfig_secret(f"{name}-kubeconfig", syncer_kc))
             spec = specs[name]
+            if lay.role == "tenant":  # registry credentials (issue 15)
+                items.extend(seed.registry_secrets(spec))
             items.append(
                 seed.tenant_object(spec) if lay.role == "tenant" else seed.edge_cluster_object(spec)
             )

@@ -139,6 +139,8 @@ def tenant_object(cluster: ClusterSpec) -> dict[str, Any]:
         spec["scheduling"] = tenant["scheduling"]
     if "dns" in tenant:  # GSLB: zones the tenant may export
         spec["dns"] = tenant["dns"]
+    if tenant.get("registries"):
+        spec["registries"] = tenant_registries(cluster)
     return {
         "apiVersion": "fusionvc.io/v1alpha1",
         "kind": "Tenant",
@@ -178,3 +180,39 @@ def user_region_objects(networks: tuple[dict[str, Any], ...]) -> list[dict[str, 
 
 def as_list(items: list[dict[str, Any]]) -> str:
     return yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": items}, sort_keys=False)
+
+
+# ---- registry credentials (issue 15): Tenant.spec.registries and their management Secrets ----
+
+
+def registry_secret_name(cluster: str, index: int) -> str:
+    return f"{cluster}-registry-{index}"
+
+
+def tenant_registries(cluster: ClusterSpec) -> list[dict[str, Any]]:
+    """``spec.registries`` of a sandbox tenant: each names its credentials Secret."""
+    return [
+        {
+            "server": r["server"],
+            "credentialsSecretRef": {"name": registry_secret_name(cluster.name, i)},
+        }
+        for i, r in enumerate(cluster.tenant.get("registries") or [])
+    ]
+
+
+def registry_secrets(cluster: ClusterSpec) -> list[dict[str, Any]]:
+    """The basic-auth Secrets (sandbox-only values from config/sandbox.yaml) in fusionvc-system."""
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "kubernetes.io/basic-auth",
+            "metadata": {
+                "name": registry_secret_name(cluster.name, i),
+                "namespace": SYSTEM_NAMESPACE,
+                "labels": {"app.kubernetes.io/part-of": "fusionvc"},
+            },
+            "stringData": {"username": str(r["username"]), "password": str(r["password"])},
+        }
+        for i, r in enumerate(cluster.tenant.get("registries") or [])
+    ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 from ..registry import Registry
 from .cluster_healthy import ClusterHealthy
 from .cost import CostScore
+from .image_locality import ImageLocality
 from .inter_pod_affinity import InterPodAffinity
 from .latency import LatencyScore
 from .node_affinity import NodeAffinity
@@ -41,6 +42,7 @@ BUILTIN_PLUGINS = (
     CostScore,
     ResourceAllocationScore,
     SpreadScore,
+    ImageLocality,
 )
 
 
@@ -55,6 +57,7 @@ __all__ = [
     "BUILTIN_PLUGINS",
     "ClusterHealthy",
     "CostScore",
+    "ImageLocality",
     "InterPodAffinity",
     "LatencyScore",
     "NodeAffinity",

@@ -18,6 +18,7 @@ import structlog
 from scheduler import SchedulingPolicy
 from syncer.core.isolation import IsolationPolicy
 from syncer.edgedns.pod_dns import EdgeDNS
+from syncer.fleet.registries import RegistryAuths
 from syncer.fleet.specs import EdgeSpec, TenantSpec
 from syncer.kube import Obj
 from syncer.kube.apis import ResourceType
@@ -92,6 +93,8 @@ class TenantConn(ClusterConn):
     uid: str = ""
     spec: TenantSpec = field(default_factory=TenantSpec)
     scheduling: SchedulingPolicy | None = None  # the last valid policy; None: the default
+    # spec.registries resolved by Management (fleet/registries.py); never printed.
+    registry_auths: RegistryAuths = field(default_factory=RegistryAuths, repr=False)
 
     @property
     def isolation(self) -> IsolationPolicy:

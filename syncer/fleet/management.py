@@ -24,6 +24,11 @@ from syncer.core.controller import Controller
 from syncer.core.keys import WorkKey
 from syncer.fleet.conn import ClusterConn, EdgeConn, TenantConn
 from syncer.fleet.connect import ConnectError, connect, kubeconfig_from_secret
+from syncer.fleet.registries import (
+    REGISTRY_CREDENTIALS_KIND,
+    registry_condition,
+    resolve_registry_auths,
+)
 from syncer.fleet.specs import parse_edge_spec, parse_tenant_spec, secret_key_ref
 from syncer.fleet.tenant_crds import TenantCRDs
 from syncer.kube import Obj
@@ -74,7 +79,9 @@ class Management:
         name = (new or old or {})["metadata"]["name"]
         for kind in ("Tenant", "EdgeCluster"):
             for obj in self.informers[kind].store:
-                if secret_key_ref(obj.get("spec") or {}).name == name:
+                if secret_key_ref(obj.get("spec") or {}).name == name or (
+                        kind == "Tenant" and any(r.credentials_secret == name for r in
+                                                 parse_tenant_spec(obj["spec"]).registries)):
                     self.ctx.queue.add(WorkKey(SYSTEM, kind, "", obj["metadata"]["name"]))
 
     @property
@@ -161,7 +168,7 @@ class Management:
         pods = sum(1 for p in conn.store(PODS) if p["spec"].get("nodeName")) if conn.synced else 0
         self.controller.count_managed(key.name)
         await self._set_status(TENANTS, obj, ready, reason, message, {"syncedPods": pods},
-                               (policy_cond,))
+                               (policy_cond, self._resolve_registries(conn)))
         return REFRESH_TENANT if conn.synced else REFRESH_LOADING
 
     def _apply_policy(self, conn: TenantConn, obj: Obj) -> tuple[str, str, str, str]:
@@ -177,6 +184,17 @@ class Management:
                 "the default policy is used"
             return ("PolicyValid", "False", "InvalidPolicy", f"{err}; {kept}")
         return ("PolicyValid", "True", "Valid", "scheduling policy accepted")
+
+    def _resolve_registries(self, conn: TenantConn) -> tuple[str, str, str, str]:
+        """Registry credentials from the management Secrets; their edge copies follow."""
+        secrets = self.informers["Secret"].store
+        resolved = resolve_registry_auths(conn.spec.registries,
+                                          lambda name: secrets.get(self.namespace, name))
+        changed = resolved.auths != conn.registry_auths.auths
+        conn.registry_auths = resolved
+        if changed:
+            self.ctx.queue.add(WorkKey(conn.name, REGISTRY_CREDENTIALS_KIND, "", ""))
+        return registry_condition(conn.spec.registries, resolved)
 
     @staticmethod
     def _health(conn: ClusterConn) -> tuple[bool, str, str]:

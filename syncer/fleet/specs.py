@@ -36,6 +36,17 @@ class SecretKeyRef:
 
 
 @dataclass(frozen=True)
+class RegistrySpec:
+    """A platform registry whose credentials fusionvc gives the tenant's edge pods.
+
+    ``credentials_secret`` names a Secret in the management cluster's fusionvc
+    namespace (type kubernetes.io/dockerconfigjson or kubernetes.io/basic-auth)."""
+
+    server: str
+    credentials_secret: str
+
+
+@dataclass(frozen=True)
 class TenantSpec:
     kubeconfig: SecretKeyRef = field(default_factory=SecretKeyRef)
     isolation: IsolationPolicy = field(default_factory=IsolationPolicy)
@@ -44,6 +55,7 @@ class TenantSpec:
     default_limits: Mapping[str, str] = field(default_factory=_empty)
     scheduling: Obj | None = None  # raw; see scheduler.parse_policy
     dns_zones: tuple[str, ...] = ()  # zones its ServiceDomains may claim (normalised)
+    registries: tuple[RegistrySpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -84,7 +96,11 @@ def parse_tenant_spec(spec: Obj) -> TenantSpec:
         resource_quota=_strings(iso.get("resourceQuota")),
         default_limits=_strings(iso.get("defaultLimits")),
         scheduling=spec.get("scheduling"),
-        dns_zones=tenant_zones({"spec": spec}))
+        dns_zones=tenant_zones({"spec": spec}),
+        registries=tuple(RegistrySpec(server=str(r.get("server", "")).lower().rstrip("/"),
+                                      credentials_secret=str(
+                                          (r.get("credentialsSecretRef") or {}).get("name", "")))
+                         for r in spec.get("registries") or []))
 
 
 def parse_edge_spec(spec: Obj) -> EdgeSpec:

@@ -12,6 +12,10 @@
   server (``syncer/gslb``) answers from, published in the management cluster.
 - ``runtimeclasses``: ``RuntimeClassSyncer``, down: tenant-scoped copies where the
   operator allows the handler; limits where pods naming one may be placed.
+- ``registry_credentials``: ``RegistryCredentialSyncer``, down: the image pull Secret
+  of the tenant's platform registries where its pods pull from them.
+- ``imageprewarms`` (+ ``prewarm_translate``): ``ImagePrewarmSyncer``, down: one pull Job
+  per target edge node, progress per cluster up (tenant kind edge.fusionvc.io).
 
 ``BUILTIN_SYNCERS`` lists them, in the order they are built; a new kind is one
 new module plus one line here (see docs/architecture.md, "How to add a kind").
@@ -22,9 +26,11 @@ from __future__ import annotations
 from syncer.core.syncer import ResourceSyncer
 from syncer.kinds.configmaps import ConfigMapSyncer
 from syncer.kinds.events import EventSyncer
+from syncer.kinds.imageprewarms import ImagePrewarmSyncer
 from syncer.kinds.namespaces import NamespaceSyncer
 from syncer.kinds.nodes import VirtualNodeSyncer
 from syncer.kinds.pods import PodSyncer
+from syncer.kinds.registry_credentials import RegistryCredentialSyncer
 from syncer.kinds.runtimeclasses import RuntimeClassSyncer
 from syncer.kinds.secrets import SecretSyncer
 from syncer.kinds.servicedomains import ServiceDomainSyncer
@@ -36,6 +42,8 @@ BUILTIN_SYNCERS: tuple[type[ResourceSyncer], ...] = (
     ConfigMapSyncer,
     SecretSyncer,
     RuntimeClassSyncer,
+    RegistryCredentialSyncer,
+    ImagePrewarmSyncer,
     ServiceSyncer,
     PodSyncer,
     EventSyncer,

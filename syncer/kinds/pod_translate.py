@@ -60,10 +60,12 @@ def _strip_token_volumes(spec: Obj) -> None:
 
 def translate_pod_down(pod: Obj, *, tenant: str, edge_namespace: str, edge_node: str,
                        virtual_node: str, service_account: str = "default",
-                       runtime_class: str | None = None, dns: EdgeDNS | None = None) -> Obj:
+                       runtime_class: str | None = None, dns: EdgeDNS | None = None,
+                       pull_secrets: tuple[str, ...] = ()) -> Obj:
     """The edge copy of a tenant pod. ``runtime_class`` is the edge name of the pod's
     RuntimeClass (names.edge_runtime_class), when it names one; ``dns`` the edge DNS its
-    tenant's pods use on that edge cluster."""
+    tenant's pods use on that edge cluster; ``pull_secrets`` are image pull Secrets
+    fusionvc adds (registry credentials), after the tenant's own."""
     meta = pod["metadata"]
     spec = copy.deepcopy(pod["spec"])
     for name in DROPPED_SPEC_FIELDS:
@@ -78,6 +80,10 @@ def translate_pod_down(pod: Obj, *, tenant: str, edge_namespace: str, edge_node:
     spec["nodeName"] = edge_node
     if runtime_class and spec.get("runtimeClassName"):
         spec["runtimeClassName"] = runtime_class
+    if pull_secrets:
+        named = spec.get("imagePullSecrets") or []
+        spec["imagePullSecrets"] = [*named, *({"name": n} for n in pull_secrets
+                                              if {"name": n} not in named)]
     spec["serviceAccountName"] = service_account
     spec["automountServiceAccountToken"] = pod["spec"].get("automountServiceAccountToken") is True
     # fusionvc's own annotations on the tenant pod (placement, written by the binding) are

@@ -21,6 +21,7 @@ from syncer.core.keys import WorkKey
 from syncer.core.names import edge_namespace, edge_runtime_class, virtual_node_name
 from syncer.core.syncer import NameTaken, ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
+from syncer.fleet.registries import pull_secret_names
 from syncer.kinds.pod_admission import admission_failure, scheduled_by_fusionvc, was_placed
 from syncer.kinds.pod_translate import (
     resize_patch,
@@ -221,7 +222,8 @@ class PodSyncer(ResourceSyncer):
         epod = translate_pod_down(tpod, tenant=tenant.name, edge_namespace=ns,
                                   edge_node=placement.node, virtual_node=vnode,
                                   runtime_class=_edge_runtime_class(tenant, tpod),
-                                  dns=edge.dns_for(tenant.name))
+                                  dns=edge.dns_for(tenant.name),
+                                  pull_secrets=pull_secret_names(tenant.registry_auths, tpod))
         # Assumed before the first await: other workers schedule while this one waits.
         self.ctx.placer.assume(edge.name, placement.node, epod)
         try:

@@ -51,3 +51,5 @@ USERREGIONS = ResourceType("fusionvc.io", "v1alpha1", "userregions", "UserRegion
 SERVICEDOMAINS = ResourceType("edge.fusionvc.io", "v1alpha1", "servicedomains", "ServiceDomain")
 CRDS = ResourceType("apiextensions.k8s.io", "v1", "customresourcedefinitions",
                     "CustomResourceDefinition", namespaced=False)
+JOBS = ResourceType("batch", "v1", "jobs", "Job")
+IMAGEPREWARMS = ResourceType("edge.fusionvc.io", "v1alpha1", "imageprewarms", "ImagePrewarm")

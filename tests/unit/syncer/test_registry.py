@@ -19,8 +19,8 @@ TOY = "tests.integration.toy_kind:PodTemplateSyncer"
 def test_builtin_kinds_are_listed_once_each() -> None:
     kinds = [cls.kind for cls in BUILTIN_SYNCERS]
     assert sorted(kinds) == sorted(set(kinds)) == sorted(
-        ["Namespace", "Node", "ConfigMap", "Secret", "RuntimeClass", "Service", "Pod",
-         "Event", "ServiceDomain"])
+        ["Namespace", "Node", "ConfigMap", "Secret", "RuntimeClass", "RegistryCredentials",
+         "ImagePrewarm", "Service", "Pod", "Event", "ServiceDomain"])
 
 
 def test_an_extra_kind_is_loaded_after_the_builtin_ones() -> None:
