@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from syncer.core.pod_security import Violation, standard_violations
 from syncer.kube import Obj
 
 # Pod Security Standards: capabilities a container may add at each level.
@@ -18,15 +19,6 @@ BASELINE_CAPS = frozenset({"AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FS
                            "SYS_CHROOT"})
 RESTRICTED_CAPS = frozenset({"NET_BIND_SERVICE"})
 LEVELS = ("baseline", "restricted")
-
-
-@dataclass(frozen=True)
-class Violation:
-    field: str
-    rule: str
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.rule}"
 
 
 @dataclass(frozen=True)
@@ -104,7 +96,11 @@ def check_pod(pod: Obj, policy: IsolationPolicy) -> list[Violation]:
         found.extend(_container_rules(path, container, policy.pod_security))
     if policy.pod_security == "restricted":
         found.extend(_restricted_pod(spec))
-    return list(dict.fromkeys(found))  # a pod-level miss is reported once, not per container
+    found.extend(standard_violations(pod, policy.pod_security))
+    first: dict[str, Violation] = {}  # a pod-level miss once, not per container; one per field
+    for violation in found:
+        first.setdefault(violation.field, violation)
+    return list(first.values())
 
 
 def check_service(service: Obj, policy: IsolationPolicy) -> list[Violation]:

@@ -21,6 +21,15 @@ from syncer.core.keys import WorkKey
 from syncer.core.names import edge_namespace, virtual_node_name
 from syncer.core.syncer import NameTaken, ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
+from syncer.kinds.pod_refusals import (
+    EDGE_REFUSED,
+    QUOTA_RETRY_SECONDS,
+    CreateRefusals,
+    is_permanent,
+    is_refusal,
+    oversized_annotations,
+    refusal_message,
+)
 from syncer.kinds.pod_translate import (
     status_patch,
     translate_pod_down,
@@ -65,6 +74,7 @@ class PodSyncer(ResourceSyncer):
     def __init__(self, ctx: SyncContext) -> None:
         super().__init__(ctx)
         self.unschedulable: set[WorkKey] = set()
+        self.create_refusals = CreateRefusals()  # versions of pods the edge refused
         # (tenant pod uid, generation) whose in-place update the edge refused.
         self._refused_updates: TTLCache[tuple[str, object], bool] = TTLCache(
             maxsize=50_000, ttl=3600)
@@ -144,14 +154,7 @@ class PodSyncer(ResourceSyncer):
     async def _create(self, key: WorkKey, tenant: TenantConn, tpod: Obj) -> float | None:
         if tpod.get("status", {}).get("phase") in TERMINAL:
             return None
-        violations = check_pod(tpod, tenant.isolation)
-        if violations:
-            await self._reject(tenant, tpod, "Forbidden", describe(violations))
-            return None
-        if tpod["spec"].get("schedulingGates") and not tpod["spec"].get("nodeName"):
-            self.unschedulable.discard(key)  # it waits for its gates, not for room
-            await self._reject(tenant, tpod, "SchedulingGated", SCHEDULING_GATED, event=False)
-            return None
+        # A bound pod whose edge copy is gone is noticed first, whatever else is wrong with it.
         cluster = (tpod["metadata"].get("annotations") or {}).get(markers.EDGE_CLUSTER)
         if tpod["spec"].get("nodeName") and cluster:
             if self._namespace_terminating(tenant, tpod):
@@ -160,42 +163,77 @@ class PodSyncer(ResourceSyncer):
                 return 1.0  # created, just not in the edge cache yet
             await self._mark_lost(tenant, tpod)
             return None
+        violations = check_pod(tpod, tenant.isolation)
+        if violations:
+            await self._reject(tenant, tpod, "Forbidden", describe(violations))
+            return None
+        if self.create_refusals.refused(tpod):
+            return None  # the edge refused this version of the pod: it waits for a change
+        if tpod["spec"].get("schedulingGates") and not tpod["spec"].get("nodeName"):
+            self.unschedulable.discard(key)  # it waits for its gates, not for room
+            await self._reject(tenant, tpod, "SchedulingGated", SCHEDULING_GATED, event=False)
+            return None
         decision = self.ctx.placer.place(tenant, tpod)
         if isinstance(decision, Unplaceable):
             self.unschedulable.add(key)
             await self._reject(tenant, tpod, "Unschedulable", decision.message)
             return None
         self.unschedulable.discard(key)
-        await self._run_on_edge(tenant, tpod, decision)
-        return None
+        return await self._run_on_edge(tenant, tpod, decision)
 
-    async def _run_on_edge(self, tenant: TenantConn, tpod: Obj, placement: Placement) -> None:
+    async def _run_on_edge(self, tenant: TenantConn, tpod: Obj,
+                           placement: Placement) -> float | None:
         edge = self.ctx.edges[placement.cluster]
         ns = edge_namespace(tenant.name, tenant.uid, tpod["metadata"]["namespace"])
         vnode = virtual_node_name(edge.name, placement.node)
         epod = translate_pod_down(tpod, tenant=tenant.name, edge_namespace=ns,
                                   edge_node=placement.node, virtual_node=vnode)
+        too_big = oversized_annotations(epod)
+        if too_big:
+            self.create_refusals.remember(tpod)
+            await self._reject(tenant, tpod, EDGE_REFUSED, too_big)
+            return None
         # Assumed before the first await: other workers schedule while this one waits.
         self.ctx.placer.assume(edge.name, placement.node, epod)
+        creating = False
         try:
             await self.ctx.namespaces.ensure(tenant, edge, tpod["metadata"]["namespace"])
             for dependents in self.ctx.pod_dependents:
                 await dependents.ensure_for_pod(tenant, edge, tpod)
+            creating = True  # from here on, a refusal is the edge's answer to this pod
             await edge.client.create(PODS, epod, namespace=ns)
         except NameTaken as err:  # something the pod needs: the tenant is told, not a loop
             self.ctx.placer.forget(edge.name, ns, epod["metadata"]["name"])
             await self._reject(tenant, tpod, "NameTaken", err.for_tenant())
-            return
+            return None
         except KubeError as err:
             if not err.conflict or not await self._ours_exists(edge, tenant, tpod, ns):
                 self.ctx.placer.forget(edge.name, ns, epod["metadata"]["name"])
                 if err.conflict:
                     await self._reject(tenant, tpod, "NameTaken", "an object not managed by "
                                        "fusionvc holds this pod's name in the edge cluster")
-                    return
+                    return None
+                if creating and is_refusal(err):
+                    return await self._edge_refused(tenant, tpod, edge.name, ns, err)
                 raise
         await self.ctx.virtual_nodes.ensure(tenant, edge, placement.node)
         await self._bind(tenant, tpod, edge.name, placement.node, vnode)
+        return None
+
+    async def _edge_refused(self, tenant: TenantConn, tpod: Obj, cluster: str, ns: str,
+                            err: KubeError) -> float | None:
+        """An edge 4xx on create: PodScheduled=False and an Event in tenant terms; a permanent
+        refusal waits for the pod to change, a quota refusal is tried again later."""
+        log.info("edge refused pod", tenant=tenant.name, edge=cluster, status=err.status,
+                 pod=f"{tpod['metadata']['namespace']}/{tpod['metadata']['name']}",
+                 reason=err.reason)
+        await self._reject(tenant, tpod, EDGE_REFUSED, refusal_message(
+            err, edge_namespace=ns, tenant_namespace=tpod["metadata"]["namespace"],
+            edge_cluster=cluster))
+        if is_permanent(err):
+            self.create_refusals.remember(tpod)
+            return None
+        return QUOTA_RETRY_SECONDS
 
     async def _ours_exists(self, edge: EdgeConn, tenant: TenantConn, tpod: Obj, ns: str) -> bool:
         """After 409 on create: is the pod there this tenant pod's own copy (an earlier try)?
