@@ -68,11 +68,12 @@ class ResourceSyncer:
 
     def edge_event(self, edge: EdgeConn, watch: str, old: Obj | None,
                    new: Obj | None) -> Iterable[WorkKey]:
-        """By default, an event of an edge copy (kinds with ``copied``) is its tenant key."""
-        obj = new or old
-        if obj is not None and self.copied is not None and watch == self.copied.plural:
-            return self.marked_key(obj)
-        return ()
+        """By default, an event of an edge copy (kinds with ``copied``) is its tenant key: the
+        old object's too, so removing a marker wakes the key that repairs it."""
+        if self.copied is None or watch != self.copied.plural:
+            return ()
+        keys = {k for obj in (new, old) if obj is not None for k in self.marked_key(obj)}
+        return sorted(keys)
 
     async def reconcile(self, key: WorkKey) -> float | None:
         """Brings one object in line; returns seconds until it should be looked at again."""

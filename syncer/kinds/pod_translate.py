@@ -33,9 +33,11 @@ def is_token_volume(volume: Obj) -> bool:
     return any("serviceAccountToken" in s for s in sources)
 
 
-def _rewrite_env(container: Obj, namespace: str, virtual_node: str) -> None:
+def _rewrite_env(container: Obj, namespace: str, virtual_node: str, uid: str = "") -> None:
     """Downward-API values the tenant would see differently are written as literals."""
     literal = {"metadata.namespace": namespace, "spec.nodeName": virtual_node}
+    if uid:
+        literal["metadata.uid"] = uid  # the tenant pod's UID, not the edge copy's
     for env in container.get("env") or []:
         path = ((env.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath")
         if path in literal:
@@ -65,7 +67,7 @@ def translate_pod_down(pod: Obj, *, tenant: str, edge_namespace: str, edge_node:
     _strip_token_volumes(spec)
     for group in ("initContainers", "containers", "ephemeralContainers"):
         for container in spec.get(group) or []:
-            _rewrite_env(container, meta.get("namespace", ""), virtual_node)
+            _rewrite_env(container, meta.get("namespace", ""), virtual_node, meta.get("uid", ""))
     spec["nodeName"] = edge_node
     spec["serviceAccountName"] = service_account
     spec["automountServiceAccountToken"] = pod["spec"].get("automountServiceAccountToken") is True

@@ -21,6 +21,7 @@ from syncer.core.keys import WorkKey
 from syncer.core.names import edge_namespace, virtual_node_name
 from syncer.core.syncer import NameTaken, ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
+from syncer.kinds.pod_ownership import is_bound_copy, is_own_copy
 from syncer.kinds.pod_refusals import (
     EDGE_REFUSED,
     QUOTA_RETRY_SECONDS,
@@ -106,7 +107,7 @@ class PodSyncer(ResourceSyncer):
         ens = edge_namespace(tenant.name, tenant.uid, namespace)
         for edge in self.ctx.edges.values():
             pod = edge.get(PODS, ens, name) if edge.informers else None
-            if pod is not None and markers.is_managed(pod, tenant.name):
+            if pod is not None and is_own_copy(edge, tenant, pod):
                 return edge, pod
         return None
 
@@ -119,7 +120,8 @@ class PodSyncer(ResourceSyncer):
         if tpod is None or tpod["metadata"].get("deletionTimestamp"):
             self.unschedulable.discard(key)
             return await self._delete(tenant, tpod, found)
-        if found and _copy_uid(found[1]) != tpod["metadata"]["uid"]:
+        if found and _copy_uid(found[1]) != tpod["metadata"]["uid"] \
+                and not is_bound_copy(tpod, found[0].name, found[1]):
             await self._delete_edge(*found)  # an older pod of the same name
             return 1.0
         if found is None:

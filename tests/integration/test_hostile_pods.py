@@ -215,3 +215,41 @@ def test_service_edits_converge_and_external_name_is_copied(sandbox: SandboxHand
             d["spec"].get("externalName") == "db2.example.com" for d in db)
     wait_for(converged, 60, "service edits on the edge copies")
     tenant.kubectl("delete", "namespace", ns, "--wait=false")
+
+
+def live_edge_pod(sandbox: SandboxHandle, ens: str, name: str) -> tuple[str, Obj] | None:
+    for edge in EDGES:
+        for p in items(sandbox[edge], "pods", "-n", ens):
+            if p["metadata"]["name"] == name and not p["metadata"].get("deletionTimestamp"):
+                return edge, p
+    return None
+
+
+@pytest.mark.parametrize(("case", "args"), [
+    ("managed-by-removed", ("label", "fusionvc.io/managed-by-")),
+    ("tenant-uid-changed", ("annotate", "--overwrite", "fusionvc.io/tenant-uid=forged")),
+])
+def test_tampered_markers_are_repaired(sandbox: SandboxHandle, syncer: SyncerProcess,
+                                       case: str, args: tuple[str, ...]) -> None:
+    tenant, ns = sandbox["tenant-a"], unique("tamper")
+    apply(tenant, namespace(ns), hardened_pod(ns, "web"))
+    wait_for(lambda: running_pods(tenant, ns), 90, "pod running")
+    ens = edge_ns(sandbox, "tenant-a", ns)
+    found = live_edge_pod(sandbox, ens, "web")
+    assert found is not None
+    edge, before = found
+    verb, *rest = args
+    sandbox[edge].kubectl(verb, "pod", "web", "-n", ens, *rest)
+    tpod_uid = get_json(tenant, "pod", "web", "-n", ns)["metadata"]["uid"]
+
+    def repaired() -> bool:
+        now = live_edge_pod(sandbox, ens, "web")
+        if now is None:
+            return False
+        meta = now[1]["metadata"]
+        return (meta["uid"] == before["metadata"]["uid"]
+                and meta["labels"].get("fusionvc.io/managed-by") == "fusionvc"
+                and meta["annotations"].get("fusionvc.io/tenant-uid") == tpod_uid)
+    wait_for(repaired, 60, f"the edge pod's markers repaired ({case}), the pod kept")
+    assert get_json(tenant, "pod", "web", "-n", ns)["status"]["phase"] == "Running"
+    tenant.kubectl("delete", "namespace", ns, "--wait=false")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from syncer.core import markers
 from syncer.core.conditions import get_condition
 from syncer.core.keys import WorkKey
 from syncer.kinds.pod_refusals import (
@@ -170,3 +171,54 @@ async def test_a_lost_edge_copy_is_noticed_even_when_the_pod_fails_the_checks(
     tpod = tenant.get(PODS, "shop", "web")
     assert tpod is not None
     assert (tpod["status"]["phase"], tpod["status"]["reason"]) == ("Failed", "EdgePodLost")
+
+
+async def placed_edge_pod(sync: SyncTest) -> Obj:
+    sync.put(sync.ctx.tenants["tenant-a"], PODS, pod("shop", "web"))
+    await sync.settle()
+    epod = sync.ctx.edges["edge-1"].get(PODS, sync.edge_ns(), "web")
+    assert epod is not None
+    return epod
+
+
+async def test_a_removed_managed_by_label_is_put_back_and_status_keeps_flowing(
+        sync: SyncTest) -> None:
+    edge, tenant = sync.ctx.edges["edge-1"], sync.ctx.tenants["tenant-a"]
+    epod = await placed_edge_pod(sync)
+    labels = {k: v for k, v in epod["metadata"]["labels"].items() if k != markers.MANAGED_BY}
+    sync.put(edge, PODS, {**epod, "metadata": {**epod["metadata"], "labels": labels},
+                          "status": {"phase": "Running", "podIP": "10.1.0.9"}})
+    sync.client(edge).calls.clear()
+    await sync.settle()
+    got = edge.get(PODS, sync.edge_ns(), "web")
+    assert got is not None and got["metadata"]["labels"][markers.MANAGED_BY] == "fusionvc"
+    tpod = tenant.get(PODS, "shop", "web")
+    assert tpod is not None and tpod["status"]["podIP"] == "10.1.0.9"
+    assert not [c for c in sync.client(edge).calls if c.verb == "get"]  # no GET loop
+    assert not [c for c in sync.client(edge).calls if c.verb == "delete"]
+
+
+async def test_a_changed_tenant_uid_marker_is_repaired_not_a_deletion(sync: SyncTest) -> None:
+    edge = sync.ctx.edges["edge-1"]
+    epod = await placed_edge_pod(sync)
+    uid = epod["metadata"]["annotations"][markers.TENANT_UID]
+    annotations = {**epod["metadata"]["annotations"], markers.TENANT_UID: "forged"}
+    sync.put(edge, PODS, {**epod, "metadata": {**epod["metadata"], "annotations": annotations}})
+    await sync.settle()
+    got = edge.get(PODS, sync.edge_ns(), "web")
+    assert got is not None and got["metadata"]["annotations"][markers.TENANT_UID] == uid
+    assert not [c for c in sync.client(edge).calls if c.verb == "delete"]
+
+
+async def test_an_older_pods_copy_is_still_replaced(sync: SyncTest) -> None:
+    edge, tenant = sync.ctx.edges["edge-1"], sync.ctx.tenants["tenant-a"]
+    epod = await placed_edge_pod(sync)
+    sync.remove(tenant, PODS, "shop", "web")  # gone from the tenant, its copy not yet removed
+    sync.put(edge, PODS, epod)
+    sync.put(tenant, PODS, pod("shop", "web"))  # a new pod of the same name, not yet bound
+    await sync.settle()
+    new = tenant.get(PODS, "shop", "web")
+    got = edge.get(PODS, sync.edge_ns(), "web")
+    assert new is not None and got is not None
+    assert got["metadata"]["annotations"][markers.TENANT_UID] == new["metadata"]["uid"]
+    assert [c for c in sync.client(edge).calls if c.verb == "delete"]
