@@ -88,10 +88,14 @@ class Sandbox:
 
     def start_syncer(self, log: Any = print) -> None:
         """Runs the syncer (python -m syncer) against the management cluster."""
-        alive, _ = self.running()
-        if any(r.name == "syncer" for r in alive):
+        # running() leaves the syncer out: look at its own record, or a second one starts
+        # and the first one's PID is forgotten.
+        records = load_records(self.procs_file)
+        running = [r for r in records if r.name == "syncer" and r.alive()]
+        if running:
+            log(f"sandbox: the syncer is already running (pid {running[0].pid})")
             return
-        records = [r for r in load_records(self.procs_file) if r.name != "syncer"]
+        records = [r for r in records if r.name != "syncer"]
         state = json.loads(self.state_file.read_text())
         mgmt = next(c for c in state["clusters"] if c["role"] == "management")
         port = free_ports(1)[0]
