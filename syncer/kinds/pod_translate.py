@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 
 from syncer.core import markers
+from syncer.kinds.pod_credentials import strip_edge_credentials
 from syncer.kube import Obj
 
 # Fields of the pod spec that make no sense in the edge cluster.
@@ -25,12 +26,6 @@ IMAGE_GROUPS = ("initContainers", "containers")
 STATUS_FIELDS = ("phase", "conditions", "message", "reason", "podIP", "podIPs", "hostIP",
                  "hostIPs", "startTime", "containerStatuses", "initContainerStatuses",
                  "ephemeralContainerStatuses", "resize", "resourceClaimStatuses")
-TOKEN_VOLUME_PREFIX = "kube-api-access-"
-
-
-def is_token_volume(volume: Obj) -> bool:
-    sources = (volume.get("projected") or {}).get("sources") or []
-    return any("serviceAccountToken" in s for s in sources)
 
 
 def _rewrite_env(container: Obj, namespace: str, virtual_node: str, uid: str = "") -> None:
@@ -45,32 +40,18 @@ def _rewrite_env(container: Obj, namespace: str, virtual_node: str, uid: str = "
             env["value"] = literal[path]
 
 
-def _strip_token_volumes(spec: Obj) -> None:
-    """Removes the tenant's projected service-account token: it must never reach an edge."""
-    dropped = {v["name"] for v in spec.get("volumes") or [] if is_token_volume(v)}
-    if not dropped:
-        return
-    spec["volumes"] = [v for v in spec["volumes"] if v["name"] not in dropped]
-    for group in ("initContainers", "containers", "ephemeralContainers"):
-        for container in spec.get(group) or []:
-            mounts = container.get("volumeMounts")
-            if mounts:
-                container["volumeMounts"] = [m for m in mounts if m["name"] not in dropped]
-
-
 def translate_pod_down(pod: Obj, *, tenant: str, edge_namespace: str, edge_node: str,
                        virtual_node: str, service_account: str = "default") -> Obj:
     meta = pod["metadata"]
     spec = copy.deepcopy(pod["spec"])
     for name in DROPPED_SPEC_FIELDS:
         spec.pop(name, None)
-    _strip_token_volumes(spec)
+    strip_edge_credentials(spec)  # no tenant token to the edge, no edge token to the pod
     for group in ("initContainers", "containers", "ephemeralContainers"):
         for container in spec.get(group) or []:
             _rewrite_env(container, meta.get("namespace", ""), virtual_node, meta.get("uid", ""))
     spec["nodeName"] = edge_node
     spec["serviceAccountName"] = service_account
-    spec["automountServiceAccountToken"] = pod["spec"].get("automountServiceAccountToken") is True
     # fusionvc's own annotations on the tenant pod (placement, written by the binding) are
     # not the tenant's: copying them would patch every edge pod once more after binding.
     annotations = {k: v for k, v in (meta.get("annotations") or {}).items()

@@ -253,3 +253,59 @@ def test_tampered_markers_are_repaired(sandbox: SandboxHandle, syncer: SyncerPro
     wait_for(repaired, 60, f"the edge pod's markers repaired ({case}), the pod kept")
     assert get_json(tenant, "pod", "web", "-n", ns)["status"]["phase"] == "Running"
     tenant.kubectl("delete", "namespace", ns, "--wait=false")
+
+
+def test_sandbox_up_with_syncer_twice_runs_one_syncer(sandbox: SandboxHandle) -> None:
+    """The second `up --with-syncer` finds the first syncer and keeps it (issue 18, item 9)."""
+    try:
+        sandbox.run("up", "--with-syncer")
+        first = [p for p in json.loads((sandbox.dir / "processes.json").read_text())
+                 if p["name"] == "syncer"]
+        out = sandbox.run("up", "--with-syncer").stdout
+        again = [p for p in json.loads((sandbox.dir / "processes.json").read_text())
+                 if p["name"] == "syncer"]
+        assert len(first) == 1 and [p["pid"] for p in again] == [first[0]["pid"]]
+        assert "already running" in out
+    finally:
+        sandbox.run("stop", "syncer", check=False)
+
+
+def test_no_edge_credential_in_an_edge_pod(sandbox: SandboxHandle, syncer: SyncerProcess) -> None:
+    """automountServiceAccountToken: true used to mount the edge's token and CA; a mixed
+    projected volume used to vanish whole."""
+    tenant, ns = sandbox["tenant-a"], unique("creds")
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings",
+                                                                "namespace": ns},
+          "data": {"a": "1"}}
+    mixed = {"name": "bundle", "projected": {"sources": [
+        {"configMap": {"name": "settings"}},
+        {"serviceAccountToken": {"path": "token", "audience": "vault"}}]}}
+    pod = hardened_pod(ns, "web", automountServiceAccountToken=True, volumes=[mixed])
+    pod["spec"]["containers"][0]["volumeMounts"] = [{"name": "bundle", "mountPath": "/b"}]
+    apply(tenant, namespace(ns), cm, pod)
+    wait_for(lambda: running_pods(tenant, ns), 90, "pod running")
+    found = live_edge_pod(sandbox, edge_ns(sandbox, "tenant-a", ns), "web")
+    assert found is not None
+    spec = found[1]["spec"]
+    assert spec.get("automountServiceAccountToken") is False
+    sources = [s for v in spec.get("volumes") or [] for s in (v.get("projected") or {}).get(
+        "sources") or []]
+    assert not [s for s in sources if "serviceAccountToken" in s]
+    assert not [s for s in sources if (s.get("configMap") or {}).get("name") == "kube-root-ca.crt"]
+    assert {"configMap": {"name": "settings"}} in sources
+    tenant.kubectl("delete", "namespace", ns, "--wait=false")
+
+
+def test_downward_api_uid_is_the_tenant_pods(sandbox: SandboxHandle,
+                                            syncer: SyncerProcess) -> None:
+    tenant, ns = sandbox["tenant-a"], unique("uid")
+    pod = hardened_pod(ns, "web")
+    pod["spec"]["containers"][0]["env"] = [
+        {"name": "UID", "valueFrom": {"fieldRef": {"fieldPath": "metadata.uid"}}}]
+    apply(tenant, namespace(ns), pod)
+    wait_for(lambda: running_pods(tenant, ns), 90, "pod running")
+    found = live_edge_pod(sandbox, edge_ns(sandbox, "tenant-a", ns), "web")
+    assert found is not None
+    uid = get_json(tenant, "pod", "web", "-n", ns)["metadata"]["uid"]
+    assert found[1]["spec"]["containers"][0]["env"] == [{"name": "UID", "value": uid}]
+    tenant.kubectl("delete", "namespace", ns, "--wait=false")
