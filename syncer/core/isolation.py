@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from syncer.core.pod_security import Violation, standard_violations
+from syncer.core.volume_policy import DEFAULT_VOLUME_TYPES, volume_violations
 from syncer.kube import Obj
 
 # Pod Security Standards: capabilities a container may add at each level.
@@ -26,6 +27,8 @@ class IsolationPolicy:
     pod_security: str = "baseline"
     allow_node_port: bool = False
     allow_load_balancer: bool = False
+    volume_types: frozenset[str] = DEFAULT_VOLUME_TYPES  # volume_policy.py
+    csi_drivers: frozenset[str] = frozenset()
 
 
 def _containers(spec: Obj) -> Iterator[tuple[str, Obj]]:
@@ -97,6 +100,7 @@ def check_pod(pod: Obj, policy: IsolationPolicy) -> list[Violation]:
     if policy.pod_security == "restricted":
         found.extend(_restricted_pod(spec))
     found.extend(standard_violations(pod, policy.pod_security))
+    found.extend(volume_violations(spec, policy.volume_types, policy.csi_drivers))
     first: dict[str, Violation] = {}  # a pod-level miss once, not per container; one per field
     for violation in found:
         first.setdefault(violation.field, violation)

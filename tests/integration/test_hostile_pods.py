@@ -70,6 +70,10 @@ PSS_CASES: list[tuple[str, str, Obj, str]] = [
      "spec.containers[0].securityContext.seLinuxOptions.type"),
     ("run-as-root-restricted", "tenant-b", {"container_sc": {"runAsUser": 0}},
      "spec.containers[0].securityContext.runAsUser"),
+    ("nfs-baseline-by-default", "tenant-a", {"volumes": [{"name": "n", "nfs": {
+        "server": "127.0.0.1", "path": "/x"}}]}, "spec.volumes[0].nfs"),
+    ("inline-csi-by-default", "tenant-a", {"volumes": [{"name": "c", "csi": {
+        "driver": "secrets-store.csi.k8s.io"}}]}, "spec.volumes[0].csi"),
     ("nfs-restricted", "tenant-b", {"volumes": [{"name": "n", "nfs": {"server": "127.0.0.1",
                                                                      "path": "/x"}}]},
      "spec.volumes[0].nfs"),

@@ -16,8 +16,14 @@ import pytest
 from syncer.core.isolation import IsolationPolicy, check_pod
 
 Obj = dict[str, Any]
-BASELINE = IsolationPolicy()
-RESTRICTED = IsolationPolicy(pod_security="restricted")
+# Every volume type allowed by the tenant policy (volume_policy.py), so only the standards
+# themselves decide here.
+ANY_VOLUME = frozenset({"configMap", "secret", "emptyDir", "projected", "downwardAPI", "csi",
+                        "persistentVolumeClaim", "ephemeral", "nfs", "iscsi", "gitRepo",
+                        "hostPath"})
+BASELINE = IsolationPolicy(volume_types=ANY_VOLUME, csi_drivers=frozenset({"d"}))
+RESTRICTED = IsolationPolicy(pod_security="restricted", volume_types=ANY_VOLUME,
+                             csi_drivers=frozenset({"d"}))
 HARDENED_SC = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
 HARDENED_POD_SC = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
 
