@@ -13,12 +13,18 @@ from sandbox_lib.topology import load_topology
 REPO = Path(__file__).resolve().parents[3]
 
 
-def test_a_running_syncer_is_kept_and_not_started_twice(tmp_path: Path) -> None:
+def sandbox_at(state_dir: Path) -> Sandbox:
+    """A Sandbox whose state names a management cluster (no cluster runs)."""
     topology = REPO / "config/sandbox.yaml"
-    box = Sandbox(tmp_path, load_topology(topology), topology)
+    box = Sandbox(state_dir, load_topology(topology), topology)
     box.logs.mkdir(parents=True)
     box.state_file.write_text(json.dumps({"clusters": [
-        {"name": "management", "role": "management", "kubeconfig": str(tmp_path / "kc")}]}))
+        {"name": "management", "role": "management", "kubeconfig": str(state_dir / "kc")}]}))
+    return box
+
+
+def test_a_running_syncer_is_kept_and_not_started_twice(tmp_path: Path) -> None:
+    box = sandbox_at(tmp_path)
     # Stands in for the running syncer: a live process recorded under the name "syncer".
     first = start("syncer", [sys.executable, "-c", "import time; time.sleep(120)"], box.logs)
     save_records(box.procs_file, [first])
@@ -33,11 +39,7 @@ def test_a_running_syncer_is_kept_and_not_started_twice(tmp_path: Path) -> None:
 
 
 def test_a_dead_syncer_record_is_replaced(tmp_path: Path) -> None:
-    topology = REPO / "config/sandbox.yaml"
-    box = Sandbox(tmp_path, load_topology(topology), topology)
-    box.logs.mkdir(parents=True)
-    box.state_file.write_text(json.dumps({"clusters": [
-        {"name": "management", "role": "management", "kubeconfig": str(tmp_path / "kc")}]}))
+    box = sandbox_at(tmp_path)
     dead = ProcessRecord("syncer", 2**22 + 7, sys.executable, str(box.logs / "x.log"))
     save_records(box.procs_file, [dead])
     try:
