@@ -24,6 +24,7 @@ from syncer.core import markers
 from syncer.core.context import SyncContext
 from syncer.core.keys import WorkKey
 from syncer.core.names import edge_namespace
+from syncer.core.ownership import is_tampered_copy
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.kube import Obj
 from syncer.kube.apis import ResourceType
@@ -127,7 +128,7 @@ class ResourceSyncer:
                 if not err.conflict:
                     raise
                 have = await edge.client.get(resource, meta["name"], namespace or None)
-        if not markers.is_managed(have, tenant.name):
+        if not markers.is_managed(have, tenant.name) and not is_tampered_copy(edge, tenant, have):
             raise NameTaken(resource.kind, namespace, meta["name"], edge.name)
         return have
 

@@ -313,3 +313,25 @@ def test_downward_api_uid_is_the_tenant_pods(sandbox: SandboxHandle,
     uid = get_json(tenant, "pod", "web", "-n", ns)["metadata"]["uid"]
     assert found[1]["spec"]["containers"][0]["env"] == [{"name": "UID", "value": uid}]
     tenant.kubectl("delete", "namespace", ns, "--wait=false")
+
+
+def test_a_service_copy_without_its_managed_by_label_is_repaired(
+        sandbox: SandboxHandle, syncer: SyncerProcess) -> None:
+    tenant, ns = sandbox["tenant-a"], unique("svctamper")
+    svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": ns},
+           "spec": {"selector": {"app": "web"}, "ports": [{"port": 80}]}}
+    apply(tenant, namespace(ns), deployment(ns, "web", 1), svc)
+    ens = edge_ns(sandbox, "tenant-a", ns)
+    copies = wait_for(lambda: [(e, o) for e in EDGES for o in items(sandbox[e], "services", "-n",
+                                                                       ens)], 90, "copied")
+    edge, before = copies[0]
+    sandbox[edge].kubectl("label", "service", "web", "-n", ens, "fusionvc.io/managed-by-")
+
+    def repaired() -> bool:
+        now = [o for o in items(sandbox[edge], "services", "-n", ens)
+               if o["metadata"]["name"] == "web"]
+        return bool(now) and now[0]["metadata"]["uid"] == before["metadata"]["uid"] and \
+            now[0]["metadata"]["labels"].get("fusionvc.io/managed-by") == "fusionvc"
+    wait_for(repaired, 60, "the service copy's managed-by label put back")
+    assert not [e for e in items(tenant, "events", "-n", ns) if e["reason"] == "NameTaken"]
+    tenant.kubectl("delete", "namespace", ns, "--wait=false")

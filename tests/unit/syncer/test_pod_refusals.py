@@ -222,3 +222,15 @@ async def test_an_older_pods_copy_is_still_replaced(sync: SyncTest) -> None:
     assert new is not None and got is not None
     assert got["metadata"]["annotations"][markers.TENANT_UID] == new["metadata"]["uid"]
     assert [c for c in sync.client(edge).calls if c.verb == "delete"]
+
+
+async def test_a_foreign_pod_in_the_edge_namespace_is_never_deleted(sync: SyncTest) -> None:
+    edge, tenant = sync.ctx.edges["edge-1"], sync.ctx.tenants["tenant-a"]
+    await placed_edge_pod(sync)
+    foreign = pod(sync.edge_ns(), "intruder")
+    sync.put(edge, PODS, foreign)
+    sync.put(tenant, PODS, pod("shop", "intruder"))
+    await sync.settle()
+    got = edge.get(PODS, sync.edge_ns(), "intruder")
+    assert got is not None and not got["metadata"].get("annotations")
+    assert not [c for c in sync.client(edge).calls if c.verb == "delete"]

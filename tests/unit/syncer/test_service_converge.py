@@ -11,7 +11,7 @@ import pytest
 from syncer.core import markers
 from syncer.kinds.service_converge import service_patch, spec_patch
 from syncer.kinds.services import translate_service_down
-from syncer.kube.apis import PODS, SERVICES
+from syncer.kube.apis import EVENTS, PODS, SERVICES
 from tests.builders import pod, service
 
 from .harness import SyncTest
@@ -129,3 +129,18 @@ async def test_an_external_name_service_is_copied_where_the_namespace_runs_pods(
     await sync.settle()
     got = edge.get(SERVICES, sync.edge_ns(), "db")
     assert got is not None and got["spec"]["externalName"] == "db.example.com"
+
+
+async def test_a_copy_whose_managed_by_label_was_removed_is_repaired(sync: SyncTest) -> None:
+    tenant, edge = sync.ctx.tenants["tenant-a"], sync.ctx.edges["edge-1"]
+    sync.put(tenant, PODS, pod("shop", "web"))
+    sync.put(tenant, SERVICES, service("shop", "web"))
+    await sync.settle()
+    copy_ = edge.get(SERVICES, sync.edge_ns(), "web")
+    assert copy_ is not None
+    labels = {k: v for k, v in copy_["metadata"]["labels"].items() if k != markers.MANAGED_BY}
+    sync.put(edge, SERVICES, {**copy_, "metadata": {**copy_["metadata"], "labels": labels}})
+    await sync.settle()
+    got = edge.get(SERVICES, sync.edge_ns(), "web")
+    assert got is not None and got["metadata"]["labels"][markers.MANAGED_BY] == "fusionvc"
+    assert not [e for e in tenant.store(EVENTS) if e["reason"] == "NameTaken"]
