@@ -93,10 +93,14 @@ class Sandbox:
 
     def start_syncer(self, log: Any = print) -> None:
         """Runs the syncer (python -m syncer) against the management cluster."""
-        alive, _ = self.running()
-        if any(r.name == "syncer" for r in alive):
+        # running() leaves the syncer out: look at its own record, or a second one starts
+        # and the first one's PID is forgotten.
+        records = load_records(self.procs_file)
+        running = [r for r in records if r.name == "syncer" and r.alive()]
+        if running:
+            log(f"sandbox: the syncer is already running (pid {running[0].pid})")
             return
-        records = [r for r in load_records(self.procs_file) if r.name != "syncer"]
+        records = [r for r in records if r.name != "syncer"]
         state = json.loads(self.state_file.read_text())
         mgmt = next(c for c in state["clusters"] if c["role"] == "management")
         port, kubelet_port, metrics_api_port = free_ports(3)
@@ -109,7 +113,8 @@ class Sandbox:
             f"--http-port={port}",
             "--log-format=json",
             *kubelet.syncer_args(state, kubelet_port),
-            *metrics.metrics_api_flags(state["metricsApi"], metrics_api_port),
+            *(metrics.metrics_api_flags(state["metricsApi"], metrics_api_port)
+              if state.get("metricsApi") else []),
         ]
         env = {"PYTHONPATH": str(REPO), "NO_PROXY": "127.0.0.1,localhost"}
         rec = start("syncer", argv, self.logs, env=env)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from syncer.core.pod_security import Violation, standard_violations
+from syncer.core.volume_policy import DEFAULT_VOLUME_TYPES, volume_violations
 from syncer.kube import Obj
 
 # Pod Security Standards: capabilities a container may add at each level.
@@ -21,19 +23,12 @@ LEVELS = ("baseline", "restricted")
 
 
 @dataclass(frozen=True)
-class Violation:
-    field: str
-    rule: str
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.rule}"
-
-
-@dataclass(frozen=True)
 class IsolationPolicy:
     pod_security: str = "baseline"
     allow_node_port: bool = False
     allow_load_balancer: bool = False
+    volume_types: frozenset[str] = DEFAULT_VOLUME_TYPES  # volume_policy.py
+    csi_drivers: frozenset[str] = frozenset()
 
 
 def _containers(spec: Obj) -> Iterator[tuple[str, Obj]]:
@@ -104,7 +99,12 @@ def check_pod(pod: Obj, policy: IsolationPolicy) -> list[Violation]:
         found.extend(_container_rules(path, container, policy.pod_security))
     if policy.pod_security == "restricted":
         found.extend(_restricted_pod(spec))
-    return list(dict.fromkeys(found))  # a pod-level miss is reported once, not per container
+    found.extend(standard_violations(pod, policy.pod_security))
+    found.extend(volume_violations(spec, policy.volume_types, policy.csi_drivers))
+    first: dict[str, Violation] = {}  # a pod-level miss once, not per container; one per field
+    for violation in found:
+        first.setdefault(violation.field, violation)
+    return list(first.values())
 
 
 def check_service(service: Obj, policy: IsolationPolicy) -> list[Violation]:

@@ -4,6 +4,12 @@
   cut to 52 characters plus ``-`` and 10 hex digits of the full name's sha256
   when longer than 63. Two tenants never share one: their names differ, and so
   do their UIDs' hashes.
+- A name that fits in 63 characters but has the shape of a cut one (52
+  characters, ``-``, 10 hex digits) could be the cut form of a longer namespace
+  of the same tenant, so it is cut too, from the name and a NUL (which no
+  namespace name contains): the two get different hashes. Every other name is
+  as before; the rarer lookalikes (a cut whose 52 characters ended in ``-``) are
+  caught by the owner markers of the edge namespace (kinds/namespaces.py).
 - Object names inside that namespace stay as the tenant wrote them.
 - Edge RuntimeClass of a tenant RuntimeClass (cluster-scoped, so tenant-scoped by name):
   ``<tenant>-<hash6(tenant uid)>-<name>``, cut the same way at 253 characters.
@@ -14,10 +20,12 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 NAMESPACE_MAX = 63
 OBJECT_NAME_MAX = 253
 HASH_LEN = 10
+_CUT_SHAPE = re.compile(rf"^.{{{NAMESPACE_MAX - HASH_LEN - 1}}}-[0-9a-f]{{{HASH_LEN}}}$")
 
 
 def short_hash(text: str, length: int) -> str:
@@ -32,8 +40,16 @@ def fit(name: str, limit: int) -> str:
     return f"{prefix}-{short_hash(name, HASH_LEN)}"
 
 
+def looks_cut(name: str) -> bool:
+    """A 63-character name of the shape fit gives a cut name."""
+    return len(name) == NAMESPACE_MAX and _CUT_SHAPE.match(name) is not None
+
+
 def edge_namespace(tenant: str, tenant_uid: str, namespace: str) -> str:
-    return fit(f"{tenant}-{short_hash(tenant_uid, 6)}-{namespace}", NAMESPACE_MAX)
+    name = f"{tenant}-{short_hash(tenant_uid, 6)}-{namespace}"
+    if looks_cut(name):
+        return fit(name + "\0", NAMESPACE_MAX)
+    return fit(name, NAMESPACE_MAX)
 
 
 def virtual_node_name(edge_cluster: str, node: str) -> str:

@@ -24,6 +24,7 @@ from syncer.core import markers
 from syncer.core.context import SyncContext
 from syncer.core.keys import WorkKey
 from syncer.core.names import edge_namespace
+from syncer.core.ownership import is_tampered_copy
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.kube import Obj
 from syncer.kube.apis import ResourceType
@@ -71,11 +72,12 @@ class ResourceSyncer:
 
     def edge_event(self, edge: EdgeConn, watch: str, old: Obj | None,
                    new: Obj | None) -> Iterable[WorkKey]:
-        """By default, an event of an edge copy (kinds with ``copied``) is its tenant key."""
-        obj = new or old
-        if obj is not None and self.copied is not None and watch == self.copied.plural:
-            return self.marked_key(obj)
-        return ()
+        """By default, an event of an edge copy (kinds with ``copied``) is its tenant key: the
+        old object's too, so removing a marker wakes the key that repairs it."""
+        if self.copied is None or watch != self.copied.plural:
+            return ()
+        keys = {k for obj in (new, old) if obj is not None for k in self.marked_key(obj)}
+        return sorted(keys)
 
     async def reconcile(self, key: WorkKey) -> float | None:
         """Brings one object in line; returns seconds until it should be looked at again."""
@@ -129,7 +131,7 @@ class ResourceSyncer:
                 if not err.conflict:
                     raise
                 have = await edge.client.get(resource, meta["name"], namespace or None)
-        if not markers.is_managed(have, tenant.name):
+        if not markers.is_managed(have, tenant.name) and not is_tampered_copy(edge, tenant, have):
             raise NameTaken(resource.kind, namespace, meta["name"], edge.name)
         return have
 

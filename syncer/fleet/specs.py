@@ -86,13 +86,23 @@ def _strings(values: Obj | None) -> Mapping[str, str]:
     return MappingProxyType({str(k): str(v) for k, v in (values or {}).items()})
 
 
+def _volume_policy(iso: Obj) -> dict[str, frozenset[str]]:
+    """volumeTypes and csiDrivers of the isolation section (absent: the safe default)."""
+    out = {}
+    if iso.get("volumeTypes") is not None:
+        out["volume_types"] = frozenset(str(v) for v in iso["volumeTypes"])
+    out["csi_drivers"] = frozenset(str(d) for d in iso.get("csiDrivers") or [])
+    return out
+
+
 def parse_tenant_spec(spec: Obj) -> TenantSpec:
     iso = spec.get("isolation") or {}
     return TenantSpec(
         kubeconfig=secret_key_ref(spec),
         isolation=IsolationPolicy(pod_security=iso.get("podSecurity", "baseline"),
                                   allow_node_port=bool(iso.get("allowNodePort")),
-                                  allow_load_balancer=bool(iso.get("allowLoadBalancer"))),
+                                  allow_load_balancer=bool(iso.get("allowLoadBalancer")),
+                                  **_volume_policy(iso)),
         resource_quota=_strings(iso.get("resourceQuota")),
         default_limits=_strings(iso.get("defaultLimits")),
         scheduling=spec.get("scheduling"),

@@ -21,7 +21,6 @@ from syncer.core.keys import WorkKey
 from syncer.core.names import edge_namespace
 from syncer.core.syncer import NameTaken, ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
-from syncer.kinds.pod_translate import is_token_volume
 from syncer.kube import Obj
 from syncer.kube.apis import PODS, ResourceType
 from syncer.kube.store import IndexFunc
@@ -51,8 +50,6 @@ def dependency_refs(pod: Obj, kind: str) -> set[str]:
     spec, names = pod.get("spec") or {}, set()
     ref_key, src_key, vol_key, vol_name = _REF_KEYS[kind]
     for volume in spec.get("volumes") or []:
-        if is_token_volume(volume):
-            continue  # the tenant's service-account token: never copied (see pod_translate)
         if vol_key in volume:
             names.add(volume[vol_key].get(vol_name, ""))
         for source in (volume.get("projected") or {}).get("sources") or []:

@@ -17,7 +17,7 @@ from syncer.core import markers
 from syncer.core.context import SyncContext
 from syncer.core.keys import WorkKey
 from syncer.core.names import edge_namespace
-from syncer.core.syncer import ResourceSyncer
+from syncer.core.syncer import NameTaken, ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.kube import Obj
 from syncer.kube.apis import (
@@ -66,6 +66,25 @@ def isolation_objects(tenant: TenantConn, edge_name: str) -> list[tuple[Resource
             "spec": {"limits": [{"type": "Container", "default": default,
                                  "defaultRequest": default}]}}))
     return objs
+
+
+class EdgeNamespaceTaken(NameTaken):
+    """The edge namespace name of a tenant namespace is held by another namespace of the same
+    tenant (names.py: a lookalike of a cut name); neither is overwritten nor deleted."""
+
+    def __init__(self, namespace: str, holder: str, edge: str) -> None:
+        super().__init__("Namespace", "", namespace, edge)
+        self.holder = holder
+
+    def for_tenant(self) -> str:
+        return (f"namespace {self.name} maps to the same edge namespace as namespace "
+                f"{self.holder}, which holds it; rename one of them")
+
+
+def owner_namespace(edge_ns: Obj) -> str | None:
+    """The tenant namespace an edge namespace was made for (its owner marker)."""
+    ref = markers.tenant_ref(edge_ns)
+    return ref[1] if ref else None
 
 
 def tenant_ns_index(obj: Obj) -> list[str]:
@@ -126,6 +145,9 @@ class NamespaceSyncer(ResourceSyncer):
         want = translate_namespace_down(tenant, tenant_ns, name)
         have = await self.adopt_or_create(tenant, edge, NAMESPACES, want,
                                           edge.get(NAMESPACES, "", name))
+        holder = owner_namespace(have) if have is not None else None
+        if holder is not None and holder != tenant_ns["metadata"]["name"]:
+            raise EdgeNamespaceTaken(tenant_ns["metadata"]["name"], holder, edge.name)
         if have is not None and have["metadata"].get("labels") != want["metadata"]["labels"]:
             await edge.client.patch(NAMESPACES, name, {"metadata": {
                 "labels": want["metadata"]["labels"]}})
@@ -154,6 +176,8 @@ class NamespaceSyncer(ResourceSyncer):
             have = edge.get(NAMESPACES, "", name)
             if have is None or not markers.is_managed(have, tenant.name):
                 continue
+            if owner_namespace(have) not in (None, key.name):
+                continue  # another namespace's (a lookalike name): never deleted for this one
             if not have["metadata"].get("deletionTimestamp"):
                 log.info("deleting edge namespace", edge=edge.name, namespace=name)
                 await edge.client.delete(NAMESPACES, name, uid=have["metadata"]["uid"])

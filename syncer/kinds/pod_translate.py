@@ -14,6 +14,7 @@ import json
 
 from syncer.core import markers
 from syncer.edgedns.pod_dns import EdgeDNS, edge_pod_dns
+from syncer.kinds.pod_credentials import strip_edge_credentials
 from syncer.kube import Obj
 
 # Fields of the pod spec that make no sense in the edge cluster.
@@ -27,35 +28,18 @@ IMAGE_GROUPS = ("initContainers", "containers")
 STATUS_FIELDS = ("phase", "conditions", "message", "reason", "podIP", "podIPs", "hostIP",
                  "hostIPs", "startTime", "containerStatuses", "initContainerStatuses",
                  "ephemeralContainerStatuses", "resize", "resourceClaimStatuses")
-TOKEN_VOLUME_PREFIX = "kube-api-access-"
 
 
-def is_token_volume(volume: Obj) -> bool:
-    sources = (volume.get("projected") or {}).get("sources") or []
-    return any("serviceAccountToken" in s for s in sources)
-
-
-def _rewrite_env(container: Obj, namespace: str, virtual_node: str) -> None:
+def _rewrite_env(container: Obj, namespace: str, virtual_node: str, uid: str = "") -> None:
     """Downward-API values the tenant would see differently are written as literals."""
     literal = {"metadata.namespace": namespace, "spec.nodeName": virtual_node}
+    if uid:
+        literal["metadata.uid"] = uid  # the tenant pod's UID, not the edge copy's
     for env in container.get("env") or []:
         path = ((env.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath")
         if path in literal:
             env.pop("valueFrom")
             env["value"] = literal[path]
-
-
-def _strip_token_volumes(spec: Obj) -> None:
-    """Removes the tenant's projected service-account token: it must never reach an edge."""
-    dropped = {v["name"] for v in spec.get("volumes") or [] if is_token_volume(v)}
-    if not dropped:
-        return
-    spec["volumes"] = [v for v in spec["volumes"] if v["name"] not in dropped]
-    for group in ("initContainers", "containers", "ephemeralContainers"):
-        for container in spec.get(group) or []:
-            mounts = container.get("volumeMounts")
-            if mounts:
-                container["volumeMounts"] = [m for m in mounts if m["name"] not in dropped]
 
 
 def translate_pod_down(pod: Obj, *, tenant: str, edge_namespace: str, edge_node: str,
@@ -73,10 +57,10 @@ def translate_pod_down(pod: Obj, *, tenant: str, edge_namespace: str, edge_node:
     for name in ("dnsPolicy", "dnsConfig"):  # the edge DNS for tenant names (edgedns/pod_dns)
         spec.pop(name, None)
     spec.update(edge_pod_dns(pod["spec"], meta.get("namespace", ""), dns))
-    _strip_token_volumes(spec)
+    strip_edge_credentials(spec)  # no tenant token to the edge, no edge token to the pod
     for group in ("initContainers", "containers", "ephemeralContainers"):
         for container in spec.get(group) or []:
-            _rewrite_env(container, meta.get("namespace", ""), virtual_node)
+            _rewrite_env(container, meta.get("namespace", ""), virtual_node, meta.get("uid", ""))
     spec["nodeName"] = edge_node
     if runtime_class and spec.get("runtimeClassName"):
         spec["runtimeClassName"] = runtime_class
@@ -85,7 +69,6 @@ def translate_pod_down(pod: Obj, *, tenant: str, edge_namespace: str, edge_node:
         spec["imagePullSecrets"] = [*named, *({"name": n} for n in pull_secrets
                                               if {"name": n} not in named)]
     spec["serviceAccountName"] = service_account
-    spec["automountServiceAccountToken"] = pod["spec"].get("automountServiceAccountToken") is True
     # fusionvc's own annotations on the tenant pod (placement, written by the binding) are
     # not the tenant's: copying them would patch every edge pod once more after binding.
     annotations = {k: v for k, v in (meta.get("annotations") or {}).items()

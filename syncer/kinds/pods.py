@@ -23,6 +23,16 @@ from syncer.core.syncer import NameTaken, ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.fleet.registries import pull_secret_names
 from syncer.kinds.pod_admission import admission_failure, scheduled_by_fusionvc, was_placed
+from syncer.kinds.pod_ownership import is_bound_copy, is_own_copy
+from syncer.kinds.pod_refusals import (
+    EDGE_REFUSED,
+    QUOTA_RETRY_SECONDS,
+    CreateRefusals,
+    is_permanent,
+    is_refusal,
+    oversized_annotations,
+    refusal_message,
+)
 from syncer.kinds.pod_translate import (
     resize_patch,
     status_patch,
@@ -74,6 +84,7 @@ class PodSyncer(ResourceSyncer):
     def __init__(self, ctx: SyncContext) -> None:
         super().__init__(ctx)
         self.unschedulable: set[WorkKey] = set()
+        self.create_refusals = CreateRefusals()  # versions of pods the edge refused
         # (tenant pod uid, generation) whose in-place update the edge refused.
         self._refused_updates: TTLCache[tuple[str, object], bool] = TTLCache(
             maxsize=50_000, ttl=3600)
@@ -106,7 +117,7 @@ class PodSyncer(ResourceSyncer):
         ens = edge_namespace(tenant.name, tenant.uid, namespace)
         for edge in self.ctx.edges.values():
             pod = edge.get(PODS, ens, name) if edge.informers else None
-            if pod is not None and markers.is_managed(pod, tenant.name):
+            if pod is not None and is_own_copy(edge, tenant, pod):
                 return edge, pod
         return None
 
@@ -119,7 +130,8 @@ class PodSyncer(ResourceSyncer):
         if tpod is None or tpod["metadata"].get("deletionTimestamp"):
             self.unschedulable.discard(key)
             return await self._delete(tenant, tpod, found)
-        if found and _copy_uid(found[1]) != tpod["metadata"]["uid"]:
+        if found and _copy_uid(found[1]) != tpod["metadata"]["uid"] \
+                and not is_bound_copy(tpod, found[0].name, found[1]):
             await self._delete_edge(*found)  # an older pod of the same name
             return 1.0
         if found is None:
@@ -184,8 +196,7 @@ class PodSyncer(ResourceSyncer):
             await self._reject(tenant, tpod, "Unschedulable", message)
             return None
         self.unschedulable.discard(key)
-        await self._run_on_edge(tenant, tpod, decision)
-        return None
+        return await self._run_on_edge(tenant, tpod, decision)
 
     async def _refuse_before_placing(self, key: WorkKey, tenant: TenantConn, tpod: Obj) -> bool:
         """A pod fusionvc must not place (yet): forbidden fields, or scheduling gates."""
@@ -193,6 +204,8 @@ class PodSyncer(ResourceSyncer):
         if violations:
             await self._reject(tenant, tpod, "Forbidden", describe(violations))
             return True
+        if self.create_refusals.refused(tpod):
+            return True  # the edge refused this version of the pod: it waits for a change
         if tpod["spec"].get("schedulingGates") and not tpod["spec"].get("nodeName"):
             self.unschedulable.discard(key)  # it waits for its gates, not for room
             await self._reject(tenant, tpod, "SchedulingGated", SCHEDULING_GATED, event=False)
@@ -215,7 +228,8 @@ class PodSyncer(ResourceSyncer):
                     + "; ".join(reasons)
         return allowed, None
 
-    async def _run_on_edge(self, tenant: TenantConn, tpod: Obj, placement: Placement) -> None:
+    async def _run_on_edge(self, tenant: TenantConn, tpod: Obj,
+                           placement: Placement) -> float | None:
         edge = self.ctx.edges[placement.cluster]
         ns = edge_namespace(tenant.name, tenant.uid, tpod["metadata"]["namespace"])
         vnode = virtual_node_name(edge.name, placement.node)
@@ -224,24 +238,33 @@ class PodSyncer(ResourceSyncer):
                                   runtime_class=_edge_runtime_class(tenant, tpod),
                                   dns=edge.dns_for(tenant.name),
                                   pull_secrets=pull_secret_names(tenant.registry_auths, tpod))
+        too_big = oversized_annotations(epod)
+        if too_big:
+            self.create_refusals.remember(tpod)
+            await self._reject(tenant, tpod, EDGE_REFUSED, too_big)
+            return None
         # Assumed before the first await: other workers schedule while this one waits.
         self.ctx.placer.assume(edge.name, placement.node, epod)
+        creating = False
         try:
             await self.ctx.namespaces.ensure(tenant, edge, tpod["metadata"]["namespace"])
             for dependents in self.ctx.pod_dependents:
                 await dependents.ensure_for_pod(tenant, edge, tpod)
+            creating = True  # from here on, a refusal is the edge's answer to this pod
             await edge.client.create(PODS, epod, namespace=ns)
         except NameTaken as err:  # something the pod needs: the tenant is told, not a loop
             self.ctx.placer.forget(edge.name, ns, epod["metadata"]["name"])
             await self._reject(tenant, tpod, "NameTaken", err.for_tenant())
-            return
+            return None
         except KubeError as err:
             if not err.conflict or not await self._ours_exists(edge, tenant, tpod, ns):
                 self.ctx.placer.forget(edge.name, ns, epod["metadata"]["name"])
                 if err.conflict:
                     await self._reject(tenant, tpod, "NameTaken", "an object not managed by "
                                        "fusionvc holds this pod's name in the edge cluster")
-                    return
+                    return None
+                if creating and is_refusal(err):
+                    return await self._edge_refused(tenant, tpod, edge.name, ns, err)
                 raise
         await self.ctx.virtual_nodes.ensure(tenant, edge, placement.node)
         if tpod["spec"].get("nodeName"):  # bound by the tenant: record where it runs
@@ -249,8 +272,24 @@ class PodSyncer(ResourceSyncer):
             await tenant.client.patch(PODS, tpod["metadata"]["name"],
                                       {"metadata": {"annotations": where}},
                                       namespace=tpod["metadata"]["namespace"])
-            return
+            return None
         await self._bind(tenant, tpod, edge.name, placement.node, vnode)
+        return None
+
+    async def _edge_refused(self, tenant: TenantConn, tpod: Obj, cluster: str, ns: str,
+                            err: KubeError) -> float | None:
+        """An edge 4xx on create: PodScheduled=False and an Event in tenant terms; a permanent
+        refusal waits for the pod to change, a quota refusal is tried again later."""
+        log.info("edge refused pod", tenant=tenant.name, edge=cluster, status=err.status,
+                 pod=f"{tpod['metadata']['namespace']}/{tpod['metadata']['name']}",
+                 reason=err.reason)
+        await self._reject(tenant, tpod, EDGE_REFUSED, refusal_message(
+            err, edge_namespace=ns, tenant_namespace=tpod["metadata"]["namespace"],
+            edge_cluster=cluster))
+        if is_permanent(err):
+            self.create_refusals.remember(tpod)
+            return None
+        return QUOTA_RETRY_SECONDS
 
     async def _ours_exists(self, edge: EdgeConn, tenant: TenantConn, tpod: Obj, ns: str) -> bool:
         """After 409 on create: is the pod there this tenant pod's own copy (an earlier try)?

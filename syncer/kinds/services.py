@@ -21,6 +21,7 @@ from syncer.core.keys import WorkKey
 from syncer.core.names import edge_namespace
 from syncer.core.syncer import NameTaken, ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
+from syncer.kinds.service_converge import serves_namespace, service_patch
 from syncer.kube import Obj
 from syncer.kube.apis import PODS, SERVICES
 
@@ -103,7 +104,8 @@ class ServiceSyncer(ResourceSyncer):
     def pods_moved(self, tenant: TenantConn, namespace: str) -> Iterable[WorkKey]:
         """Services of a namespace whose pods appeared or left an edge cluster."""
         for svc in tenant.store(SERVICES):
-            if svc["metadata"]["namespace"] == namespace and svc["spec"].get("selector"):
+            if svc["metadata"]["namespace"] == namespace and (
+                    svc["spec"].get("selector") or serves_namespace(svc)):
                 yield WorkKey(tenant.name, self.kind, namespace, svc["metadata"]["name"])
 
     def scan(self, tenant: TenantConn) -> Iterable[WorkKey]:
@@ -111,8 +113,9 @@ class ServiceSyncer(ResourceSyncer):
 
     def wanted_edges(self, tenant: TenantConn, svc: Obj, ens: str) -> set[str]:
         selector = svc["spec"].get("selector")
+        everywhere = serves_namespace(svc)  # ExternalName: wherever the namespace has pods
         return {edge.name for edge in self.ctx.edges.values() if edge.informers and any(
-            selects(selector, p["metadata"].get("labels"))
+            everywhere or selects(selector, p["metadata"].get("labels"))
             for p in edge.store(PODS).by_index("namespace", ens))}
 
     async def reconcile(self, key: WorkKey) -> float | None:
@@ -146,11 +149,9 @@ class ServiceSyncer(ResourceSyncer):
                                          "an object not managed by fusionvc holds this name "
                                          "in an edge cluster")
             return
-        if have is not None and spec_differs(have, want):
-            await edge.client.patch(SERVICES, want["metadata"]["name"],
-                                    {"spec": {k: want["spec"].get(k) for k in (
-                                        "selector", "ports", "type", "sessionAffinity")}},
-                                    namespace=ens)
+        patch = service_patch(have, want) if have is not None else None
+        if patch is not None:
+            await edge.client.patch(SERVICES, want["metadata"]["name"], patch, namespace=ens)
 
     async def _reject(self, tenant: TenantConn, svc: Obj, message: str) -> None:
         if same_condition(svc, CONDITION, "False", "Forbidden", message):

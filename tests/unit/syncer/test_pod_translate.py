@@ -141,9 +141,11 @@ def test_service_account_is_the_edge_default() -> None:
     assert spec["serviceAccountName"] == "default"
 
 
+# Never on the edge, even when the tenant asks for it: the edge would mount its own
+# ServiceAccount token and CA (issue 18, item 2).
 @pytest.mark.parametrize(("tenant_value", "expected"),
-                         [(None, False), (False, False), (True, True), ("true", False)])
-def test_automount_only_when_tenant_set_true(tenant_value: Any, expected: bool) -> None:
+                         [(None, False), (False, False), (True, False), ("true", False)])
+def test_automount_never_on_the_edge(tenant_value: Any, expected: bool) -> None:
     extra = {} if tenant_value is None else {"automountServiceAccountToken": tenant_value}
     assert down(tenant_pod(**extra))["spec"]["automountServiceAccountToken"] is expected
 
