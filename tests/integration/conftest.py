@@ -12,11 +12,18 @@ from .metrics_helpers import metrics_api_args
 from .sandbox_fixture import REPO, SandboxHandle, start_sandbox
 from .syncer_fixture import SyncerProcess
 
+# Modules that need no session syncer, or run their own competing ones (leader election,
+# bad settings), run before any module starts the session's syncer: two syncers holding
+# one Lease would make them fail.
+WITHOUT_SESSION_SYNCER = ("test_sandbox.py", "test_operations.py")
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "integration" in str(item.path):
             item.add_marker(pytest.mark.integration)
+    first = {name: i for i, name in enumerate(WITHOUT_SESSION_SYNCER)}
+    items.sort(key=lambda item: first.get(item.path.name, len(first)))  # stable otherwise
 
 
 @pytest.fixture(scope="session")
