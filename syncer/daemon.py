@@ -24,6 +24,7 @@ from syncer.core.context import SyncContext
 from syncer.core.controller import Controller
 from syncer.core.queue import FairQueue, QueueObserver
 from syncer.core.recorder import EventRecorder
+from syncer.failover.monitor import FailoverMonitor
 from syncer.fleet.management import Management
 from syncer.kinds.registry import syncer_classes
 from syncer.kube.client import KubeClient
@@ -69,6 +70,7 @@ class Daemon:
                                      reconcile_timeout=sync.request_timeout_s * 2)
         self.stop_requested = asyncio.Event()
         self._tasks: list[asyncio.Task[object]] = []
+        self.failover: FailoverMonitor | None = None
 
     def _readiness(self, management: Management, elector: LeaderElector | None) -> ReadinessChecks:
         checks = ReadinessChecks()
@@ -90,6 +92,7 @@ class Daemon:
         mgmt = KubeClient(api, "management", self.settings.sync.request_timeout_s)
         management = Management(mgmt, self.settings.management.namespace, self.ctx,
                                 self.controller, self.placer, self.metrics)
+        self.failover = management.failover
         elector = (LeaderElector(mgmt, self.settings.leader, metrics=self.metrics)
                    if self.settings.leader.enabled else None)
         if elector is not None:
@@ -131,6 +134,8 @@ class Daemon:
                         health: HealthServer | None) -> None:
         log.info("shutting down", grace_s=self.settings.shutdown.grace_s)
         await self.controller.stop(self.settings.shutdown.grace_s)
+        if self.failover is not None:
+            await self.failover.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

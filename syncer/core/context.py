@@ -52,6 +52,17 @@ class EdgeListener(Protocol):
                    new: Obj | None) -> None: ...
 
 
+class EdgeAdmission(Protocol):
+    """Whether fusionvc may place pods on and write to an edge cluster (failover)."""
+
+    def admitted(self, edge: str) -> bool: ...
+
+
+class _AlwaysAdmitted:
+    def admitted(self, edge: str) -> bool:
+        return True
+
+
 class _Unregistered:
     """Stands for a collaborator no registered syncer provides."""
 
@@ -79,3 +90,4 @@ class SyncContext:
     virtual_nodes: VirtualNodes = field(
         default_factory=lambda: _Unregistered("virtual nodes"))
     pod_dependents: list[PodDependents] = field(default_factory=list)
+    admission: EdgeAdmission = field(default_factory=_AlwaysAdmitted)

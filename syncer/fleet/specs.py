@@ -44,11 +44,21 @@ class TenantSpec:
 
 
 @dataclass(frozen=True)
+class FailoverSpec:
+    """When pods leave an unreachable edge cluster, and when it is trusted again."""
+
+    grace_period_seconds: float = 60.0
+    recovery_stable_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
 class EdgeSpec:
     kubeconfig: SecretKeyRef = field(default_factory=SecretKeyRef)
     region: str = ""
     latency_ms: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
     unschedulable: bool = False
+    failover: FailoverSpec = field(default_factory=FailoverSpec)
+    out_of_service: bool = False  # the operator declares it gone: even StatefulSet pods move
 
 
 def secret_key_ref(spec: Obj) -> SecretKeyRef:
@@ -80,4 +90,16 @@ def parse_edge_spec(spec: Obj) -> EdgeSpec:
         region=str(spec.get("region", "")),
         latency_ms=MappingProxyType({str(k): float(v)
                                      for k, v in (spec.get("latencyMs") or {}).items()}),
-        unschedulable=bool(spec.get("unschedulable")))
+        unschedulable=bool(spec.get("unschedulable")),
+        failover=parse_failover(spec.get("failover")),
+        out_of_service=bool(spec.get("outOfService")))
+
+
+def parse_failover(failover: Obj | None) -> FailoverSpec:
+    values = failover or {}
+    default = FailoverSpec()
+    return FailoverSpec(
+        grace_period_seconds=float(values.get("gracePeriodSeconds",
+                                              default.grace_period_seconds)),
+        recovery_stable_seconds=float(values.get("recoveryStableSeconds",
+                                                 default.recovery_stable_seconds)))
