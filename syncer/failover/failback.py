@@ -31,7 +31,7 @@ async def list_all(client: KubeClient, **query: Any) -> list[Obj]:
     while True:
         page = await client.list(PODS, limit=PAGE, **{"continue": cont}, **query)
         items.extend(page.get("items") or [])
-        cont = page["metadata"].get("continue")
+        cont = (page.get("metadata") or {}).get("continue")
         if not cont:
             return items
 

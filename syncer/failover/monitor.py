@@ -37,7 +37,7 @@ def _rfc3339(t: float | None) -> str:
 class FailoverMonitor:
     def __init__(self, ctx: SyncContext, metrics: Metrics, *, known: Callable[[str], bool],
                  requeue_all: Callable[[], object], clock: Callable[[], float] = time.time,
-                 probe_every: float = PROBE_EVERY) -> None:
+                 probe_every: float = PROBE_EVERY, run_tasks: bool = True) -> None:
         self.ctx, self.metrics, self.known = ctx, metrics, known
         self.requeue_all, self.clock, self.probe_every = requeue_all, clock, probe_every
         self.states: dict[str, Reachability] = {}
@@ -45,6 +45,7 @@ class FailoverMonitor:
         self.failures: dict[str, int] = {}
         self.evictor = PodEvictor(ctx, metrics)
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.run_tasks = run_tasks  # False: the caller drives ``tick`` (tests)
 
     # ---- what the rest of the syncer asks ------------------------------------------------
 
@@ -58,7 +59,9 @@ class FailoverMonitor:
         self.specs[name] = spec
         if name not in self.states:
             self.states[name] = from_status(status)
-            self._tasks[name] = asyncio.create_task(self._run(name), name=f"failover:{name}")
+            if self.run_tasks:
+                self._tasks[name] = asyncio.create_task(self._run(name),
+                                                        name=f"failover:{name}")
 
     async def untrack(self, name: str) -> None:
         task = self._tasks.pop(name, None)
@@ -80,6 +83,7 @@ class FailoverMonitor:
     # ---- one task per edge cluster ----------------------------------------------------------
 
     async def _run(self, name: str) -> None:
+        structlog.contextvars.clear_contextvars()  # not the key of the reconcile that made it
         while True:
             try:
                 if self.ctx.is_leader():
