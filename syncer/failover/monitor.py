@@ -50,10 +50,13 @@ class FailoverMonitor:
     # ---- what the rest of the syncer asks ------------------------------------------------
 
     def admitted(self, edge: str) -> bool:
-        """May fusionvc place pods on and write to ``edge``? An EdgeCluster not looked at yet
-        waits; a name with no EdgeCluster object (a removed cluster) is not held back."""
+        """May fusionvc place pods on and write to ``edge``? An EdgeCluster not looked at or
+        not connected yet waits (after a restart, its pods are not "lost" before it was even
+        tried); a name with no EdgeCluster object (a removed cluster) is not held back."""
+        if not self.known(edge):
+            return True
         state = self.states.get(edge)
-        return state.admitted if state is not None else not self.known(edge)
+        return state is not None and state.admitted and edge in self.ctx.edges
 
     def track(self, name: str, spec: EdgeSpec, status: Obj | None) -> None:
         self.specs[name] = spec

@@ -63,8 +63,8 @@ def outage(sandbox: SandboxHandle, syncer: SyncerProcess) -> Iterator[None]:
              "edge-gz re-admitted", every=2)
 
 
-def tenant_pods(sandbox: SandboxHandle, ns: str) -> list[Obj]:
-    return items(sandbox["tenant-a"], "pods", "-n", ns)
+def tenant_pods(sandbox: SandboxHandle, ns: str, tenant: str = "tenant-a") -> list[Obj]:
+    return items(sandbox[tenant], "pods", "-n", ns)
 
 
 def cluster_of(pod: Obj) -> str:
@@ -76,8 +76,9 @@ def ready(pod: Obj) -> str:
                  if c["type"] == "Ready"), "")
 
 
-def running_on(sandbox: SandboxHandle, ns: str, edges: set[str], replicas: int) -> bool:
-    pods = tenant_pods(sandbox, ns)
+def running_on(sandbox: SandboxHandle, ns: str, edges: set[str], replicas: int,
+               tenant: str = "tenant-a") -> bool:
+    pods = tenant_pods(sandbox, ns, tenant)
     live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
     return (len(pods) == replicas and len(live) == replicas
             and all(p["status"].get("phase") == "Running" and cluster_of(p) in edges
@@ -177,39 +178,33 @@ def test_a_flap_shorter_than_the_grace_period_changes_nothing(
 
 def test_statefulset_pod_moves_only_once_out_of_service(
         sandbox: SandboxHandle, syncer: SyncerProcess, outage: None) -> None:
-    ns = unique("sts")
-    template = deployment(ns, "db", 1, pod_spec={"affinity": {"nodeAffinity": {
-        "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{
-            "matchExpressions": [{"key": "topology.kubernetes.io/region", "operator": "In",
-                                  "values": ["cn-guangzhou"]}]}]}}}})["spec"]["template"]
+    """tenant-b (cost-first) runs on edge-gz, the cheapest cluster."""
+    ns, tenant = unique("sts"), "tenant-b"
+    template = deployment(ns, "db", 1)["spec"]["template"]
     sts = {"apiVersion": "apps/v1", "kind": "StatefulSet",
            "metadata": {"name": "db", "namespace": ns},
            "spec": {"replicas": 1, "serviceName": "db",
                     "selector": {"matchLabels": {"app": "db"}}, "template": template}}
-    apply(sandbox["tenant-a"], namespace(ns), sts)
-    wait_for(lambda: running_on(sandbox, ns, {LOST}, 1), 180, "db-0 on edge-gz", every=2)
-    uid = get_json(sandbox["tenant-a"], "pod", "db-0", "-n", ns)["metadata"]["uid"]
-    # Let it go anywhere once moved.
-    patch = [{"op": "remove", "path": "/spec/template/spec/affinity"}]
-    sandbox["tenant-a"].kubectl("-n", ns, "patch", "statefulset", "db", "--type=json", "-p",
-                                json.dumps(patch))
-    time.sleep(2)
+    apply(sandbox[tenant], namespace(ns), sts)
+    wait_for(lambda: running_on(sandbox, ns, {LOST}, 1, tenant), 180, "db-0 on edge-gz",
+             every=2)
+    uid = get_json(sandbox[tenant], "pod", "db-0", "-n", ns)["metadata"]["uid"]
     sandbox.run("stop", f"{LOST}-apiserver")
     wait_for(lambda: failover_phase(sandbox) == "FailedOver", GRACE + 60, "failed over",
              every=2)
     time.sleep(10)
-    db0 = get_json(sandbox["tenant-a"], "pod", "db-0", "-n", ns)
+    db0 = get_json(sandbox[tenant], "pod", "db-0", "-n", ns)
     assert db0["metadata"]["uid"] == uid and ready(db0) == "False", "waits, NotReady"
     set_failover(sandbox, LOST, outOfService=True)
-    wait_for(lambda: running_on(sandbox, ns, {"edge-bj", "edge-sh"}, 1), 120,
+    wait_for(lambda: running_on(sandbox, ns, {"edge-bj", "edge-sh"}, 1, tenant), 120,
              "db-0 running on another cluster", every=2)
-    assert get_json(sandbox["tenant-a"], "pod", "db-0", "-n", ns)["metadata"]["uid"] != uid
-    ens = edge_ns(sandbox, "tenant-a", ns)
+    assert get_json(sandbox[tenant], "pod", "db-0", "-n", ns)["metadata"]["uid"] != uid
+    ens = edge_ns(sandbox, tenant, ns)
     set_failover(sandbox, LOST, outOfService=False)
     sandbox.run("start", f"{LOST}-apiserver")
     wait_for(lambda: failover_phase(sandbox) == "Reachable", 120, "re-admitted", every=2)
     wait_for(lambda: not edge_uids(sandbox, LOST, ens), 60, "the old db-0 copy deleted")
-    sandbox["tenant-a"].kubectl("delete", "namespace", ns, "--wait=false")
+    sandbox[tenant].kubectl("delete", "namespace", ns, "--wait=false")
 
 
 def test_syncer_killed_mid_failover_finishes_without_duplicates(

@@ -167,6 +167,8 @@ async def test_state_is_restored_from_the_edgecluster_status(sync: SyncTest) -> 
     assert extra["failover"]["lostSince"] == "2027-01-15T07:59:00Z"
     assert conds[0][:3] == ("Reachable", "False", "FailedOver")
     assert not monitor.admitted("not-looked-at-yet")
+    monitor.track("edge-2", EdgeSpec(), None)  # reachable when last seen, not connected yet
+    assert not monitor.admitted("edge-2")
     assert Scripted(sync.ctx, Metrics(CollectorRegistry()), known=lambda _n: False,
                     requeue_all=lambda: None, run_tasks=False).admitted("removed")
 
