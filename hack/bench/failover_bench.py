@@ -4,7 +4,8 @@ tenant's pod latency during the outage versus before it, in one run.
 tenant-b (cost-first) runs a Deployment of --pods replicas on edge-gz (the cheapest);
 edge-gz's kube-apiserver is stopped (hack/sandbox stop). Meanwhile tenant-a (latency-first,
 edge-bj) creates pods one at a time and the create->Running latency is measured, before and
-during the outage. Needs a sandbox and a running syncer (`make up`, or --start-syncer).
+during the outage. Needs a sandbox and a running syncer (`make up`; or --dir with a syncer
+started on that sandbox).
 Goals (issue 11): moved <= grace + 30 s; tenant-a's p99 during / before <= 1.2.
 """
 

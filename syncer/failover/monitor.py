@@ -19,7 +19,15 @@ from syncer.core.context import SyncContext
 from syncer.core.keys import WorkKey
 from syncer.failover.evict import PodEvictor
 from syncer.failover.failback import clean_leftovers, ungated
-from syncer.failover.state import Reachability, conditions, from_status, readmit, step, to_status
+from syncer.failover.state import (
+    Reachability,
+    conditions,
+    from_status,
+    readmit,
+    rfc3339,
+    step,
+    to_status,
+)
 from syncer.fleet.specs import EdgeSpec
 from syncer.kube import Obj
 from syncer.kube.apis import NODES
@@ -28,10 +36,6 @@ from syncer.ops.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 PROBE_EVERY, PROBE_TIMEOUT, FAILURES_TO_LOSE = 2.0, 3.0, 2
-
-
-def _rfc3339(t: float | None) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t or 0))
 
 
 class FailoverMonitor:
@@ -105,7 +109,7 @@ class FailoverMonitor:
         if not after.admitted:
             await self.evictor.apply(name, moving=after.moving,
                                      out_of_service=spec.out_of_service and not after.reachable,
-                                     since=_rfc3339(after.lost_since))
+                                     since=rfc3339(after.lost_since) or "?")
 
     async def _probe(self, name: str) -> bool:
         """The edge API server's /readyz within the timeout; lost after repeated failures."""

@@ -102,7 +102,7 @@ def readmit(state: Reachability) -> Reachability:
 
 # ---- persistence in EdgeCluster.status.failover ----------------------------------------------
 
-def _rfc3339(t: float | None) -> str | None:
+def rfc3339(t: float | None) -> str | None:
     if t is None:
         return None
     return dt.datetime.fromtimestamp(t, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -118,9 +118,9 @@ def _epoch(value: object) -> float | None:
 
 
 def to_status(state: Reachability) -> Obj:
-    return {"phase": state.phase.value, "lastTransitionTime": _rfc3339(state.changed_at),
-            "lostSince": _rfc3339(state.lost_since),
-            "recoveringSince": _rfc3339(state.recovering_since),
+    return {"phase": state.phase.value, "lastTransitionTime": rfc3339(state.changed_at),
+            "lostSince": rfc3339(state.lost_since),
+            "recoveringSince": rfc3339(state.recovering_since),
             "failedOver": state.failed_over}
 
 
@@ -144,7 +144,7 @@ def from_status(status: Obj | None) -> Reachability:
 
 def conditions(state: Reachability, edge: str) -> tuple[tuple[str, str, str, str], ...]:
     """The EdgeCluster conditions (type, status, reason, message) that show the state."""
-    lost = _rfc3339(state.lost_since)
+    lost = rfc3339(state.lost_since)
     reachable = {
         Phase.REACHABLE: ("True", "Reachable", "the API server answers fusionvc's probes"),
         Phase.LOST: ("False", "Lost", f"no answer since {lost}; its pods are NotReady and "
