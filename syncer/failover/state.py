@@ -118,9 +118,11 @@ def _epoch(value: object) -> float | None:
 
 
 def to_status(state: Reachability) -> Obj:
-    return {"phase": state.phase.value, "lastTransitionTime": rfc3339(state.changed_at),
-            "lostSince": rfc3339(state.lost_since),
-            "recoveringSince": rfc3339(state.recovering_since),
+    """Every key always present ("" for no time): a merge patch then clears old times, and
+    the status written compares equal to the one read back (no rewrite every refresh)."""
+    return {"phase": state.phase.value, "lastTransitionTime": rfc3339(state.changed_at) or "",
+            "lostSince": rfc3339(state.lost_since) or "",
+            "recoveringSince": rfc3339(state.recovering_since) or "",
             "failedOver": state.failed_over}
 
 

@@ -63,7 +63,7 @@ class Management:
         # Failover (syncer/failover/): reachability of every EdgeCluster, and the gate on it.
         self.failover = FailoverMonitor(
             ctx, metrics, requeue_all=controller.scan_once,
-            known=lambda name: self.informers["EdgeCluster"].store.get("", name) is not None)
+            known=self._edge_cluster_known)
         ctx.admission = self.failover
 
     def _object_changed(self, kind: str, _type: str, old: Obj | None, new: Obj | None) -> None:
@@ -77,6 +77,11 @@ class Management:
             for obj in self.informers[kind].store:
                 if secret_key_ref(obj.get("spec") or {}).name == name:
                     self.ctx.queue.add(WorkKey(SYSTEM, kind, "", obj["metadata"]["name"]))
+
+    def _edge_cluster_known(self, name: str) -> bool:
+        """An EdgeCluster of that name exists (or the list is not loaded yet: assume so)."""
+        informer = self.informers["EdgeCluster"]
+        return not informer.synced.is_set() or informer.store.get("", name) is not None
 
     @property
     def synced(self) -> bool:
