@@ -46,6 +46,10 @@ def edge_up(sandbox: SandboxHandle, edge: str = LOST) -> bool:
 @pytest.fixture
 def outage(sandbox: SandboxHandle, syncer: SyncerProcess) -> Iterator[None]:
     """Short failover timings on edge-gz, spread-first placement; all restored afterwards."""
+    if syncer.proc is not None and syncer.proc.poll() is not None:
+        # It exited (a Lease it could not renew on this loaded machine): as its Deployment
+        # would, start it again.
+        syncer.start()
     mgmt = sandbox["management"]
     before = get_json(mgmt, "tenant", "tenant-a")["spec"]["scheduling"]
     mgmt.kubectl("patch", "tenant", "tenant-a", "--type=merge", "-p", json.dumps(
