@@ -92,3 +92,21 @@ def test_edge_spec_failover_defaults_and_values() -> None:
     spec = parse_edge_spec({"region": "r", "outOfService": True,
                             "failover": {"gracePeriodSeconds": 5, "recoveryStableSeconds": 0}})
     assert spec.failover == FailoverSpec(5.0, 0.0) and spec.out_of_service
+
+
+def test_crd_declares_the_failover_fields_and_the_reachable_column() -> None:
+    import pathlib
+
+    import yaml
+    path = pathlib.Path(__file__).resolve().parents[3] / "config/crd/fusionvc.io_edgeclusters.yaml"
+    version = yaml.safe_load(path.read_text())["spec"]["versions"][0]
+    props = version["schema"]["openAPIV3Schema"]["properties"]
+    spec, status = props["spec"]["properties"], props["status"]["properties"]
+    assert spec["failover"]["properties"]["gracePeriodSeconds"]["default"] == 60
+    assert spec["failover"]["properties"]["recoveryStableSeconds"]["default"] == 30
+    assert spec["outOfService"]["type"] == "boolean"
+    written = to_status(run([(0, False)])[-1])
+    assert set(written) == set(status["failover"]["properties"])
+    assert all(isinstance(v, dict) and "type" in v
+               for v in status["failover"]["properties"].values())
+    assert "Reachable" in {c["name"] for c in version["additionalPrinterColumns"]}
