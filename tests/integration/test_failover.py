@@ -43,6 +43,12 @@ def edge_up(sandbox: SandboxHandle, edge: str = LOST) -> bool:
                                  timeout=10).returncode == 0
 
 
+def edge_ready(sandbox: SandboxHandle, edge: str = LOST) -> bool:
+    conds = (get_json(sandbox["management"], "edgecluster", edge).get("status") or {}).get(
+        "conditions") or []
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in conds)
+
+
 @pytest.fixture
 def outage(sandbox: SandboxHandle, syncer: SyncerProcess) -> Iterator[None]:
     """Short failover timings on edge-gz, spread-first placement; all restored afterwards."""
@@ -57,6 +63,9 @@ def outage(sandbox: SandboxHandle, syncer: SyncerProcess) -> Iterator[None]:
                                  "weights": {"latency": 0, "cost": 0, "spread": 10}}}}))
     set_failover(sandbox, LOST, failover={"gracePeriodSeconds": GRACE,
                                           "recoveryStableSeconds": STABLE})
+    # After an earlier test's outage, edge-gz's informers may still be in their backoff:
+    # placement avoids it until every watch runs again (its Ready condition).
+    wait_for(lambda: edge_ready(sandbox), 90, "edge-gz Ready", every=2)
     yield
     if not edge_up(sandbox):
         sandbox.run("start", f"{LOST}-apiserver", check=False)
