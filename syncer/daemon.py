@@ -24,6 +24,7 @@ from syncer.core.context import SyncContext
 from syncer.core.controller import Controller
 from syncer.core.queue import FairQueue, QueueObserver
 from syncer.core.recorder import EventRecorder
+from syncer.failover.monitor import FailoverMonitor
 from syncer.fleet.management import Management
 from syncer.kinds.registry import syncer_classes
 from syncer.kube.client import KubeClient
@@ -75,6 +76,7 @@ class Daemon:
         self.metrics_api: MetricsApiServer | None = None
         self.management: Management | None = None
         self._tasks: list[asyncio.Task[object]] = []
+        self.failover: FailoverMonitor | None = None
 
     def _readiness(self, management: Management, elector: LeaderElector | None) -> ReadinessChecks:
         checks = ReadinessChecks()
@@ -96,6 +98,7 @@ class Daemon:
         mgmt = KubeClient(api, "management", self.settings.sync.request_timeout_s)
         management = Management(mgmt, self.settings.management.namespace, self.ctx,
                                 self.controller, self.placer, self.metrics)
+        self.failover = management.failover
         elector = (LeaderElector(mgmt, self.settings.leader, metrics=self.metrics)
                    if self.settings.leader.enabled else None)
         if elector is not None:
@@ -154,6 +157,8 @@ class Daemon:
         if self.metrics_api is not None:
             await self.metrics_api.stop()
         await self.controller.stop(self.settings.shutdown.grace_s)
+        if self.failover is not None:
+            await self.failover.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -140,5 +140,15 @@ def kwok_argv(bindir: Path, layout: ClusterLayout, cidr: str, server_port: int,
         "--node-ip=127.0.0.1",
         f"--server-address=127.0.0.1:{server_port}",
         f"--config={stages}",
+        *kwok_extra_stages(),
         "--node-lease-duration-seconds=40",
     ]
+
+
+# ---- sandbox stages of our own (issue 11: the sandbox recovers like real nodes do) -------
+KWOK_STAGES = Path(__file__).resolve().parents[2] / "config" / "kwok"
+
+
+def kwok_extra_stages() -> list[str]:
+    """One more --config per stage file in config/kwok/ (kwok's --config is repeatable)."""
+    return [f"--config={path}" for path in sorted(KWOK_STAGES.glob("*.yaml"))]

@@ -67,6 +67,17 @@ class EdgeListener(Protocol):
                    new: Obj | None) -> None: ...
 
 
+class EdgeAdmission(Protocol):
+    """Whether fusionvc may place pods on and write to an edge cluster (failover)."""
+
+    def admitted(self, edge: str) -> bool: ...
+
+
+class _AlwaysAdmitted:
+    def admitted(self, edge: str) -> bool:
+        return True
+
+
 class _Unregistered:
     """Stands for a collaborator no registered syncer provides."""
 
@@ -100,3 +111,4 @@ class SyncContext:
     # The management cluster, set by Management: for kinds that publish there (GSLB records).
     management: KubeClient | None = None
     namespace: str = "fusionvc-system"  # fusionvc's namespace in the management cluster
+    admission: EdgeAdmission = field(default_factory=_AlwaysAdmitted)

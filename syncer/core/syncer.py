@@ -143,7 +143,7 @@ class ResourceSyncer:
         left alone this time."""
         ens = edge_namespace(tenant.name, tenant.uid, key.namespace)
         for edge in self.ctx.edges.values():
-            if not edge.synced:
+            if not edge.synced or not self.ctx.admission.admitted(edge.name):
                 continue
             have = edge.get(resource, ens, key.name)
             if edge.name in wanted:

@@ -59,6 +59,14 @@ class TenantSpec:
 
 
 @dataclass(frozen=True)
+class FailoverSpec:
+    """When pods leave an unreachable edge cluster, and when it is trusted again."""
+
+    grace_period_seconds: float = 60.0
+    recovery_stable_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
 class EdgeSpec:
     kubeconfig: SecretKeyRef = field(default_factory=SecretKeyRef)
     region: str = ""
@@ -73,6 +81,8 @@ class EdgeSpec:
     dns_nameservers: Mapping[str, str] = field(default_factory=_empty)
     cluster_domain: str = "cluster.local"
     dns_problems: tuple[str, ...] = ()
+    failover: FailoverSpec = field(default_factory=FailoverSpec)
+    out_of_service: bool = False  # the operator declares it gone: even StatefulSet pods move
 
 
 def secret_key_ref(spec: Obj) -> SecretKeyRef:
@@ -125,4 +135,16 @@ def parse_edge_spec(spec: Obj) -> EdgeSpec:
         entrance=tuple((str(e.get("address", "")), str(e.get("carrier") or ""))
                        for e in spec.get("entrance") or []),
         dns_nameservers=MappingProxyType(nameservers), cluster_domain=domain,
-        dns_problems=tuple(problems))
+        dns_problems=tuple(problems),
+        failover=parse_failover(spec.get("failover")),
+        out_of_service=bool(spec.get("outOfService")))
+
+
+def parse_failover(failover: Obj | None) -> FailoverSpec:
+    values = failover or {}
+    default = FailoverSpec()
+    return FailoverSpec(
+        grace_period_seconds=float(values.get("gracePeriodSeconds",
+                                              default.grace_period_seconds)),
+        recovery_stable_seconds=float(values.get("recoveryStableSeconds",
+                                                 default.recovery_stable_seconds)))

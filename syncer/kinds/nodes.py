@@ -212,7 +212,8 @@ class VirtualNodeSyncer(ResourceSyncer):
             await tenant.client.delete(LEASES, key.name, LEASE_NAMESPACE)
             return None
         found = self._edge_node(vnode)
-        if found is None or not found[0].healthy:
+        if found is None or not found[0].healthy or \
+                not self.ctx.admission.admitted(found[0].name):
             # No heartbeat: the tenant's controller-manager will see the node go NotReady
             # and, after its eviction timeout, replace the pods elsewhere.
             await self._mark_unknown(tenant, vnode)
@@ -231,8 +232,9 @@ class VirtualNodeSyncer(ResourceSyncer):
         if ready is not None and ready.get("status") == "Unknown":
             return
         now = _micro_now()
+        edge = (vnode["metadata"].get("annotations") or {}).get(markers.EDGE_CLUSTER, "?")
         cond = {"type": "Ready", "status": "Unknown", "reason": "EdgeClusterUnreachable",
-                "message": "fusionvc cannot reach the edge cluster behind this node",
+                "message": f"fusionvc cannot reach edge cluster {edge} behind this node",
                 "lastHeartbeatTime": now, "lastTransitionTime": now}
         others = [c for c in conds if c.get("type") != "Ready"]
         await tenant.client.patch(NODES, vnode["metadata"]["name"],

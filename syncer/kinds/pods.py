@@ -116,6 +116,8 @@ class PodSyncer(ResourceSyncer):
                       name: str) -> tuple[EdgeConn, Obj] | None:
         ens = edge_namespace(tenant.name, tenant.uid, namespace)
         for edge in self.ctx.edges.values():
+            if not self.ctx.admission.admitted(edge.name):
+                continue  # failover owns the pods of a lost cluster (syncer/failover/)
             pod = edge.get(PODS, ens, name) if edge.informers else None
             if pod is not None and is_own_copy(edge, tenant, pod):
                 return edge, pod
@@ -172,6 +174,8 @@ class PodSyncer(ResourceSyncer):
         if bound and cluster:
             if self._namespace_terminating(tenant, tpod):
                 return None  # the namespace is going: its pods are deleted, not replaced
+            if not self.ctx.admission.admitted(cluster):
+                return None  # its cluster is lost: failover (syncer/failover/) decides
             if not await self._edge_pod_gone(tenant, tpod, cluster):
                 return 1.0  # created, just not in the edge cache yet
             if was_placed(tpod):
