@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections import Counter
 from typing import Any
@@ -30,9 +31,20 @@ def items(cluster: Cluster, *args: str) -> list[Obj]:
     return found
 
 
-def apply(cluster: Cluster, *objs: Obj) -> None:
-    doc = {"apiVersion": "v1", "kind": "List", "items": list(objs)}
-    cluster.kubectl("apply", "-f", "-", stdin=json.dumps(doc))
+def apply(cluster: Cluster, *objs: Obj, timeout: float = 60) -> None:
+    """kubectl apply; tried again while a new namespace has no default ServiceAccount yet
+    (the controller-manager makes it moments after the namespace, later after its API
+    server restarted), as a user would."""
+    doc = json.dumps({"apiVersion": "v1", "kind": "List", "items": list(objs)})
+    deadline = time.monotonic() + timeout
+    while True:
+        out = cluster.kubectl("apply", "-f", "-", stdin=doc, check=False)
+        if out.returncode == 0:
+            return
+        waiting = 'serviceaccount "default" not found' in out.stderr
+        if not waiting or time.monotonic() > deadline:
+            raise AssertionError(f"kubectl apply on {cluster.name}: {out.stderr.strip()}")
+        time.sleep(1)
 
 
 def tenant_uid(sandbox: SandboxHandle, tenant: str) -> str:

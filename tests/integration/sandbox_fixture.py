@@ -39,14 +39,18 @@ class Cluster:
     def kubectl(
         self, *args: str, stdin: str | None = None, check: bool = True, timeout: float = 60
     ) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
+        out = subprocess.run(
             ["kubectl", f"--kubeconfig={self.kubeconfig}", *args],
             input=stdin,
             capture_output=True,
             text=True,
             timeout=timeout,
-            check=check,
+            check=False,
         )
+        if check and out.returncode != 0:  # say what kubectl said, not only its exit code
+            raise AssertionError(f"kubectl {' '.join(args)} on {self.name} exited "
+                                 f"{out.returncode}: {out.stderr.strip()[-2000:]}")
+        return out
 
     @asynccontextmanager
     async def client(self) -> AsyncIterator[ApiClient]:
