@@ -33,9 +33,16 @@ QUOTA_RETRY_SECONDS = 30.0
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s\"',)]+", re.IGNORECASE)
 
 
+# A new edge namespace gets its default ServiceAccount from the edge's controller-manager
+# moments after the namespace (later while that controller-manager reconnects): a race the
+# work queue's backoff resolves, not a refusal to report.
+RACES = ("error looking up service account",)
+
+
 def is_refusal(err: KubeError) -> bool:
     """An edge 4xx that the same pod will get again: the tenant must be told."""
-    return 400 <= err.status < 500 and err.status not in TRANSIENT_STATUS
+    return (400 <= err.status < 500 and err.status not in TRANSIENT_STATUS
+            and not any(race in err.message for race in RACES))
 
 
 def is_quota_refusal(err: KubeError) -> bool:

@@ -30,7 +30,8 @@ from .sandbox_fixture import Cluster, SandboxHandle
 from .syncer_fixture import SyncerProcess, wait_for
 
 USAGE_CPU, USAGE_MEMORY = "kwok.x-k8s.io/usage-cpu", "kwok.x-k8s.io/usage-memory"
-SHARED_NODE = {"kubernetes.io/hostname": "bj-cpu-1"}  # edge node both tenants are pinned to
+# The edge node both tenants are pinned to, by the name tenants see (its virtual node).
+SHARED_NODE = {"kubernetes.io/hostname": "vn-edge-bj-bj-cpu-1"}
 
 
 def usage_deployment(ns: str, name: str, replicas: int, cpu: str, memory: str,

@@ -239,3 +239,11 @@ async def test_a_foreign_pod_in_the_edge_namespace_is_never_deleted(sync: SyncTe
     got = edge.get(PODS, sync.edge_ns(), "intruder")
     assert got is not None and not got["metadata"].get("annotations")
     assert not [c for c in sync.client(edge).calls if c.verb == "delete"]
+
+
+def test_a_missing_default_service_account_is_a_race_not_a_refusal() -> None:
+    from syncer.kinds.pod_refusals import is_refusal
+    race = KubeError(403, "Forbidden", 'pods "web" is forbidden: error looking up service '
+                     'account shop/default: serviceaccount "default" not found')
+    assert not is_refusal(race)
+    assert is_refusal(KubeError(403, "Forbidden", "violates PodSecurity \"baseline\""))
