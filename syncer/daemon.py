@@ -147,6 +147,7 @@ class Daemon:
         self.metrics_api = MetricsApiServer(self.settings.metrics_api, self.ctx.tenants,
                                             self.ctx.edges, self.settings.sync.request_timeout_s)
         self.management.tenant_connected.append(self.metrics_api.tenant_connected)
+        self.ctx.pod_usage = self.metrics_api.source  # ServiceDomains drain sites by load
         await self.metrics_api.start()
 
     async def _shutdown(self, elector: LeaderElector | None, mgmt: KubeClient,

@@ -20,6 +20,7 @@ from syncer.kube import Obj
 from syncer.kube.client import KubeClient
 
 if TYPE_CHECKING:
+    from syncer.metricsapi.translate import PodUsage
     from syncer.placement import Placer
 
 
@@ -55,6 +56,12 @@ class PlacementConstraints(Protocol):
     """A kind that limits which edge clusters a pod may be placed in (RuntimeClasses)."""
 
     def constraint(self, tenant: TenantConn, pod: Obj) -> ClusterConstraint | None: ...
+
+
+class PodUsageLookup(Protocol):
+    """Measured usage of edge pods (syncer/metricsapi's poll of every edge's metrics-server)."""
+
+    def usage(self, edge: str, namespace: str, name: str) -> PodUsage | None: ...
 
 
 class EdgeListener(Protocol):
@@ -112,3 +119,5 @@ class SyncContext:
     management: KubeClient | None = None
     namespace: str = "fusionvc-system"  # fusionvc's namespace in the management cluster
     admission: EdgeAdmission = field(default_factory=_AlwaysAdmitted)
+    # Usage of edge pods, set when the metrics API runs (--metrics-api-port): ServiceDomain load.
+    pod_usage: PodUsageLookup | None = None
