@@ -56,6 +56,8 @@ class TenantSpec:
     scheduling: Obj | None = None  # raw; see scheduler.parse_policy
     dns_zones: tuple[str, ...] = ()  # zones its ServiceDomains may claim (normalised)
     registries: tuple[RegistrySpec, ...] = ()
+    # (host, port) of the tenant apiserver for in-pod clients (None: the kubeconfig's).
+    pod_api_server: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -110,7 +112,14 @@ def parse_tenant_spec(spec: Obj) -> TenantSpec:
         registries=tuple(RegistrySpec(server=str(r.get("server", "")).lower().rstrip("/"),
                                       credentials_secret=str(
                                           (r.get("credentialsSecretRef") or {}).get("name", "")))
-                         for r in spec.get("registries") or []))
+                         for r in spec.get("registries") or []),
+        pod_api_server=_pod_api_server(spec.get("podAPIServer")))
+
+
+def _pod_api_server(value: Obj | None) -> tuple[str, int] | None:
+    if not value or not value.get("host"):
+        return None
+    return str(value["host"]), int(value.get("port") or 443)
 
 
 def parse_edge_spec(spec: Obj) -> EdgeSpec:
