@@ -75,6 +75,8 @@ class EdgeSpec:
     dns_nameservers: Mapping[str, str] = field(default_factory=_empty)
     cluster_domain: str = "cluster.local"
     dns_problems: tuple[str, ...] = ()
+    # Tenant storage class -> this cluster's class: the classes it offers tenants' claims.
+    storage_classes: Mapping[str, str] = field(default_factory=_empty)
 
 
 def secret_key_ref(spec: Obj) -> SecretKeyRef:
@@ -134,4 +136,5 @@ def parse_edge_spec(spec: Obj) -> EdgeSpec:
         entrance=tuple((str(e.get("address", "")), str(e.get("carrier") or ""))
                        for e in spec.get("entrance") or []),
         dns_nameservers=MappingProxyType(nameservers), cluster_domain=domain,
-        dns_problems=tuple(problems))
+        dns_problems=tuple(problems),
+        storage_classes=_strings(spec.get("storageClasses")))
