@@ -77,6 +77,11 @@ def pod_api_access(tenant: TenantConn, pod: Obj) -> PodAPIAccess:
     return PodAPIAccess(pod_secret_name(pod["metadata"]["uid"]), host, port)
 
 
+def _same_meta(old: Obj, new: Obj) -> bool:
+    return all(old["metadata"].get(f) == new["metadata"].get(f)
+               for f in ("labels", "annotations", "deletionTimestamp", "uid"))
+
+
 def _reads_pod_secret(edge_pod: Obj) -> bool:
     return any(n.startswith(POD_SECRET_PREFIX) for n in dependency_refs(edge_pod, "Secret"))
 
@@ -112,7 +117,7 @@ class PodSecretSyncer(ResourceSyncer):
         assert obj is not None
         if watch != PODS.plural or not needs_pod_secret(obj):
             return
-        if old is not None and new is not None and old["metadata"] == new["metadata"]:
+        if old is not None and new is not None and _same_meta(old, new):
             return  # only what the Secret holds (labels, annotations) or deletion matter
         yield WorkKey(tenant.name, self.kind, obj["metadata"]["namespace"],
                       obj["metadata"]["name"])

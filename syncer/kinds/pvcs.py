@@ -98,8 +98,9 @@ class PersistentVolumeClaimSyncer(ResourceSyncer):
                      new: Obj | None) -> Iterable[WorkKey]:
         obj = new or old
         assert obj is not None
-        if old is not None and new is not None and old.get("spec") == new.get("spec") \
-                and old["metadata"] == new["metadata"]:
+        if old is not None and new is not None and old.get("spec") == new.get("spec") and all(
+                old["metadata"].get(f) == new["metadata"].get(f)
+                for f in ("labels", "annotations", "deletionTimestamp", "uid")):
             return  # a status fusionvc wrote
         yield WorkKey(tenant.name, self.kind, obj["metadata"]["namespace"],
                       obj["metadata"]["name"])

@@ -121,3 +121,16 @@ async def test_a_refused_token_request_is_told_to_the_tenant(sync: SyncTest) -> 
     assert sync.ctx.edges["edge-1"].get(PODS, sync.edge_ns(), "web") is None
     events = [e for e in tenant.store(EVENTS) if e["reason"] == "TokenRequestFailed"]
     assert events and "builder" in events[0]["message"]
+
+
+async def test_status_writes_do_not_wake_the_pod_secret(sync: SyncTest) -> None:
+    await place(sync)
+    tenant = sync.ctx.tenants["tenant-a"]
+    tpod = tenant.get(PODS, "shop", "web")
+    assert tpod is not None
+    syncer = sync.syncer("PodSecret")
+    newer = {**tpod, "metadata": {**tpod["metadata"], "resourceVersion": "999"},
+             "status": {"phase": "Running"}}
+    assert list(syncer.tenant_event(tenant, "pods", tpod, newer)) == []
+    relabeled = {**tpod, "metadata": {**tpod["metadata"], "labels": {"app": "v2"}}}
+    assert list(syncer.tenant_event(tenant, "pods", tpod, relabeled)) == [KEY]
