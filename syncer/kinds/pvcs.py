@@ -34,11 +34,14 @@ from syncer.core.names import edge_namespace
 from syncer.core.syncer import ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.kube import Obj
-from syncer.kube.apis import PVCS
+from syncer.kube.apis import PODS, PVCS
 from syncer.kube.client import KubeError
 
 log = structlog.get_logger(__name__)
 COPIED_SPEC = ("accessModes", "resources", "volumeMode")
+# Set by kube-scheduler on a claim of a WaitForFirstConsumer class; fusionvc binds edge pods
+# itself, so it sets it, or such a claim would never be provisioned.
+SELECTED_NODE = "volume.kubernetes.io/selected-node"
 STATUS_FIELDS = ("phase", "accessModes", "capacity", "conditions")
 
 
@@ -46,6 +49,11 @@ def claim_names(pod: Obj) -> list[str]:
     return sorted({v["persistentVolumeClaim"]["claimName"]
                    for v in (pod.get("spec") or {}).get("volumes") or []
                    if (v.get("persistentVolumeClaim") or {}).get("claimName")})
+
+
+def claims_index(pod: Obj) -> list[str]:
+    """Index of pods by the claims they use, as "<namespace>/<claim>"."""
+    return [f"{pod['metadata']['namespace']}/{n}" for n in claim_names(pod)]
 
 
 def edge_storage_class(mapping: dict[str, str] | None, claim: Obj) -> tuple[bool, str | None]:
@@ -87,7 +95,8 @@ class PersistentVolumeClaimSyncer(ResourceSyncer):
     copied = PVCS
     tenant_watches = (WatchSpec(PVCS),)
     edge_watches = (WatchSpec(PVCS, markers.MANAGED_SELECTOR,
-                              (("tenant-key", markers.tenant_key_index),)),)
+                              (("tenant-key", markers.tenant_key_index),)),
+                    WatchSpec(PODS, indexers=(("claims", claims_index),)))
 
     def __init__(self, ctx: SyncContext) -> None:
         super().__init__(ctx)
@@ -104,6 +113,17 @@ class PersistentVolumeClaimSyncer(ResourceSyncer):
             return  # a status fusionvc wrote
         yield WorkKey(tenant.name, self.kind, obj["metadata"]["namespace"],
                       obj["metadata"]["name"])
+
+    def edge_event(self, edge: EdgeConn, watch: str, old: Obj | None,
+                   new: Obj | None) -> Iterable[WorkKey]:
+        if watch != PODS.plural:
+            yield from super().edge_event(edge, watch, old, new)
+        elif new is not None and new["spec"].get("nodeName") and (
+                old is None or old["spec"].get("nodeName") != new["spec"]["nodeName"]):
+            tenant, ref = markers.tenant_of(new), markers.tenant_ref(new)
+            if tenant and ref:  # its claims get their node (selected-node)
+                for name in claim_names(new):
+                    yield WorkKey(tenant, self.kind, ref[0], name)
 
     def keys_for_pod(self, tenant: str, pod: Obj) -> Iterable[WorkKey]:
         return (WorkKey(tenant, self.kind, pod["metadata"]["namespace"], n)
@@ -204,8 +224,23 @@ class PersistentVolumeClaimSyncer(ResourceSyncer):
                     await edge.client.delete(PVCS, key.name, ens, uid=have["metadata"]["uid"])
                 continue
             assert claim is not None
+            await self._select_node(edge, have)
             patch = status_up(have, claim)
             if patch:
                 await tenant.client.patch(PVCS, key.name, {"status": patch},
                                           namespace=key.namespace, subresource="status")
         return None
+
+    async def _select_node(self, edge: EdgeConn, have: Obj) -> None:
+        """A Pending copy gets the node of the first edge pod using it, as kube-scheduler
+        would give it (a WaitForFirstConsumer class provisions only then)."""
+        meta = have["metadata"]
+        if (have.get("status") or {}).get("phase", "Pending") != "Pending" or \
+                SELECTED_NODE in (meta.get("annotations") or {}):
+            return
+        pods = edge.store(PODS).by_index("claims", f"{meta['namespace']}/{meta['name']}")
+        nodes = sorted(p["spec"]["nodeName"] for p in pods if p["spec"].get("nodeName")
+                       and not p["metadata"].get("deletionTimestamp"))
+        if nodes:
+            await edge.client.patch(PVCS, meta["name"], {"metadata": {"annotations": {
+                SELECTED_NODE: nodes[0]}}}, namespace=meta["namespace"])

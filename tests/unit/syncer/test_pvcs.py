@@ -79,6 +79,9 @@ async def test_a_claim_follows_its_pod_with_the_mapped_class_and_status_comes_up
     copy = edge.get(PVCS, sync.edge_ns(), "data")
     assert copy is not None and copy["spec"]["storageClassName"] == "local-ssd"
     assert edge.get(PODS, sync.edge_ns(), "web") is not None
+    copy = edge.get(PVCS, sync.edge_ns(), "data")
+    assert copy is not None  # the node the edge scheduler would have selected (WFFC classes)
+    assert copy["metadata"]["annotations"]["volume.kubernetes.io/selected-node"] == "n1"
     tclaim = tenant.get(PVCS, "shop", "data")
     assert tclaim is not None
     assert tclaim["metadata"]["annotations"][markers.EDGE_CLUSTER] == "edge-1"
