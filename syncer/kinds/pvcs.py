@@ -93,7 +93,7 @@ def status_up(edge_claim: Obj, tenant_claim: Obj) -> Obj | None:
 class PersistentVolumeClaimSyncer(ResourceSyncer):
     kind = "PersistentVolumeClaim"
     copied = PVCS
-    tenant_watches = (WatchSpec(PVCS),)
+    tenant_watches = (WatchSpec(PVCS), WatchSpec(PODS, indexers=(("claims", claims_index),)))
     edge_watches = (WatchSpec(PVCS, markers.MANAGED_SELECTOR,
                               (("tenant-key", markers.tenant_key_index),)),
                     WatchSpec(PODS, indexers=(("claims", claims_index),)))
@@ -107,12 +107,18 @@ class PersistentVolumeClaimSyncer(ResourceSyncer):
                      new: Obj | None) -> Iterable[WorkKey]:
         obj = new or old
         assert obj is not None
+        if watch == PODS.plural:
+            return  # pods are indexed by their claims, nothing more
+        ns, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
+        if old is None:  # pods waiting for this claim get another try, as kube-scheduler's do
+            for pod in tenant.store(PODS).by_index("claims", f"{ns}/{name}"):
+                if not pod["spec"].get("nodeName"):
+                    yield WorkKey(tenant.name, "Pod", ns, pod["metadata"]["name"])
         if old is not None and new is not None and old.get("spec") == new.get("spec") and all(
                 old["metadata"].get(f) == new["metadata"].get(f)
                 for f in ("labels", "annotations", "deletionTimestamp", "uid")):
             return  # a status fusionvc wrote
-        yield WorkKey(tenant.name, self.kind, obj["metadata"]["namespace"],
-                      obj["metadata"]["name"])
+        yield WorkKey(tenant.name, self.kind, ns, name)
 
     def edge_event(self, edge: EdgeConn, watch: str, old: Obj | None,
                    new: Obj | None) -> Iterable[WorkKey]:

@@ -148,3 +148,16 @@ async def test_an_edge_refusal_of_the_claim_reaches_the_tenant(sync: SyncTest) -
     events = [e for e in tenant.store(EVENTS) if e["reason"] == "EdgeRefused"]
     assert events and "exceeded quota" in events[0]["message"]
     assert events[0]["involvedObject"]["kind"] == "PersistentVolumeClaim"
+
+
+async def test_a_pod_waiting_for_its_claim_is_placed_once_the_claim_appears(
+        sync: SyncTest) -> None:
+    tenant, edge = sync.ctx.tenants["tenant-a"], sync.ctx.edges["edge-1"]
+    offer(edge, fast="local-ssd")
+    sync.put(tenant, PODS, using("later"))
+    await sync.settle()
+    assert edge.get(PODS, sync.edge_ns(), "web") is None
+    sync.put(tenant, PVCS, claim("later"))
+    await sync.settle()  # no drift scan here: the claim's arrival wakes the pod
+    assert edge.get(PODS, sync.edge_ns(), "web") is not None
+    assert edge.get(PVCS, sync.edge_ns(), "later") is not None
