@@ -16,6 +16,7 @@ from syncer.core import markers
 from syncer.edgedns.pod_dns import EdgeDNS, edge_pod_dns
 from syncer.kinds.pod_credentials import strip_edge_credentials
 from syncer.kinds.pod_projection import PodAPIAccess, project_pod_secret, tenant_field_value
+from syncer.kinds.pvcs import ephemeral_as_claims
 from syncer.kube import Obj
 
 # Fields of the pod spec that make no sense in the edge cluster.
@@ -61,6 +62,7 @@ def translate_pod_down(pod: Obj, *, tenant: str, edge_namespace: str, edge_node:
     spec.update(edge_pod_dns(pod["spec"], meta.get("namespace", ""), dns))
     if pod_api is not None:
         project_pod_secret(spec, pod, pod_api)  # the tenant's token, CA and values instead
+    ephemeral_as_claims(spec, meta["name"])  # the tenant's claims, copied (kinds/pvcs.py)
     strip_edge_credentials(spec)  # no tenant token to the edge, no edge token to the pod
     for group in ("initContainers", "containers", "ephemeralContainers"):
         for container in spec.get(group) or []:

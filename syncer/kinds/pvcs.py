@@ -17,6 +17,9 @@ kept there (the data lives there), status mirrored up, removed with the tenant's
   the tenant claim's status (the tenant's controller-manager runs without its
   persistentvolume-binder, as vcluster's does, so nothing resets it). A create
   the edge refuses becomes a Warning Event on the claim.
+- Ephemeral volumes: the claim the tenant's ephemeral-volume controller makes
+  (``<pod>-<volume>``) is copied like any other, and the edge pod reads it as a
+  plain claim (``ephemeral_as_claims``); it goes with the tenant pod.
 - Deleting the tenant claim deletes the edge copy (the edge's own pvc-protection
   keeps it while the edge pod still runs).
 """
@@ -46,9 +49,25 @@ STATUS_FIELDS = ("phase", "accessModes", "capacity", "conditions")
 
 
 def claim_names(pod: Obj) -> list[str]:
-    return sorted({v["persistentVolumeClaim"]["claimName"]
-                   for v in (pod.get("spec") or {}).get("volumes") or []
-                   if (v.get("persistentVolumeClaim") or {}).get("claimName")})
+    """The claims a pod uses: named ones, and those of its ephemeral volumes (which the
+    tenant's ephemeral-volume controller names ``<pod>-<volume>``)."""
+    names = set()
+    for volume in (pod.get("spec") or {}).get("volumes") or []:
+        if (volume.get("persistentVolumeClaim") or {}).get("claimName"):
+            names.add(volume["persistentVolumeClaim"]["claimName"])
+        elif "ephemeral" in volume:
+            names.add(f"{pod['metadata']['name']}-{volume['name']}")
+    return sorted(names)
+
+
+def ephemeral_as_claims(spec: Obj, pod_name: str) -> None:
+    """Edge pod volumes (a copy, already): an ephemeral volume reads the copy of the claim
+    the tenant made for it, not one the edge would make from the template (its storage
+    class unmapped, its status never mirrored)."""
+    if any("ephemeral" in v for v in spec.get("volumes") or []):
+        spec["volumes"] = [{"name": v["name"], "persistentVolumeClaim": {
+            "claimName": f"{pod_name}-{v['name']}"}} if "ephemeral" in v else v
+            for v in spec["volumes"]]
 
 
 def claims_index(pod: Obj) -> list[str]:

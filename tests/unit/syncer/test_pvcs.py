@@ -11,7 +11,8 @@ import pytest
 
 from syncer.core import markers
 from syncer.fleet.conn import EdgeConn
-from syncer.kinds.pvcs import edge_storage_class, status_up, translate_pvc_down
+from syncer.kinds.pod_translate import translate_pod_down
+from syncer.kinds.pvcs import claim_names, edge_storage_class, status_up, translate_pvc_down
 from syncer.kube import Obj
 from syncer.kube.apis import EVENTS, NODES, PODS, PVCS
 from syncer.kube.client import KubeError
@@ -161,3 +162,33 @@ async def test_a_pod_waiting_for_its_claim_is_placed_once_the_claim_appears(
     await sync.settle()  # no drift scan here: the claim's arrival wakes the pod
     assert edge.get(PODS, sync.edge_ns(), "web") is not None
     assert edge.get(PVCS, sync.edge_ns(), "later") is not None
+
+
+EPHEMERAL = {"name": "scratch", "ephemeral": {"volumeClaimTemplate": {"spec": {
+    "accessModes": ["ReadWriteOnce"], "storageClassName": "fast",
+    "resources": {"requests": {"storage": "1Gi"}}}}}}
+
+
+def test_an_ephemeral_volume_is_the_claim_the_tenant_made_for_it() -> None:
+    p = pod("shop", "web", spec=pod_spec(volumes=[EPHEMERAL, {"name": "e", "emptyDir": {}}]))
+    assert claim_names(p) == ["web-scratch"]
+    spec = translate_pod_down(p, tenant="t", edge_namespace="t-1-shop", edge_node="n1",
+                              virtual_node="vn-e-n1")["spec"]
+    assert spec["volumes"] == [{"name": "scratch",
+                                "persistentVolumeClaim": {"claimName": "web-scratch"}},
+                               {"name": "e", "emptyDir": {}}]
+
+
+async def test_an_ephemeral_claim_is_copied_with_its_pod(sync: SyncTest) -> None:
+    tenant, edge = sync.ctx.tenants["tenant-a"], sync.ctx.edges["edge-1"]
+    offer(edge, fast="local-ssd")
+    sync.put(tenant, PODS, pod("shop", "web", spec=pod_spec(volumes=[EPHEMERAL])))
+    await sync.settle()
+    assert edge.get(PODS, sync.edge_ns(), "web") is None  # its claim is not made yet
+    sync.put(tenant, PVCS, claim("web-scratch"))  # as the tenant's ephemeral-volume controller
+    await sync.settle()
+    copy = edge.get(PVCS, sync.edge_ns(), "web-scratch")
+    assert copy is not None and copy["spec"]["storageClassName"] == "local-ssd"
+    epod = edge.get(PODS, sync.edge_ns(), "web")
+    assert epod is not None
+    assert epod["spec"]["volumes"][0]["persistentVolumeClaim"] == {"claimName": "web-scratch"}
