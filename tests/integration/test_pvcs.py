@@ -95,3 +95,26 @@ def test_a_claim_no_edge_cluster_can_satisfy_keeps_the_pod_pending_with_the_reas
     assert 'storage class "gold" is offered by no edge cluster' in cond["message"]
     assert not live_edge_pod(sandbox, edge_ns(sandbox, "tenant-a", ns), "db")
     tenant.kubectl("delete", "namespace", ns, "--wait=false")
+
+
+def test_an_ephemeral_volume_claim_is_the_tenants_copied_where_the_pod_runs(
+        sandbox: SandboxHandle, syncer: SyncerProcess, fast_class_on_gz: str) -> None:
+    tenant, ns = sandbox["tenant-a"], unique("pvceph")
+    pod = hardened_pod(ns, "job", volumes=[{"name": "scratch", "ephemeral": {
+        "volumeClaimTemplate": {"spec": claim(ns, "x", "fast")["spec"]}}}])
+    pod["spec"]["containers"][0]["volumeMounts"] = [{"name": "scratch", "mountPath": "/s"}]
+    apply(tenant, namespace(ns), pod)
+    ens = edge_ns(sandbox, "tenant-a", ns)
+    found = wait_for(lambda: live_edge_pod(sandbox, ens, "job"), 120, "the pod on an edge")
+    assert found[0] == EDGE
+    assert found[1]["spec"]["volumes"][0] == {
+        "name": "scratch", "persistentVolumeClaim": {"claimName": "job-scratch"}}
+    copy = get_json(sandbox[EDGE], "pvc", "job-scratch", "-n", ens)
+    assert copy["spec"]["storageClassName"] == EDGE_CLASS
+    wait_for(lambda: (get_json(tenant, "pvc", "job-scratch", "-n", ns).get("status") or {}).get(
+        "phase") == "Bound", 90, "the tenant's ephemeral claim Bound, as its edge copy")
+    # The claim belongs to the pod: deleting the pod deletes the claim, and its copy.
+    tenant.kubectl("delete", "pod", "job", "-n", ns, "--wait=false")
+    wait_for(lambda: not any(items(sandbox[e], "pvc", "-n", ens) for e in EDGES), 120,
+             "the ephemeral claim's edge copy removed with the pod")
+    tenant.kubectl("delete", "namespace", ns, "--wait=false")
