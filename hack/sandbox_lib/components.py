@@ -126,7 +126,17 @@ def controller_manager_argv(bindir: Path, layout: ClusterLayout) -> list[str]:
         "--kube-api-burst=400",
         "--v=1",
         *metrics.tenant_hpa_flags(layout.role),
+        *tenant_volume_flags(layout.role),
     ]
+
+
+def tenant_volume_flags(role: str) -> list[str]:
+    """A tenant's claims are bound on the edge and their status mirrored up by fusionvc
+    (syncer/kinds/pvcs.py): the tenant's own binder would reset it to Pending (vcluster
+    runs its virtual controller-manager without it too)."""
+    if role != "tenant":
+        return []
+    return ["--controllers=*,-persistentvolume-binder-controller"]
 
 
 def kwok_argv(bindir: Path, layout: ClusterLayout, cidr: str, server_port: int,

@@ -56,6 +56,8 @@ class TenantSpec:
     scheduling: Obj | None = None  # raw; see scheduler.parse_policy
     dns_zones: tuple[str, ...] = ()  # zones its ServiceDomains may claim (normalised)
     registries: tuple[RegistrySpec, ...] = ()
+    # (host, port) of the tenant apiserver for in-pod clients (None: the kubeconfig's).
+    pod_api_server: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,8 @@ class EdgeSpec:
     dns_problems: tuple[str, ...] = ()
     failover: FailoverSpec = field(default_factory=FailoverSpec)
     out_of_service: bool = False  # the operator declares it gone: even StatefulSet pods move
+    # Tenant storage class -> this cluster's class: the classes it offers tenants' claims.
+    storage_classes: Mapping[str, str] = field(default_factory=_empty)
 
 
 def secret_key_ref(spec: Obj) -> SecretKeyRef:
@@ -120,7 +124,14 @@ def parse_tenant_spec(spec: Obj) -> TenantSpec:
         registries=tuple(RegistrySpec(server=str(r.get("server", "")).lower().rstrip("/"),
                                       credentials_secret=str(
                                           (r.get("credentialsSecretRef") or {}).get("name", "")))
-                         for r in spec.get("registries") or []))
+                         for r in spec.get("registries") or []),
+        pod_api_server=_pod_api_server(spec.get("podAPIServer")))
+
+
+def _pod_api_server(value: Obj | None) -> tuple[str, int] | None:
+    if not value or not value.get("host"):
+        return None
+    return str(value["host"]), int(value.get("port") or 443)
 
 
 def parse_edge_spec(spec: Obj) -> EdgeSpec:
@@ -137,7 +148,8 @@ def parse_edge_spec(spec: Obj) -> EdgeSpec:
         dns_nameservers=MappingProxyType(nameservers), cluster_domain=domain,
         dns_problems=tuple(problems),
         failover=parse_failover(spec.get("failover")),
-        out_of_service=bool(spec.get("outOfService")))
+        out_of_service=bool(spec.get("outOfService")),
+        storage_classes=_strings(spec.get("storageClasses")))
 
 
 def parse_failover(failover: Obj | None) -> FailoverSpec:

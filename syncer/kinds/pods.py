@@ -33,6 +33,7 @@ from syncer.kinds.pod_refusals import (
     oversized_annotations,
     refusal_message,
 )
+from syncer.kinds.pod_secrets import pod_api_access
 from syncer.kinds.pod_translate import (
     resize_patch,
     status_patch,
@@ -241,7 +242,8 @@ class PodSyncer(ResourceSyncer):
                                   edge_node=placement.node, virtual_node=vnode,
                                   runtime_class=_edge_runtime_class(tenant, tpod),
                                   dns=edge.dns_for(tenant.name),
-                                  pull_secrets=pull_secret_names(tenant.registry_auths, tpod))
+                                  pull_secrets=pull_secret_names(tenant.registry_auths, tpod),
+                                  pod_api=pod_api_access(tenant, tpod))
         too_big = oversized_annotations(epod)
         if too_big:
             self.create_refusals.remember(tpod)
