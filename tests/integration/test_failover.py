@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 
+from tests.builders import pod, pod_spec
+
 from .kube_helpers import apply, deployment, edge_ns, get_json, items, namespace, unique
 from .sandbox_fixture import SandboxHandle
 from .syncer_fixture import SyncerProcess, metric_samples, wait_for
@@ -167,6 +169,61 @@ def test_deployment_leaves_a_lost_edge_and_leftovers_go_on_return(
     assert sum(metric_samples(families, "fusionvc_failover_pods_total", cluster=LOST,
                               action="leftover_deleted")) >= len(stale)
     sandbox["tenant-a"].kubectl("delete", "namespace", ns, "--wait=false")
+
+
+GZ_ONLY = {"topology.kubernetes.io/region": "cn-guangzhou"}
+
+
+def test_job_pod_is_replaced_and_bare_pod_fails_and_the_scheduler_names_the_lost_cluster(
+        sandbox: SandboxHandle, syncer: SyncerProcess, outage: None) -> None:
+    """A Job's pod gets DisruptionTarget and is removed, so the Job makes a new one; pinned to
+    the lost cluster, that one waits with a reason naming it. A bare pod is marked Failed."""
+    tenant, ns = sandbox["tenant-a"], unique("fojob")
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "batch", "namespace": ns},
+           "spec": {"backoffLimit": 6, "template": {"metadata": {"labels": {"app": "batch"}},
+                                                    "spec": pod_spec(restartPolicy="Never",
+                                                                     nodeSelector=GZ_ONLY)}}}
+    solo = pod(ns, "solo", spec=pod_spec(nodeSelector=GZ_ONLY))
+    del solo["status"]
+    apply(tenant, namespace(ns), job, solo)
+
+    def running_on_lost() -> bool:
+        pods = tenant_pods(sandbox, ns)
+        return len(pods) == 2 and all(p["status"].get("phase") == "Running"
+                                      and cluster_of(p) == LOST for p in pods)
+    wait_for(running_on_lost, 180, "job pod and bare pod running on edge-gz", every=2)
+    first = next(p["metadata"]["uid"] for p in tenant_pods(sandbox, ns)
+                 if p["metadata"]["name"] != "solo")
+    sandbox.run("stop", f"{LOST}-apiserver")
+    wait_for(lambda: failover_phase(sandbox) == "FailedOver", GRACE + 60, "failed over",
+             every=1)
+
+    def bare_failed() -> Obj | None:
+        found = get_json(tenant, "pod", "solo", "-n", ns)
+        return found if found["status"].get("phase") == "Failed" else None
+    failed = wait_for(bare_failed, 60, "bare pod Failed", every=1)
+    assert failed["status"]["reason"] == "EdgeClusterLost" and LOST in failed["status"]["message"]
+
+    def replacement() -> Obj | None:
+        pods = [p for p in tenant_pods(sandbox, ns) if p["metadata"]["name"] != "solo"]
+        return next((p for p in pods if p["metadata"]["uid"] != first), None)
+    new = wait_for(replacement, 60, "the Job made a replacement pod", every=1)
+    assert all(p["metadata"]["uid"] != first for p in tenant_pods(sandbox, ns))
+
+    def waits_naming_lost() -> str:
+        got = get_json(tenant, "pod", new["metadata"]["name"], "-n", ns)
+        cond: Obj = next((c for c in got["status"].get("conditions") or []
+                     if c["type"] == "PodScheduled"), {})
+        return str(cond.get("message", "")) if cond.get("status") == "False" else ""
+    message = wait_for(waits_naming_lost, 60, "replacement Unschedulable", every=1)
+    assert f"edge cluster {LOST}, which is unreachable" in message
+    sandbox.run("start", f"{LOST}-apiserver")
+    wait_for(lambda: failover_phase(sandbox) == "Reachable", 120, "re-admitted", every=2)
+    def replacement_runs() -> bool:
+        again = replacement()
+        return again is not None and again["status"].get("phase") == "Running"
+    wait_for(replacement_runs, 120, "replacement runs once edge-gz is back", every=2)
+    tenant.kubectl("delete", "namespace", ns, "--wait=false")
 
 
 def test_a_flap_shorter_than_the_grace_period_changes_nothing(
