@@ -81,7 +81,7 @@ class Daemon:
                                             api.pod_metrics_interval_s, sync.request_timeout_s)
         delivery = self.controller.syncers.get(MetricsDeliverySyncer.kind)
         if isinstance(delivery, MetricsDeliverySyncer):
-            delivery.use_sources(self.metric_sources, sync.request_timeout_s)
+            delivery.use_sources(self.metric_sources, sync.request_timeout_s, self.metrics)
         self.management: Management | None = None
         self._tasks: list[asyncio.Task[object]] = []
 

@@ -96,7 +96,7 @@ async def measure_push(tenant_pods: list[dict[str, object]], rounds: int, batch:
             await asyncio.sleep(2)
             prom0, mine0 = cpu_seconds(server.proc.pid), time.process_time()
             for r in range(rounds):
-                worker.buffer.add(worker.collect())
+                worker.buffer.add(collect(tenant_pods))
                 await worker.flush(loop.time() + 600)
                 await asyncio.sleep(0.01 if r < rounds - 1 else 0)
             prom, mine = cpu_seconds(server.proc.pid) - prom0, time.process_time() - mine0
@@ -121,7 +121,7 @@ def measure_buffer(tenant_pods: list[dict[str, object]], bound: int) -> None:
     before = tracemalloc.get_traced_memory()[0]
     rounds = 0
     while worker.buffer.dropped == 0 or rounds < 3:
-        worker.buffer.add(worker._interned(worker.collect()))
+        worker.buffer.add(worker._interned(collect(tenant_pods)))
         rounds += 1
     used = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()

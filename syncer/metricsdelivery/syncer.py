@@ -32,6 +32,7 @@ from syncer.metricsdelivery.collect import namespace_series
 from syncer.metricsdelivery.spec import DeliverySpec, DeliverySpecError, auth_headers, parse_spec
 from syncer.metricsdelivery.status import delivery_status, refused_status
 from syncer.metricsdelivery.worker import DeliveryState, DeliveryWorker
+from syncer.ops.metrics import Metrics
 from syncer.podmetrics.sources import MetricSources
 from syncer.podmetrics.tenant_pods import edge_pod_key
 
@@ -56,12 +57,15 @@ class MetricsDeliverySyncer(ResourceSyncer):
         super().__init__(ctx)
         self.sources = MetricSources(self.ctx.edges)
         self.push_timeout = 10.0
+        self.metrics: Metrics | None = None
+        self._counted: dict[WorkKey, DeliveryState] = {}  # what the counters already have
         self._running: dict[WorkKey, _Running] = {}
         self._session: aiohttp.ClientSession | None = None
 
-    def use_sources(self, sources: MetricSources, push_timeout: float) -> None:
-        """The daemon's shared sources (before any delivery starts)."""
-        self.sources, self.push_timeout = sources, push_timeout
+    def use_sources(self, sources: MetricSources, push_timeout: float,
+                    metrics: Metrics | None = None) -> None:
+        """The daemon's shared sources and metrics (before any delivery starts)."""
+        self.sources, self.push_timeout, self.metrics = sources, push_timeout, metrics
 
     # ---- events -> keys ----------------------------------------------------------------
 
@@ -143,6 +147,7 @@ class MetricsDeliverySyncer(ResourceSyncer):
 
     async def _stop(self, key: WorkKey) -> None:
         running = self._running.pop(key, None)
+        self._counted.pop(key, None)
         if running is not None:
             running.task.cancel()
             await asyncio.gather(running.task, return_exceptions=True)
@@ -155,10 +160,10 @@ class MetricsDeliverySyncer(ResourceSyncer):
             self._session = None
         await self.sources.stop()
 
-    def _collect(self, key: WorkKey, spec: DeliverySpec) -> list[Entry]:
+    def _collect(self, key: WorkKey, spec: DeliverySpec) -> list[Entry] | None:
         tenant = self.ctx.tenants.get(key.tenant)
         if tenant is None:
-            return []
+            return None
         namespaces: dict[str, str] = {}
 
         def where(pod: Obj) -> tuple[str, str, str] | None:
@@ -171,7 +176,20 @@ class MetricsDeliverySyncer(ResourceSyncer):
             lambda p: series.samples(*k) if (k := where(p)) else None,
             int(time.time() * 1000), spec.wants)
 
+    def _count(self, key: WorkKey, state: DeliveryState) -> None:
+        before = self._counted.get(key, DeliveryState())
+        self._counted[key] = state
+        if self.metrics is None:
+            return
+        for result, now, then in (("sent", state.sent, before.sent),
+                                  ("dropped", state.dropped, before.dropped),
+                                  ("rejected", state.rejected, before.rejected)):
+            if now > then:
+                self.metrics.delivery_samples.labels(tenant=key.tenant, result=result).inc(
+                    now - then)
+
     async def _report(self, key: WorkKey, state: DeliveryState) -> None:
+        self._count(key, state)
         tenant = self.ctx.tenants.get(key.tenant)
         obj = tenant.get(METRICSDELIVERIES, key.namespace, key.name) if tenant else None
         if tenant is None or obj is None:

@@ -5,9 +5,10 @@ buffer, then pushed in requests of at most ``max_samples_per_send`` samples unti
 the buffer is empty or the interval is over. A failed push is retried after a
 backoff (1 s doubling to 30 s, never past the interval; the buffer keeps the
 samples, the oldest dropped past its bound). A 4xx other than 401/403/429 means the
-receiver refuses those samples for good: they are dropped and counted. Every change
-of state (and the counters, at most every ``report_every`` seconds) goes to
-``report``; the owner turns it into status, conditions and Events.
+receiver refuses those samples for good: they are dropped and counted. ``collect``
+returning None (the tenant disconnected) ends the loop. Every change of state (and
+the counters, at most every ``report_every`` seconds) goes to ``report``; the owner
+turns it into status, conditions and Events.
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def classify(status: int, body: str) -> PushError:
 
 class DeliveryWorker:
     def __init__(self, spec: DeliverySpec, headers: dict[str, str],
-                 collect: Callable[[], list[Entry]],
+                 collect: Callable[[], list[Entry] | None],
                  report: Callable[[DeliveryState], Awaitable[None]],
                  session: aiohttp.ClientSession, timeout: float = 10.0,
                  report_every: float = 10.0) -> None:
@@ -83,7 +84,10 @@ class DeliveryWorker:
         loop = asyncio.get_running_loop()
         while True:
             deadline = loop.time() + self.spec.interval_s
-            self.buffer.add(self._interned(self.collect()))
+            entries = self.collect()
+            if entries is None:
+                return  # its tenant is gone
+            self.buffer.add(self._interned(entries))
             await self.flush(deadline)
             await self._report()
             await asyncio.sleep(max(0.0, deadline - loop.time()))

@@ -48,7 +48,7 @@ def entries(n: int, ts: int = 1) -> list[Entry]:
 
 async def run_once(worker: DeliveryWorker, seconds: float = 0.5) -> None:
     loop = asyncio.get_running_loop()
-    worker.buffer.add(worker.collect())
+    worker.buffer.add(worker.collect() or [])
     await worker.flush(loop.time() + seconds)
 
 
