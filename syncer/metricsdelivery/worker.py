@@ -122,7 +122,8 @@ class DeliveryWorker:
         self.state = replace(self.state, buffered=len(self.buffer), dropped=self.buffer.dropped)
 
     async def push(self, batch: list[Entry]) -> None:
-        body = write_request_body(batch, self._labels)
+        # Encoding + Snappy is pure-Python CPU (~0.1 s per 5,000 samples): off the loop.
+        body = await asyncio.to_thread(write_request_body, batch, self._labels)
         try:
             async with self.session.post(self.spec.url, data=body, headers=self.headers,
                                          timeout=aiohttp.ClientTimeout(total=self.timeout),
