@@ -1,4 +1,4 @@
-"""The TLS server tenant apiservers' aggregators call for ``metrics.k8s.io``.
+"""The TLS server tenant apiservers' aggregators call for ``(custom.)metrics.k8s.io``.
 
 Every request must come from a tenant's aggregator (front-proxy certificate, see
 ``tenant_auth``); resource requests also need the user headers and pass a
