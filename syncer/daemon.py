@@ -30,11 +30,13 @@ from syncer.kinds.registry import syncer_classes
 from syncer.kube.client import KubeClient
 from syncer.kubelet.endpoint import advertised_address, build_endpoint
 from syncer.metricsapi.server import MetricsApiServer
+from syncer.metricsdelivery.syncer import MetricsDeliverySyncer
 from syncer.ops.health import HealthServer, ReadinessChecks
 from syncer.ops.leader import LeaderElector
 from syncer.ops.metrics import Metrics, SchedulerMetrics
 from syncer.ops.settings import Settings
 from syncer.placement import Placer
+from syncer.podmetrics.sources import MetricSources
 
 log = structlog.get_logger(__name__)
 
@@ -74,6 +76,13 @@ class Daemon:
         self.kubelet = build_endpoint(settings.kubelet, self.ctx.tenants, self.ctx.edges)
         self.stop_requested = asyncio.Event()
         self.metrics_api: MetricsApiServer | None = None
+        # Edge usage and pods' own metrics: shared by the metrics API and MetricsDelivery.
+        api = settings.metrics_api
+        self.metric_sources = MetricSources(self.ctx.edges, api.poll_interval_s,
+                                            api.pod_metrics_interval_s, sync.request_timeout_s)
+        delivery = self.controller.syncers.get(MetricsDeliverySyncer.kind)
+        if isinstance(delivery, MetricsDeliverySyncer):
+            delivery.use_sources(self.metric_sources, sync.request_timeout_s, self.metrics)
         self.management: Management | None = None
         self._tasks: list[asyncio.Task[object]] = []
         self.failover: FailoverMonitor | None = None
@@ -145,7 +154,8 @@ class Daemon:
         if not self.settings.metrics_api.port or self.management is None:
             return
         self.metrics_api = MetricsApiServer(self.settings.metrics_api, self.ctx.tenants,
-                                            self.ctx.edges, self.settings.sync.request_timeout_s)
+                                            self.ctx.edges, self.settings.sync.request_timeout_s,
+                                            self.metric_sources)
         self.management.tenant_connected.append(self.metrics_api.tenant_connected)
         self.ctx.pod_usage = self.metrics_api.source  # ServiceDomains drain sites by load
         await self.metrics_api.start()

@@ -66,6 +66,9 @@ class ResourceSyncer:
     def __init__(self, ctx: SyncContext) -> None:
         self.ctx = ctx
 
+    async def stop(self) -> None:
+        """Ends tasks the syncer owns beyond its reconciles (none by default); at shutdown."""
+
     def tenant_event(self, tenant: TenantConn, watch: str, old: Obj | None,
                      new: Obj | None) -> Iterable[WorkKey]:
         return ()

@@ -42,6 +42,7 @@ from syncer.kinds.runtimeclasses import RuntimeClassSyncer
 from syncer.kinds.secrets import SecretSyncer
 from syncer.kinds.servicedomains import ServiceDomainSyncer
 from syncer.kinds.services import ServiceSyncer
+from syncer.metricsdelivery.syncer import MetricsDeliverySyncer
 
 BUILTIN_SYNCERS: tuple[type[ResourceSyncer], ...] = (
     NamespaceSyncer,
@@ -57,6 +58,7 @@ BUILTIN_SYNCERS: tuple[type[ResourceSyncer], ...] = (
     PodSyncer,
     EventSyncer,
     ServiceDomainSyncer,
+    MetricsDeliverySyncer,  # syncer/metricsdelivery: remote write to the tenant's Prometheus
 )
 
 __all__ = ["BUILTIN_SYNCERS"]

@@ -124,6 +124,11 @@ class Metrics:
         self.event_loop_lag = self._histogram(
             "event_loop_lag_seconds", "Delay of the health heartbeat behind its schedule.",
             (), LAG_BUCKETS)
+        # syncer/metricsdelivery: remote write to tenants' own Prometheus servers.
+        self.delivery_samples = self._counter(
+            "metrics_delivery_samples", "Samples of MetricsDelivery objects by tenant and "
+            "result: sent, dropped (oldest, past the buffer bound), rejected (by the receiver).",
+            ("tenant", "result"))
 
     def _counter(self, name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
         metric = Counter(name, doc, labels, namespace=NAMESPACE, registry=self.registry)

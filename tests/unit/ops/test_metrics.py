@@ -29,6 +29,7 @@ EXPECTED = {
     "fusionvc_failover_recovery_seconds": ("histogram", {"cluster"}),
     "fusionvc_is_leader": ("gauge", set()),
     "fusionvc_event_loop_lag_seconds": ("histogram", set()),
+    "fusionvc_metrics_delivery_samples": ("counter", {"tenant", "result"}),
 }
 
 
@@ -49,6 +50,7 @@ def exercise(metrics: Metrics) -> None:
     metrics.failover_recovery.labels("edge-1").observe(95.0)
     metrics.is_leader.set(1)
     metrics.event_loop_lag.observe(0.001)
+    metrics.delivery_samples.labels("a", "dropped").inc(3)
     observer: SchedulerObserver = SchedulerMetrics(metrics)
     observer.attempt("scheduled", 0.003)
     observer.plugin("NodeResourcesFit", "Filter", 0.0001)

@@ -21,7 +21,7 @@ def test_builtin_kinds_are_listed_once_each() -> None:
     assert sorted(kinds) == sorted(set(kinds)) == sorted(
         ["Namespace", "Node", "ConfigMap", "Secret", "RuntimeClass", "RegistryCredentials",
          "ImagePrewarm", "Service", "Pod", "Event", "ServiceDomain", "PodSecret",
-         "PersistentVolumeClaim"])
+         "PersistentVolumeClaim", "MetricsDelivery"])
 
 
 def test_an_extra_kind_is_loaded_after_the_builtin_ones() -> None:
