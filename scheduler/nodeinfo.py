@@ -165,7 +165,9 @@ class PodRecord:
         self.tenant = tenant
 
 
-ShapeKey = tuple[str, tuple[Taint, ...], bool, bool, frozenset[str]]
+# arch, hard taints, ready, cordoned, resources present, the keys of its taints that its
+# cluster lets every tenant tolerate (EdgeCluster tolerableTaints)
+ShapeKey = tuple[str, tuple[Taint, ...], bool, bool, frozenset[str], frozenset[str]]
 
 
 class ShapeKind:
@@ -183,13 +185,15 @@ def shape_kind(key: ShapeKey) -> ShapeKind:
     return ShapeKind(key)
 
 
-def shape_key(facts: NodeFacts) -> ShapeKey:
+def shape_key(facts: NodeFacts, tolerable: frozenset[str] = frozenset()) -> ShapeKey:
+    """tolerable: the taint keys the node's cluster lets every tenant tolerate."""
     return (
         facts.arch,
         facts.hard_taints,
         facts.ready,
         facts.unschedulable,
         frozenset(name for name, amount in facts.allocatable.items() if amount > 0),
+        frozenset(t.key for t in facts.hard_taints if t.key in tolerable),
     )
 
 
@@ -258,6 +262,7 @@ class NodeShape:
         "key",
         "kind",
         "nodes",
+        "platform_tolerable",
         "ready",
         "resources",
         "unschedulable",
@@ -267,7 +272,8 @@ class NodeShape:
         self.group = group
         self.key = key
         self.kind = shape_kind(key)
-        self.arch, self.hard_taints, self.ready, self.unschedulable, self.resources = key
+        self.arch, self.hard_taints, self.ready, self.unschedulable, self.resources = key[:5]
+        self.platform_tolerable = key[5]  # taint keys its cluster lets tenants tolerate
         self.nodes: list[NodeInfo] = []
 
 
@@ -297,7 +303,7 @@ class NodeGroup:
         return self._min_price
 
     def add(self, info: NodeInfo) -> None:
-        key = shape_key(info.facts)
+        key = shape_key(info.facts, self.cluster.tolerable_taints)
         shape = self.shapes.get(key)
         if shape is None:
             shape = self.shapes[key] = NodeShape(self, key)
@@ -312,6 +318,14 @@ class NodeGroup:
         if not shape.nodes:
             del self.shapes[shape.key]
         self.size -= 1
+
+    def reshape(self) -> None:
+        """Sort the nodes into shapes again (the cluster's tolerable taints changed)."""
+        nodes = [info for shape in self.shapes.values() for info in shape.nodes]
+        self.shapes = {}
+        self.size = 0
+        for info in nodes:
+            self.add(info)
 
 
 class ClusterState:
@@ -328,12 +342,20 @@ class ClusterState:
         "pods_by_node",
         "region",
         "soft_tainted_nodes",
+        "tolerable_taints",
     )
 
     def __init__(
-        self, name: str, region: str, healthy: bool, latency_ms: Mapping[str, float]
+        self,
+        name: str,
+        region: str,
+        healthy: bool,
+        latency_ms: Mapping[str, float],
+        tolerable_taints: frozenset[str] = frozenset(),
     ) -> None:
         self.name = name
+        # Taint keys the operator lets every tenant tolerate on this cluster's nodes.
+        self.tolerable_taints = tolerable_taints
         self.region = region
         self.healthy = healthy
         self.latency_ms: dict[str, float] = {}

@@ -115,7 +115,7 @@ class Placer:
             self.snapshot.remove_cluster(edge.name)
             return
         self.snapshot.set_cluster(edge.name, edge.region, healthy and not edge.unschedulable,
-                                  edge.latency_ms)
+                                  edge.latency_ms, edge.spec.tolerable_taints)
 
     @property
     def edge_watches(self) -> tuple[WatchSpec, ...]:
