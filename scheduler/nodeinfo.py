@@ -201,16 +201,20 @@ class NodeInfo:
     """One edge node: its facts and the sum of what the pods counted on it request."""
 
     __slots__ = (
+        "allocatable",
         "cluster",
+        "cpu_capacity",
         "facts",
         "free",
         "free_cpu",
         "free_memory",
         "free_pods",
         "group",
+        "memory_capacity",
         "node",
         "nonzero_cpu",
         "nonzero_memory",
+        "price",
         "shape",
     )
 
@@ -230,6 +234,11 @@ class NodeInfo:
         self.free_pods = facts.pods_capacity
         self.nonzero_cpu = 0
         self.nonzero_memory = 0
+        # Facts the score loops read for every candidate, one attribute away.
+        self.allocatable = facts.allocatable
+        self.cpu_capacity = facts.cpu_capacity
+        self.memory_capacity = facts.memory_capacity
+        self.price = facts.price
 
     def count(self, resources: PodResources, sign: int) -> None:
         """Add (sign 1) or remove (sign -1) one pod's resources."""
