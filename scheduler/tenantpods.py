@@ -37,10 +37,12 @@ class TenantPods:
         self._anti: Index = {}
         # (tenant, key, value) a scoring term requires -> pods with that term
         self._scoring: Index = {}
+        self._with_scoring: dict[str, int] = {}  # tenant -> its pods with scoring terms
 
     def add(self, record: PodRecord) -> None:
         for index, key in self._entries(record):
             index.setdefault(key, {})[record.key] = record
+        self._count_scoring(record, 1)
 
     def remove(self, record: PodRecord) -> None:
         for index, key in self._entries(record):
@@ -48,6 +50,20 @@ class TenantPods:
             pods.pop(record.key, None)
             if not pods:
                 index.pop(key, None)
+        self._count_scoring(record, -1)
+
+    def _count_scoring(self, record: PodRecord, sign: int) -> None:
+        pod = record.tenant
+        if pod is not None and pod.scoring:
+            left = self._with_scoring.get(pod.tenant, 0) + sign
+            if left > 0:
+                self._with_scoring[pod.tenant] = left
+            else:
+                self._with_scoring.pop(pod.tenant, None)
+
+    def has_scoring_terms(self, tenant: str) -> bool:
+        """Has any of the tenant's pods terms that weigh in other pods' scores?"""
+        return tenant in self._with_scoring
 
     def _entries(self, record: PodRecord) -> Iterator[tuple[Index, Any]]:
         pod = record.tenant

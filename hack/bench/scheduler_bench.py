@@ -19,7 +19,10 @@ snapshot, and in all. --against REF (a git revision, e.g. main) runs each row
 a second time with REF's scheduler/ package (the same workload code), right
 after this tree's, and prints the CPU ratio: side by side in one run.
 --profile runs the scheduling loop of the largest size under cProfile and
-prints the hottest functions.
+prints the hottest functions. --per-node prints what each filter and score
+plugin costs per candidate node (CPU time of this thread, one typical pod, the
+candidates a 5,000-node cycle scores), and the decisions per second those
+per-node costs alone allow: the floor of the per-node work in CPython.
 """
 
 from __future__ import annotations
@@ -250,6 +253,59 @@ def profile_largest(num_pods: int, workload: str) -> None:
     pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
 
 
+def per_node_costs(num_nodes: int = 5_000, clusters: int = 50, repeats: int = 200) -> None:
+    """CPU per candidate node of each filter and score plugin (see the module docstring)."""
+    from scheduler.framework import SKIP, CycleState
+    from scheduler.podinfo import PodInfo
+
+    rng = random.Random(num_nodes)
+    snapshot = build_snapshot(num_nodes, clusters, rng)
+    scheduler = Scheduler(snapshot, rng=random.Random(1))
+    to_find = scheduler.profile.num_feasible_nodes_to_find(num_nodes)
+    candidates = [
+        n
+        for g in snapshot.node_groups()
+        for s in g.shapes.values()
+        for n in s.nodes
+        if not n.facts.hard_taints and n.facts.arch == "amd64" and n.facts.ready
+    ][:to_find]
+    pod = PodInfo.from_pod(make_pod("typical", random.Random(3), "owner-1"))
+    print(f"per candidate node, {len(candidates)} candidates, load {os.getloadavg()[0]:.1f}")
+    for policy in policies(snapshot)[:2]:
+        state = CycleState(snapshot, policy)
+        for plugin in scheduler.profile.pre_filters:
+            plugin.pre_filter(state, pod)
+        total = 0.0
+        print(f"  policy {policy.mode}, userRegions {list(policy.user_regions)}:")
+        for filter_plugin in scheduler.profile.filters:
+            if filter_plugin.name != "nodeResourcesFit":
+                continue  # the others skip for this pod (their PreFilter said so)
+            check = filter_plugin.filter
+            started = time.thread_time()
+            for _ in range(repeats):
+                for node in candidates:
+                    check(state, pod, node)
+            seconds = (time.thread_time() - started) / repeats / len(candidates)
+            total += seconds
+            print(f"    Filter {filter_plugin.name:<24} {seconds * 1e9:7.0f} ns")
+        for plugin in scheduler.profile.scores:
+            pre = scheduler.profile.pre_scores_by_name.get(plugin.name)
+            if pre is not None and pre.pre_score(state, pod, candidates) is SKIP:
+                continue
+            started = time.thread_time()
+            for _ in range(repeats):
+                scores = plugin.score(state, pod, candidates)
+                plugin.normalize_score(state, pod, scores)
+            seconds = (time.thread_time() - started) / repeats / len(candidates)
+            total += seconds
+            print(f"    Score  {plugin.name:<24} {seconds * 1e9:7.0f} ns")
+        print(
+            f"    sum {total * 1e9:.0f} ns per node x {len(candidates)} candidates = "
+            f"{total * len(candidates) * 1e3:.2f} ms per decision: at most "
+            f"{1 / (total * len(candidates)):.0f} decisions/s from per-node work alone"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1,000 pending pods per size")
@@ -258,6 +314,7 @@ def main() -> None:
         "--workload", choices=(*WORKLOADS, "all"), default="all", help="default: all, in turn"
     )
     parser.add_argument("--nodes", type=int, help="only the size with this many nodes")
+    parser.add_argument("--per-node", action="store_true", help="CPU per node per plugin")
     parser.add_argument("--against", help="also run each row with this git revision's scheduler")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # NODESxCLUSTERSxPODS, in a child
     args = parser.parse_args()
@@ -269,6 +326,9 @@ def main() -> None:
         return
     if args.profile:
         profile_largest(num_pods, workloads[-1])
+        return
+    if args.per_node:
+        per_node_costs()
         return
     reference = extract(args.against) if args.against else None
     print(f"load average before: {os.getloadavg()[0]:.2f} (the machine is shared)")

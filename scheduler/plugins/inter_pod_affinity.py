@@ -192,6 +192,9 @@ class InterPodAffinity(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlugi
             terms = state.read(AFFINITY)
         except KeyError:
             return SKIP  # PreFilter did not run (a profile without it) or failed
+        own = terms.preferred_affinity or terms.preferred_anti
+        if not own and not state.snapshot.tenant_pods.has_scoring_terms(state.tenant):
+            return SKIP  # nothing weighs: every node scores the same
         scores: TopologyScores = defaultdict(int)
         _score_own_terms(state, terms, scores)
         _score_existing_terms(state, tenant_view(state, pod), scores)

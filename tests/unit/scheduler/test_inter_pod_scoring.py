@@ -223,3 +223,15 @@ def test_a_malformed_namespace_selector_rejects_the_pod() -> None:
     bad = anti_by_zone(namespaceSelector={"matchExpressions": [{"key": "x", "operator": "Gt"}]})
     result = feasible([], bad, {})
     assert isinstance(result, str) and "namespaceSelector" in result
+
+
+def test_the_index_of_pods_with_scoring_terms_follows_removals() -> None:
+    snap = snapshot({"c1": zoned_nodes({"a": 1})})
+    snap.upsert_pod("c1", existing("db", "a-0", pod_affinity=preferred((10, term(WEB, ZONE)))))
+    snap.upsert_pod("c1", existing("db2", "a-0", pod_affinity=preferred((10, term(WEB, ZONE)))))
+    assert snap.tenant_pods.has_scoring_terms("")
+    snap.remove_pod("c1", "default", "db")
+    assert snap.tenant_pods.has_scoring_terms("")
+    snap.remove_pod("c1", "default", "db2")
+    assert not snap.tenant_pods.has_scoring_terms("")
+    assert not snap.tenant_pods.has_scoring_terms("other")
