@@ -15,8 +15,9 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from .framework import Code, CycleState, Status
-from .nodeinfo import NodeGroup, NodeInfo, NodeShape, ShapeKind
+from .nodeinfo import NodeGroup, NodeInfo
 from .podinfo import PodInfo
+from .shapes import NodeShape, ShapeKind
 
 X = TypeVar("X")
 Check = Callable[[CycleState, PodInfo, X], Status | None]

@@ -30,9 +30,10 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
-from .nodeinfo import NodeGroup, NodeInfo, NodeShape
+from .nodeinfo import NodeGroup, NodeInfo
 from .podaffinity import NamespaceLabels, name_label_only
 from .podinfo import PodInfo
+from .shapes import NodeShape
 
 if TYPE_CHECKING:
     from .policy import SchedulingPolicy

@@ -6,7 +6,7 @@ update, and the per-node accounting of the pods on it (NodeInfo). Nodes of one
 edge cluster in one region form a NodeGroup, the unit the scheduler can accept
 or reject as a whole (cluster health, tenant's allowed regions, latency);
 within it, nodes that share arch, taints, readiness, cordon and resource names
-form a NodeShape, judged once by the static filters.
+form a NodeShape (scheduler.shapes), judged once by the static filters.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from .images import node_images
 from .podaffinity import TenantPod
 from .quantity import parse_decimal
 from .resources import CPU, GPU, MEMORY, PODS, PodResources, parse_resource_list_lenient
+from .shapes import NodeShape, ShapeKey, shape_key
 from .taints import NO_EXECUTE, NO_SCHEDULE, PREFER_NO_SCHEDULE, Taint, parse_taints
 
 REGION_LABEL = "topology.kubernetes.io/region"
@@ -165,38 +166,6 @@ class PodRecord:
         self.tenant = tenant
 
 
-# arch, hard taints, ready, cordoned, resources present, the keys of its taints that its
-# cluster lets every tenant tolerate (EdgeCluster tolerableTaints)
-ShapeKey = tuple[str, tuple[Taint, ...], bool, bool, frozenset[str], frozenset[str]]
-
-
-class ShapeKind:
-    """An interned shape key: equal keys share one object, hashed by identity (fast)."""
-
-    __slots__ = ("key",)
-
-    def __init__(self, key: ShapeKey) -> None:
-        self.key = key
-
-
-@lru_cache(maxsize=4096)
-def shape_kind(key: ShapeKey) -> ShapeKind:
-    """The ShapeKind of a key (after an eviction a second one may exist: still correct)."""
-    return ShapeKind(key)
-
-
-def shape_key(facts: NodeFacts, tolerable: frozenset[str] = frozenset()) -> ShapeKey:
-    """tolerable: the taint keys the node's cluster lets every tenant tolerate."""
-    return (
-        facts.arch,
-        facts.hard_taints,
-        facts.ready,
-        facts.unschedulable,
-        frozenset(name for name, amount in facts.allocatable.items() if amount > 0),
-        frozenset(t.key for t in facts.hard_taints if t.key in tolerable),
-    )
-
-
 class NodeInfo:
     """One edge node: its facts and the sum of what the pods counted on it request."""
 
@@ -254,36 +223,6 @@ class NodeInfo:
     def requested(self, resource: str) -> int:
         """What the counted pods request of a resource."""
         return self.facts.allocatable.get(resource, 0) - self.free.get(resource, 0)
-
-
-class NodeShape:
-    """Nodes of one group that share every fact a shape filter looks at.
-
-    Those filters (readiness, cordon, arch, taints, which resources exist) run
-    once per shape instead of once per node: most nodes of an edge cluster
-    come in a few kinds.
-    """
-
-    __slots__ = (
-        "arch",
-        "group",
-        "hard_taints",
-        "key",
-        "kind",
-        "nodes",
-        "platform_tolerable",
-        "ready",
-        "resources",
-        "unschedulable",
-    )
-
-    def __init__(self, group: NodeGroup, key: ShapeKey) -> None:
-        self.group = group
-        self.key = key
-        self.kind = shape_kind(key)
-        self.arch, self.hard_taints, self.ready, self.unschedulable, self.resources = key[:5]
-        self.platform_tolerable = key[5]  # taint keys its cluster lets tenants tolerate
-        self.nodes: list[NodeInfo] = []
 
 
 class NodeGroup:

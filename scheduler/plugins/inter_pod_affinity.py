@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import add
 
 from ..framework import (
     SKIP,
@@ -204,11 +205,15 @@ class InterPodAffinity(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlugi
         return None
 
     def score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
-        scores = state.read(PREFERRED)
-        keys = {key for key, _ in scores}
-        return [
-            sum(scores.get((key, n.facts.labels.get(key, "")), 0) for key in keys) for n in nodes
-        ]
+        by_key: dict[str, dict[str, int]] = defaultdict(dict)
+        for (key, value), weight in state.read(PREFERRED).items():
+            by_key[key][value] = weight
+        totals: list[int] | None = None
+        for key, table in by_key.items():  # one pass per topology key, usually one
+            get = table.get
+            scores = [get(n.facts.labels.get(key, ""), 0) for n in nodes]
+            totals = scores if totals is None else list(map(add, totals, scores))
+        return totals if totals is not None else [0] * len(nodes)
 
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
         min_max_normalize(scores)

@@ -25,8 +25,9 @@ from ..framework import (
     Status,
     default_normalize_score,
 )
-from ..nodeinfo import NodeInfo, NodeShape
+from ..nodeinfo import NodeInfo
 from ..podinfo import PodInfo
+from ..shapes import NodeShape
 from ..taints import Taint, is_tolerated, untolerated
 
 PLATFORM_TAINT = Status.unschedulable("node(s) had a taint the tenant may not tolerate")
