@@ -76,6 +76,9 @@ class EdgeSpec:
     unschedulable: bool = False
     # RuntimeClass handlers tenants may use on this cluster (none: no RuntimeClass at all).
     runtime_handlers: frozenset[str] = frozenset()
+    # Keys of this cluster's node taints every tenant's tolerations may tolerate (with the
+    # Tenant's own scheduling.tolerableTaints); the other taints are the platform's.
+    tolerable_taints: frozenset[str] = frozenset()
     # (address, carrier) where users reach services on this cluster (GSLB answers).
     entrance: tuple[tuple[str, str], ...] = ()
     # The edge DNS (syncer.edgedns) per tenant, and the tenants' cluster domain; problems
@@ -143,6 +146,7 @@ def parse_edge_spec(spec: Obj) -> EdgeSpec:
                                      for k, v in (spec.get("latencyMs") or {}).items()}),
         unschedulable=bool(spec.get("unschedulable")),
         runtime_handlers=frozenset(str(h) for h in spec.get("runtimeHandlers") or []),
+        tolerable_taints=frozenset(str(k) for k in spec.get("tolerableTaints") or []),
         entrance=tuple((str(e.get("address", "")), str(e.get("carrier") or ""))
                        for e in spec.get("entrance") or []),
         dns_nameservers=MappingProxyType(nameservers), cluster_domain=domain,

@@ -46,8 +46,9 @@ def translate_node_up(edge: EdgeConn, edge_node: Obj, now: str,
                       kubelet: tuple[str, int] | None = None) -> Obj:
     """The tenant's view of an edge node (pure but for the heartbeat time passed in).
 
-    Taints: only those the tenant may tolerate (its policy's tolerableTaints); the
-    others are the platform's, and no toleration of the tenant's opens them.
+    Taints: only those the tenant may tolerate (its policy's tolerableTaints, and the
+    EdgeCluster's tolerableTaints); the others are the platform's, and no toleration of
+    the tenant's opens them.
     ``kubelet`` is fusionvc's kubelet endpoint (IP, port): the tenant kube-apiserver
     reaches the node there for logs, exec, attach and port-forward.
     """
@@ -60,6 +61,7 @@ def translate_node_up(edge: EdgeConn, edge_node: Obj, now: str,
                    markers.EDGE_CLUSTER: edge.name})
     conditions = [dict(c, lastHeartbeatTime=now) for c in status.get("conditions") or []
                   if c.get("type") in VISIBLE_CONDITIONS]
+    tolerable = tolerable | edge.spec.tolerable_taints
     taints = [t for t in (edge_node.get("spec") or {}).get("taints") or []
               if t.get("key", "") in tolerable]
     addresses = [{"type": "Hostname", "address": name}]

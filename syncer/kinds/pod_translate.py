@@ -90,11 +90,31 @@ def translate_pod_down(pod: Obj, *, tenant: str, edge_namespace: str, edge_node:
     if anti:
         annotations[markers.POD_ANTI_AFFINITY] = json.dumps(anti, sort_keys=True,
                                                             separators=(",", ":"))
+    scoring = scoring_terms(pod["spec"])
+    if scoring:
+        annotations[markers.POD_AFFINITY_SCORING] = json.dumps(scoring, sort_keys=True,
+                                                               separators=(",", ":"))
     labels = {**(meta.get("labels") or {}), **markers.marker_labels(tenant)}
     return {"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": meta["name"], "namespace": edge_namespace,
                          "labels": labels, "annotations": annotations},
             "spec": spec}
+
+
+def scoring_terms(spec: Obj) -> Obj:
+    """The pod's inter-pod terms that weigh in other pods' scores, shaped as spec.affinity
+    (empty when it has none): what the fusion scheduler reads back from the edge pod."""
+    affinity = spec.get("affinity") or {}
+    pods, anti = affinity.get("podAffinity") or {}, affinity.get("podAntiAffinity") or {}
+    out: Obj = {}
+    kept = {k: pods[k] for k in ("requiredDuringSchedulingIgnoredDuringExecution",
+                                 "preferredDuringSchedulingIgnoredDuringExecution") if pods.get(k)}
+    if kept:
+        out["podAffinity"] = kept
+    preferred = anti.get("preferredDuringSchedulingIgnoredDuringExecution")
+    if preferred:
+        out["podAntiAffinity"] = {"preferredDuringSchedulingIgnoredDuringExecution": preferred}
+    return out
 
 
 def owner_uid(pod: Obj) -> str | None:
