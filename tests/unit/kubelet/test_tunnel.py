@@ -11,10 +11,8 @@ import os
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from sandbox_lib.pki import ClusterPKI
 
 from syncer.kubelet.tunnel import HIGH_WATER, READ_MAX, relay
 
@@ -43,18 +41,6 @@ class Setup:
     relay: asyncio.Task[None]
     relay_tenant: asyncio.Transport
     relay_edge: asyncio.Transport
-
-
-@pytest.fixture(scope="module")
-def tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, ssl.SSLContext]:
-    pki = ClusterPKI(Path(tmp_path_factory.mktemp("pki")))
-    pki.ensure_ca("tunnel-test")
-    serving, client = pki.issue("server", "server", server=True), pki.issue("client", "client")
-    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(pki.ca.cert))
-    server_ctx.load_cert_chain(str(serving.cert), str(serving.key))
-    client_ctx = ssl.create_default_context(cafile=str(pki.ca.cert))
-    client_ctx.load_cert_chain(str(client.cert), str(client.key))
-    return server_ctx, client_ctx
 
 
 async def connect(tls: tuple[ssl.SSLContext, ssl.SSLContext], tenant_tail: bytes = b"",
