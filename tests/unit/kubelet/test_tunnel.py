@@ -19,19 +19,6 @@ from syncer.kubelet.tunnel import HIGH_WATER, READ_MAX, relay
 TIMEOUT = 30.0
 
 
-class Held(asyncio.Protocol):
-    """A connection whose reading is paused until the relay takes it."""
-
-    def __init__(self) -> None:
-        self.made: asyncio.Future[asyncio.Transport] = (
-            asyncio.get_running_loop().create_future())
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        transport.pause_reading()
-        self.made.set_result(transport)
-
-
 @dataclass
 class Setup:
     """tenant client <-TLS-> [relay task] <-TLS-> edge server connection."""
@@ -46,26 +33,29 @@ class Setup:
 async def connect(tls: tuple[ssl.SSLContext, ssl.SSLContext], tenant_tail: bytes = b"",
                   edge_tail: bytes = b"") -> AsyncIterator[Setup]:
     server_ctx, client_ctx = tls
-    loop = asyncio.get_running_loop()
-    edges: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+    Pair = tuple[asyncio.StreamReader, asyncio.StreamWriter]
+    edges: asyncio.Queue[Pair] = asyncio.Queue()
+    tenants: asyncio.Queue[asyncio.Transport] = asyncio.Queue()
 
     async def edge_accepted(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         await edges.put((r, w))
 
+    async def relay_accepted(_: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        transport = w.transport
+        assert isinstance(transport, asyncio.Transport)
+        transport.pause_reading()  # nothing is sent before the relay takes over
+        await tenants.put(transport)
+
     edge_server = await asyncio.start_server(edge_accepted, "127.0.0.1", 0, ssl=server_ctx)
-    held: list[Held] = []
-
-    def relay_accepted() -> Held:
-        held.append(Held())
-        return held[-1]
-
-    relay_server = await loop.create_server(relay_accepted, "127.0.0.1", 0, ssl=server_ctx)
+    relay_server = await asyncio.start_server(relay_accepted, "127.0.0.1", 0, ssl=server_ctx)
     tenant = await asyncio.open_connection(
         "127.0.0.1", relay_server.sockets[0].getsockname()[1], ssl=client_ctx)
-    _, edge_side = await loop.create_connection(
-        Held, "127.0.0.1", edge_server.sockets[0].getsockname()[1], ssl=client_ctx)
-    relay_tenant = await asyncio.wait_for(held[0].made, TIMEOUT)
-    relay_edge = await asyncio.wait_for(edge_side.made, TIMEOUT)
+    _, edge_writer = await asyncio.open_connection(
+        "127.0.0.1", edge_server.sockets[0].getsockname()[1], ssl=client_ctx)
+    relay_edge = edge_writer.transport
+    assert isinstance(relay_edge, asyncio.Transport)
+    relay_edge.pause_reading()
+    relay_tenant = await asyncio.wait_for(tenants.get(), TIMEOUT)
     task = asyncio.create_task(relay(relay_tenant, tenant_tail, relay_edge, edge_tail))
     edge = await asyncio.wait_for(edges.get(), TIMEOUT)
     try:
