@@ -9,10 +9,17 @@
    the edge pod directly (kwok echoes through ``cat``; bytes go and come back)
    (goal: >= 0.5x).
 3. Syncer RSS and CPU per open ``logs -f`` stream with N open (goal: <= 64 KiB).
+   RSS is the syncer's growth: run it on a freshly started syncer
+   (``hack/sandbox stop syncer``, ``start syncer``), or it reuses what streams of an
+   earlier run left in its heap and reads low.
+
+Port-forward prints MiB/s of each path and the CPU milliseconds every process on
+it spends per MiB echoed (kwok's ``cat`` from its reaped children), so the
+fusionvc share can be told from the apiservers', kubectl's and kwok's.
 
 Needs a sandbox with the syncer running (``make up``, or
 ``hack/sandbox up --with-syncer``); uses tenant-a and its first edge pod.
-Run: ``PYTHONPATH=.:hack .venv/bin/python hack/bench/kubelet_bench.py``.
+Run: ``PYTHONPATH=.:hack .venv/bin/python hack/bench/kubelet_bench.py [--dir .sandbox]``.
 """
 
 from __future__ import annotations
