@@ -11,6 +11,7 @@ than the standard library. Every call has a timeout.
 from __future__ import annotations
 
 import urllib.request
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextvars import ContextVar
 from typing import Any
@@ -27,6 +28,9 @@ from syncer.kube.apis import ResourceType
 # Counts the writes made inside one reconcile (the controller sets a fresh [0] per key), so
 # the drift scan can tell a key that needed repair from one that was already right.
 WRITES: ContextVar[list[int] | None] = ContextVar("fusionvc_writes", default=None)
+# Requests this process made, by (cluster name, HTTP method; WATCH for a watch): exported as
+# fusionvc_api_requests_total (ops/metrics.py), so benchmarks count the syncer's own writes.
+REQUESTS: Counter[tuple[str, str]] = Counter()
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"
@@ -109,6 +113,7 @@ class KubeClient:
         writes = WRITES.get()
         if writes is not None and method != "GET":
             writes[0] += 1
+        REQUESTS[self.name, method] += 1
         resp = await self._send(method, path, query, body, content_type, timeout)
         try:
             data = await resp.read()
@@ -186,6 +191,7 @@ class KubeClient:
         q = {"watch": True, "allowWatchBookmarks": True, "resourceVersion": resource_version,
              "timeoutSeconds": timeout_seconds, **query}
         params = {k: v for k, v in q.items() if v is not None}
+        REQUESTS[self.name, "WATCH"] += 1
         resp = await self._send("GET", rt.path(namespace), params, None, JSON,
                                 (self.timeout, read_timeout))
         try:

@@ -22,7 +22,7 @@ tenant would be the largest family by far.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from prometheus_client import (
     CollectorRegistry,
@@ -31,7 +31,11 @@ from prometheus_client import (
     Histogram,
     disable_created_metrics,
 )
+from prometheus_client.core import CounterMetricFamily
 from prometheus_client.metrics import MetricWrapperBase
+from prometheus_client.registry import Collector
+
+from syncer.kube.client import REQUESTS
 
 # prometheus_client's switch has no type hints; typed once here.
 _disable_created_series: Callable[[], None] = disable_created_metrics
@@ -113,6 +117,8 @@ class Metrics:
             "event_loop_lag_seconds", "Delay of the health heartbeat behind its schedule.",
             (), LAG_BUCKETS)
 
+        registry.register(ApiRequests())
+
     def _counter(self, name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
         metric = Counter(name, doc, labels, namespace=NAMESPACE, registry=self.registry)
         self._labels.append((metric, labels))
@@ -170,3 +176,16 @@ class SchedulerMetrics:
     def plugin(self, name: str, extension_point: str, seconds: float) -> None:
         self._metrics.scheduler_plugin_duration.labels(
             plugin=name, extension_point=extension_point).observe(seconds)
+
+
+class ApiRequests(Collector):
+    """fusionvc_api_requests_total{cluster, verb}: every API request of this process, from
+    the counts KubeClient keeps (kube/client.py); verb is the HTTP method, or WATCH."""
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            f"{NAMESPACE}_api_requests", "API requests made, by cluster and HTTP method "
+            "(WATCH: a watch opened).", labels=("cluster", "verb"))
+        for (cluster, verb), count in sorted(REQUESTS.items()):
+            family.add_metric((cluster, verb), count)
+        yield family
