@@ -33,6 +33,7 @@ from syncer.ops.health import HealthServer, ReadinessChecks
 from syncer.ops.leader import LeaderElector
 from syncer.ops.metrics import Metrics, SchedulerMetrics
 from syncer.ops.settings import Settings
+from syncer.ops.stalls import GcPauses, StallWatch
 from syncer.placement import Placer
 
 log = structlog.get_logger(__name__)
@@ -75,6 +76,9 @@ class Daemon:
         self.metrics_api: MetricsApiServer | None = None
         self.management: Management | None = None
         self._tasks: list[asyncio.Task[object]] = []
+        self.stall_watch = StallWatch()
+        self.gc_pauses = GcPauses()
+        self.metrics.registry.register(self.gc_pauses)
 
     def _readiness(self, management: Management, elector: LeaderElector | None) -> ReadinessChecks:
         checks = ReadinessChecks()
@@ -92,6 +96,8 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop_requested.set)
         health: HealthServer | None = None
+        self.stall_watch.start()
+        self.gc_pauses.install()
         api = await management_api(self.settings)
         mgmt = KubeClient(api, "management", self.settings.sync.request_timeout_s)
         management = Management(mgmt, self.settings.management.namespace, self.ctx,
@@ -165,4 +171,6 @@ class Daemon:
         await mgmt.close()
         if health is not None:
             await health.stop()
+        self.gc_pauses.uninstall()
+        await self.stall_watch.stop()
         log.info("stopped")

@@ -41,7 +41,6 @@ from syncer_throughput import (
     clients,
     deployment,
     namespace_gone,
-    pod_spec,
     track,
     until,
 )
@@ -134,6 +133,8 @@ class Run:
         self.split = split
         self.procs = meter.Processes(str(state_dir))
         self.cl: dict[str, KubeClient] = {}
+        self.bindir = subprocess.run([str(REPO / "hack/build-bins"), "--print-dir"],
+                                     capture_output=True, text=True, check=True).stdout.strip()
 
     @property
     def syncer_metrics(self) -> str | None:
@@ -192,9 +193,7 @@ class Run:
     async def baseline_phase(self, placed: dict[str, dict[str, int]]) -> dict[str, Any]:
         await sandbox_verb(self.state_dir, "stop", "syncer")
         schedulers = Schedulers(self.state_dir, self.status)
-        bindir = subprocess.run([str(REPO / "hack/build-bins"), "--print-dir"],
-                                capture_output=True, text=True, check=True).stdout.strip()
-        self.procs.extra = schedulers.start(bindir)
+        self.procs.extra = schedulers.start(self.bindir)
         try:
             await asyncio.sleep(5)  # the schedulers list and watch their edge
             return await self._baseline_rollout(placed)

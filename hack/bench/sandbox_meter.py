@@ -107,6 +107,9 @@ async def syncer_requests(metrics_url: str | None,
     out, _ = await asyncio.wait_for(proc.communicate(), 30)
     found: dict[str, float] = {}
     for line in out.decode().splitlines():
+        if line.startswith("fusionvc_gc_seconds_total{"):
+            found["gc ms"] = found.get("gc ms", 0.0) + 1000 * float(line.rsplit(" ", 1)[1])
+            continue
         m = _SAMPLE.match(line)
         if m is None or m.group(1) != "fusionvc_api_requests_total":
             continue
@@ -145,7 +148,8 @@ def per_pod(before: Snapshot, after: Snapshot, pods: int) -> dict[str, dict[str,
     out["syncer requests"] = {k: round((v - before.syncer.get(k, 0.0)) / pods, 3)
                               for k, v in sorted(after.syncer.items())
                               if v - before.syncer.get(k, 0.0) > 0}
-    writes = [v for k, v in out["syncer requests"].items() if k.split()[-1] not in READ_VERBS]
+    writes = [v for k, v in out["syncer requests"].items()
+              if k != "gc ms" and k.split()[-1] not in READ_VERBS]
     if writes:
         out["syncer requests"]["writes"] = round(sum(writes), 3)
     return out

@@ -157,6 +157,8 @@ class Metrics:
     def forget_cluster(self, cluster: str) -> None:
         """Drop a removed cluster's series."""
         self._forget("cluster", cluster)
+        for key in [k for k in REQUESTS if k[0] == cluster]:
+            del REQUESTS[key]
 
 
 class SchedulerMetrics:
