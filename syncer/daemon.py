@@ -33,7 +33,7 @@ from syncer.ops.health import HealthServer, ReadinessChecks
 from syncer.ops.leader import LeaderElector
 from syncer.ops.metrics import Metrics, SchedulerMetrics
 from syncer.ops.settings import Settings
-from syncer.ops.stalls import GcPauses, StallWatch
+from syncer.ops.stalls import GcPauses, StallWatch, tune_gc
 from syncer.placement import Placer
 
 log = structlog.get_logger(__name__)
@@ -98,6 +98,7 @@ class Daemon:
         health: HealthServer | None = None
         self.stall_watch.start()
         self.gc_pauses.install()
+        tune_gc()
         api = await management_api(self.settings)
         mgmt = KubeClient(api, "management", self.settings.sync.request_timeout_s)
         management = Management(mgmt, self.settings.management.namespace, self.ctx,

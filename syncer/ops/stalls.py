@@ -99,6 +99,7 @@ class StallWatch:
         self.stalls = 0
         self.longest_s = 0.0
         self._stamp = time.monotonic()
+        self._stamp_cpu = 0.0  # the loop thread's CPU time at that stamp
         self._loop_thread = threading.get_ident()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -122,22 +123,34 @@ class StallWatch:
 
     async def _beats(self) -> None:
         while True:
-            self._stamp = time.monotonic()
+            self._stamp_cpu, self._stamp = time.thread_time(), time.monotonic()
             await asyncio.sleep(self.beat_s)
 
     def _watch(self) -> None:
-        reported = -1.0  # the stamp of the stall already logged
+        stalled: tuple[float, float] | None = None  # (stamp, loop CPU) the stall began at
         while not self._stop.wait(self.stall_s / 4):
-            stamp = self._stamp
+            stamp, cpu = self._stamp, self._stamp_cpu
+            if stalled is not None and stamp != stalled[0]:
+                # The loop ran again: how long it stood, and how much of that it computed.
+                self.longest_s = max(self.longest_s, stamp - stalled[0])
+                log.warning("event loop stall ended", stalled_s=round(stamp - stalled[0], 2),
+                            loop_cpu_s=round(cpu - stalled[1], 2))
+                stalled = None
             late = time.monotonic() - stamp
-            if late <= self.stall_s:
+            if late <= self.stall_s or stalled is not None:
                 continue
-            self.longest_s = max(self.longest_s, late)
-            if stamp != reported:
-                reported = stamp
-                self.stalls += 1
-                log.warning("event loop stalled", stalled_s=round(late, 2),
-                            stack=self.loop_stack())
+            stalled = (stamp, cpu)
+            self.stalls += 1
+            log.warning("event loop stalled", stalled_s=round(late, 2),
+                        loop_cpu_s=round(self._loop_cpu_s() - cpu, 2), stack=self.loop_stack())
+
+    def _loop_cpu_s(self) -> float:
+        """CPU time of the loop thread so far: a stall with little of it was the machine's
+        doing (the process waited for a CPU), one with as much was a long step of ours."""
+        try:
+            return time.clock_gettime(time.pthread_getcpuclockid(self._loop_thread))
+        except (OSError, AttributeError):
+            return 0.0
 
     def loop_stack(self) -> str:
         """The loop thread's Python stack now, innermost frame last."""

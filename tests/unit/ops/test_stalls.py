@@ -7,12 +7,19 @@ import gc
 import time
 
 from prometheus_client import CollectorRegistry, generate_latest
+from structlog.testing import capture_logs
 
 from syncer.ops.stalls import GC_THRESHOLDS, GcPauses, StallWatch, tune_gc
 
 
 def blocking_step(seconds: float) -> None:
     time.sleep(seconds)  # what a long synchronous step does to the loop
+
+
+def busy_step(cpu_seconds: float) -> None:
+    end = time.thread_time() + cpu_seconds
+    while time.thread_time() < end:  # a long synchronous step that computes
+        pass
 
 
 async def test_a_stalled_loop_is_reported_with_the_step_that_holds_it() -> None:
@@ -70,3 +77,23 @@ def test_tune_gc_sets_the_thresholds() -> None:
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+async def test_a_stall_says_how_much_of_it_the_loop_spent_computing() -> None:
+    watch = StallWatch(stall_s=0.3, beat_s=0.05)
+    watch.start()
+    try:
+        with capture_logs() as logs:
+            await asyncio.sleep(0.1)
+            busy_step(0.5)  # our own long step: the loop thread computed all along
+            await asyncio.sleep(0.3)
+            blocking_step(0.7)  # like a process waiting for a CPU: no loop CPU
+            await asyncio.sleep(0.3)
+    finally:
+        await watch.stop()
+    assert len([e for e in logs if e["event"] == "event loop stalled"]) == 2
+    ended = [e for e in logs if e["event"] == "event loop stall ended"]
+    assert len(ended) == 2
+    assert ended[0]["loop_cpu_s"] >= 0.45
+    assert ended[1]["loop_cpu_s"] < 0.1
+    assert ended[1]["stalled_s"] >= 0.7
