@@ -247,6 +247,9 @@ async def main_async(args: argparse.Namespace) -> None:
     run.cl = await clients(run.status)
     try:
         fvc, placed = await run.fusionvc_phase()
+        if args.fusionvc_only:
+            print(json.dumps({"placed": placed, "fusionvc": fvc}, indent=1, default=str))
+            return
         base = await run.baseline_phase(placed)
         bare = await run.bare_line() if args.bare else None
     finally:
@@ -273,6 +276,8 @@ def main() -> None:
                         help="tenants' side on CPU 0, edges on CPU 1")
     parser.add_argument("--bare", action="store_true",
                         help="also the old bare-pod comparison, as a secondary line")
+    parser.add_argument("--fusionvc-only", action="store_true",
+                        help="the fusionvc phase alone (profiling the syncer)")
     parser.add_argument("--state-dir", type=Path, default=REPO / ".sandbox")
     asyncio.run(main_async(parser.parse_args()))
 
