@@ -35,6 +35,7 @@ from syncer.ops.health import HealthServer, ReadinessChecks
 from syncer.ops.leader import LeaderElector
 from syncer.ops.metrics import Metrics, SchedulerMetrics
 from syncer.ops.settings import Settings
+from syncer.ops.stalls import GcPauses, StallWatch, tune_gc
 from syncer.placement import Placer
 from syncer.podmetrics.sources import MetricSources
 
@@ -86,6 +87,9 @@ class Daemon:
         self.management: Management | None = None
         self._tasks: list[asyncio.Task[object]] = []
         self.failover: FailoverMonitor | None = None
+        self.stall_watch = StallWatch()
+        self.gc_pauses = GcPauses()
+        self.metrics.registry.register(self.gc_pauses)
 
     def _readiness(self, management: Management, elector: LeaderElector | None) -> ReadinessChecks:
         checks = ReadinessChecks()
@@ -103,6 +107,9 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop_requested.set)
         health: HealthServer | None = None
+        self.stall_watch.start()
+        self.gc_pauses.install()
+        tune_gc()
         api = await management_api(self.settings)
         mgmt = KubeClient(api, "management", self.settings.sync.request_timeout_s)
         management = Management(mgmt, self.settings.management.namespace, self.ctx,
@@ -181,4 +188,6 @@ class Daemon:
         await mgmt.close()
         if health is not None:
             await health.stop()
+        self.gc_pauses.uninstall()
+        await self.stall_watch.stop()
         log.info("stopped")

@@ -53,7 +53,7 @@ def sandbox_rss_mib(state_dir: str | None = None) -> dict[str, float]:
 
 def component(name: str) -> str:
     """The role of a sandbox process: 'tenant apiserver', 'edge kwok', 'syncer', ..."""
-    if name in ("etcd", "syncer"):
+    if name in ("etcd", "syncer", "gslb"):
         return name
     cluster, _, part = name.rpartition("-")
     part = {"apiserver": "apiserver", "manager": "controller-manager", "kwok": "kwok",

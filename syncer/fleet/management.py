@@ -48,6 +48,15 @@ REFRESH_TENANT, REFRESH_EDGE = 15.0, 5.0
 REFRESH_LOADING = 1.0  # while a connection's informers load: status and metrics follow soon
 
 
+def only_status_changed(old: Obj, new: Obj) -> bool:
+    """Same generation (spec) and the same metadata fusionvc acts on: a status write. During
+    a rollout each Tenant status write (syncedPods) requeued the Tenant, whose next write
+    requeued it again: a write a second per tenant instead of one per refresh."""
+    o, n = old["metadata"], new["metadata"]
+    return all(o.get(f) == n.get(f) for f in ("generation", "labels", "annotations",
+                                              "deletionTimestamp", "finalizers", "uid"))
+
+
 def _fingerprint(obj: Obj, secret: Obj | None) -> tuple[str, str]:
     return obj["metadata"]["uid"], (secret or {}).get("metadata", {}).get("resourceVersion", "")
 
@@ -80,6 +89,8 @@ class Management:
     def _object_changed(self, kind: str, _type: str, old: Obj | None, new: Obj | None) -> None:
         obj = new or old
         assert obj is not None
+        if old is not None and new is not None and only_status_changed(old, new):
+            return  # fusionvc's own status write: reconciling it again would write again
         self.ctx.queue.add(WorkKey(SYSTEM, kind, "", obj["metadata"]["name"]))
 
     def _secret_changed(self, _type: str, old: Obj | None, new: Obj | None) -> None:

@@ -255,4 +255,8 @@ class VirtualNodeSyncer(ResourceSyncer):
         except KubeError as err:
             if not err.not_found:
                 raise
-            await tenant.client.create(LEASES, body, namespace=LEASE_NAMESPACE)
+            try:
+                await tenant.client.create(LEASES, body, namespace=LEASE_NAMESPACE)
+            except KubeError as created:
+                if not created.conflict:  # another worker created it just now: renewed
+                    raise

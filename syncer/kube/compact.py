@@ -56,13 +56,7 @@ class Compactor:
 
     def compact(self, obj: Obj) -> Obj:
         """The object without the fields fusionvc never reads, its subtrees shared."""
-        meta = obj.get("metadata")
-        if meta is not None:
-            meta.pop("managedFields", None)
-            annotations = meta.get("annotations")
-            if annotations:
-                for name in DROPPED_ANNOTATIONS:
-                    annotations.pop(name, None)
+        _drop_unread(obj)
         # In place: a second copy of every object would be garbage at once, and garbage
         # interleaved with long-lived objects keeps the allocator's arenas from emptying.
         # The top level and its unique parts (name, uid, IPs, times) are never remembered.
@@ -71,6 +65,26 @@ class Compactor:
                 self._share_children(v)
             elif k not in PAYLOADS:
                 obj[k] = self._share(v)
+        return obj
+
+    def compact_update(self, obj: Obj, cached: Obj) -> Obj:
+        """A new version of ``cached`` (compacted already), compacted: a part equal to the
+        cached version's part is replaced by it, only changed parts are walked and shared.
+        A watch event changes a few fields (status, resourceVersion); comparing the rest
+        in C costs a fraction of walking it. (Python equality: a value that changed only
+        between 1, 1.0 and true, which no typed API field can, keeps the cached value.)"""
+        _drop_unread(obj)
+        for k, v in obj.items():
+            was = cached.get(k)
+            if k in UNIQUE and type(v) is dict:
+                if type(was) is not dict:
+                    self._share_children(v)
+                    continue
+                for ck, cv in v.items():
+                    cwas = was.get(ck)
+                    v[ck] = cwas if cwas is not None and cwas == cv else self._share(cv)
+            elif k not in PAYLOADS:
+                obj[k] = was if was is not None and was == v else self._share(v)
         return obj
 
     def _share_children(self, value: dict[str, Any] | list[Any]) -> None:
@@ -102,6 +116,17 @@ class Compactor:
         log.error("a shared cached subtree was changed in place; cached objects are read-only",
                   now=repr(shared)[:300])
         return False
+
+
+def _drop_unread(obj: Obj) -> None:
+    """Removes in place what fusionvc never reads and a pod would carry in every copy."""
+    meta = obj.get("metadata")
+    if meta is not None:
+        meta.pop("managedFields", None)
+        annotations = meta.get("annotations")
+        if annotations:
+            for name in DROPPED_ANNOTATIONS:
+                annotations.pop(name, None)
 
 
 def _entries(value: dict[str, Any] | list[Any]) -> Iterable[Any]:

@@ -5,12 +5,18 @@ Gone (the version was compacted away) triggers a fresh list, and the list is
 diffed against the cache so deletions missed while away are delivered too.
 A dropped connection re-watches with exponential backoff. Handlers are plain
 callbacks that must not block: they turn events into work-queue keys.
+
+One network read may hold hundreds of buffered events (a whole list page, or a
+rollout's worth of watch events after a busy moment): the informer hands the loop
+back every ``SLICE_S`` of processing, so no informer holds the event loop for long
+(a loop stuck for seconds lets the leader Lease expire).
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +31,8 @@ from syncer.kube.store import Store, key_of
 
 log = structlog.get_logger(__name__)
 compact = COMPACTOR.compact  # every cached object is stored compacted (and read-only)
+compact_update = COMPACTOR.compact_update  # a new version: reuses the cached version's parts
+SLICE_S = 0.02  # processing between two hand-backs of the event loop
 Handler = Callable[[str, Obj | None, Obj | None], None]  # (event type, old, new)
 
 # Small pages: each page is parsed whole before it is compacted, and a large transient
@@ -106,15 +114,19 @@ class Informer:
             if not cont:
                 break
         self._rv = page["metadata"]["resourceVersion"]
-        self._replace(items)
+        await self._replace(items)
         if self.on_relist:
             self.on_relist()
         self.healthy = True
         self.synced.set()
 
-    def _replace(self, items: list[Obj]) -> None:
+    async def _replace(self, items: list[Obj]) -> None:
         seen = set()
+        slice_end = time.monotonic() + SLICE_S
         for obj in items:
+            if time.monotonic() > slice_end:
+                await asyncio.sleep(0)
+                slice_end = time.monotonic() + SLICE_S
             seen.add(key_of(obj))
             old = self.store.upsert(obj)
             if old is None:
@@ -128,10 +140,14 @@ class Informer:
 
     async def _watch(self) -> None:
         timeout = random.randint(300, 600)
+        slice_end = time.monotonic() + SLICE_S
         async for event in self.client.watch(self.resource, self._rv, namespace=self.namespace,
                                              timeout_seconds=timeout, read_timeout=timeout + 30,
                                              on_connected=self._connected, **self._query()):
             self._apply(event)
+            if time.monotonic() > slice_end:
+                await asyncio.sleep(0)
+                slice_end = time.monotonic() + SLICE_S
         self._note_restart()
 
     def _connected(self) -> None:
@@ -146,10 +162,11 @@ class Informer:
             self._rv = rv
         if kind == "BOOKMARK":
             return
-        obj = compact(obj)
         if kind == "DELETED":
             old = self.store.remove(*key_of(obj))
-            self._emit("DELETED", old or obj, None)
+            self._emit("DELETED", old or compact(obj), None)
         else:
+            cached = self.store.get(*key_of(obj))
+            obj = compact(obj) if cached is None else compact_update(obj, cached)
             old = self.store.upsert(obj)
             self._emit("MODIFIED" if old is not None else "ADDED", old, obj)

@@ -22,7 +22,7 @@ tenant would be the largest family by far.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from prometheus_client import (
     CollectorRegistry,
@@ -31,7 +31,11 @@ from prometheus_client import (
     Histogram,
     disable_created_metrics,
 )
+from prometheus_client.core import CounterMetricFamily
 from prometheus_client.metrics import MetricWrapperBase
+from prometheus_client.registry import Collector
+
+from syncer.kube.client import REQUESTS
 
 # prometheus_client's switch has no type hints; typed once here.
 _disable_created_series: Callable[[], None] = disable_created_metrics
@@ -130,6 +134,8 @@ class Metrics:
             "result: sent, dropped (oldest, past the buffer bound), rejected (by the receiver).",
             ("tenant", "result"))
 
+        registry.register(ApiRequests())
+
     def _counter(self, name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
         metric = Counter(name, doc, labels, namespace=NAMESPACE, registry=self.registry)
         self._labels.append((metric, labels))
@@ -168,6 +174,8 @@ class Metrics:
     def forget_cluster(self, cluster: str) -> None:
         """Drop a removed cluster's series."""
         self._forget("cluster", cluster)
+        for key in [k for k in REQUESTS if k[0] == cluster]:
+            del REQUESTS[key]
 
 
 class SchedulerMetrics:
@@ -187,3 +195,16 @@ class SchedulerMetrics:
     def plugin(self, name: str, extension_point: str, seconds: float) -> None:
         self._metrics.scheduler_plugin_duration.labels(
             plugin=name, extension_point=extension_point).observe(seconds)
+
+
+class ApiRequests(Collector):
+    """fusionvc_api_requests_total{cluster, verb}: every API request of this process, from
+    the counts KubeClient keeps (kube/client.py); verb is the HTTP method, or WATCH."""
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(
+            f"{NAMESPACE}_api_requests", "API requests made, by cluster and HTTP method "
+            "(WATCH: a watch opened).", labels=("cluster", "verb"))
+        for (cluster, verb), count in sorted(REQUESTS.items()):
+            family.add_metric((cluster, verb), count)
+        yield family

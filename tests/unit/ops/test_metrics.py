@@ -6,6 +6,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from scheduler.observer import SchedulerObserver
+from syncer.kube.client import REQUESTS
 from syncer.ops.metrics import Metrics, SchedulerMetrics
 
 EXPECTED = {
@@ -30,6 +31,7 @@ EXPECTED = {
     "fusionvc_is_leader": ("gauge", set()),
     "fusionvc_event_loop_lag_seconds": ("histogram", set()),
     "fusionvc_metrics_delivery_samples": ("counter", {"tenant", "result"}),
+    "fusionvc_api_requests": ("counter", {"cluster", "verb"}),
 }
 
 
@@ -51,6 +53,7 @@ def exercise(metrics: Metrics) -> None:
     metrics.is_leader.set(1)
     metrics.event_loop_lag.observe(0.001)
     metrics.delivery_samples.labels("a", "dropped").inc(3)
+    REQUESTS["edge-1", "POST"] += 1  # counted by KubeClient, process-wide
     observer: SchedulerObserver = SchedulerMetrics(metrics)
     observer.attempt("scheduled", 0.003)
     observer.plugin("NodeResourcesFit", "Filter", 0.0001)

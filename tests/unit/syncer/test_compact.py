@@ -100,3 +100,31 @@ def test_secret_and_configmap_payloads_are_neither_shared_nor_remembered() -> No
     assert a["data"] == b["data"] == payload
     assert a["data"] is not b["data"]
     assert len(c) == 0
+
+
+def test_a_new_version_reuses_the_cached_versions_unchanged_parts() -> None:
+    c = Compactor()
+    cached = c.compact(fresh(pod("a", "10.0.0.1")))
+    newer = fresh(pod("a", "10.0.0.9"))
+    newer["metadata"]["resourceVersion"] = "2"
+    got = c.compact_update(newer, cached)
+    assert got == {**fresh(pod("a", "10.0.0.9")), "metadata": {
+        **cached["metadata"], "resourceVersion": "2"}}
+    assert got["spec"] is cached["spec"]
+    assert got["metadata"]["labels"] is cached["metadata"]["labels"]
+    assert got["status"] is not cached["status"]
+    assert got["status"]["podIP"] == "10.0.0.9"
+    assert "managedFields" not in got["metadata"]
+    assert "kubectl.kubernetes.io/last-applied-configuration" not in got["metadata"]["annotations"]
+
+
+def test_a_changed_part_of_a_new_version_is_shared_like_any_other() -> None:
+    c = Compactor()
+    cached = c.compact(fresh(pod("a")))
+    changed = fresh(pod("a"))
+    changed["spec"]["containers"][0]["image"] = "nginx:2"
+    got = c.compact_update(changed, cached)
+    assert got["spec"]["containers"][0]["image"] == "nginx:2"
+    assert got["spec"] is not cached["spec"]
+    assert got["spec"]["tolerations"] is cached["spec"]["tolerations"]
+    assert cached["spec"]["containers"][0]["image"] == "nginx:1"

@@ -9,6 +9,7 @@ from syncer.core.keys import WorkKey
 from syncer.core.names import edge_namespace
 from syncer.core.syncer import NameTaken
 from syncer.kube.apis import EVENTS, LEASES, NAMESPACES, NODES, PODS, SERVICES
+from syncer.kube.client import KubeError
 from tests.builders import edge_node, namespace, pod, service
 
 from .harness import SyncTest
@@ -127,6 +128,17 @@ async def test_a_virtual_node_of_an_unreachable_edge_goes_unknown(sync: SyncTest
     assert vnode is not None
     ready = [c for c in vnode["status"]["conditions"] if c["type"] == "Ready"]
     assert [(c["status"], c["reason"]) for c in ready] == [("Unknown", "EdgeClusterUnreachable")]
+
+
+async def test_a_node_lease_another_worker_just_created_counts_as_renewed(
+        sync: SyncTest) -> None:
+    """Workers placing pods on one new node all renew its Lease: the losers of the create
+    race see 409, which is no failure (it cost the pod a retry before)."""
+    tenant, edge = sync.ctx.tenants["tenant-a"], sync.ctx.edges["edge-1"]
+    sync.put(edge, NODES, edge_node("n1"))
+    sync.client(tenant).fail[("create", "leases")] = KubeError(409, "AlreadyExists", "taken")
+    assert await sync.ctx.virtual_nodes.ensure(tenant, edge, "n1") == "vn-edge-1-n1"
+    assert tenant.get(NODES, "", "vn-edge-1-n1") is not None
 
 
 # ---- events --------------------------------------------------------------------------
