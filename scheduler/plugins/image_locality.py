@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Sequence
 from itertools import repeat
 
+from ..datasets import pod_datasets
 from ..framework import (
     MAX_NODE_SCORE,
     SKIP,
@@ -102,7 +103,7 @@ class ImageLocality(PreScorePlugin, ScorePlugin):
     def pre_score(
         self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
     ) -> Status | None:
-        images = pod_images(pod.spec)
+        images = pod_images(pod.spec) + pod_datasets(pod.pod, state.tenant)
         holders = self.holders(state.snapshot)
         if not any(image in holders for image in images):
             return SKIP

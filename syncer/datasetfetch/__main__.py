@@ -14,10 +14,14 @@ import re
 import sys
 from pathlib import Path
 
-from syncer.datasetfetch.fetch import ChecksumMismatch, FetchError, fetch
+from syncer.datasetfetch.fetch import (
+    EXIT_CHECKSUM,
+    EXIT_TRANSFER,
+    ChecksumMismatch,
+    FetchError,
+    fetch,
+)
 
-EXIT_CHECKSUM = 3
-EXIT_TRANSFER = 4
 SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 

@@ -19,6 +19,8 @@ from urllib.parse import unquote, urlsplit
 import aiohttp
 
 CHUNK = 1024 * 1024
+EXIT_CHECKSUM = 3  # exit status of the command line on a checksum mismatch
+EXIT_TRANSFER = 4  # ... when the transfer failed after every retry
 READY = ".ready"
 
 

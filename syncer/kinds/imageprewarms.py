@@ -27,16 +27,15 @@ from syncer.core.keys import WorkKey
 from syncer.core.syncer import ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.fleet.registries import pull_secret_names
-from syncer.kinds.nodes import translate_node_up
+from syncer.kinds.edge_targets import delete_job, target_nodes, write_status
 from syncer.kinds.prewarm_translate import (
+    PREWARM_LABEL,
     NodeState,
     PrewarmError,
     PrewarmSpec,
     Target,
-    cluster_matches,
     job_name,
     job_state,
-    node_matches,
     parse_prewarm_spec,
     prewarm_status,
     to_create,
@@ -44,7 +43,7 @@ from syncer.kinds.prewarm_translate import (
     work_pod_spec,
 )
 from syncer.kube import Obj
-from syncer.kube.apis import IMAGEPREWARMS, JOBS, NODES
+from syncer.kube.apis import IMAGEPREWARMS, JOBS
 from syncer.kube.client import KubeError
 
 log = structlog.get_logger(__name__)
@@ -79,6 +78,8 @@ class ImagePrewarmSyncer(ResourceSyncer):
                    new: Obj | None) -> Iterable[WorkKey]:
         obj = new or old
         assert obj is not None
+        if PREWARM_LABEL not in (obj["metadata"].get("labels") or {}):
+            return ()  # another kind's Job (EdgeDataset)
         return self.marked_key(obj)
 
     def scan(self, tenant: TenantConn) -> Iterable[WorkKey]:
@@ -94,28 +95,13 @@ class ImagePrewarmSyncer(ResourceSyncer):
     # ---- reading -----------------------------------------------------------------------
 
     def targets(self, tenant: TenantConn, spec: PrewarmSpec) -> list[Target]:
-        policy = tenant.scheduling
-        found: list[Target] = []
-        for edge in self.ctx.edges.values():
-            if not edge.synced or edge.unschedulable or not cluster_matches(
-                    spec, edge.name, edge.region):
-                continue
-            if policy is not None and (
-                    (policy.allowed_clusters is not None and edge.name not in
-                     policy.allowed_clusters)
-                    or (policy.allowed_regions is not None and edge.region not in
-                        policy.allowed_regions)):
-                continue
-            for node in edge.store(NODES):
-                labels = translate_node_up(edge, node, "")["metadata"]["labels"]
-                if node_matches(spec, node, labels):
-                    found.append(Target(edge.name, node["metadata"]["name"]))
-        return found
+        return [t for t, _region in target_nodes(self.ctx.edges.values(), tenant, spec)]
 
     def jobs(self, tenant: TenantConn, key: WorkKey) -> list[tuple[EdgeConn, Obj]]:
         value = f"{tenant.name}/{key.namespace}/{key.name}"
         return [(edge, job) for edge in self.ctx.edges.values() if edge.synced
-                for job in edge.store(JOBS).by_index("tenant-key", value)]
+                for job in edge.store(JOBS).by_index("tenant-key", value)
+                if PREWARM_LABEL in (job["metadata"].get("labels") or {})]
 
     # ---- reconcile ---------------------------------------------------------------------
 
@@ -127,12 +113,13 @@ class ImagePrewarmSyncer(ResourceSyncer):
         jobs = self.jobs(tenant, key)
         if prewarm is None or prewarm["metadata"].get("deletionTimestamp"):
             for edge, job in jobs:
-                await self._delete_job(edge, job)
+                await delete_job(edge, job)
             return None
         try:
             spec = parse_prewarm_spec(prewarm.get("spec") or {})
         except PrewarmError as err:
-            await self._write_status(tenant, prewarm, {"phase": "Failed", "message": str(err)})
+            await write_status(tenant, IMAGEPREWARMS, prewarm,
+                               {"phase": "Failed", "message": str(err)})
             await self.ctx.recorder.warn(tenant.client, {"kind": self.kind, **prewarm},
                                          "InvalidSpec", str(err))
             return None
@@ -144,7 +131,7 @@ class ImagePrewarmSyncer(ResourceSyncer):
             await self._start(tenant, prewarm, spec, target)
             states[target] = NodeState("active")
         status = prewarm_status(states, previous, now_rfc3339())
-        await self._write_status(tenant, prewarm, status)
+        await write_status(tenant, IMAGEPREWARMS, prewarm, status)
         if not states:
             return NO_TARGET_RETRY
         left = self._ttl_left(spec, status)
@@ -177,12 +164,6 @@ class ImagePrewarmSyncer(ResourceSyncer):
             if not err.conflict:
                 raise
 
-    async def _delete_job(self, edge: EdgeConn, job: Obj) -> None:
-        meta = job["metadata"]
-        if not meta.get("deletionTimestamp"):
-            await edge.client.delete(JOBS, meta["name"], meta["namespace"], uid=meta["uid"],
-                                     propagation="Background")
-
     async def _expire(self, tenant: TenantConn, prewarm: Obj, spec: PrewarmSpec,
                       jobs: list[tuple[EdgeConn, Obj]]) -> float | None:
         """A finished ImagePrewarm: deleted once its TTL is over (its Jobs follow)."""
@@ -193,7 +174,7 @@ class ImagePrewarmSyncer(ResourceSyncer):
         await tenant.client.delete(IMAGEPREWARMS, meta["name"], meta["namespace"],
                                    uid=meta["uid"])
         for edge, job in jobs:
-            await self._delete_job(edge, job)
+            await delete_job(edge, job)
         return None
 
     @staticmethod
@@ -202,12 +183,3 @@ class ImagePrewarmSyncer(ResourceSyncer):
         if spec.ttl_s is None or not done:
             return None
         return max(0.0, spec.ttl_s - _seconds_since(done, dt.datetime.now(dt.UTC)))
-
-    async def _write_status(self, tenant: TenantConn, prewarm: Obj, status: Obj) -> None:
-        status = {**status, "observedGeneration": prewarm["metadata"].get("generation")}
-        have = prewarm.get("status") or {}
-        if all(have.get(k) == v for k, v in status.items()):
-            return
-        meta = prewarm["metadata"]
-        await tenant.client.patch(IMAGEPREWARMS, meta["name"], {"status": status},
-                                  namespace=meta["namespace"], subresource="status")
