@@ -9,6 +9,13 @@ and scaled to 0..100. kube-scheduler's ceiling is 1000 MB per container; edge
 inference images and models are several GB, so the ceiling here is 10 GB per
 image: a 7 GB model present everywhere still ranks below a 10 GB one.
 
+Tiers in the style of Fluid: a node without the image but in the same zone as
+a node that has it scores half of that node's score, in the same region a
+quarter (a nearby peer or cache pulls faster than the far registry). Ready
+edge datasets (``scheduler.datasets``) count as images of the pod, and images
+and datasets put on a node by fusionvc's finished work (pre-warm, download)
+are reported among the node's images by the syncer (``syncer/warm_nodes.py``).
+
 The nodes per image are indexed once per snapshot layout (node facts, images
 included), and the scores of one set of images are a table of the nodes that
 have some of them, also kept until the layout changes: a cycle then costs one
@@ -39,6 +46,10 @@ from ..snapshot import ClusterSnapshot
 MB = 1024 * 1024
 MIN_THRESHOLD = 23 * MB  # kube-scheduler's: smaller images pull fast anyway
 MAX_IMAGE_THRESHOLD = 10_000 * MB  # kube-scheduler: 1000 MB per container
+# Fluid's tiers: a node in the zone (region) of a node that has the image gets this share of
+# that node's score (a peer or cache nearby pulls faster than the far registry).
+ZONE_SHARE = 0.5
+REGION_SHARE = 0.25
 MAX_TABLES = 256  # score tables kept per layout (one per distinct image set of the pods)
 IMAGES = StateKey[tuple[str, ...]]("imageLocality.images")
 
@@ -65,6 +76,8 @@ class ImageLocality(PreScorePlugin, ScorePlugin):
     def __init__(self) -> None:
         self._indexed: tuple[ClusterSnapshot | None, int] = (None, -1)
         self._holders: dict[str, list[tuple[NodeInfo, int]]] = {}
+        self._by_zone: dict[tuple[str, str], list[NodeInfo]] = {}
+        self._by_region: dict[str, list[NodeInfo]] = {}
         self._tables: dict[tuple[str, ...], dict[NodeInfo, int]] = {}
 
     def holders(self, snapshot: ClusterSnapshot) -> dict[str, list[tuple[NodeInfo, int]]]:
@@ -72,27 +85,50 @@ class ImageLocality(PreScorePlugin, ScorePlugin):
         layout changed (node facts, images included); the score tables go with it."""
         if self._indexed != (snapshot, snapshot.layout_version):
             holders: dict[str, list[tuple[NodeInfo, int]]] = {}
+            by_zone: dict[tuple[str, str], list[NodeInfo]] = {}
+            by_region: dict[str, list[NodeInfo]] = {}
             for cluster in snapshot.clusters.values():
                 for info in cluster.nodes.values():
-                    for image, size in info.facts.images.items():
+                    facts = info.facts
+                    by_region.setdefault(facts.region, []).append(info)
+                    if facts.zone:
+                        by_zone.setdefault((facts.region, facts.zone), []).append(info)
+                    for image, size in facts.images.items():
                         holders.setdefault(image, []).append((info, size))
             self._holders, self._tables = holders, {}
+            self._by_zone, self._by_region = by_zone, by_region
             self._indexed = (snapshot, snapshot.layout_version)
         return self._holders
 
     def image_counts(self, snapshot: ClusterSnapshot) -> Counter[str]:
         return Counter({image: len(nodes) for image, nodes in self.holders(snapshot).items()})
 
+    def _tiered(self, nodes: list[tuple[NodeInfo, int]], total: int) -> dict[NodeInfo, float]:
+        """One image's raw score per node: its own for a node that has it, a share of the
+        best holder's for the other nodes of a holder's zone or region (Fluid's tiers)."""
+        best = max(image_score(size, len(nodes), total) for _, size in nodes)
+        scores: dict[NodeInfo, float] = {}
+        for region in {info.facts.region for info, _ in nodes}:
+            scores.update(dict.fromkeys(self._by_region.get(region, ()), best * REGION_SHARE))
+        for zone in {(info.facts.region, info.facts.zone) for info, _ in nodes
+                     if info.facts.zone}:
+            scores.update(dict.fromkeys(self._by_zone.get(zone, ()), best * ZONE_SHARE))
+        for info, size in nodes:
+            scores[info] = image_score(size, len(nodes), total)
+        return scores
+
     def _table(self, images: tuple[str, ...], total: int) -> dict[NodeInfo, int]:
-        """Non-zero scores of the nodes that have some of the images (cached per layout)."""
+        """Non-zero scores of the nodes that have some of the images or share a zone or
+        region with one that does (cached per layout and image set)."""
         table = self._tables.get(images)
         if table is not None:
             return table
         raw: dict[NodeInfo, float] = {}
         for image in images:
-            nodes = self._holders.get(image, ())
-            for info, size in nodes:
-                raw[info] = raw.get(info, 0.0) + image_score(size, len(nodes), total)
+            nodes = self._holders.get(image)
+            if nodes:
+                for info, value in self._tiered(nodes, total).items():
+                    raw[info] = raw.get(info, 0.0) + value
         table = {info: score for info, value in raw.items()
                  if (score := priority(value, len(images)))}
         if len(self._tables) >= MAX_TABLES:
