@@ -126,11 +126,17 @@ class ImageLocality(PreScorePlugin, ScorePlugin):
         raw: dict[NodeInfo, float] = {}
         for image in images:
             nodes = self._holders.get(image)
-            if nodes:
-                for info, value in self._tiered(nodes, total).items():
-                    raw[info] = raw.get(info, 0.0) + value
-        table = {info: score for info, value in raw.items()
-                 if (score := priority(value, len(images)))}
+            if not nodes:
+                continue
+            tiered = self._tiered(nodes, total)
+            if not raw:
+                raw = tiered
+                continue
+            for info, value in tiered.items():
+                raw[info] = raw.get(info, 0.0) + value
+        # Tiers give many nodes the same raw value: scale each distinct value once.
+        scaled = {value: priority(value, len(images)) for value in set(raw.values())}
+        table = {info: score for info, value in raw.items() if (score := scaled[value])}
         if len(self._tables) >= MAX_TABLES:
             self._tables.clear()
         self._tables[images] = table

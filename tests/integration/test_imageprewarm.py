@@ -85,7 +85,7 @@ def test_prewarming_a_node_makes_the_next_pod_land_there(
         sandbox: SandboxHandle, syncer: SyncerProcess) -> None:
     ns, a = unique("prewarm-place"), sandbox["tenant-a"]
     image = "registry.local:5000/llm/prewarmed-model:1"
-    chosen = virtual_node_name("edge-sh", "sh-cpu-3")
+    chosen = virtual_node_name("edge-sh", "sh-cpu-2")
     apply(a, namespace(ns), {
         "apiVersion": "edge.fusionvc.io/v1alpha1", "kind": "ImagePrewarm",
         "metadata": {"name": "one", "namespace": ns},
