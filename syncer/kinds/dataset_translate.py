@@ -58,6 +58,7 @@ class DatasetSpec:
     selector: NodeSelectorTerm | None
     clusters: frozenset[str] | None
     regions: frozenset[str] | None
+    deployment: str | None  # "where this Deployment runs" (of the object's namespace)
     size: int = 0
     strategy: str = "AllAtOnce"
     max_concurrent: int = 5
@@ -82,6 +83,7 @@ def parse_dataset_spec(spec: Obj) -> DatasetSpec:
                        selector=parse_selector(target.get("nodeSelector")),
                        clusters=name_set(target.get("clusters")),
                        regions=name_set(target.get("regions")),
+                       deployment=str(target.get("deployment") or "") or None,
                        strategy=kind, max_concurrent=int(strategy.get("maxConcurrent") or 5),
                        copies_per_region=int(copies) if copies else None,
                        backoff_limit=int(spec.get("backoffLimit", 3)),

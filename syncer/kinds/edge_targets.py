@@ -2,7 +2,9 @@
 state of one node's Job, and the writes of their status and of Job deletions.
 
 A target is a label selector over the labels the tenant's virtual nodes carry, a
-set of clusters and a set of regions (all given parts must match); it is
+set of clusters, a set of regions and a Deployment of the object's namespace
+("where this Deployment runs": the nodes its pods are placed on) (all given
+parts must match); it is
 limited to the clusters and regions the tenant's scheduling policy allows, and
 to nodes not cordoned. One Job per target node does the work; ``job_state``
 reads how it went and ``counts`` sums states the way both kinds' status shows them.
@@ -15,11 +17,12 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from scheduler.labels import NodeSelectorTerm, SelectorError, parse_term
+from syncer.core import markers
 from syncer.core.names import virtual_node_name
 from syncer.fleet.conn import EdgeConn, TenantConn
 from syncer.kinds.nodes import translate_node_up
 from syncer.kube import Obj
-from syncer.kube.apis import JOBS, NODES, ResourceType
+from syncer.kube.apis import JOBS, NODES, PODS, ResourceType
 
 
 class TargetError(ValueError):
@@ -33,6 +36,8 @@ class TargetSpec(Protocol):
     def clusters(self) -> frozenset[str] | None: ...
     @property
     def regions(self) -> frozenset[str] | None: ...
+    @property
+    def deployment(self) -> str | None: ...
 
 
 @dataclass(frozen=True, order=True)
@@ -82,10 +87,37 @@ def node_matches(spec: TargetSpec, node: Obj, visible_labels: Mapping[str, str])
     return spec.selector is None or spec.selector.matches(visible_labels, "")
 
 
-def target_nodes(edges: Iterable[EdgeConn], tenant: TenantConn,
-                 spec: TargetSpec) -> list[tuple[Target, str]]:
-    """(target, the cluster's region) of every node the target names that the tenant may use."""
+def owned_by_deployment(pod: Obj, deployment: str) -> bool:
+    """A pod of the Deployment's ReplicaSets: the Deployment controller names each one
+    ``<deployment>-<pod-template-hash>`` and labels its pods with that hash."""
+    meta = pod["metadata"]
+    template_hash = (meta.get("labels") or {}).get("pod-template-hash")
+    return bool(template_hash) and any(
+        ref.get("kind") == "ReplicaSet" and ref.get("controller")
+        and ref.get("name") == f"{deployment}-{template_hash}"
+        for ref in meta.get("ownerReferences") or ())
+
+
+def deployment_nodes(tenant: TenantConn, namespace: str, deployment: str) -> set[Target]:
+    """The edge nodes the Deployment's pods are placed on."""
+    found: set[Target] = set()
+    for pod in tenant.store(PODS):
+        if pod["metadata"].get("namespace") != namespace or not owned_by_deployment(
+                pod, deployment):
+            continue
+        where = pod["metadata"].get("annotations") or {}
+        if where.get(markers.EDGE_CLUSTER) and where.get(markers.EDGE_NODE):
+            found.add(Target(where[markers.EDGE_CLUSTER], where[markers.EDGE_NODE]))
+    return found
+
+
+def target_nodes(edges: Iterable[EdgeConn], tenant: TenantConn, spec: TargetSpec,
+                 namespace: str = "") -> list[tuple[Target, str]]:
+    """(target, the cluster's region) of every node the target names that the tenant may use;
+    ``namespace``: the object's, where a target Deployment is."""
     policy = tenant.scheduling
+    only = (deployment_nodes(tenant, namespace, spec.deployment)
+            if spec.deployment else None)
     found: list[tuple[Target, str]] = []
     for edge in edges:
         if not edge.synced or edge.unschedulable or not cluster_matches(
@@ -99,8 +131,9 @@ def target_nodes(edges: Iterable[EdgeConn], tenant: TenantConn,
             continue
         for node in edge.store(NODES):
             labels = translate_node_up(edge, node, "")["metadata"]["labels"]
-            if node_matches(spec, node, labels):
-                found.append((Target(edge.name, node["metadata"]["name"]), edge.region))
+            target = Target(edge.name, node["metadata"]["name"])
+            if (only is None or target in only) and node_matches(spec, node, labels):
+                found.append((target, edge.region))
     return found
 
 

@@ -125,7 +125,8 @@ class EdgeDatasetSyncer(ResourceSyncer):
                 continue
             current[Target(edge.name, meta["annotations"].get(markers.EDGE_NODE, ""))] = \
                 dataset_job_state(job)
-        chosen = choose_nodes(target_nodes(self.ctx.edges.values(), tenant, spec), current,
+        chosen = choose_nodes(target_nodes(self.ctx.edges.values(), tenant, spec, key.namespace),
+                              current,
                               spec.copies_per_region, dataset["metadata"].get("uid", key.name))
         states: dict[Target, NodeState | None] = {t: current.get(t) for t in chosen}
         for target in to_start(states, spec):

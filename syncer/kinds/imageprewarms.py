@@ -10,7 +10,8 @@ cluster and the failed nodes with their reasons go to the ImagePrewarm's status.
 Once finished, no new Job is started; ``ttlSecondsAfterFinished`` deletes the
 ImagePrewarm, and the Jobs of an ImagePrewarm that is gone are deleted.
 
-Targets are limited to the clusters and regions the tenant's scheduling policy
+Targets (``edge_targets``: labels, clusters, regions, "where this Deployment
+runs") are limited to the clusters and regions the tenant's scheduling policy
 allows, and to nodes not cordoned.
 """
 
@@ -94,8 +95,9 @@ class ImagePrewarmSyncer(ResourceSyncer):
 
     # ---- reading -----------------------------------------------------------------------
 
-    def targets(self, tenant: TenantConn, spec: PrewarmSpec) -> list[Target]:
-        return [t for t, _region in target_nodes(self.ctx.edges.values(), tenant, spec)]
+    def targets(self, tenant: TenantConn, spec: PrewarmSpec, namespace: str) -> list[Target]:
+        return [t for t, _region in target_nodes(self.ctx.edges.values(), tenant, spec,
+                                                 namespace)]
 
     def jobs(self, tenant: TenantConn, key: WorkKey) -> list[tuple[EdgeConn, Obj]]:
         value = f"{tenant.name}/{key.namespace}/{key.name}"
@@ -126,7 +128,7 @@ class ImagePrewarmSyncer(ResourceSyncer):
         previous = prewarm.get("status") or {}
         if previous.get("completionTime"):
             return await self._expire(tenant, prewarm, spec, jobs)
-        states = self._states(tenant, spec, jobs)
+        states = self._states(tenant, spec, jobs, key.namespace)
         for target in to_create(states, spec.parallelism):
             await self._start(tenant, prewarm, spec, target)
             states[target] = NodeState("active")
@@ -138,8 +140,10 @@ class ImagePrewarmSyncer(ResourceSyncer):
         return None if left is None else max(left, 0.01)
 
     def _states(self, tenant: TenantConn, spec: PrewarmSpec,
-                jobs: list[tuple[EdgeConn, Obj]]) -> dict[Target, NodeState | None]:
-        states: dict[Target, NodeState | None] = dict.fromkeys(self.targets(tenant, spec))
+                jobs: list[tuple[EdgeConn, Obj]], namespace: str
+                ) -> dict[Target, NodeState | None]:
+        states: dict[Target, NodeState | None] = dict.fromkeys(
+            self.targets(tenant, spec, namespace))
         for edge, job in jobs:  # a node that left the target keeps the state of its Job
             node = (job["metadata"].get("annotations") or {}).get(markers.EDGE_NODE, "")
             states[Target(edge.name, node)] = job_state(job)

@@ -52,6 +52,7 @@ class PrewarmSpec:
     selector: NodeSelectorTerm | None  # None: every node
     clusters: frozenset[str] | None
     regions: frozenset[str] | None
+    deployment: str | None  # "where this Deployment runs" (of the object's namespace)
     parallelism: int = 10
     backoff_limit: int = 3
     timeout_s: int = 600
@@ -68,6 +69,7 @@ def parse_prewarm_spec(spec: Obj) -> PrewarmSpec:
     return PrewarmSpec(images=images, selector=parse_selector(target.get("nodeSelector")),
                        clusters=name_set(target.get("clusters")),
                        regions=name_set(target.get("regions")),
+                       deployment=str(target.get("deployment") or "") or None,
                        parallelism=int(spec.get("parallelism") or 10),
                        backoff_limit=int(spec.get("backoffLimit", 3)),
                        timeout_s=int(spec.get("timeoutSeconds") or 600),

@@ -267,3 +267,34 @@ async def test_a_succeeded_prewarm_counts_as_the_nodes_image(fleet: SyncTest) ->
            "spec": {"containers": [{"name": "c", "image": "registry.local/llm/qwen:7b"}]}}
     placed = fleet.placer.place(tenant, pod)
     assert isinstance(placed, Placement) and (placed.cluster, placed.node) == ("edge-1", "n1")
+
+
+# ---- "where this Deployment runs" -----------------------------------------------------------
+
+
+def tenant_pod(name: str, owner: str, template_hash: str, cluster: str, node: str) -> Obj:
+    return {"metadata": {"name": name, "namespace": "shop",
+                         "labels": {"pod-template-hash": template_hash},
+                         "ownerReferences": [{"kind": "ReplicaSet", "controller": True,
+                                              "name": owner, "uid": f"{owner}-uid"}],
+                         "annotations": {markers.EDGE_CLUSTER: cluster,
+                                         markers.EDGE_NODE: node}},
+            "spec": {"nodeName": f"vn-{cluster}-{node}"}}
+
+
+async def test_a_deployment_target_means_the_nodes_its_pods_run_on(fleet: SyncTest) -> None:
+    tenant = fleet.ctx.tenants["tenant-a"]
+    store = tenant.informers[PODS.plural].store  # placed pods, as the tenant's watch has them
+    store.upsert(tenant_pod("web-1", "web-abc", "abc", "edge-1", "n1"))
+    store.upsert(tenant_pod("web-2", "web-abc", "abc", "edge-2", "n0"))
+    store.upsert(tenant_pod("webapp-1", "webapp-xyz", "xyz", "edge-1", "n2"))  # another one
+    store.upsert(tenant_pod("odd", "web-abc", "zzz", "edge-1", "n0"))  # hash does not match
+    fleet.put(tenant, IMAGEPREWARMS, prewarm(target={"deployment": "web"}))
+    fleet.put(tenant, EDGEDATASETS, dataset(target={"deployment": "web",
+                                                    "clusters": ["edge-1"]}))
+    await fleet.settle()
+    prewarm_jobs = {(e.name, j["metadata"]["annotations"][markers.EDGE_NODE])
+                    for e in fleet.ctx.edges.values() for j in e.store(JOBS)
+                    if "edge.fusionvc.io/imageprewarm" in j["metadata"]["labels"]}
+    assert prewarm_jobs == {("edge-1", "n1"), ("edge-2", "n0")}
+    assert set(jobs(fleet)) == {("edge-1", "n1")}
