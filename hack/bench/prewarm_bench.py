@@ -22,7 +22,7 @@ import time
 import uuid
 from typing import Any
 
-from common import kubeconfig, sandbox_cpu_seconds, sandbox_status
+from common import cpu_seconds, kubeconfig, live_processes, sandbox_status
 from kubernetes_asyncio.config import new_client_from_config
 
 from syncer.kube.apis import IMAGEPREWARMS, NAMESPACES, NODES
@@ -55,6 +55,11 @@ async def each(limit: int, calls: list[Any]) -> None:
     await asyncio.gather(*(one(c) for c in calls))
 
 
+async def _quiet(call: Any) -> None:
+    with contextlib.suppress(KubeError):
+        await call
+
+
 async def add_nodes(edge: KubeClient, names: list[str], region: str) -> None:
     async def create(name: str) -> None:
         try:
@@ -78,9 +83,15 @@ async def wait_succeeded(tenant: KubeClient, ns: str, started: float,
     raise SystemExit(f"not finished after {timeout:.0f} s: {status}")
 
 
+def measured_cpu(state_dir: str | None, edge: str) -> dict[str, float]:
+    """CPU seconds so far of the processes that do the work: the syncer, and the edge's API
+    server, controller-manager (Job controller) and kwok."""
+    names = ("syncer", f"{edge}-apiserver", f"{edge}-controller-manager", f"{edge}-kwok")
+    return {name: cpu_seconds(pid) for name, pid in live_processes(state_dir) if name in names}
+
+
 def cpu_delta(before: dict[str, float], after: dict[str, float]) -> str:
-    roles = ("syncer", "edge apiserver", "edge controller-manager", "edge kwok")
-    return ", ".join(f"{r} {after.get(r, 0) - before.get(r, 0):.1f}" for r in roles)
+    return ", ".join(f"{name} {after[name] - before.get(name, 0):.1f}" for name in sorted(after))
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -97,7 +108,7 @@ async def main(args: argparse.Namespace) -> None:
         await tenant.create(NAMESPACES, {"apiVersion": "v1", "kind": "Namespace",
                                          "metadata": {"name": ns}})
         await asyncio.sleep(3)  # the syncer's node informer and virtual nodes catch up
-        cpu_before = sandbox_cpu_seconds(args.dir)
+        cpu_before = measured_cpu(args.dir, args.edge)
         started = time.perf_counter()
         await tenant.create(IMAGEPREWARMS, {
             "apiVersion": "edge.fusionvc.io/v1alpha1", "kind": "ImagePrewarm",
@@ -107,7 +118,7 @@ async def main(args: argparse.Namespace) -> None:
                      "target": {"clusters": [args.edge], "nodeSelector": {"matchLabels": {
                          "node.kubernetes.io/instance-type": INSTANCE_TYPE}}}}}, namespace=ns)
         took, first, final = await wait_succeeded(tenant, ns, started, args.timeout)
-        cpu = cpu_delta(cpu_before, sandbox_cpu_seconds(args.dir))
+        cpu = cpu_delta(cpu_before, measured_cpu(args.dir, args.edge))
         load = os.getloadavg()
         print(f"{'nodes':>5} {'parallel':>8} {'phase':>9} {'seconds':>8} {'first s':>8} "
               f"{'nodes/s':>8}")
@@ -115,11 +126,13 @@ async def main(args: argparse.Namespace) -> None:
               f"{took:>8.1f} {first or 0:>8.1f} {int(final.get('succeeded') or 0) / took:>8.2f}")
         print(f"cpu seconds during the run: {cpu}; load average {load[0]:.1f} {load[1]:.1f}")
     finally:
-        with contextlib.suppress(KubeError):
-            await tenant.delete(NAMESPACES, ns)
-        await each(20, [edge.delete(NODES, n) for n in names])
-        await edge_api.close()
-        await tenant_api.close()
+        try:
+            with contextlib.suppress(KubeError):
+                await tenant.delete(NAMESPACES, ns)
+            await each(20, [_quiet(edge.delete(NODES, n)) for n in names])
+        finally:
+            await edge_api.close()
+            await tenant_api.close()
 
 
 if __name__ == "__main__":
