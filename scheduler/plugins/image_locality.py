@@ -9,23 +9,25 @@ and scaled to 0..100. kube-scheduler's ceiling is 1000 MB per container; edge
 inference images and models are several GB, so the ceiling here is 10 GB per
 image: a 7 GB model present everywhere still ranks below a 10 GB one.
 
-Tiers in the style of Fluid: a node without the image but in the same zone as
-a node that has it scores half of that node's score, in the same region a
-quarter (a nearby peer or cache pulls faster than the far registry). Ready
-edge datasets (``scheduler.datasets``) count as images of the pod, and images
-and datasets put on a node by fusionvc's finished work (pre-warm, download)
-are reported among the node's images by the syncer (``syncer/warm_nodes.py``).
+Tiers in the style of Fluid: a node without the image but in the same zone (of
+the same edge cluster) as a node that has it scores half of the best holder's
+score, in the same region a quarter (a nearby peer or cache pulls faster than
+the far registry). Ready edge datasets (``scheduler.datasets``) count as images
+of the pod, and images and datasets put on a node by fusionvc's finished work
+(pre-warm, download) are reported among the node's images by the syncer
+(``syncer/warm_nodes.py``).
 
 The nodes per image are indexed once per snapshot layout (node facts, images
 included), and the scores of one set of images are a table of the nodes that
-have some of them, also kept until the layout changes: a cycle then costs one
+have some of them or share their region or zone (written group by group with
+``dict.fromkeys``), also kept until the layout changes: a cycle then costs one
 C-level lookup per node. A pod whose images no node has is skipped at once.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from itertools import repeat
 
 from ..datasets import pod_datasets
@@ -39,7 +41,7 @@ from ..framework import (
     Status,
 )
 from ..images import pod_images
-from ..nodeinfo import NodeInfo
+from ..nodeinfo import ClusterState, NodeInfo
 from ..podinfo import PodInfo
 from ..snapshot import ClusterSnapshot
 
@@ -76,8 +78,8 @@ class ImageLocality(PreScorePlugin, ScorePlugin):
     def __init__(self) -> None:
         self._indexed: tuple[ClusterSnapshot | None, int] = (None, -1)
         self._holders: dict[str, list[tuple[NodeInfo, int]]] = {}
-        self._by_zone: dict[tuple[str, str], list[NodeInfo]] = {}
-        self._by_region: dict[str, list[NodeInfo]] = {}
+        self._regions: dict[str, list[ClusterState]] = {}
+        self._zones: dict[str, dict[str, list[NodeInfo]]] = {}  # per cluster, built on demand
         self._tables: dict[tuple[str, ...], dict[NodeInfo, int]] = {}
 
     def holders(self, snapshot: ClusterSnapshot) -> dict[str, list[tuple[NodeInfo, int]]]:
@@ -85,58 +87,74 @@ class ImageLocality(PreScorePlugin, ScorePlugin):
         layout changed (node facts, images included); the score tables go with it."""
         if self._indexed != (snapshot, snapshot.layout_version):
             holders: dict[str, list[tuple[NodeInfo, int]]] = {}
-            by_zone: dict[tuple[str, str], list[NodeInfo]] = {}
-            by_region: dict[str, list[NodeInfo]] = {}
+            regions: dict[str, list[ClusterState]] = {}
             for cluster in snapshot.clusters.values():
+                regions.setdefault(cluster.region, []).append(cluster)
                 for info in cluster.nodes.values():
-                    facts = info.facts
-                    by_region.setdefault(facts.region, []).append(info)
-                    if facts.zone:
-                        by_zone.setdefault((facts.region, facts.zone), []).append(info)
-                    for image, size in facts.images.items():
+                    for image, size in info.facts.images.items():
                         holders.setdefault(image, []).append((info, size))
-            self._holders, self._tables = holders, {}
-            self._by_zone, self._by_region = by_zone, by_region
+            self._holders, self._regions, self._zones, self._tables = holders, regions, {}, {}
             self._indexed = (snapshot, snapshot.layout_version)
         return self._holders
 
     def image_counts(self, snapshot: ClusterSnapshot) -> Counter[str]:
         return Counter({image: len(nodes) for image, nodes in self.holders(snapshot).items()})
 
-    def _tiered(self, nodes: list[tuple[NodeInfo, int]], total: int) -> dict[NodeInfo, float]:
-        """One image's raw score per node: its own for a node that has it, a share of the
-        best holder's for the other nodes of a holder's zone or region (Fluid's tiers)."""
+    def _zone(self, info: NodeInfo) -> list[NodeInfo]:
+        """The nodes of the node's edge cluster in its zone."""
+        cluster = info.cluster
+        zones = self._zones.get(cluster.name)
+        if zones is None:
+            zones = {}
+            for other in cluster.nodes.values():
+                if other.facts.zone:
+                    zones.setdefault(other.facts.zone, []).append(other)
+            self._zones[cluster.name] = zones
+        return zones.get(info.facts.zone or "", [])
+
+    def _tiers(self, nodes: list[tuple[NodeInfo, int]],
+               total: int) -> list[tuple[Iterable[NodeInfo], float]]:
+        """One image's raw score per group of nodes, later groups overriding earlier ones:
+        the holders' regions, then their zones, a share of the best holder's score each
+        (Fluid's tiers), then each holder's own score."""
         best = max(image_score(size, len(nodes), total) for _, size in nodes)
-        scores: dict[NodeInfo, float] = {}
-        for region in {info.facts.region for info, _ in nodes}:
-            scores.update(dict.fromkeys(self._by_region.get(region, ()), best * REGION_SHARE))
-        for zone in {(info.facts.region, info.facts.zone) for info, _ in nodes
-                     if info.facts.zone}:
-            scores.update(dict.fromkeys(self._by_zone.get(zone, ()), best * ZONE_SHARE))
-        for info, size in nodes:
-            scores[info] = image_score(size, len(nodes), total)
-        return scores
+        groups: list[tuple[Iterable[NodeInfo], float]] = []
+        for region in {info.cluster.region for info, _ in nodes}:
+            for cluster in self._regions.get(region, ()):
+                groups.append((cluster.nodes.values(), best * REGION_SHARE))
+        seen: set[tuple[str, str]] = set()
+        for info, _ in nodes:
+            key = (info.cluster.name, info.facts.zone or "")
+            if info.facts.zone and key not in seen:
+                seen.add(key)
+                groups.append((self._zone(info), best * ZONE_SHARE))
+        groups.extend(([info], image_score(size, len(nodes), total)) for info, size in nodes)
+        return groups
 
     def _table(self, images: tuple[str, ...], total: int) -> dict[NodeInfo, int]:
-        """Non-zero scores of the nodes that have some of the images or share a zone or
-        region with one that does (cached per layout and image set)."""
+        """The scores of the nodes that have some of the images or share a region or zone
+        with one that does (cached per layout and image set; other nodes score 0). The
+        groups are written with dict.fromkeys: C speed, no Python step per node."""
         table = self._tables.get(images)
         if table is not None:
             return table
-        raw: dict[NodeInfo, float] = {}
-        for image in images:
-            nodes = self._holders.get(image)
-            if not nodes:
-                continue
-            tiered = self._tiered(nodes, total)
-            if not raw:
-                raw = tiered
-                continue
-            for info, value in tiered.items():
-                raw[info] = raw.get(info, 0.0) + value
-        # Tiers give many nodes the same raw value: scale each distinct value once.
-        scaled = {value: priority(value, len(images)) for value in set(raw.values())}
-        table = {info: score for info, value in raw.items() if (score := scaled[value])}
+        present = [nodes for image in images if (nodes := self._holders.get(image))]
+        table = {}
+        if len(present) == 1 and len(images) == 1:
+            scaled: dict[float, int] = {}
+            for group, value in self._tiers(present[0], total):
+                score = scaled.setdefault(value, priority(value, 1))
+                table.update(dict.fromkeys(group, score))
+        else:  # several images: add up each node's raw scores, then scale
+            raw: dict[NodeInfo, float] = {}
+            for nodes in present:
+                per_node: dict[NodeInfo, float] = {}
+                for group, value in self._tiers(nodes, total):
+                    per_node.update(dict.fromkeys(group, value))
+                for info, value in per_node.items():
+                    raw[info] = raw.get(info, 0.0) + value
+            scaled = {value: priority(value, len(images)) for value in set(raw.values())}
+            table = {info: scaled[value] for info, value in raw.items()}
         if len(self._tables) >= MAX_TABLES:
             self._tables.clear()
         self._tables[images] = table
