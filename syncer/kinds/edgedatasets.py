@@ -14,15 +14,12 @@ are placed where it is ready (scheduler plugin ``datasetReady``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import structlog
 
 from syncer.core import markers
 from syncer.core.context import SyncContext
 from syncer.core.keys import WorkKey
 from syncer.core.names import edge_namespace
-from syncer.core.syncer import ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.kinds.dataset_translate import (
     DATASET_LABEL,
@@ -38,64 +35,24 @@ from syncer.kinds.dataset_translate import (
     translate_dataset_job,
 )
 from syncer.kinds.edge_targets import NodeState, Target, delete_job, target_nodes, write_status
+from syncer.kinds.node_work import NodeWorkSyncer, job_watch
 from syncer.kube import Obj
 from syncer.kube.apis import EDGEDATASETS, JOBS, NAMESPACES
 from syncer.kube.client import KubeError
 
 log = structlog.get_logger(__name__)
 NO_TARGET_RETRY = 30.0  # nodes may join: look again
-INDEX = "edgedataset-key"
 
 
-def dataset_key_index(job: Obj) -> list[str]:
-    """The tenant-key index, for the download Jobs of EdgeDatasets only."""
-    if DATASET_LABEL not in (job["metadata"].get("labels") or {}):
-        return []
-    return markers.tenant_key_index(job)
-
-
-class EdgeDatasetSyncer(ResourceSyncer):
+class EdgeDatasetSyncer(NodeWorkSyncer):
     kind = "EdgeDataset"
+    resource, work_label, index = EDGEDATASETS, DATASET_LABEL, "edgedataset-key"
     tenant_watches = (WatchSpec(EDGEDATASETS),)
-    edge_watches = (WatchSpec(JOBS, markers.MANAGED_SELECTOR, ((INDEX, dataset_key_index),)),)
+    edge_watches = (job_watch(DATASET_LABEL, "edgedataset-key"),)
 
     def __init__(self, ctx: SyncContext) -> None:
         super().__init__(ctx)
         self._namespace_ready: set[str] = set()  # edges where fusionvc-datasets exists
-
-    # ---- events -> keys ----------------------------------------------------------------
-
-    def tenant_event(self, tenant: TenantConn, watch: str, old: Obj | None,
-                     new: Obj | None) -> Iterable[WorkKey]:
-        obj = new or old
-        assert obj is not None
-        if old is not None and new is not None and old.get("spec") == new.get("spec") \
-                and old["metadata"].get("deletionTimestamp") == \
-                new["metadata"].get("deletionTimestamp"):
-            return ()  # its status, written by fusionvc
-        return (WorkKey(tenant.name, self.kind, obj["metadata"]["namespace"],
-                        obj["metadata"]["name"]),)
-
-    def edge_event(self, edge: EdgeConn, watch: str, old: Obj | None,
-                   new: Obj | None) -> Iterable[WorkKey]:
-        obj = new or old
-        assert obj is not None
-        return self.marked_key(obj) if dataset_key_index(obj) else ()
-
-    def scan(self, tenant: TenantConn) -> Iterable[WorkKey]:
-        keys = {WorkKey(tenant.name, self.kind, o["metadata"]["namespace"], o["metadata"]["name"])
-                for o in tenant.store(EDGEDATASETS)}
-        for edge in self.ctx.edges.values():
-            for value in edge.store(JOBS).index_values(INDEX):
-                owner, ns, name = value.split("/", 2)
-                if owner == tenant.name:
-                    keys.add(WorkKey(tenant.name, self.kind, ns, name))
-        return keys
-
-    def jobs(self, tenant: TenantConn, key: WorkKey) -> list[tuple[EdgeConn, Obj]]:
-        value = f"{tenant.name}/{key.namespace}/{key.name}"
-        return [(edge, job) for edge in self.ctx.edges.values() if edge.synced
-                for job in edge.store(JOBS).by_index(INDEX, value)]
 
     # ---- reconcile ---------------------------------------------------------------------
 
@@ -112,10 +69,7 @@ class EdgeDatasetSyncer(ResourceSyncer):
         try:
             spec = parse_dataset_spec(dataset.get("spec") or {})
         except DatasetError as err:
-            await write_status(tenant, EDGEDATASETS, dataset,
-                               {"phase": "Failed", "message": str(err)})
-            await self.ctx.recorder.warn(tenant.client, {"kind": self.kind, **dataset},
-                                         "InvalidSpec", str(err))
+            await self.invalid_spec(tenant, dataset, err)
             return None
         current: dict[Target, NodeState] = {}
         for edge, job in jobs:

@@ -18,17 +18,16 @@ allows, and to nodes not cordoned.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 
 import structlog
 
 from syncer.core import markers
 from syncer.core.conditions import now_rfc3339
 from syncer.core.keys import WorkKey
-from syncer.core.syncer import ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.fleet.registries import pull_secret_names
 from syncer.kinds.edge_targets import delete_job, target_nodes, write_status
+from syncer.kinds.node_work import NodeWorkSyncer, job_watch
 from syncer.kinds.prewarm_translate import (
     PREWARM_LABEL,
     NodeState,
@@ -56,54 +55,17 @@ def _seconds_since(rfc3339: str, now: dt.datetime) -> float:
     return (now - then).total_seconds()
 
 
-class ImagePrewarmSyncer(ResourceSyncer):
+class ImagePrewarmSyncer(NodeWorkSyncer):
     kind = "ImagePrewarm"
+    resource, work_label, index = IMAGEPREWARMS, PREWARM_LABEL, "imageprewarm-key"
     tenant_watches = (WatchSpec(IMAGEPREWARMS),)
-    edge_watches = (WatchSpec(JOBS, markers.MANAGED_SELECTOR,
-                              (("tenant-key", markers.tenant_key_index),)),)
-
-    # ---- events -> keys ----------------------------------------------------------------
-
-    def tenant_event(self, tenant: TenantConn, watch: str, old: Obj | None,
-                     new: Obj | None) -> Iterable[WorkKey]:
-        obj = new or old
-        assert obj is not None
-        if old is not None and new is not None and old.get("spec") == new.get("spec") \
-                and old["metadata"].get("deletionTimestamp") == \
-                new["metadata"].get("deletionTimestamp"):
-            return ()  # its status, written by fusionvc
-        return (WorkKey(tenant.name, self.kind, obj["metadata"]["namespace"],
-                        obj["metadata"]["name"]),)
-
-    def edge_event(self, edge: EdgeConn, watch: str, old: Obj | None,
-                   new: Obj | None) -> Iterable[WorkKey]:
-        obj = new or old
-        assert obj is not None
-        if PREWARM_LABEL not in (obj["metadata"].get("labels") or {}):
-            return ()  # another kind's Job (EdgeDataset)
-        return self.marked_key(obj)
-
-    def scan(self, tenant: TenantConn) -> Iterable[WorkKey]:
-        keys = {WorkKey(tenant.name, self.kind, o["metadata"]["namespace"], o["metadata"]["name"])
-                for o in tenant.store(IMAGEPREWARMS)}
-        for edge in self.ctx.edges.values():
-            for value in edge.store(JOBS).index_values("tenant-key"):
-                owner, ns, name = value.split("/", 2)
-                if owner == tenant.name:
-                    keys.add(WorkKey(tenant.name, self.kind, ns, name))
-        return keys
+    edge_watches = (job_watch(PREWARM_LABEL, "imageprewarm-key"),)
 
     # ---- reading -----------------------------------------------------------------------
 
     def targets(self, tenant: TenantConn, spec: PrewarmSpec, namespace: str) -> list[Target]:
         return [t for t, _region in target_nodes(self.ctx.edges.values(), tenant, spec,
                                                  namespace)]
-
-    def jobs(self, tenant: TenantConn, key: WorkKey) -> list[tuple[EdgeConn, Obj]]:
-        value = f"{tenant.name}/{key.namespace}/{key.name}"
-        return [(edge, job) for edge in self.ctx.edges.values() if edge.synced
-                for job in edge.store(JOBS).by_index("tenant-key", value)
-                if PREWARM_LABEL in (job["metadata"].get("labels") or {})]
 
     # ---- reconcile ---------------------------------------------------------------------
 
@@ -120,10 +82,7 @@ class ImagePrewarmSyncer(ResourceSyncer):
         try:
             spec = parse_prewarm_spec(prewarm.get("spec") or {})
         except PrewarmError as err:
-            await write_status(tenant, IMAGEPREWARMS, prewarm,
-                               {"phase": "Failed", "message": str(err)})
-            await self.ctx.recorder.warn(tenant.client, {"kind": self.kind, **prewarm},
-                                         "InvalidSpec", str(err))
+            await self.invalid_spec(tenant, prewarm, err)
             return None
         previous = prewarm.get("status") or {}
         if previous.get("completionTime"):
