@@ -53,7 +53,8 @@ def test_prewarm_pulls_on_every_target_node_and_reports_per_cluster(
         assert any(c["type"] == "Complete" and c["status"] == "True"
                    for c in job["status"]["conditions"])
     for edge in ("edge-sh", "edge-gz"):
-        assert not items(sandbox[edge], "jobs", "-A", "-l", "fusionvc.io/tenant=tenant-a")
+        assert not items(sandbox[edge], "jobs", "-A", "-l",
+                         "fusionvc.io/tenant=tenant-a,edge.fusionvc.io/imageprewarm")
 
     table = a.kubectl("get", "imageprewarms", "-n", ns).stdout
     header, row = table.splitlines()[:2]
