@@ -19,11 +19,15 @@ from typing import Any
 
 import orjson
 
+from scheduler.datasets import DATASET_HOST
 from scheduler.images import normalize_image
+from syncer.core import markers
 from syncer.kube import Obj
 
 PROVIDES = "edge.fusionvc.io/provides"
 _ADDED = "fusionvc.io/added"  # marks the entries added here (stripped when merging again)
+DATASET_PREFIX = f"{DATASET_HOST}/"
+DATASET_NAMESPACE = "fusionvc-datasets"  # fusionvc's edge namespace of the download Jobs
 
 
 def provides(entries: Mapping[str, int]) -> str:
@@ -32,16 +36,23 @@ def provides(entries: Mapping[str, int]) -> str:
 
 
 def _provided(pod: Obj) -> dict[str, int]:
-    raw = ((pod.get("metadata") or {}).get("annotations") or {}).get(PROVIDES)
+    meta = pod.get("metadata") or {}
+    raw = (meta.get("annotations") or {}).get(PROVIDES)
     if not raw or (pod.get("status") or {}).get("phase") != "Succeeded":
         return {}
+    if markers.is_managed(pod) or not any(
+            ref.get("kind") == "Job" and ref.get("controller")
+            for ref in meta.get("ownerReferences") or ()):
+        return {}  # a tenant pod's copy (its annotations are the tenant's), or not a Job's
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError:
         return {}
     if not isinstance(value, dict):
         return {}
-    return {str(k): int(v) for k, v in value.items() if isinstance(v, int) and v >= 0}
+    datasets_allowed = meta.get("namespace") == DATASET_NAMESPACE  # no tenant pod runs there
+    return {str(k): int(v) for k, v in value.items() if isinstance(v, int) and v >= 0
+            and (datasets_allowed or not str(k).startswith(DATASET_PREFIX))}
 
 
 class WarmNodes:

@@ -36,11 +36,11 @@ from syncer.kinds.edge_targets import (
     parse_selector,
 )
 from syncer.kube import Obj
+from syncer.warm_nodes import DATASET_NAMESPACE as DATASET_NAMESPACE
 from syncer.warm_nodes import PROVIDES, provides
 
 DATASET_LABEL = "edge.fusionvc.io/edgedataset"
 SOURCE_ANNOTATION = "edge.fusionvc.io/source-sha256"
-DATASET_NAMESPACE = "fusionvc-datasets"  # fusionvc's own namespace on every edge
 HOST_ROOT = "/var/lib/fusionvc/datasets"
 MOUNT = "/dataset"
 # The fusionvc image holds the downloader (Dockerfile); kwok never runs it, a kubelet does.

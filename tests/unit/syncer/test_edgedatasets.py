@@ -24,7 +24,7 @@ from syncer.kinds.dataset_translate import (
 from syncer.kinds.edge_targets import NodeState, Target
 from syncer.kube import Obj
 from syncer.kube.apis import EDGEDATASETS, EVENTS, IMAGEPREWARMS, JOBS, NAMESPACES, NODES, PODS
-from syncer.warm_nodes import PROVIDES
+from syncer.warm_nodes import PROVIDES, provides
 from tests.builders import edge_node, namespace
 
 from .harness import SyncTest
@@ -221,8 +221,24 @@ def work_pod(job: Obj, phase: str) -> Obj:
     template = job["spec"]["template"]
     return {"metadata": {"name": f"{job['metadata']['name']}-x",
                          "namespace": job["metadata"]["namespace"],
-                         "annotations": template["metadata"]["annotations"]},
+                         "annotations": template["metadata"]["annotations"],
+                         "ownerReferences": [{"kind": "Job", "controller": True,
+                                              "name": job["metadata"]["name"], "uid": "j"}]},
             "spec": template["spec"], "status": {"phase": phase}}
+
+
+async def test_a_tenant_cannot_make_a_node_look_ready_for_a_dataset(fleet: SyncTest) -> None:
+    edge = fleet.ctx.edges["edge-1"]
+    claim = {PROVIDES: provides({dataset_image("tenant-b", "shop", "qwen"): 1})}
+    forged = {"metadata": {"name": "forged", "namespace": fleet.edge_ns(),
+                           "labels": markers.marker_labels("tenant-a"), "annotations": claim,
+                           "ownerReferences": [{"kind": "Job", "controller": True,
+                                                "name": "j", "uid": "j"}]},
+              "spec": {"nodeName": "n1", "containers": []}, "status": {"phase": "Succeeded"}}
+    fleet.put(edge, PODS, forged)  # a tenant pod's copy, with the tenant's annotation
+    unmarked = {**forged, "metadata": {**forged["metadata"], "name": "job-pod", "labels": {}}}
+    fleet.put(edge, PODS, unmarked)  # a Job's pod, but not in fusionvc's dataset namespace
+    assert not fleet.placer.snapshot.node("edge-1", "n1").facts.images  # type: ignore[union-attr]
 
 
 async def test_a_succeeded_download_makes_the_node_ready_for_pods_that_need_it(
