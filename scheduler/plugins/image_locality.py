@@ -27,8 +27,9 @@ C-level lookup per node. A pod whose images no node has is skipped at once.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from itertools import repeat
+from typing import TypeVar
 
 from ..datasets import pod_datasets
 from ..framework import (
@@ -53,6 +54,7 @@ MAX_IMAGE_THRESHOLD = 10_000 * MB  # kube-scheduler: 1000 MB per container
 ZONE_SHARE = 0.5
 REGION_SHARE = 0.25
 MAX_TABLES = 256  # score tables kept per layout (one per distinct image set of the pods)
+N = TypeVar("N", int, float)
 IMAGES = StateKey[tuple[str, ...]]("imageLocality.images")
 
 
@@ -100,9 +102,8 @@ class ImageLocality(PreScorePlugin, ScorePlugin):
     def image_counts(self, snapshot: ClusterSnapshot) -> Counter[str]:
         return Counter({image: len(nodes) for image, nodes in self.holders(snapshot).items()})
 
-    def _zone(self, info: NodeInfo) -> list[NodeInfo]:
-        """The nodes of the node's edge cluster in its zone."""
-        cluster = info.cluster
+    def _zone(self, cluster: ClusterState, zone: str) -> list[NodeInfo]:
+        """The nodes of an edge cluster in one of its zones (grouped once per layout)."""
         zones = self._zones.get(cluster.name)
         if zones is None:
             zones = {}
@@ -110,48 +111,43 @@ class ImageLocality(PreScorePlugin, ScorePlugin):
                 if other.facts.zone:
                     zones.setdefault(other.facts.zone, []).append(other)
             self._zones[cluster.name] = zones
-        return zones.get(info.facts.zone or "", [])
+        return zones.get(zone, [])
 
-    def _tiers(self, nodes: list[tuple[NodeInfo, int]],
-               total: int) -> list[tuple[Iterable[NodeInfo], float]]:
-        """One image's raw score per group of nodes, later groups overriding earlier ones:
-        the holders' regions, then their zones, a share of the best holder's score each
-        (Fluid's tiers), then each holder's own score."""
-        best = max(image_score(size, len(nodes), total) for _, size in nodes)
-        groups: list[tuple[Iterable[NodeInfo], float]] = []
+    def _tiers(self, nodes: list[tuple[NodeInfo, int]], total: int,
+               scale: Callable[[float], N]) -> dict[NodeInfo, N]:
+        """One image's ``scale``d raw score per node: a share of the best holder's for the
+        nodes of the holders' regions, then zones (Fluid's tiers), then each holder's own.
+        Written group by group with dict.fromkeys: C speed, no Python step per node."""
+        raw_of = {size: image_score(size, len(nodes), total) for size in {s for _, s in nodes}}
+        best = max(raw_of.values())
+        scores: dict[NodeInfo, N] = {}
+        in_region = scale(best * REGION_SHARE)
         for region in {info.cluster.region for info, _ in nodes}:
             for cluster in self._regions.get(region, ()):
-                groups.append((cluster.nodes.values(), best * REGION_SHARE))
-        seen: set[tuple[str, str]] = set()
-        for info, _ in nodes:
-            key = (info.cluster.name, info.facts.zone or "")
-            if info.facts.zone and key not in seen:
-                seen.add(key)
-                groups.append((self._zone(info), best * ZONE_SHARE))
-        groups.extend(([info], image_score(size, len(nodes), total)) for info, size in nodes)
-        return groups
+                scores.update(dict.fromkeys(cluster.nodes.values(), in_region))
+        in_zone = scale(best * ZONE_SHARE)
+        zones = {(info.cluster.name, info.facts.zone): info.cluster for info, _ in nodes
+                 if info.facts.zone}
+        for (_name, zone), cluster in zones.items():
+            scores.update(dict.fromkeys(self._zone(cluster, zone or ""), in_zone))
+        own = {size: scale(raw) for size, raw in raw_of.items()}
+        scores.update({info: own[size] for info, size in nodes})
+        return scores
 
     def _table(self, images: tuple[str, ...], total: int) -> dict[NodeInfo, int]:
         """The scores of the nodes that have some of the images or share a region or zone
-        with one that does (cached per layout and image set; other nodes score 0). The
-        groups are written with dict.fromkeys: C speed, no Python step per node."""
-        table = self._tables.get(images)
-        if table is not None:
-            return table
+        with one that does (cached per layout and image set; other nodes score 0)."""
+        cached = self._tables.get(images)
+        if cached is not None:
+            return cached
         present = [nodes for image in images if (nodes := self._holders.get(image))]
-        table = {}
-        if len(present) == 1 and len(images) == 1:
-            scaled: dict[float, int] = {}
-            for group, value in self._tiers(present[0], total):
-                score = scaled.setdefault(value, priority(value, 1))
-                table.update(dict.fromkeys(group, score))
+        table: dict[NodeInfo, int]
+        if len(present) == 1 and len(images) == 1:  # the common case: scaled as written
+            table = self._tiers(present[0], total, lambda raw: priority(raw, 1))
         else:  # several images: add up each node's raw scores, then scale
             raw: dict[NodeInfo, float] = {}
             for nodes in present:
-                per_node: dict[NodeInfo, float] = {}
-                for group, value in self._tiers(nodes, total):
-                    per_node.update(dict.fromkeys(group, value))
-                for info, value in per_node.items():
+                for info, value in self._tiers(nodes, total, float).items():
                     raw[info] = raw.get(info, 0.0) + value
             scaled = {value: priority(value, len(images)) for value in set(raw.values())}
             table = {info: scaled[value] for info, value in raw.items()}
