@@ -82,7 +82,7 @@ class ImageLocality(PreScorePlugin, ScorePlugin):
         self._holders: dict[str, list[tuple[NodeInfo, int]]] = {}
         self._regions: dict[str, list[ClusterState]] = {}
         self._zones: dict[str, dict[str, list[NodeInfo]]] = {}  # per cluster, built on demand
-        self._tables: dict[tuple[str, ...], dict[NodeInfo, int]] = {}
+        self._tables: dict[tuple[str, ...], tuple[dict[NodeInfo, int], int]] = {}
 
     def holders(self, snapshot: ClusterSnapshot) -> dict[str, list[tuple[NodeInfo, int]]]:
         """The nodes (with the size they report) per image, re-indexed when the snapshot
@@ -114,17 +114,23 @@ class ImageLocality(PreScorePlugin, ScorePlugin):
         return zones.get(zone, [])
 
     def _tiers(self, nodes: list[tuple[NodeInfo, int]], total: int,
-               scale: Callable[[float], N]) -> dict[NodeInfo, N]:
-        """One image's ``scale``d raw score per node: a share of the best holder's for the
-        nodes of the holders' regions, then zones (Fluid's tiers), then each holder's own.
-        Written group by group with dict.fromkeys: C speed, no Python step per node."""
+               scale: Callable[[float], N], zero: N) -> tuple[dict[NodeInfo, N], N]:
+        """One image's ``scale``d raw score per node, and the score of the nodes not listed:
+        a share of the best holder's for the nodes of the holders' regions, then zones
+        (Fluid's tiers), then each holder's own. When every region has a holder, the region
+        share is the default instead of an entry per node. Written group by group with
+        dict.fromkeys: C speed, no Python step per node."""
         raw_of = {size: image_score(size, len(nodes), total) for size in {s for _, s in nodes}}
         best = max(raw_of.values())
         scores: dict[NodeInfo, N] = {}
-        in_region = scale(best * REGION_SHARE)
-        for region in {info.cluster.region for info, _ in nodes}:
-            for cluster in self._regions.get(region, ()):
-                scores.update(dict.fromkeys(cluster.nodes.values(), in_region))
+        in_region, default = scale(best * REGION_SHARE), zero
+        regions = {info.cluster.region for info, _ in nodes}
+        if regions.issuperset(self._regions):
+            default = in_region
+        else:
+            for region in regions:
+                for cluster in self._regions.get(region, ()):
+                    scores.update(dict.fromkeys(cluster.nodes.values(), in_region))
         in_zone = scale(best * ZONE_SHARE)
         zones = {(info.cluster.name, info.facts.zone): info.cluster for info, _ in nodes
                  if info.facts.zone}
@@ -132,29 +138,30 @@ class ImageLocality(PreScorePlugin, ScorePlugin):
             scores.update(dict.fromkeys(self._zone(cluster, zone or ""), in_zone))
         own = {size: scale(raw) for size, raw in raw_of.items()}
         scores.update({info: own[size] for info, size in nodes})
-        return scores
+        return scores, default
 
-    def _table(self, images: tuple[str, ...], total: int) -> dict[NodeInfo, int]:
+    def _table(self, images: tuple[str, ...], total: int) -> tuple[dict[NodeInfo, int], int]:
         """The scores of the nodes that have some of the images or share a region or zone
-        with one that does (cached per layout and image set; other nodes score 0)."""
+        with one that does, and the score of every other node (cached per layout and
+        image set)."""
         cached = self._tables.get(images)
         if cached is not None:
             return cached
         present = [nodes for image in images if (nodes := self._holders.get(image))]
-        table: dict[NodeInfo, int]
+        result: tuple[dict[NodeInfo, int], int]
         if len(present) == 1 and len(images) == 1:  # the common case: scaled as written
-            table = self._tiers(present[0], total, lambda raw: priority(raw, 1))
+            result = self._tiers(present[0], total, lambda raw: priority(raw, 1), 0)
         else:  # several images: add up each node's raw scores, then scale
-            raw: dict[NodeInfo, float] = {}
-            for nodes in present:
-                for info, value in self._tiers(nodes, total, float).items():
-                    raw[info] = raw.get(info, 0.0) + value
-            scaled = {value: priority(value, len(images)) for value in set(raw.values())}
-            table = {info: scaled[value] for info, value in raw.items()}
+            tiers = [self._tiers(nodes, total, float, 0.0) for nodes in present]
+            listed = set().union(*(scores for scores, _ in tiers))
+            raw = {info: sum(scores.get(info, d) for scores, d in tiers) for info in listed}
+            rest = sum(d for _, d in tiers)
+            scaled = {value: priority(value, len(images)) for value in {*raw.values(), rest}}
+            result = ({info: scaled[value] for info, value in raw.items()}, scaled[rest])
         if len(self._tables) >= MAX_TABLES:
             self._tables.clear()
-        self._tables[images] = table
-        return table
+        self._tables[images] = result
+        return result
 
     def pre_score(
         self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
@@ -167,8 +174,8 @@ class ImageLocality(PreScorePlugin, ScorePlugin):
         return None
 
     def score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
-        table = self._table(state.read(IMAGES), state.snapshot.num_nodes)
-        return list(map(table.get, nodes, repeat(0)))  # C speed: most nodes score 0
+        table, default = self._table(state.read(IMAGES), state.snapshot.num_nodes)
+        return list(map(table.get, nodes, repeat(default)))  # C speed
 
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
         """Already 0..100 in score()."""

@@ -143,3 +143,18 @@ def test_tiers_same_node_then_zone_then_region_then_elsewhere() -> None:
     full = 8 * GB / 4
     assert plugin.score(state, info, nodes) == [  # type: ignore[arg-type]
         priority(full, 1), priority(full * ZONE_SHARE, 1), priority(full * REGION_SHARE, 1), 0]
+
+
+def test_several_images_add_up_per_node_before_scaling() -> None:
+    snap = snapshot({"c1": [with_images("n1", (MODEL, 8 * GB)),
+                            with_images("n2", (MODEL, 8 * GB), ("nginx:1.27", 70 * MB)),
+                            node("n3")]})
+    plugin = ImageLocality()
+    nodes = [snap.node("c1", n) for n in ("n1", "n2", "n3")]
+    state = CycleState(snap, DEFAULT_POLICY)
+    info = PodInfo.from_pod(image_pod(MODEL, "nginx:1.27"))
+    assert plugin.pre_score(state, info, nodes) is None  # type: ignore[arg-type]
+    model, web = 8 * GB * 2 / 3, 70 * MB / 3
+    assert plugin.score(state, info, nodes) == [  # type: ignore[arg-type]
+        priority(model + web * REGION_SHARE, 2), priority(model + web, 2),
+        priority((model + web) * REGION_SHARE, 2)]
