@@ -5,7 +5,7 @@ VENV_STAMP := .venv/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 export NO_PROXY := 127.0.0.1,localhost
 export no_proxy := 127.0.0.1,localhost
 
-.PHONY: up down status venv bins lint typecheck unit test bench clean
+.PHONY: up down status venv bins prometheus lint typecheck unit test bench clean
 
 up: venv bins ## sandbox clusters + the syncer, in the background
 	hack/sandbox up --with-syncer
@@ -26,6 +26,10 @@ $(VENV_STAMP): pyproject.toml
 
 bins: ## kube-apiserver, kube-controller-manager, etcd, kwok, metrics-server from Go modules (cached)
 	hack/build-bins
+
+prometheus: ## Prometheus server (Debian package): the remote-write receiver of the delivery tests
+	command -v prometheus >/dev/null || { apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+	  apt-get install -y -q --no-install-recommends prometheus; }
 
 lint: venv
 	$(PY) -m ruff check .

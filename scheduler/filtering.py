@@ -15,8 +15,9 @@ from collections.abc import Callable, Sequence
 from typing import TypeVar
 
 from .framework import Code, CycleState, Status
-from .nodeinfo import NodeGroup, NodeInfo, NodeShape, ShapeKind
+from .nodeinfo import NodeGroup, NodeInfo
 from .podinfo import PodInfo
+from .shapes import NodeShape, ShapeKind
 
 X = TypeVar("X")
 Check = Callable[[CycleState, PodInfo, X], Status | None]
@@ -49,6 +50,8 @@ def _filter_nodes(
     The hot loop of the scheduler: keep it free of anything per-node but the checks.
     """
     wanted = limit - len(feasible)
+    if len(checks) == 1:  # the common case (resources only): no inner loop per node
+        return _filter_nodes_one_check(state, pod, nodes, checks[0], feasible, reasons, wanted)
     for index, node in enumerate(nodes):
         for check in checks:
             status = check(state, pod, node)
@@ -61,6 +64,29 @@ def _filter_nodes(
             wanted -= 1
             if not wanted:
                 return index + 1
+    return len(nodes)
+
+
+def _filter_nodes_one_check(
+    state: CycleState,
+    pod: PodInfo,
+    nodes: Sequence[NodeInfo],
+    check: Check[NodeInfo],
+    feasible: list[NodeInfo],
+    reasons: Counter[str],
+    wanted: int,
+) -> int:
+    append = feasible.append
+    for index, node in enumerate(nodes):
+        status = check(state, pod, node)
+        if status is None:
+            append(node)
+            wanted -= 1
+            if not wanted:
+                return index + 1
+        else:
+            for reason in status.reasons:
+                reasons[reason] += 1
     return len(nodes)
 
 

@@ -30,8 +30,10 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
-from .nodeinfo import NodeGroup, NodeInfo, NodeShape
+from .nodeinfo import NodeGroup, NodeInfo
+from .podaffinity import NamespaceLabels, name_label_only
 from .podinfo import PodInfo
+from .shapes import NodeShape
 
 if TYPE_CHECKING:
     from .policy import SchedulingPolicy
@@ -95,15 +97,28 @@ class StateKey(Generic[T]):
 class CycleState:
     """What one scheduling cycle shares between its plugins."""
 
-    __slots__ = ("_data", "policy", "snapshot", "tenant")
+    __slots__ = ("_data", "_lookup", "_namespaces", "policy", "snapshot", "tenant")
 
     def __init__(
-        self, snapshot: ClusterSnapshot, policy: SchedulingPolicy, tenant: str = ""
+        self,
+        snapshot: ClusterSnapshot,
+        policy: SchedulingPolicy,
+        tenant: str = "",
+        namespace_labels: NamespaceLabels = name_label_only,
     ) -> None:
         self.snapshot = snapshot
         self.policy = policy
         self.tenant = tenant  # whose pods the inter-pod plugins look at
         self._data: dict[StateKey[Any], Any] = {}
+        self._lookup = namespace_labels
+        self._namespaces: dict[str, Mapping[str, str]] = {}
+
+    def namespace_labels(self, namespace: str) -> Mapping[str, str]:
+        """The labels of one of the tenant's namespaces (looked up once per cycle)."""
+        labels = self._namespaces.get(namespace)
+        if labels is None:
+            labels = self._namespaces[namespace] = self._lookup(namespace)
+        return labels
 
     def write(self, key: StateKey[T], value: T) -> None:
         self._data[key] = value

@@ -6,7 +6,7 @@ update, and the per-node accounting of the pods on it (NodeInfo). Nodes of one
 edge cluster in one region form a NodeGroup, the unit the scheduler can accept
 or reject as a whole (cluster health, tenant's allowed regions, latency);
 within it, nodes that share arch, taints, readiness, cordon and resource names
-form a NodeShape, judged once by the static filters.
+form a NodeShape (scheduler.shapes), judged once by the static filters.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from .images import node_images
 from .podaffinity import TenantPod
 from .quantity import parse_decimal
 from .resources import CPU, GPU, MEMORY, PODS, PodResources, parse_resource_list_lenient
+from .shapes import NodeShape, ShapeKey, shape_key
 from .taints import NO_EXECUTE, NO_SCHEDULE, PREFER_NO_SCHEDULE, Taint, parse_taints
 
 REGION_LABEL = "topology.kubernetes.io/region"
@@ -165,48 +166,24 @@ class PodRecord:
         self.tenant = tenant
 
 
-ShapeKey = tuple[str, tuple[Taint, ...], bool, bool, frozenset[str]]
-
-
-class ShapeKind:
-    """An interned shape key: equal keys share one object, hashed by identity (fast)."""
-
-    __slots__ = ("key",)
-
-    def __init__(self, key: ShapeKey) -> None:
-        self.key = key
-
-
-@lru_cache(maxsize=4096)
-def shape_kind(key: ShapeKey) -> ShapeKind:
-    """The ShapeKind of a key (after an eviction a second one may exist: still correct)."""
-    return ShapeKind(key)
-
-
-def shape_key(facts: NodeFacts) -> ShapeKey:
-    return (
-        facts.arch,
-        facts.hard_taints,
-        facts.ready,
-        facts.unschedulable,
-        frozenset(name for name, amount in facts.allocatable.items() if amount > 0),
-    )
-
-
 class NodeInfo:
     """One edge node: its facts and the sum of what the pods counted on it request."""
 
     __slots__ = (
+        "allocatable",
         "cluster",
+        "cpu_capacity",
         "facts",
         "free",
         "free_cpu",
         "free_memory",
         "free_pods",
         "group",
+        "memory_capacity",
         "node",
         "nonzero_cpu",
         "nonzero_memory",
+        "price",
         "shape",
     )
 
@@ -226,6 +203,11 @@ class NodeInfo:
         self.free_pods = facts.pods_capacity
         self.nonzero_cpu = 0
         self.nonzero_memory = 0
+        # Facts the score loops read for every candidate, one attribute away.
+        self.allocatable = facts.allocatable
+        self.cpu_capacity = facts.cpu_capacity
+        self.memory_capacity = facts.memory_capacity
+        self.price = facts.price
 
     def count(self, resources: PodResources, sign: int) -> None:
         """Add (sign 1) or remove (sign -1) one pod's resources."""
@@ -241,34 +223,6 @@ class NodeInfo:
     def requested(self, resource: str) -> int:
         """What the counted pods request of a resource."""
         return self.facts.allocatable.get(resource, 0) - self.free.get(resource, 0)
-
-
-class NodeShape:
-    """Nodes of one group that share every fact a shape filter looks at.
-
-    Those filters (readiness, cordon, arch, taints, which resources exist) run
-    once per shape instead of once per node: most nodes of an edge cluster
-    come in a few kinds.
-    """
-
-    __slots__ = (
-        "arch",
-        "group",
-        "hard_taints",
-        "key",
-        "kind",
-        "nodes",
-        "ready",
-        "resources",
-        "unschedulable",
-    )
-
-    def __init__(self, group: NodeGroup, key: ShapeKey) -> None:
-        self.group = group
-        self.key = key
-        self.kind = shape_kind(key)
-        self.arch, self.hard_taints, self.ready, self.unschedulable, self.resources = key
-        self.nodes: list[NodeInfo] = []
 
 
 class NodeGroup:
@@ -297,7 +251,7 @@ class NodeGroup:
         return self._min_price
 
     def add(self, info: NodeInfo) -> None:
-        key = shape_key(info.facts)
+        key = shape_key(info.facts, self.cluster.tolerable_taints)
         shape = self.shapes.get(key)
         if shape is None:
             shape = self.shapes[key] = NodeShape(self, key)
@@ -312,6 +266,14 @@ class NodeGroup:
         if not shape.nodes:
             del self.shapes[shape.key]
         self.size -= 1
+
+    def reshape(self) -> None:
+        """Sort the nodes into shapes again (the cluster's tolerable taints changed)."""
+        nodes = [info for shape in self.shapes.values() for info in shape.nodes]
+        self.shapes = {}
+        self.size = 0
+        for info in nodes:
+            self.add(info)
 
 
 class ClusterState:
@@ -328,12 +290,20 @@ class ClusterState:
         "pods_by_node",
         "region",
         "soft_tainted_nodes",
+        "tolerable_taints",
     )
 
     def __init__(
-        self, name: str, region: str, healthy: bool, latency_ms: Mapping[str, float]
+        self,
+        name: str,
+        region: str,
+        healthy: bool,
+        latency_ms: Mapping[str, float],
+        tolerable_taints: frozenset[str] = frozenset(),
     ) -> None:
         self.name = name
+        # Taint keys the operator lets every tenant tolerate on this cluster's nodes.
+        self.tolerable_taints = tolerable_taints
         self.region = region
         self.healthy = healthy
         self.latency_ms: dict[str, float] = {}

@@ -3,21 +3,24 @@
 Owns the core/v1 rules the inter-pod plugins share: a LabelSelector
 (matchLabels AND matchExpressions In/NotIn/Exists/DoesNotExist; an empty
 selector matches every pod, a missing one none), a PodAffinityTerm (selector,
-namespaces, topologyKey; matchLabelKeys merged into the selector from the
-pod's own labels), and TenantPod, what the snapshot keeps of each of a
-tenant's pods: its tenant, tenant namespace, labels and required
-anti-affinity terms (needed for symmetry: an existing pod's anti-affinity
-keeps new pods off its domain too).
+namespaces, namespaceSelector, topologyKey; matchLabelKeys merged into the
+selector from the pod's own labels), and TenantPod, what the snapshot keeps of
+each of a tenant's pods: its tenant, tenant namespace, labels and its
+inter-pod terms that bear on other pods (symmetry, as kube-scheduler: an
+existing pod's required anti-affinity keeps new pods off its domain; its
+required affinity and preferred terms weigh in the score of new pods).
 
-Namespaces of a term: `namespaces` plus, for a namespaceSelector, the names it
-pins with kubernetes.io/metadata.name; an empty namespaceSelector ({}) means
-every namespace of the tenant; any other namespaceSelector (namespace labels
-the scheduler does not see) is taken as every namespace of the tenant too.
+Namespaces of a term, as kube-scheduler: a pod matches when its namespace is
+in `namespaces` or its namespace's labels match `namespaceSelector` (absent:
+no namespace; `{}`: every namespace of the tenant); with neither, the term's
+own pod's namespace. Namespace labels come from a NamespaceLabels lookup
+(the tenant's Namespace objects); without one, a namespace has only the label
+every namespace carries, kubernetes.io/metadata.name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +46,14 @@ class LabelSelector:
 
 
 NOTHING = LabelSelector((), matches_nothing=True)
+EVERYTHING = LabelSelector(())
+
+NamespaceLabels = Callable[[str], Mapping[str, str]]  # tenant namespace -> its labels
+
+
+def name_label_only(namespace: str) -> Mapping[str, str]:
+    """The labels of a namespace when nothing else is known: the API server's name label."""
+    return {NAMESPACE_NAME_LABEL: namespace}
 
 
 def parse_label_selector(
@@ -73,25 +84,30 @@ def parse_label_selector(
 @dataclass(frozen=True, slots=True)
 class PodAffinityTerm:
     selector: LabelSelector
-    namespaces: frozenset[str] | None  # None: every namespace of the tenant
+    namespaces: frozenset[str]
+    namespace_selector: LabelSelector  # NOTHING when the term has none
     topology_key: str
     weight: int = 0  # of a preferred term
 
-    def matches(self, pod: TenantPod) -> bool:
-        if self.namespaces is not None and pod.namespace not in self.namespaces:
-            return False
+    def matches(self, pod: TenantPod, namespace_labels: NamespaceLabels = name_label_only) -> bool:
+        """Does `pod` (of the same tenant) match? namespace_labels: labels of its namespace."""
+        if pod.namespace not in self.namespaces:
+            by_labels = self.namespace_selector
+            if by_labels.matches_nothing:
+                return False
+            if by_labels.requirements and not by_labels.matches(namespace_labels(pod.namespace)):
+                return False
         return self.selector.matches(pod.labels)
 
 
-def _term_namespaces(raw: Mapping[str, Any], own_namespace: str) -> frozenset[str] | None:
-    names = {str(n) for n in raw.get("namespaces") or ()}
+def _term_namespaces(
+    raw: Mapping[str, Any], own_namespace: str, where: str
+) -> tuple[frozenset[str], LabelSelector]:
+    names = frozenset(str(n) for n in raw.get("namespaces") or ())
     selector = raw.get("namespaceSelector")
     if selector is None:
-        return frozenset(names or {own_namespace})
-    pinned = (selector.get("matchLabels") or {}).get(NAMESPACE_NAME_LABEL)
-    if pinned is not None and len(selector) == 1 and len(selector["matchLabels"]) == 1:
-        return frozenset(names | {str(pinned)})
-    return None
+        return names or frozenset({own_namespace}), NOTHING
+    return names, parse_label_selector(selector, f"{where}.namespaceSelector")
 
 
 def parse_term(
@@ -103,7 +119,8 @@ def parse_term(
     selector = parse_label_selector(
         raw.get("labelSelector"), f"{where}.labelSelector", labels, raw.get("matchLabelKeys") or ()
     )
-    return PodAffinityTerm(selector, _term_namespaces(raw, namespace), key, weight)
+    namespaces, namespace_selector = _term_namespaces(raw, namespace, where)
+    return PodAffinityTerm(selector, namespaces, namespace_selector, key, weight)
 
 
 def _section(spec: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
@@ -158,6 +175,15 @@ def pod_affinity(spec: Mapping[str, Any], namespace: str, labels: Mapping[str, s
     )
 
 
+# kube-scheduler's hardPodAffinityWeight: what an existing pod's required affinity term
+# that matches the new pod adds to the score of the nodes in its domain.
+HARD_POD_AFFINITY_WEIGHT = 1
+REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
+PREFERRED = "preferredDuringSchedulingIgnoredDuringExecution"
+
+WeightedTerm = tuple[PodAffinityTerm, int]  # anti-affinity weighs negative
+
+
 @dataclass(frozen=True, slots=True)
 class TenantPod:
     """What the inter-pod plugins know of one pod of a tenant."""
@@ -166,6 +192,27 @@ class TenantPod:
     namespace: str  # the tenant's namespace, not the edge namespace
     labels: Mapping[str, str]
     required_anti: tuple[PodAffinityTerm, ...] = ()
+    # Its terms that weigh in other pods' scores: required affinity (hardPodAffinityWeight),
+    # preferred affinity (+weight), preferred anti-affinity (-weight).
+    scoring: tuple[WeightedTerm, ...] = ()
+
+
+def _lenient(
+    raw_terms: Sequence[Any], namespace: str, labels: Mapping[str, str], preferred: bool
+) -> Iterator[PodAffinityTerm]:
+    """The terms that parse (a pod already admitted: a rule that does not parse is left out)."""
+    for i, raw in enumerate(raw_terms):
+        if not isinstance(raw, Mapping):
+            continue
+        try:
+            if preferred:
+                weight = int(raw.get("weight", 0))
+                yield parse_term(raw.get("podAffinityTerm") or {}, f"[{i}]", namespace, labels,
+                                 weight)  # fmt: skip
+            else:
+                yield parse_term(raw, f"[{i}]", namespace, labels)
+        except (AffinityError, TypeError, ValueError):
+            continue
 
 
 def tenant_pod(
@@ -173,23 +220,37 @@ def tenant_pod(
     namespace: str,
     labels: Mapping[str, str],
     required_anti: Sequence[Mapping[str, Any]] = (),
+    affinity: Mapping[str, Any] | None = None,
 ) -> TenantPod:
-    """A TenantPod; required_anti: the pod's raw required anti-affinity terms (a term
-    that does not parse is left out: the pod was admitted, its rule cannot be kept)."""
-    terms = []
-    for i, raw in enumerate(required_anti):
-        try:
-            terms.append(parse_term(raw, f"[{i}]", namespace, labels))
-        except AffinityError:
-            continue
-    return TenantPod(tenant, namespace, dict(labels), tuple(terms))
+    """A TenantPod. required_anti: the pod's raw required anti-affinity terms; affinity: its
+    `spec.affinity` (podAffinity's required and preferred terms, podAntiAffinity's preferred
+    ones are read from it)."""
+    pods = (affinity or {}).get("podAffinity") or {}
+    anti = (affinity or {}).get("podAntiAffinity") or {}
+    scoring = [
+        *((t, HARD_POD_AFFINITY_WEIGHT) for t in _lenient(
+            pods.get(REQUIRED) or (), namespace, labels, False)),
+        *((t, t.weight) for t in _lenient(pods.get(PREFERRED) or (), namespace, labels, True)),
+        *((t, -t.weight) for t in _lenient(anti.get(PREFERRED) or (), namespace, labels, True)),
+    ]  # fmt: skip
+    return TenantPod(
+        tenant,
+        namespace,
+        dict(labels),
+        tuple(_lenient(required_anti, namespace, labels, False)),
+        tuple((t, w) for t, w in scoring if w),
+    )
 
 
 def default_tenancy(pod: Mapping[str, Any]) -> TenantPod | None:
     """Every pod is tenant ""'s, in its own namespace (tests, benches, one-tenant use)."""
     metadata = pod.get("metadata") or {}
-    spec = pod.get("spec") or {}
-    anti = _section(spec, "podAntiAffinity").get("requiredDuringSchedulingIgnoredDuringExecution")
+    affinity = (pod.get("spec") or {}).get("affinity") or {}
+    anti = (affinity.get("podAntiAffinity") or {}).get(REQUIRED)
     return tenant_pod(
-        "", str(metadata.get("namespace", "")), metadata.get("labels") or {}, anti or ()
+        "",
+        str(metadata.get("namespace", "")),
+        metadata.get("labels") or {},
+        anti or (),
+        affinity,
     )

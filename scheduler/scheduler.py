@@ -35,6 +35,7 @@ from .framework import (
 )
 from .nodeinfo import NodeGroup, NodeInfo
 from .observer import NoopObserver, SchedulerObserver
+from .podaffinity import NamespaceLabels, name_label_only
 from .podinfo import PodInfo
 from .policy import DEFAULT_POLICY, SchedulingPolicy
 from .profile import Profile, build_profile
@@ -86,16 +87,22 @@ class Scheduler:
         self._tier_cache: dict[tuple[Any, ...], Tiers] = {}
 
     def schedule(
-        self, pod: Mapping[str, Any], policy: SchedulingPolicy = DEFAULT_POLICY, tenant: str = ""
+        self,
+        pod: Mapping[str, Any],
+        policy: SchedulingPolicy = DEFAULT_POLICY,
+        tenant: str = "",
+        namespace_labels: NamespaceLabels = name_label_only,
     ) -> ScheduleResult:
         """Choose a node for the tenant pod (a dict in Kubernetes JSON form).
 
         tenant: whose pods the pod's inter-pod affinity and spread constraints count
-        (the snapshot's tenancy names each pod's tenant).
+        (the snapshot's tenancy names each pod's tenant). namespace_labels: the labels
+        of the tenant's namespaces, for namespaceSelectors of inter-pod terms.
         """
         started = time.perf_counter()
         try:
-            result = self._schedule(pod, policy, tenant)
+            result = self._schedule(pod, policy, CycleState(
+                self.snapshot, policy, tenant, namespace_labels))  # fmt: skip
         except Exception:
             self.observer.attempt("error", time.perf_counter() - started)
             raise
@@ -104,13 +111,12 @@ class Scheduler:
         return result
 
     def _schedule(
-        self, pod: Mapping[str, Any], policy: SchedulingPolicy, tenant: str
+        self, pod: Mapping[str, Any], policy: SchedulingPolicy, state: CycleState
     ) -> ScheduleResult:
         snapshot = self.snapshot
         snapshot.expire_assumed()  # once per decision: assume() relies on it
         num_nodes, generation = snapshot.num_nodes, snapshot.generation
         self._cycles += 1
-        state = CycleState(snapshot, policy, tenant)
         node_name = (pod.get("spec") or {}).get("nodeName")
         named = snapshot.node_by_visible_name(str(node_name)) if node_name else None
         if node_name and named is None:

@@ -107,15 +107,27 @@ class ClusterSnapshot:
     # -- clusters -------------------------------------------------------------
 
     def set_cluster(
-        self, name: str, region: str, healthy: bool, latency_ms: Mapping[str, float]
+        self,
+        name: str,
+        region: str,
+        healthy: bool,
+        latency_ms: Mapping[str, float],
+        tolerable_taints: frozenset[str] = frozenset(),
     ) -> None:
-        """Add or update an edge cluster. latency_ms: user region -> ms to this cluster."""
+        """Add or update an edge cluster. latency_ms: user region -> ms to this cluster;
+        tolerable_taints: taint keys every tenant's tolerations may tolerate there."""
         cluster = self.clusters.get(name)
         if cluster is None:
-            self.clusters[name] = ClusterState(name, region, healthy, latency_ms)
+            self.clusters[name] = ClusterState(name, region, healthy, latency_ms, tolerable_taints)
             self._layout_changed()
             self._may_fit_more()
             return
+        if tolerable_taints != cluster.tolerable_taints:
+            cluster.tolerable_taints = tolerable_taints
+            for group in cluster.groups.values():
+                group.reshape()
+            self._layout_changed()
+            self._may_fit_more()
         # Periodic status updates usually change nothing: then keep every cache.
         recovered = healthy and not cluster.healthy
         cluster.healthy = healthy

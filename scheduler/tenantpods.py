@@ -2,8 +2,10 @@
 
 Owns TenantPods: the records of each tenant's pods (PodRecord.tenant set),
 by tenant, by (tenant, label key, value) so that a selector looks only at the
-pods that have a label it requires, and those with required anti-affinity by
-a label their terms require (every pod being placed is checked against them).
+pods that have a label it requires, and those with required anti-affinity
+(every pod being placed is checked against them) or with terms that weigh in
+other pods' scores (required affinity, preferred terms), by a label their
+terms require.
 Read through the ClusterSnapshot (snapshot.tenant_pods).
 """
 
@@ -33,10 +35,14 @@ class TenantPods:
         self._by_label: Index = {}  # (tenant, label key, value) -> pods with that label
         # (tenant, key, value) a required anti-affinity term requires -> pods with that term
         self._anti: Index = {}
+        # (tenant, key, value) a scoring term requires -> pods with that term
+        self._scoring: Index = {}
+        self._with_scoring: dict[str, int] = {}  # tenant -> its pods with scoring terms
 
     def add(self, record: PodRecord) -> None:
         for index, key in self._entries(record):
             index.setdefault(key, {})[record.key] = record
+        self._count_scoring(record, 1)
 
     def remove(self, record: PodRecord) -> None:
         for index, key in self._entries(record):
@@ -44,6 +50,20 @@ class TenantPods:
             pods.pop(record.key, None)
             if not pods:
                 index.pop(key, None)
+        self._count_scoring(record, -1)
+
+    def _count_scoring(self, record: PodRecord, sign: int) -> None:
+        pod = record.tenant
+        if pod is not None and pod.scoring:
+            left = self._with_scoring.get(pod.tenant, 0) + sign
+            if left > 0:
+                self._with_scoring[pod.tenant] = left
+            else:
+                self._with_scoring.pop(pod.tenant, None)
+
+    def has_scoring_terms(self, tenant: str) -> bool:
+        """Has any of the tenant's pods terms that weigh in other pods' scores?"""
+        return tenant in self._with_scoring
 
     def _entries(self, record: PodRecord) -> Iterator[tuple[Index, Any]]:
         pod = record.tenant
@@ -53,6 +73,8 @@ class TenantPods:
             yield self._by_label, (pod.tenant, *label)
         for label in {required_label(term.selector) for term in pod.required_anti}:
             yield self._anti, (pod.tenant, *label)
+        for label in {required_label(term.selector) for term, _ in pod.scoring}:
+            yield self._scoring, (pod.tenant, *label)
 
     def of(self, tenant: str) -> Iterable[PodRecord]:
         """The tenant's pods on every edge cluster."""
@@ -75,9 +97,20 @@ class TenantPods:
     def with_anti_affinity_for(self, pod: TenantPod) -> Iterator[PodRecord]:
         """The tenant's pods with required anti-affinity terms that may match `pod` (a
         superset: match each term)."""
+        return self._candidates(self._anti, pod)
+
+    def with_scoring_terms_for(self, pod: TenantPod) -> Iterator[PodRecord]:
+        """The tenant's pods with scoring terms (TenantPod.scoring) that may match `pod` (a
+        superset: match each term)."""
+        return self._candidates(self._scoring, pod)
+
+    @staticmethod
+    def _candidates(index: Index, pod: TenantPod) -> Iterator[PodRecord]:
+        if not index:
+            return
         seen: set[PodKey] = set()
         for label in (("", ""), *pod.labels.items()):
-            for key, record in self._anti.get((pod.tenant, *label), {}).items():
+            for key, record in index.get((pod.tenant, *label), {}).items():
                 if key not in seen:
                     seen.add(key)
                     yield record

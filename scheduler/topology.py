@@ -7,7 +7,8 @@ eligible domains than that: the global minimum counts as 0),
 nodeAffinityPolicy (Honor, the default: only nodes that match the pod's
 nodeSelector and required node affinity count as domains and their pods are
 counted) and nodeTaintsPolicy (Ignore, the default; Honor: only nodes whose
-taints the pod may tolerate). Domains are the values of the topology key on
+taints the pod may tolerate, by the tenant's and the cluster's
+tolerableTaints). Domains are the values of the topology key on
 the nodes the tenant may use (its policy's allowed locations); pods counted
 are the tenant's pods of the pod's own namespace, assumed ones included.
 """
@@ -128,7 +129,7 @@ class _Eligibility:
         ):
             return False
         if self.honor_taints:
-            tolerable = self.state.policy.tolerable_taints
+            tolerable = self.state.policy.tolerable_taints | node.cluster.tolerable_taints
             return untolerated(facts.hard_taints, self.pod.tolerations, tolerable) is None
         return True
 

@@ -24,16 +24,19 @@ from syncer.core.context import SyncContext
 from syncer.core.controller import Controller
 from syncer.core.queue import FairQueue, QueueObserver
 from syncer.core.recorder import EventRecorder
+from syncer.failover.monitor import FailoverMonitor
 from syncer.fleet.management import Management
 from syncer.kinds.registry import syncer_classes
 from syncer.kube.client import KubeClient
 from syncer.kubelet.endpoint import advertised_address, build_endpoint
 from syncer.metricsapi.server import MetricsApiServer
+from syncer.metricsdelivery.syncer import MetricsDeliverySyncer
 from syncer.ops.health import HealthServer, ReadinessChecks
 from syncer.ops.leader import LeaderElector
 from syncer.ops.metrics import Metrics, SchedulerMetrics
 from syncer.ops.settings import Settings
 from syncer.placement import Placer
+from syncer.podmetrics.sources import MetricSources
 
 log = structlog.get_logger(__name__)
 
@@ -73,8 +76,16 @@ class Daemon:
         self.kubelet = build_endpoint(settings.kubelet, self.ctx.tenants, self.ctx.edges)
         self.stop_requested = asyncio.Event()
         self.metrics_api: MetricsApiServer | None = None
+        # Edge usage and pods' own metrics: shared by the metrics API and MetricsDelivery.
+        api = settings.metrics_api
+        self.metric_sources = MetricSources(self.ctx.edges, api.poll_interval_s,
+                                            api.pod_metrics_interval_s, sync.request_timeout_s)
+        delivery = self.controller.syncers.get(MetricsDeliverySyncer.kind)
+        if isinstance(delivery, MetricsDeliverySyncer):
+            delivery.use_sources(self.metric_sources, sync.request_timeout_s, self.metrics)
         self.management: Management | None = None
         self._tasks: list[asyncio.Task[object]] = []
+        self.failover: FailoverMonitor | None = None
 
     def _readiness(self, management: Management, elector: LeaderElector | None) -> ReadinessChecks:
         checks = ReadinessChecks()
@@ -96,6 +107,7 @@ class Daemon:
         mgmt = KubeClient(api, "management", self.settings.sync.request_timeout_s)
         management = Management(mgmt, self.settings.management.namespace, self.ctx,
                                 self.controller, self.placer, self.metrics)
+        self.failover = management.failover
         elector = (LeaderElector(mgmt, self.settings.leader, metrics=self.metrics)
                    if self.settings.leader.enabled else None)
         if elector is not None:
@@ -142,8 +154,10 @@ class Daemon:
         if not self.settings.metrics_api.port or self.management is None:
             return
         self.metrics_api = MetricsApiServer(self.settings.metrics_api, self.ctx.tenants,
-                                            self.ctx.edges, self.settings.sync.request_timeout_s)
+                                            self.ctx.edges, self.settings.sync.request_timeout_s,
+                                            self.metric_sources)
         self.management.tenant_connected.append(self.metrics_api.tenant_connected)
+        self.ctx.pod_usage = self.metrics_api.source  # ServiceDomains drain sites by load
         await self.metrics_api.start()
 
     async def _shutdown(self, elector: LeaderElector | None, mgmt: KubeClient,
@@ -154,6 +168,8 @@ class Daemon:
         if self.metrics_api is not None:
             await self.metrics_api.stop()
         await self.controller.stop(self.settings.shutdown.grace_s)
+        if self.failover is not None:
+            await self.failover.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -8,8 +8,10 @@ may let a pending pod fit, so unschedulable pods are retried then, not in a loop
 
 The scheduler sees every edge node under its virtual node's name
 (names.virtual_node_name) and every edge pod of fusionvc's as its tenant's pod
-(markers: tenant, tenant namespace, labels, required anti-affinity), so a
-tenant's nodeName, hostname selectors and inter-pod rules speak its own names.
+(markers: tenant, tenant namespace, labels, required anti-affinity and the
+terms that weigh in other pods' scores), so a tenant's nodeName, hostname
+selectors and inter-pod rules speak its own names. namespaceSelectors of
+inter-pod terms match the labels of the tenant's own Namespace objects.
 """
 
 from __future__ import annotations
@@ -28,17 +30,26 @@ from scheduler import (
     SchedulerObserver,
     Unschedulable,
 )
-from scheduler.podaffinity import TenantPod, tenant_pod
+from scheduler.podaffinity import TenantPod, name_label_only, tenant_pod
 from scheduler.resources import pod_resources
 from syncer.core import markers
 from syncer.core.names import virtual_node_name
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.kube import Obj
-from syncer.kube.apis import NODES, PODS
+from syncer.kube.apis import NAMESPACES, NODES, PODS
 from syncer.warm_nodes import WarmNodes
 
 Unplaceable = Unschedulable
 __all__ = ["Placement", "Placer", "Unplaceable"]
+
+
+def _json_annotation(annotations: Mapping[str, Any], key: str, empty: Any) -> Any:
+    """A JSON annotation fusionvc wrote, or `empty` when absent or not of its type."""
+    try:
+        value = json.loads(annotations.get(key) or "null")
+    except ValueError:
+        return empty
+    return value if isinstance(value, type(empty)) else empty
 
 
 def tenancy(edge_pod: Mapping[str, Any]) -> TenantPod | None:
@@ -50,11 +61,22 @@ def tenancy(edge_pod: Mapping[str, Any]) -> TenantPod | None:
     meta = pod.get("metadata") or {}
     labels = {k: v for k, v in (meta.get("labels") or {}).items()
               if k not in (markers.MANAGED_BY, markers.TENANT)}
-    try:
-        anti = json.loads((meta.get("annotations") or {}).get(markers.POD_ANTI_AFFINITY, "[]"))
-    except ValueError:
-        anti = []
-    return tenant_pod(tenant, ref[0], labels, anti if isinstance(anti, list) else [])
+    annotations = meta.get("annotations") or {}
+    anti = _json_annotation(annotations, markers.POD_ANTI_AFFINITY, [])
+    scoring = _json_annotation(annotations, markers.POD_AFFINITY_SCORING, {})
+    return tenant_pod(tenant, ref[0], labels, anti, scoring)
+
+
+def namespace_labels(tenant: TenantConn) -> Callable[[str], Mapping[str, str]]:
+    """The labels of the tenant's namespaces, from its informer cache ({} when gone; only
+    the name label when the tenant's namespaces are not watched)."""
+    if NAMESPACES.plural not in tenant.informers:
+        return name_label_only
+
+    def lookup(namespace: str) -> Mapping[str, str]:
+        found = tenant.get(NAMESPACES, "", namespace)
+        return (found.get("metadata") or {}).get("labels") or {} if found else {}
+    return lookup
 
 
 class Placer:
@@ -77,7 +99,7 @@ class Placer:
             allowed = clusters if policy.allowed_clusters is None else (
                 clusters & policy.allowed_clusters)
             policy = dataclasses.replace(policy, allowed_clusters=allowed)
-        return self.scheduler.schedule(pod, policy, tenant.name)
+        return self.scheduler.schedule(pod, policy, tenant.name, namespace_labels(tenant))
 
     def policy_changed(self) -> None:
         """A tenant's scheduling policy changed: pending pods get another try."""
@@ -95,7 +117,7 @@ class Placer:
             self.snapshot.remove_cluster(edge.name)
             return
         self.snapshot.set_cluster(edge.name, edge.region, healthy and not edge.unschedulable,
-                                  edge.latency_ms)
+                                  edge.latency_ms, edge.spec.tolerable_taints)
 
     @property
     def edge_watches(self) -> tuple[WatchSpec, ...]:

@@ -26,7 +26,6 @@ run queue included): the p99 of a loaded 2-core machine is its run queue's.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import random
@@ -43,6 +42,7 @@ from pathlib import Path
 import dns.message
 import dns.rcode
 from common import REPO, cpu_seconds, kubeconfig, percentile, sandbox_status
+from dns_load import open_loop, realtime
 
 from hack.sandbox_lib.edgedns import free_port_on_all
 
@@ -168,67 +168,6 @@ def closed_loop(host: str, port: int, wires: list[bytes], seconds: float,
     wall = time.perf_counter() - start
     sock.close()
     return answers, wall
-
-
-def _receive(sock: socket.socket, sent_at: dict[int, float], latencies: list[float]) -> None:
-    while True:
-        try:
-            data = sock.recv(4096)
-        except BlockingIOError:
-            return
-        sent = sent_at.pop(int.from_bytes(data[:2], "big"), None)
-        if sent is not None:
-            latencies.append((time.perf_counter() - sent) * 1000)
-
-
-def open_loop(host: str, port: int, wires: list[bytes], rate: float,
-              seconds: float) -> tuple[list[float], int]:
-    """Latencies (ms) of answered queries sent at ``rate``/s, and how many got no answer."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.setblocking(False)
-    rng, sent_at, latencies = random.Random(2), {}, []  # type: ignore[var-annotated]
-    start = time.perf_counter()
-    for k in range(int(rate * seconds)):
-        due = start + k / rate
-        while (wait := due - time.perf_counter()) > 0:
-            if select.select([sock], [], [], wait)[0]:
-                _receive(sock, sent_at, latencies)
-        _receive(sock, sent_at, latencies)
-        qid = k & 0xFFFF
-        sock.sendto(qid.to_bytes(2, "big") + rng.choice(wires)[2:], (host, port))
-        sent_at[qid] = time.perf_counter()
-    drain_end = time.perf_counter() + 1.0
-    while sent_at and time.perf_counter() < drain_end:
-        if select.select([sock], [], [], 0.05)[0]:
-            _receive(sock, sent_at, latencies)
-    sock.close()
-    return latencies, len(sent_at)
-
-
-@contextmanager
-def realtime(pid: int, enabled: bool) -> Iterator[None]:
-    """SCHED_FIFO for the server (all its threads) and this generator during the latency
-    run: on a shared, loaded machine the run queue, not the server, would set the p99.
-    The run is light (a fixed rate), so it starves nobody."""
-    if not enabled:
-        yield
-        return
-    fifo = subprocess.run(["chrt", "-a", "-f", "-p", "10", str(pid)], capture_output=True,
-                          check=False).returncode == 0
-    try:
-        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(10))
-    except PermissionError:
-        fifo = False
-    if not fifo:
-        print("cannot use SCHED_FIFO (not root?): latency includes CPU contention")
-    try:
-        yield
-    finally:
-        subprocess.run(["chrt", "-a", "-o", "-p", "0", str(pid)], capture_output=True,
-                       check=False)
-        with contextlib.suppress(PermissionError):
-            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
 
 
 def warm(host: str, port: int, wires: list[bytes]) -> None:

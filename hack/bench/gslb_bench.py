@@ -8,7 +8,9 @@ Usage: python hack/bench/gslb_bench.py [--seconds 5] [--rate 2000] [--sandbox-di
    127.10.x.y source addresses to 127.0.0.1.
    - saturation: as many queries in flight as the window allows; answers/s per core =
      answers / CPU seconds of the server process (the machine is shared);
-   - fixed offered load (--rate queries/s, open loop): p50/p99/max latency, lost queries.
+   - fixed offered load (--rate queries/s, open loop, hack/bench/dns_load.py): p50/p99/max
+     latency and lost queries, with the server and the generator under SCHED_FIFO when
+     allowed (--no-realtime: on a loaded 2-core machine the run queue then sets the p99).
 2. With --sandbox-dir (a running sandbox, e.g. .sandbox-test; the bench starts and stops
    its own syncer): seconds from a replica-count change of one site (kubectl scale) to the
    new weights being served by the sandbox's GSLB process, and from the edge pods being
@@ -32,8 +34,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import dns.message
 from common import cpu_seconds, percentile
+from dns_load import open_loop, realtime
 
 from syncer.gslb.answer import Answerer, ServerIdentity
+from syncer.gslb.metrics import GslbMetrics
 from syncer.gslb.model import Table, compile_table
 from syncer.gslb.select import Selector
 from syncer.gslb.server import DNSServer
@@ -63,7 +67,9 @@ def synthetic_table() -> Table:
 def serve(port_file: str) -> None:
     """Child process: the server on a free port, written to port_file, until killed."""
     os.sched_setaffinity(0, {max(os.sched_getaffinity(0))})
-    answerer = Answerer(Selector(synthetic_table()), ServerIdentity(("ns1.bench.",)))
+    # Counted and timed as in production (syncer.gslb.metrics): the figures include that cost.
+    answerer = Answerer(Selector(synthetic_table()), ServerIdentity(("ns1.bench.",)),
+                        stats=GslbMetrics().answers)
     cold = warm_up(answerer)
 
     async def run() -> None:
@@ -162,11 +168,16 @@ def synthetic(args: argparse.Namespace) -> None:
         print(f"saturation: {answered / args.seconds:,.0f} answers/s wall, server CPU "
               f"{cpu:.2f}s -> {answered / cpu:,.0f} answers/s per core "
               f"(sent {sent:,}, answered {answered:,})")
-        sent, answered, lat = asyncio.run(generate(port, args.seconds, args.rate, 0))
-        ms = sorted(v * 1000 for v in lat)
-        print(f"offered {args.rate:,.0f} queries/s for {args.seconds:.0f}s: answered "
-              f"{answered:,}/{sent:,}; latency p50 {percentile(ms, 0.5):.3f} ms, "
-              f"p99 {percentile(ms, 0.99):.3f} ms, max {max(ms, default=0):.3f} ms")
+        wires = [dns.message.make_query(f"h{k}.bench.example.com", "A").to_wire()
+                 for k in range(HOSTS)]
+        with realtime(child.pid, args.realtime):
+            ms, lost = open_loop("127.0.0.1", port, wires, args.rate, args.seconds,
+                                 [source_address(i) for i in range(SOURCES)])
+        ms.sort()
+        print(f"offered {args.rate:,.0f} queries/s for {args.seconds:.0f}s"
+              f"{' (SCHED_FIFO)' if args.realtime else ''}: answered {len(ms):,}, lost {lost}; "
+              f"latency p50 {percentile(ms, 0.5):.3f} ms, p99 {percentile(ms, 0.99):.3f} ms, "
+              f"max {max(ms, default=0):.3f} ms")
     finally:
         child.kill()
         child.wait()
@@ -178,6 +189,8 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=5.0)
     p.add_argument("--rate", type=float, default=2000.0, help="fixed offered load, queries/s")
     p.add_argument("--sandbox-dir", default="", help="also measure weight updates there")
+    p.add_argument("--no-realtime", dest="realtime", action="store_false",
+                   help="latency run without SCHED_FIFO (includes the machine's run queue)")
     p.add_argument("--serve", default="", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.serve:

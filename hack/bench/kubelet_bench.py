@@ -9,10 +9,17 @@
    the edge pod directly (kwok echoes through ``cat``; bytes go and come back)
    (goal: >= 0.5x).
 3. Syncer RSS and CPU per open ``logs -f`` stream with N open (goal: <= 64 KiB).
+   RSS is the syncer's growth: run it on a freshly started syncer
+   (``hack/sandbox stop syncer``, ``start syncer``), or it reuses what streams of an
+   earlier run left in its heap and reads low.
+
+Port-forward prints MiB/s of each path and the CPU milliseconds every process on
+it spends per MiB echoed (kwok's ``cat`` from its reaped children), so the
+fusionvc share can be told from the apiservers', kubectl's and kwok's.
 
 Needs a sandbox with the syncer running (``make up``, or
 ``hack/sandbox up --with-syncer``); uses tenant-a and its first edge pod.
-Run: ``PYTHONPATH=.:hack .venv/bin/python hack/bench/kubelet_bench.py``.
+Run: ``PYTHONPATH=.:hack .venv/bin/python hack/bench/kubelet_bench.py [--dir .sandbox]``.
 """
 
 from __future__ import annotations
@@ -30,7 +37,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from common import REPO, cpu_seconds, rss_kib
+from common import REPO, cpu_seconds, live_processes, rss_kib
+from kubelet_relay_bench import pump
 
 from syncer.core.names import edge_namespace
 
@@ -137,44 +145,87 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def echo_throughput(port: int, total: int) -> float:
-    """MiB/s of bytes sent through the forward and echoed back."""
-    chunk = os.urandom(256 * 1024)
-    with socket.create_connection(("127.0.0.1", port), timeout=60) as conn:
-        conn.setblocking(True)
-        start, sent, got = time.perf_counter(), 0, 0
-        while got < total:
-            if sent < total and sent - got < 4 * len(chunk):
-                conn.sendall(chunk)
-                sent += len(chunk)
-            got += len(conn.recv(1 << 20))
-        return total / (time.perf_counter() - start) / (1 << 20)
+def child_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process's children it has waited for (kwok's ``cat`` per forward)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
 
 
-def forward_throughput(cluster: Cluster, ns: str, total: int) -> float:
-    port = free_port()
-    proc = subprocess.Popen(["kubectl", f"--kubeconfig={cluster.kubeconfig}", "-n", ns,
-                             "port-forward", "pod/web", f"{port}:8080"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    try:
-        assert proc.stdout is not None
-        proc.stdout.readline()
-        echo_throughput(port, 1 << 20)  # warm-up
-        return echo_throughput(port, total)
-    finally:
-        proc.kill()
-        proc.wait()
+class ForwardPath:
+    """One ``kubectl port-forward`` path and the sandbox processes its bytes cross."""
+
+    def __init__(self, cluster: Cluster, ns: str, processes: dict[str, int], kwok: int) -> None:
+        self.cluster, self.ns, self.processes, self.kwok = cluster, ns, processes, kwok
+
+    def run(self, total: int, window: int) -> tuple[float, dict[str, float]]:
+        """(MiB/s, CPU ms per MiB echoed of each process) of one forward echoing ``total``.
+
+        At most ``window`` bytes are in flight (0: as many as the path's buffers take).
+        """
+        port = free_port()
+        proc = subprocess.Popen(["kubectl", f"--kubeconfig={self.cluster.kubeconfig}", "-n",
+                                 self.ns, "port-forward", "pod/web", f"{port}:8080"],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        try:
+            assert proc.stdout is not None
+            proc.stdout.readline()
+            with socket.create_connection(("127.0.0.1", port), timeout=120) as conn:
+                pump(conn.sendall, conn.recv, 1 << 20, 1 << 20)  # warm-up
+                pids = {**self.processes, "kubectl": proc.pid}
+                before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+                cat_before = child_cpu_seconds(self.kwok)
+                rate = pump(conn.sendall, conn.recv, total, window or total)
+                spent = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+            time.sleep(1.0)  # kwok reaps its `cat` once the stream is closed
+            spent["kwok cat"] = child_cpu_seconds(self.kwok) - cat_before
+        finally:
+            proc.kill()
+            proc.wait()
+        return rate, {name: s * 1000 / (total >> 20) for name, s in spent.items()}
 
 
-def port_forward(tenant: Cluster, edge: Cluster, ens: str, mib: int) -> None:
-    rounds = [(forward_throughput(tenant, NS, mib << 20), forward_throughput(edge, ens, mib << 20))
-              for _ in range(2)]
-    through = statistics.median(r[0] for r in rounds)
-    direct = statistics.median(r[1] for r in rounds)
-    print(f"\nport-forward echo ({mib} MiB each way, best of alternating runs; MiB/s)")
-    print(f"  through tenant (fusionvc) {through:8.1f}")
-    print(f"  edge apiserver directly   {direct:8.1f}")
-    print(f"  ratio                     {through / direct:8.2f}   (goal: >= 0.5)")
+def forward_paths(state_dir: Path, tenant: Cluster, edge: Cluster, ens: str, pid: int
+                  ) -> dict[str, ForwardPath]:
+    procs = dict(live_processes(str(state_dir)))
+    edge_side = {"edge apiserver": procs[f"{edge.name}-apiserver"],
+                 "kwok": procs[f"{edge.name}-kwok"]}
+    return {
+        "through tenant (fusionvc)": ForwardPath(tenant, NS, {
+            "tenant apiserver": procs[f"{tenant.name}-apiserver"], "syncer": pid, **edge_side},
+            edge_side["kwok"]),
+        "edge apiserver directly": ForwardPath(edge, ens, edge_side, edge_side["kwok"]),
+    }
+
+
+FORWARD_COLUMNS = ("kubectl", "tenant apiserver", "syncer", "edge apiserver", "kwok", "kwok cat")
+
+
+def port_forward(paths: dict[str, ForwardPath], mib: int, rounds: int, window_kib: int
+                 ) -> None:
+    rates: dict[str, list[float]] = {name: [] for name in paths}
+    costs: dict[str, list[dict[str, float]]] = {name: [] for name in paths}
+    for _ in range(rounds):
+        for name, path in paths.items():
+            rate, cost = path.run(mib << 20, window_kib << 10)
+            rates[name].append(rate)
+            costs[name].append(cost)
+    flight = f"{window_kib} KiB" if window_kib else "unbounded (buffers full)"
+    print(f"\nport-forward echo ({mib} MiB each way, in flight {flight}, {rounds} "
+          f"rounds alternated, medians; load {os.getloadavg()[0]:.1f})")
+    print(f"  {'':26}{'MiB/s':>7}   CPU ms per MiB echoed: "
+          + "".join(f"{c:>11}" for c in FORWARD_COLUMNS) + f"{'sum':>8}")
+    sums = {}
+    for name in paths:
+        per = {c: statistics.median(cost.get(c, 0.0) for cost in costs[name])
+               for c in FORWARD_COLUMNS}
+        sums[name] = sum(per.values())
+        print(f"  {name:26}{statistics.median(rates[name]):7.1f}   {'':22}"
+              + "".join(f"{per[c]:11.1f}" for c in FORWARD_COLUMNS) + f"{sums[name]:8.1f}")
+    through = statistics.median(rates["through tenant (fusionvc)"])
+    direct = statistics.median(rates["edge apiserver directly"])
+    cpu_ratio = sums["edge apiserver directly"] / sums["through tenant (fusionvc)"]
+    print(f"  ratio through/direct      {through / direct:7.2f}   (goal: >= 0.5); CPU per MiB "
+          f"direct/through {cpu_ratio:.2f}")
 
 
 def append_line(logs_file: str, text: str) -> None:
@@ -241,6 +292,10 @@ def main() -> None:
     parser.add_argument("--dir", default=str(REPO / ".sandbox"), help="sandbox state folder")
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--mib", type=int, default=64, help="port-forward bytes each way")
+    parser.add_argument("--rounds", type=int, default=3, help="port-forward runs per path")
+    parser.add_argument("--windows", type=lambda v: [int(w) for w in v.split(",")],
+                        default=[1024, 0], help="KiB in flight in the echo, comma-separated "
+                        "(0: unbounded)")
     parser.add_argument("--streams", type=int, default=100)
     parser.add_argument("--parts", default="logs,forward,streams",
                         help="comma-separated: logs, forward, streams")
@@ -254,7 +309,9 @@ def main() -> None:
     if "logs" in args.parts:
         asyncio.run(log_latency(tenant, edge, ens, args.calls, endpoint_target(tenant, state_dir)))
     if "forward" in args.parts:
-        port_forward(tenant, edge, ens, args.mib)
+        paths = forward_paths(state_dir, tenant, edge, ens, pid)
+        for window in args.windows:
+            port_forward(paths, args.mib, args.rounds, window)
     if "streams" in args.parts:
         asyncio.run(follow_streams(tenant, pid, args.streams, logs_file))
     tenant.kubectl("delete", "namespace", NS, "--wait=false")

@@ -1,6 +1,7 @@
 """Benchmark of the scheduler on synthetic fleets: decisions per second, latency, memory.
 
 Usage: python hack/bench/scheduler_bench.py [--quick] [--profile] [--workload W]
+       [--nodes N] [--against REF]
 
 Each size and workload runs in its own process (so the memory figures do not
 mix): it builds a snapshot of mixed amd64 CPU, GPU (tainted, 8 GPUs; the
@@ -10,28 +11,40 @@ assuming each placed pod as the syncer does, under four tenant policies in
 turn. Workloads: "plain" (resources, selectors, tolerations: no inter-pod
 rules) and "affinity" (the same pods, replicas of 400 apps: 30% with required
 anti-affinity by hostname, 30% with a DoNotSchedule zone spread, 20% with a
-preferred zone anti-affinity, counted over the assumed replicas). dec/s is
-wall-clock; cpu dec/s counts only this process's CPU time (the machine is
-shared). Memory: RSS growth for the snapshot, and in all. --profile runs the
-scheduling loop of the largest size under cProfile and prints the hottest
-functions.
+preferred zone anti-affinity, counted over the assumed replicas) and "gpu"
+(GPU-heavy: half the pods ask for 1-4 GPUs and tolerate the GPU taint, the
+rest as in "plain"). dec/s is wall-clock; cpu dec/s counts only the measuring
+process's CPU time (the machine is shared). Memory: RSS growth for the
+snapshot, and in all. --against REF (a git revision, e.g. main) runs each row
+a second time with REF's scheduler/ package (the same workload code), right
+after this tree's, and prints the CPU ratio: side by side in one run.
+--profile runs the scheduling loop of the largest size under cProfile and
+prints the hottest functions. --per-node prints what each filter and score
+plugin costs per candidate node (CPU time of this thread, one typical pod, the
+candidates a 5,000-node cycle scores), and the decisions per second those
+per-node costs alone allow: the floor of the per-node work in CPython.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import cProfile
 import json
 import os
 import pstats
 import random
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+# --against: the child imports another revision's scheduler/ package (first on the path).
+sys.path.insert(0, os.environ.get("FUSIONVC_BENCH_SCHEDULER_ROOT") or sys.path[0])
 
 from common import percentile, rss_kib
 
@@ -43,11 +56,12 @@ from scheduler import (
     parse_policy,
 )
 
+ROOT = Path(__file__).resolve().parents[2]
 SIZES = ((1_000, 10), (5_000, 50), (20_000, 500))
 EDGE_REGIONS = [f"edge-{i}" for i in range(12)]
 USER_REGIONS = ["users-eu", "users-us", "users-asia", "users-sa"]
 GPU_TOLERATION = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
-WORKLOADS = ("plain", "affinity")
+WORKLOADS = ("plain", "affinity", "gpu")
 ZONE = "topology.kubernetes.io/zone"
 
 
@@ -90,9 +104,9 @@ def inter_pod_rules(app: str, rng: random.Random) -> dict[str, Any]:
         spread = {**own, "maxSkew": 1, "topologyKey": ZONE, "whenUnsatisfiable": "DoNotSchedule"}
         return {"topologySpreadConstraints": [spread]}
     if roll < 0.8:
-        term = {"weight": 50, "podAffinityTerm": {**own, "topologyKey": ZONE}}
+        weighted: dict[str, Any] = {"weight": 50, "podAffinityTerm": {**own, "topologyKey": ZONE}}
         return {"affinity": {"podAntiAffinity": {
-            "preferredDuringSchedulingIgnoredDuringExecution": [term]}}}  # fmt: skip
+            "preferredDuringSchedulingIgnoredDuringExecution": [weighted]}}}  # fmt: skip
     return {}
 
 
@@ -105,7 +119,13 @@ def make_pod(
         "cpu": f"{rng.choice([100, 250, 500, 1000, 2000])}m",
         "memory": f"{rng.choice([128, 256, 512, 1024, 4096])}Mi",
     }
-    if roll < 0.07:
+    if workload == "gpu" and roll < 0.5:
+        gpus = rng.choice([1, 1, 2, 4])
+        requests.update(
+            {"cpu": str(4 * gpus), "memory": f"{16 * gpus}Gi", "nvidia.com/gpu": str(gpus)}
+        )
+        spec["tolerations"] = [GPU_TOLERATION]
+    elif roll < 0.07:
         requests.update({"cpu": "4", "memory": "16Gi", "nvidia.com/gpu": str(rng.choice([1, 2]))})
         spec["tolerations"] = [GPU_TOLERATION]
     elif roll < 0.15:
@@ -159,17 +179,19 @@ def policies(snapshot: ClusterSnapshot) -> list[SchedulingPolicy]:
 
 def schedule_all(
     snapshot: ClusterSnapshot, pods: list[dict[str, Any]], profiler: cProfile.Profile | None = None
-) -> tuple[list[float], float, int]:
-    """Schedule and assume each pod; per-decision wall times, total CPU time, pods placed."""
+) -> tuple[list[float], list[float], float, int]:
+    """Schedule and assume each pod; per-decision wall and CPU times, total CPU time, pods
+    placed."""
     scheduler = Scheduler(snapshot, rng=random.Random(1))
     tenant_policies = policies(snapshot)
     latencies: list[float] = []
+    cpu_times: list[float] = []
     placed = 0
     cpu_started = time.process_time()
     if profiler:
         profiler.enable()
     for i, pod in enumerate(pods):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         result = scheduler.schedule(pod, tenant_policies[i % len(tenant_policies)])
         if isinstance(result, Placement):
             edge_pod = {
@@ -184,9 +206,10 @@ def schedule_all(
             snapshot.assume(result.cluster, result.node, edge_pod)
             placed += 1
         latencies.append(time.perf_counter() - t0)
+        cpu_times.append(time.thread_time() - c0)
     if profiler:
         profiler.disable()
-    return latencies, time.process_time() - cpu_started, placed
+    return latencies, cpu_times, time.process_time() - cpu_started, placed
 
 
 def run_size(
@@ -199,7 +222,7 @@ def run_size(
     build_seconds = time.perf_counter() - started
     rss_snapshot = rss_kib(os.getpid())
     pods = [make_pod(f"pod-{i}", rng, f"owner-{i % 400}", workload) for i in range(num_pods)]
-    latencies, cpu_seconds, placed = schedule_all(snapshot, pods)
+    latencies, cpu_times, cpu_seconds, placed = schedule_all(snapshot, pods)
     total = sum(latencies)
     return {
         "workload": workload,
@@ -212,6 +235,8 @@ def run_size(
         "cpu_decisions_per_s": num_pods / cpu_seconds,
         "p50_ms": 1000 * percentile(latencies, 0.5),
         "p99_ms": 1000 * percentile(latencies, 0.99),
+        "cpu_p50_ms": 1000 * percentile(cpu_times, 0.5),
+        "cpu_p99_ms": 1000 * percentile(cpu_times, 0.99),
         "snapshot_rss_mib": (rss_snapshot - rss_before) / 1024,
         "total_rss_mib": (rss_kib(os.getpid()) - rss_before) / 1024,
     }
@@ -228,6 +253,59 @@ def profile_largest(num_pods: int, workload: str) -> None:
     pstats.Stats(profiler).sort_stats("tottime").print_stats(15)
 
 
+def per_node_costs(num_nodes: int = 5_000, clusters: int = 50, repeats: int = 200) -> None:
+    """CPU per candidate node of each filter and score plugin (see the module docstring)."""
+    from scheduler.framework import SKIP, CycleState
+    from scheduler.podinfo import PodInfo
+
+    rng = random.Random(num_nodes)
+    snapshot = build_snapshot(num_nodes, clusters, rng)
+    scheduler = Scheduler(snapshot, rng=random.Random(1))
+    to_find = scheduler.profile.num_feasible_nodes_to_find(num_nodes)
+    candidates = [
+        n
+        for g in snapshot.node_groups()
+        for s in g.shapes.values()
+        for n in s.nodes
+        if not n.facts.hard_taints and n.facts.arch == "amd64" and n.facts.ready
+    ][:to_find]
+    pod = PodInfo.from_pod(make_pod("typical", random.Random(3), "owner-1"))
+    print(f"per candidate node, {len(candidates)} candidates, load {os.getloadavg()[0]:.1f}")
+    for policy in policies(snapshot)[:2]:
+        state = CycleState(snapshot, policy)
+        for plugin in scheduler.profile.pre_filters:
+            plugin.pre_filter(state, pod)
+        total = 0.0
+        print(f"  policy {policy.mode}, userRegions {list(policy.user_regions)}:")
+        for filter_plugin in scheduler.profile.filters:
+            if filter_plugin.name != "nodeResourcesFit":
+                continue  # the others skip for this pod (their PreFilter said so)
+            check = filter_plugin.filter
+            started = time.thread_time()
+            for _ in range(repeats):
+                for node in candidates:
+                    check(state, pod, node)
+            seconds = (time.thread_time() - started) / repeats / len(candidates)
+            total += seconds
+            print(f"    Filter {filter_plugin.name:<24} {seconds * 1e9:7.0f} ns")
+        for plugin in scheduler.profile.scores:
+            pre = scheduler.profile.pre_scores_by_name.get(plugin.name)
+            if pre is not None and pre.pre_score(state, pod, candidates) is SKIP:
+                continue
+            started = time.thread_time()
+            for _ in range(repeats):
+                scores = plugin.score(state, pod, candidates)
+                plugin.normalize_score(state, pod, scores)
+            seconds = (time.thread_time() - started) / repeats / len(candidates)
+            total += seconds
+            print(f"    Score  {plugin.name:<24} {seconds * 1e9:7.0f} ns")
+        print(
+            f"    sum {total * 1e9:.0f} ns per node x {len(candidates)} candidates = "
+            f"{total * len(candidates) * 1e3:.2f} ms per decision: at most "
+            f"{1 / (total * len(candidates)):.0f} decisions/s from per-node work alone"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1,000 pending pods per size")
@@ -236,6 +314,8 @@ def main() -> None:
         "--workload", choices=(*WORKLOADS, "all"), default="all", help="default: all, in turn"
     )
     parser.add_argument("--nodes", type=int, help="only the size with this many nodes")
+    parser.add_argument("--per-node", action="store_true", help="CPU per node per plugin")
+    parser.add_argument("--against", help="also run each row with this git revision's scheduler")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # NODESxCLUSTERSxPODS, in a child
     args = parser.parse_args()
     num_pods = 1_000 if args.quick else 10_000
@@ -247,35 +327,65 @@ def main() -> None:
     if args.profile:
         profile_largest(num_pods, workloads[-1])
         return
+    if args.per_node:
+        per_node_costs()
+        return
+    reference = extract(args.against) if args.against else None
     print(f"load average before: {os.getloadavg()[0]:.2f} (the machine is shared)")
     print(
-        f"{'workload':>8} {'nodes':>6} {'clusters':>8} {'pods':>6} {'placed':>6} {'build s':>8} "
-        f"{'dec/s':>7} {'cpu dec/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'snap MiB':>8} "
-        f"{'total MiB':>9}"
+        f"{'tree':>6} {'workload':>8} {'nodes':>6} {'pods':>6} {'placed':>6} {'build s':>7} "
+        f"{'dec/s':>6} {'cpu dec/s':>9} {'p50 ms':>6} {'p99 ms':>7} {'cpu p50':>7} "
+        f"{'cpu p99':>7} {'snap MiB':>8} {'total MiB':>9}"
     )
     sizes = [(n, c) for n, c in SIZES if args.nodes in (None, n)]
     for (nodes, clusters), workload in ((size, w) for size in sizes for w in workloads):
-        child = subprocess.run(
-            [
-                sys.executable,
-                __file__,
-                "--one",
-                f"{nodes}x{clusters}x{num_pods}",
-                f"--workload={workload}",
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        r = json.loads(child.stdout)
-        print(
-            f"{r['workload']:>8} {r['nodes']:>6} {r['clusters']:>8} {r['pods']:>6} "
-            f"{r['placed']:>6} "
-            f"{r['build_s']:>8.2f} {r['decisions_per_s']:>7.0f} "
-            f"{r['cpu_decisions_per_s']:>9.0f} {r['p50_ms']:>7.2f} {r['p99_ms']:>7.2f} "
-            f"{r['snapshot_rss_mib']:>8.1f} {r['total_rss_mib']:>9.1f}",
-            flush=True,
-        )
+        ours = run_child(nodes, clusters, num_pods, workload, None)
+        print_row("this", ours)
+        if reference is not None:
+            theirs = run_child(nodes, clusters, num_pods, workload, reference)
+            print_row(args.against[:6], theirs)
+            ratio = ours["cpu_decisions_per_s"] / theirs["cpu_decisions_per_s"]
+            print(f"{'':>6} {'ratio this/' + args.against:>24}: cpu dec/s x{ratio:.2f}")
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
+
+
+def extract(revision: str) -> str:
+    """REF's scheduler/ package in a temporary directory (removed at exit)."""
+    target = tempfile.mkdtemp(prefix="sched-bench-")
+    atexit.register(shutil.rmtree, target, True)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", revision, "scheduler"], check=True, capture_output=True
+    )
+    subprocess.run(["tar", "-x", "-C", target], input=archive.stdout, check=True)
+    return target
+
+
+def run_child(
+    nodes: int, clusters: int, pods: int, workload: str, scheduler_root: str | None
+) -> dict[str, Any]:
+    env = dict(os.environ)
+    env.pop("FUSIONVC_BENCH_SCHEDULER_ROOT", None)
+    if scheduler_root:
+        env["FUSIONVC_BENCH_SCHEDULER_ROOT"] = scheduler_root
+    child = subprocess.run(
+        [sys.executable, __file__, "--one", f"{nodes}x{clusters}x{pods}", f"--workload={workload}"],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    result: dict[str, Any] = json.loads(child.stdout)
+    return result
+
+
+def print_row(tree: str, r: dict[str, Any]) -> None:
+    print(
+        f"{tree:>6} {r['workload']:>8} {r['nodes']:>6} {r['pods']:>6} {r['placed']:>6} "
+        f"{r['build_s']:>7.2f} {r['decisions_per_s']:>6.0f} {r['cpu_decisions_per_s']:>9.0f} "
+        f"{r['p50_ms']:>6.2f} {r['p99_ms']:>7.2f} {r['cpu_p50_ms']:>7.2f} {r['cpu_p99_ms']:>7.2f} "
+        f"{r['snapshot_rss_mib']:>8.1f} {r['total_rss_mib']:>9.1f}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -126,7 +126,17 @@ def controller_manager_argv(bindir: Path, layout: ClusterLayout) -> list[str]:
         "--kube-api-burst=400",
         "--v=1",
         *metrics.tenant_hpa_flags(layout.role),
+        *tenant_volume_flags(layout.role),
     ]
+
+
+def tenant_volume_flags(role: str) -> list[str]:
+    """A tenant's claims are bound on the edge and their status mirrored up by fusionvc
+    (syncer/kinds/pvcs.py): the tenant's own binder would reset it to Pending (vcluster
+    runs its virtual controller-manager without it too)."""
+    if role != "tenant":
+        return []
+    return ["--controllers=*,-persistentvolume-binder-controller"]
 
 
 def kwok_argv(bindir: Path, layout: ClusterLayout, cidr: str, server_port: int,
@@ -140,5 +150,15 @@ def kwok_argv(bindir: Path, layout: ClusterLayout, cidr: str, server_port: int,
         "--node-ip=127.0.0.1",
         f"--server-address=127.0.0.1:{server_port}",
         f"--config={stages}",
+        *kwok_extra_stages(),
         "--node-lease-duration-seconds=40",
     ]
+
+
+# ---- sandbox stages of our own (issue 11: the sandbox recovers like real nodes do) -------
+KWOK_STAGES = Path(__file__).resolve().parents[2] / "config" / "kwok"
+
+
+def kwok_extra_stages() -> list[str]:
+    """One more --config per stage file in config/kwok/ (kwok's --config is repeatable)."""
+    return [f"--config={path}" for path in sorted(KWOK_STAGES.glob("*.yaml"))]

@@ -7,6 +7,10 @@
   the pod annotations ``kwok.x-k8s.io/usage-cpu|memory`` (``ClusterResourceUsage``),
   on its own port on 127.0.0.1; every edge node points there (InternalIP 127.0.0.1,
   kubelet port = kwok's port, annotation ``metrics.k8s.io/resource-metrics-path``).
+- kwok also simulates the pods' own metrics (``http_requests_per_second`` from the
+  annotation ``sandbox.fusionvc.io/http-requests-per-second``) on
+  ``/metrics/nodes/<node>/metrics/pods`` (node annotation
+  ``metrics.fusionvc.io/pod-metrics-path``), which syncer/podmetrics scrapes.
 - One metrics-server per edge cluster scrapes those nodes through InternalIP only
   (never a pod IP) and is registered in its edge as ``v1beta1.metrics.k8s.io`` via an
   ExternalName Service (``localhost``: the aggregator resolves it to localhost:port).
@@ -30,6 +34,10 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from .pki import CertPair, ClusterPKI
 
 METRICS_PATH_ANNOTATION = "metrics.k8s.io/resource-metrics-path"
+# Pods' own metrics (syncer/podmetrics scrapes them; custom metrics and delivery).
+POD_METRICS_PATH_ANNOTATION = "metrics.fusionvc.io/pod-metrics-path"
+# A pod's simulated application metric http_requests_per_second follows this annotation.
+REQUESTS_ANNOTATION = "sandbox.fusionvc.io/http-requests-per-second"
 FRONT_PROXY_CLIENT = "front-proxy-client"
 HPA_SYNC_PERIOD = "5s"
 HPA_DOWNSCALE_STABILIZATION = "20s"
@@ -71,7 +79,8 @@ def kwok_metrics_argv(config: Path, server_port: int) -> list[str]:
 
 
 def node_metrics_annotation(node_name: str) -> dict[str, str]:
-    return {METRICS_PATH_ANNOTATION: f"/metrics/nodes/{node_name}/metrics/resource"}
+    return {METRICS_PATH_ANNOTATION: f"/metrics/nodes/{node_name}/metrics/resource",
+            POD_METRICS_PATH_ANNOTATION: f"/metrics/nodes/{node_name}/metrics/pods"}
 
 
 def _usage(resource: str, default: str) -> dict[str, str]:
@@ -131,7 +140,23 @@ def kwok_metrics_config() -> list[dict[str, Any]]:
         "metadata": {"name": "metrics-resource"},
         "spec": {"path": "/metrics/nodes/{nodeName}/metrics/resource", "metrics": metrics},
     }
-    return [usage, metric]
+    return [usage, metric, pod_metrics_config()]
+
+
+def pod_metrics_config() -> dict[str, Any]:
+    """kwok's Metric simulating the pods' own Prometheus metrics (application gauges)."""
+    key = REQUESTS_ANNOTATION
+    requests = (f'"{key}" in pod.metadata.annotations'
+                f' ? Quantity(pod.metadata.annotations["{key}"]) : Quantity("0")')
+    metrics = [
+        _metric("http_requests_per_second", "pod", "gauge", requests),
+    ]
+    return {
+        "apiVersion": "kwok.x-k8s.io/v1alpha1",
+        "kind": "Metric",
+        "metadata": {"name": "metrics-pods"},
+        "spec": {"path": "/metrics/nodes/{nodeName}/metrics/pods", "metrics": metrics},
+    }
 
 
 def metrics_server_argv(bindir: Path, kubeconfig: Path, port: int, cert_dir: Path) -> list[str]:

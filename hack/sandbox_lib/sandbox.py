@@ -421,17 +421,19 @@ def _dns_answers(port: int) -> bool:
 
 
 def _start_gslb_impl(sandbox: Sandbox, mgmt: comp.ClusterLayout, log: Any) -> None:
-    port = free_ports(1)[0]
+    port, http_port = free_ports(2)
     argv = [str(REPO / ".venv/bin/python"), "-m", "syncer.gslb",
             f"--kubeconfig={mgmt.kubeconfig()}", "--listen=127.0.0.1", f"--port={port}",
-            f"--namespace={seed.SYSTEM_NAMESPACE}", f"--nameserver={GSLB_NAMESERVER}"]
+            f"--namespace={seed.SYSTEM_NAMESPACE}", f"--nameserver={GSLB_NAMESERVER}",
+            "--http-host=127.0.0.1", f"--http-port={http_port}"]
     env = {"PYTHONPATH": str(REPO), "NO_PROXY": "127.0.0.1,localhost"}
     rec = start("gslb", argv, sandbox.logs, env=env)
     sandbox.records.append(rec)
     save_records(sandbox.procs_file, sandbox.records)
     wait_all({"gslb": (rec, lambda: _dns_answers(port))}, 60, "GSLB DNS server")
     state = json.loads(sandbox.state_file.read_text())
-    state["gslb"] = {"address": "127.0.0.1", "port": port, "log": rec.log}
+    state["gslb"] = {"address": "127.0.0.1", "port": port, "log": rec.log,
+                     "metrics": f"http://127.0.0.1:{http_port}/metrics"}
     sandbox.state_file.write_text(json.dumps(state, indent=1))
     log(f"sandbox: GSLB DNS server on 127.0.0.1:{port} (udp and tcp)")
 

@@ -14,12 +14,12 @@ pick the cheapest nodes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from ..framework import MAX_NODE_SCORE, CycleState, GroupScorePlugin, ScorePlugin
-from ..nodeinfo import NodeFacts, NodeGroup, NodeInfo
+from ..nodeinfo import NodeGroup, NodeInfo
 from ..podinfo import PodInfo
 
 if TYPE_CHECKING:
@@ -28,13 +28,12 @@ if TYPE_CHECKING:
 _MICRO = 1_000_000  # scores are integers: cost in millionths of a currency unit
 
 
-def _dominant_share(pod: PodInfo, facts: NodeFacts) -> float:
+def _dominant_share(pod: PodInfo, allocatable: Mapping[str, int]) -> float:
     """The largest fraction of the node's allocatable the pod requests, pods included.
 
     Only called for feasible nodes: they have every requested resource (capacity
     > 0) and room for the pod, so no division by zero, and the share is at most 1.
     """
-    allocatable = facts.allocatable
     return max(amount / allocatable[name] for name, amount in pod.requests)
 
 
@@ -45,20 +44,27 @@ class CostScore(ScorePlugin, GroupScorePlugin):
     mode_weights = MappingProxyType({"latency-first": 1, "cost-first": 10})
 
     def score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
-        # Nodes of one kind share their allocatable mapping (nodeinfo interns it):
-        # compute the pod's share once per mapping.
+        # Nodes of one kind share their allocatable mapping (nodeinfo interns it), and
+        # candidates come shape by shape: reuse the pod's share while the mapping is the
+        # same object, else look it up per mapping. Hot loop: keep it lean.
         shares: dict[int, float] = {}
-        scores = []
+        last: Mapping[str, int] | None = None
+        share = 0.0
+        scores: list[int] = []
+        append = scores.append
         for node in nodes:
-            facts = node.facts
-            kind = id(facts.allocatable)
-            share = shares.get(kind)
-            if share is None:
-                share = shares[kind] = _dominant_share(pod, facts)
-            price = facts.price
+            allocatable = node.allocatable
+            if allocatable is not last:
+                last = allocatable
+                kind = id(allocatable)
+                found = shares.get(kind)
+                if found is None:
+                    found = shares[kind] = _dominant_share(pod, allocatable)
+                share = found
+            price = node.price
             if price is None:
                 price = node.cluster.median_price
-            scores.append(int(_MICRO * price * share))
+            append(int(_MICRO * price * share))
         return scores
 
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:

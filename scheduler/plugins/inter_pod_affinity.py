@@ -10,9 +10,16 @@ zone, the region, fusionvc.io/edge-cluster...). Required terms filter:
 - the pod's affinity: a node with every term's topology key, in a domain holding
   a matching pod for each term; when no pod matches any term and the pod matches
   them all itself (the first replica of a group), any node with the keys.
-Preferred terms score: the sum of the weights of the terms matched by the
-pods in the node's domains (anti-affinity subtracts), scaled from the lowest
-(0) to the highest (100).
+Scores, as kube-scheduler's: per node, the sum over the topology domains it is
+in of the weights of
+- the pod's preferred terms matched by pods in that domain (anti-affinity
+  subtracts);
+- existing pods' terms that match the pod, for each existing pod in that
+  domain: its required affinity terms (hardPodAffinityWeight, 1), its preferred
+  affinity terms (+weight) and preferred anti-affinity terms (-weight);
+scaled from the lowest (0) to the highest (100). Terms of existing pods match
+the pod by their namespaces and namespaceSelector against the labels of the
+pod's namespace (CycleState.namespace_labels).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import add
 
 from ..framework import (
     SKIP,
@@ -32,9 +40,14 @@ from ..framework import (
     Status,
 )
 from ..nodeinfo import NodeInfo
-from ..podaffinity import AffinityError, PodAffinity, PodAffinityTerm, TenantPod, pod_affinity
+from ..podaffinity import (
+    AffinityError,
+    PodAffinity,
+    PodAffinityTerm,
+    TenantPod,
+    pod_affinity,
+)
 from ..podinfo import PodInfo
-from ..snapshot import ClusterSnapshot
 
 AFFINITY_MISMATCH = Status.unschedulable("node(s) didn't match pod affinity rules")
 ANTI_AFFINITY_MISMATCH = Status.unschedulable("node(s) didn't match pod anti-affinity rules")
@@ -43,6 +56,7 @@ EXISTING_ANTI_AFFINITY = Status.unschedulable(
 )
 
 Domains = dict[str, set[str]]  # topology key -> values
+TopologyScores = dict[tuple[str, str], int]  # (topology key, value) -> summed weight
 
 
 @dataclass(slots=True)
@@ -55,7 +69,7 @@ class _Required:
 
 REQUIRED = StateKey[_Required]("interPodAffinity.required")
 AFFINITY = StateKey[PodAffinity]("interPodAffinity.terms")
-PREFERRED = StateKey[dict[tuple[str, str], int]]("interPodAffinity.preferred")
+PREFERRED = StateKey[TopologyScores]("interPodAffinity.preferred")
 
 
 def tenant_view(state: CycleState, pod: PodInfo) -> TenantPod:
@@ -68,46 +82,73 @@ def _domain(node: NodeInfo | None, key: str) -> str | None:
     return None if node is None else node.facts.labels.get(key)
 
 
-def _forbidden_by_pod(
-    snapshot: ClusterSnapshot, tenant: str, terms: Sequence[PodAffinityTerm]
-) -> Domains:
+def _forbidden_by_pod(state: CycleState, terms: Sequence[PodAffinityTerm]) -> Domains:
+    snapshot, labels = state.snapshot, state.namespace_labels
     forbidden: Domains = defaultdict(set)
     for term in terms:
-        for record in snapshot.tenant_pods.matching(tenant, term.selector):
+        for record in snapshot.tenant_pods.matching(state.tenant, term.selector):
             assert record.tenant is not None
             value = _domain(snapshot.node_of(record), term.topology_key)
-            if value is not None and term.matches(record.tenant):
+            if value is not None and term.matches(record.tenant, labels):
                 forbidden[term.topology_key].add(value)
     return forbidden
 
 
-def _forbidden_by_existing(snapshot: ClusterSnapshot, me: TenantPod) -> Domains:
+def _forbidden_by_existing(state: CycleState, me: TenantPod) -> Domains:
+    snapshot, labels = state.snapshot, state.namespace_labels
     forbidden: Domains = defaultdict(set)
     for record in snapshot.tenant_pods.with_anti_affinity_for(me):
         assert record.tenant is not None
         node = snapshot.node_of(record)
         for term in record.tenant.required_anti:
             value = _domain(node, term.topology_key)
-            if value is not None and term.matches(me):
+            if value is not None and term.matches(me, labels):
                 forbidden[term.topology_key].add(value)
     return forbidden
 
 
 def _affinity_domains(
-    snapshot: ClusterSnapshot, me: TenantPod, terms: Sequence[PodAffinityTerm]
+    state: CycleState, me: TenantPod, terms: Sequence[PodAffinityTerm]
 ) -> tuple[tuple[tuple[str, set[str]], ...], bool]:
+    snapshot, labels = state.snapshot, state.namespace_labels
     found: list[tuple[str, set[str]]] = [(term.topology_key, set()) for term in terms]
     any_match = False
     for term, (key, values) in zip(terms, found, strict=True):
         for record in snapshot.tenant_pods.matching(me.tenant, term.selector):
             assert record.tenant is not None
-            if term.matches(record.tenant):
+            if term.matches(record.tenant, labels):
                 any_match = True
                 value = _domain(snapshot.node_of(record), key)
                 if value is not None:
                     values.add(value)
-    anywhere = not any_match and all(term.matches(me) for term in terms)
+    anywhere = not any_match and all(term.matches(me, labels) for term in terms)
     return tuple(found), anywhere
+
+
+def _score_own_terms(state: CycleState, pod: PodAffinity, scores: TopologyScores) -> None:
+    """The pod's preferred terms, weighed by the pods in each domain that match them."""
+    snapshot, labels = state.snapshot, state.namespace_labels
+    weighted = [(t, t.weight) for t in pod.preferred_affinity] + [
+        (t, -t.weight) for t in pod.preferred_anti
+    ]
+    for term, weight in weighted:
+        for record in snapshot.tenant_pods.matching(state.tenant, term.selector):
+            assert record.tenant is not None
+            value = _domain(snapshot.node_of(record), term.topology_key)
+            if value is not None and term.matches(record.tenant, labels):
+                scores[(term.topology_key, value)] += weight
+
+
+def _score_existing_terms(state: CycleState, me: TenantPod, scores: TopologyScores) -> None:
+    """Existing pods' scoring terms that match the pod, in the domains of their nodes."""
+    snapshot, labels = state.snapshot, state.namespace_labels
+    for record in snapshot.tenant_pods.with_scoring_terms_for(me):
+        assert record.tenant is not None
+        node = snapshot.node_of(record)
+        for term, weight in record.tenant.scoring:
+            value = _domain(node, term.topology_key)
+            if value is not None and term.matches(me, labels):
+                scores[(term.topology_key, value)] += weight
 
 
 class InterPodAffinity(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlugin):
@@ -122,12 +163,11 @@ class InterPodAffinity(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlugi
         except AffinityError as err:
             return Status.unresolvable(str(err))
         state.write(AFFINITY, terms)
-        snapshot = state.snapshot
-        existing = _forbidden_by_existing(snapshot, me)
+        existing = _forbidden_by_existing(state, me)
         if not (terms.required_affinity or terms.required_anti or existing):
             return SKIP
-        affinity, anywhere = _affinity_domains(snapshot, me, terms.required_affinity)
-        anti = _forbidden_by_pod(snapshot, me.tenant, terms.required_anti)
+        affinity, anywhere = _affinity_domains(state, me, terms.required_affinity)
+        anti = _forbidden_by_pod(state, terms.required_anti)
         state.write(REQUIRED, _Required(anti, existing, affinity, anywhere))
         return None
 
@@ -153,28 +193,27 @@ class InterPodAffinity(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlugi
             terms = state.read(AFFINITY)
         except KeyError:
             return SKIP  # PreFilter did not run (a profile without it) or failed
-        weighted = [(t, t.weight) for t in terms.preferred_affinity] + [
-            (t, -t.weight) for t in terms.preferred_anti
-        ]
-        if not weighted:
-            return SKIP
-        snapshot = state.snapshot
-        scores: dict[tuple[str, str], int] = defaultdict(int)
-        for term, weight in weighted:
-            for record in snapshot.tenant_pods.matching(state.tenant, term.selector):
-                assert record.tenant is not None
-                value = _domain(snapshot.node_of(record), term.topology_key)
-                if value is not None and term.matches(record.tenant):
-                    scores[(term.topology_key, value)] += weight
+        own = terms.preferred_affinity or terms.preferred_anti
+        if not own and not state.snapshot.tenant_pods.has_scoring_terms(state.tenant):
+            return SKIP  # nothing weighs: every node scores the same
+        scores: TopologyScores = defaultdict(int)
+        _score_own_terms(state, terms, scores)
+        _score_existing_terms(state, tenant_view(state, pod), scores)
+        if not any(scores.values()):
+            return SKIP  # every node scores the same
         state.write(PREFERRED, scores)
         return None
 
     def score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
-        scores = state.read(PREFERRED)
-        keys = {key for key, _ in scores}
-        return [
-            sum(scores.get((key, n.facts.labels.get(key, "")), 0) for key in keys) for n in nodes
-        ]
+        by_key: dict[str, dict[str, int]] = defaultdict(dict)
+        for (key, value), weight in state.read(PREFERRED).items():
+            by_key[key][value] = weight
+        totals: list[int] | None = None
+        for key, table in by_key.items():  # one pass per topology key, usually one
+            get = table.get
+            scores = [get(n.facts.labels.get(key, ""), 0) for n in nodes]
+            totals = scores if totals is None else list(map(add, totals, scores))
+        return totals if totals is not None else [0] * len(nodes)
 
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
         min_max_normalize(scores)

@@ -13,8 +13,9 @@ from functools import lru_cache
 
 from ..framework import SKIP, CycleState, PreFilterPlugin, ShapeFilterPlugin, StateKey, Status
 from ..labels import SelectorError, mentions_key, required_node_selector, values_for_key
-from ..nodeinfo import ARCH_LABEL, NodeShape
+from ..nodeinfo import ARCH_LABEL
 from ..podinfo import PodInfo
+from ..shapes import NodeShape
 
 BETA_ARCH_LABEL = "beta.kubernetes.io/arch"
 DEFAULT_ARCHITECTURES = frozenset({"amd64"})

@@ -7,8 +7,8 @@ to a node that is not ready would just sit there.
 from __future__ import annotations
 
 from ..framework import CycleState, ShapeFilterPlugin, Status
-from ..nodeinfo import NodeShape
 from ..podinfo import PodInfo
+from ..shapes import NodeShape
 
 NOT_READY = Status.unschedulable("node(s) were not ready")
 

@@ -13,9 +13,10 @@ from __future__ import annotations
 from functools import lru_cache
 
 from ..framework import CycleState, FilterPlugin, ShapeFilterPlugin, Status
-from ..nodeinfo import NodeInfo, NodeShape
+from ..nodeinfo import NodeInfo
 from ..podinfo import PodInfo
 from ..resources import PODS
+from ..shapes import NodeShape
 
 
 @lru_cache(maxsize=1024)

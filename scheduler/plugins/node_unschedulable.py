@@ -8,8 +8,8 @@ node is cordoned by the platform's operator, not by the tenant.
 from __future__ import annotations
 
 from ..framework import CycleState, ShapeFilterPlugin, Status
-from ..nodeinfo import NodeShape
 from ..podinfo import PodInfo
+from ..shapes import NodeShape
 
 CORDONED = Status.unschedulable("node(s) were unschedulable")
 

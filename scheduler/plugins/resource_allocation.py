@@ -21,22 +21,24 @@ from ..strategy import ResourceStrategy
 GPU_WEIGHT = 2
 
 
-def _cpu_memory_in_use(nodes: Sequence[NodeInfo], cpu: int, memory: int) -> list[float]:
-    """Per node, the fraction of cpu plus that of memory in use once the pod is placed (0..2).
+def _cpu_memory_in_use(
+    nodes: Sequence[NodeInfo], cpu: int, memory: int, free: bool, scale: float
+) -> list[float]:
+    """Per node, scale x the fraction of cpu plus that of memory in use once the pod is
+    placed (0..2 before scaling), or left free (2 minus it) when `free`.
 
     A full resource, or one the node lacks (capacity 0), counts as 1.0. Hot loop: inlined.
     """
     in_use: list[float] = []
     append = in_use.append
     for node in nodes:
-        facts = node.facts
-        cpu_capacity, memory_capacity = facts.cpu_capacity, facts.memory_capacity
+        cpu_capacity, memory_capacity = node.cpu_capacity, node.memory_capacity
         cpu_used = node.nonzero_cpu + cpu
         memory_used = node.nonzero_memory + memory
-        append(
-            (cpu_used / cpu_capacity if cpu_used < cpu_capacity else 1.0)
-            + (memory_used / memory_capacity if memory_used < memory_capacity else 1.0)
+        used = (cpu_used / cpu_capacity if cpu_used < cpu_capacity else 1.0) + (
+            memory_used / memory_capacity if memory_used < memory_capacity else 1.0
         )
+        append(scale * (2 - used) if free else scale * used)
     return in_use
 
 
@@ -56,13 +58,13 @@ class ResourceAllocationScore(ScorePlugin):
     weight = 2
 
     def score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
-        in_use = _cpu_memory_in_use(nodes, pod.resources.nonzero_cpu, pod.resources.nonzero_memory)
-        if state.policy.resource_strategy is not ResourceStrategy.BIN_PACKING:
-            in_use = [2 - used for used in in_use]  # least-allocated: score what is free
+        # least-allocated scores what is free, bin-packing what is used
+        free = state.policy.resource_strategy is not ResourceStrategy.BIN_PACKING
+        cpu, memory = pod.resources.nonzero_cpu, pod.resources.nonzero_memory
         if not pod.gpus:
-            scale = MAX_NODE_SCORE / 2
-            return [int(scale * used) for used in in_use]
+            return list(map(int, _cpu_memory_in_use(nodes, cpu, memory, free, MAX_NODE_SCORE / 2)))
         scale = MAX_NODE_SCORE / (2 + GPU_WEIGHT)
+        in_use = _cpu_memory_in_use(nodes, cpu, memory, free, 1.0)
         gpus = _gpus_in_use(nodes, pod.gpus)
         return [int(scale * (used + GPU_WEIGHT * g)) for used, g in zip(in_use, gpus, strict=True)]
 

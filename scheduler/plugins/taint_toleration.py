@@ -2,7 +2,8 @@
 
 Owns taints. Edge taints are the platform's: a pod's toleration counts only for
 a taint whose key the tenant's policy lists in tolerableTaints (e.g.
-nvidia.com/gpu); every other NoSchedule or NoExecute taint keeps the tenant's
+nvidia.com/gpu) or the node's EdgeCluster lists in its own tolerableTaints (for
+every tenant); every other NoSchedule or NoExecute taint keeps the tenant's
 pods off the node whatever they tolerate (an `operator: Exists` toleration
 does not open a node tainted for another tenant), and the message does not
 reveal that taint. A tolerable NoSchedule or NoExecute taint the pod does not
@@ -24,8 +25,9 @@ from ..framework import (
     Status,
     default_normalize_score,
 )
-from ..nodeinfo import NodeInfo, NodeShape
+from ..nodeinfo import NodeInfo
 from ..podinfo import PodInfo
+from ..shapes import NodeShape
 from ..taints import Taint, is_tolerated, untolerated
 
 PLATFORM_TAINT = Status.unschedulable("node(s) had a taint the tenant may not tolerate")
@@ -45,7 +47,7 @@ class TaintToleration(ShapeFilterPlugin, PreScorePlugin, ScorePlugin):
         taints = shape.hard_taints
         if not taints:
             return None
-        tolerable = state.policy.tolerable_taints
+        tolerable = state.policy.tolerable_taints | shape.platform_tolerable
         taint = untolerated(taints, pod.tolerations, tolerable)
         if taint is None:
             return None
@@ -62,7 +64,8 @@ class TaintToleration(ShapeFilterPlugin, PreScorePlugin, ScorePlugin):
             sum(
                 1
                 for t in n.facts.soft_taints
-                if t.key not in tolerable or not is_tolerated(t, tolerations)
+                if (t.key not in tolerable and t.key not in n.cluster.tolerable_taints)
+                or not is_tolerated(t, tolerations)
             )
             for n in nodes
         ]

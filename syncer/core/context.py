@@ -20,6 +20,7 @@ from syncer.kube import Obj
 from syncer.kube.client import KubeClient
 
 if TYPE_CHECKING:
+    from syncer.metricsapi.translate import PodUsage
     from syncer.placement import Placer
 
 
@@ -57,6 +58,12 @@ class PlacementConstraints(Protocol):
     def constraint(self, tenant: TenantConn, pod: Obj) -> ClusterConstraint | None: ...
 
 
+class PodUsageLookup(Protocol):
+    """Measured usage of edge pods (syncer/metricsapi's poll of every edge's metrics-server)."""
+
+    def usage(self, edge: str, namespace: str, name: str) -> PodUsage | None: ...
+
+
 class EdgeListener(Protocol):
     """Something outside the syncers fed by edge watch events (the placer's snapshot)."""
 
@@ -65,6 +72,17 @@ class EdgeListener(Protocol):
 
     def edge_event(self, edge: EdgeConn, watch: str, old: Obj | None,
                    new: Obj | None) -> None: ...
+
+
+class EdgeAdmission(Protocol):
+    """Whether fusionvc may place pods on and write to an edge cluster (failover)."""
+
+    def admitted(self, edge: str) -> bool: ...
+
+
+class _AlwaysAdmitted:
+    def admitted(self, edge: str) -> bool:
+        return True
 
 
 class _Unregistered:
@@ -100,3 +118,6 @@ class SyncContext:
     # The management cluster, set by Management: for kinds that publish there (GSLB records).
     management: KubeClient | None = None
     namespace: str = "fusionvc-system"  # fusionvc's namespace in the management cluster
+    admission: EdgeAdmission = field(default_factory=_AlwaysAdmitted)
+    # Usage of edge pods, set when the metrics API runs (--metrics-api-port): ServiceDomain load.
+    pod_usage: PodUsageLookup | None = None

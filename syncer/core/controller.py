@@ -153,6 +153,7 @@ class Controller:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        await asyncio.gather(*(s.stop() for s in self.syncers.values()), return_exceptions=True)
 
     def reconciler(self, kind: str) -> Reconciler:
         if kind in self._reconcilers:

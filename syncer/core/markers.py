@@ -24,6 +24,9 @@ TENANT_GENERATION = "fusionvc.io/tenant-generation"
 # An edge pod's tenant-side required pod anti-affinity (JSON), which its spec drops: the
 # fusion scheduler keeps other pods out of its domains after a restart too.
 POD_ANTI_AFFINITY = "fusionvc.io/pod-anti-affinity"
+# An edge pod's tenant-side inter-pod terms that weigh in other pods' scores (JSON, shaped as
+# spec.affinity: podAffinity required and preferred, podAntiAffinity preferred).
+POD_AFFINITY_SCORING = "fusionvc.io/pod-affinity-scoring"
 MANAGED_SELECTOR = f"{MANAGED_BY}={MANAGED_BY_VALUE}"
 
 

@@ -66,6 +66,9 @@ class ResourceSyncer:
     def __init__(self, ctx: SyncContext) -> None:
         self.ctx = ctx
 
+    async def stop(self) -> None:
+        """Ends tasks the syncer owns beyond its reconciles (none by default); at shutdown."""
+
     def tenant_event(self, tenant: TenantConn, watch: str, old: Obj | None,
                      new: Obj | None) -> Iterable[WorkKey]:
         return ()
@@ -143,7 +146,7 @@ class ResourceSyncer:
         left alone this time."""
         ens = edge_namespace(tenant.name, tenant.uid, key.namespace)
         for edge in self.ctx.edges.values():
-            if not edge.synced:
+            if not edge.synced or not self.ctx.admission.admitted(edge.name):
                 continue
             have = edge.get(resource, ens, key.name)
             if edge.name in wanted:

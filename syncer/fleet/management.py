@@ -22,6 +22,8 @@ from syncer.core.conditions import now_rfc3339, same_condition, set_condition
 from syncer.core.context import SyncContext
 from syncer.core.controller import Controller
 from syncer.core.keys import WorkKey
+from syncer.failover.gate import GatedClient
+from syncer.failover.monitor import FailoverMonitor
 from syncer.fleet.conn import ClusterConn, EdgeConn, TenantConn
 from syncer.fleet.connect import ConnectError, connect, kubeconfig_from_secret
 from syncer.fleet.registries import (
@@ -69,6 +71,11 @@ class Management:
         self.informers["Secret"].add_handler(self._secret_changed)
         controller.add_reconciler("Tenant", self.reconcile_tenant)
         controller.add_reconciler("EdgeCluster", self.reconcile_edge)
+        # Failover (syncer/failover/): reachability of every EdgeCluster, and the gate on it.
+        self.failover = FailoverMonitor(
+            ctx, metrics, requeue_all=controller.scan_once,
+            known=self._edge_cluster_known)
+        ctx.admission = self.failover
 
     def _object_changed(self, kind: str, _type: str, old: Obj | None, new: Obj | None) -> None:
         obj = new or old
@@ -83,6 +90,11 @@ class Management:
                         kind == "Tenant" and any(r.credentials_secret == name for r in
                                                  parse_tenant_spec(obj["spec"]).registries)):
                     self.ctx.queue.add(WorkKey(SYSTEM, kind, "", obj["metadata"]["name"]))
+
+    def _edge_cluster_known(self, name: str) -> bool:
+        """An EdgeCluster of that name exists (or the list is not loaded yet: assume so)."""
+        informer = self.informers["EdgeCluster"]
+        return not informer.synced.is_set() or informer.store.get("", name) is not None
 
     @property
     def synced(self) -> bool:
@@ -232,19 +244,23 @@ class Management:
             conn = self.ctx.edges.get(key.name)
             if conn is not None:
                 self.placer.edge_cluster_changed(conn, removed=True)
+            await self.failover.untrack(key.name)
             await self._drop("EdgeCluster", self.ctx.edges, key.name)
             return None
+        self.failover.track(key.name, parse_edge_spec(obj["spec"]), obj.get("status"))
+        failover_conds, failover_status = self.failover.status(key.name)
         try:
             client = await self._connection("EdgeCluster", obj)
         except ConnectError as err:
             self.metrics.cluster_reachable.labels(key.name, "edge").set(0)
             if key.name in self.ctx.edges:
                 self.placer.edge_cluster_changed(self.ctx.edges[key.name], healthy=False)
-            await self._set_status(EDGECLUSTERS, obj, False, err.reason, err.message)
+            await self._set_status(EDGECLUSTERS, obj, False, err.reason, err.message,
+                                   failover_status, failover_conds)
             return REFRESH_EDGE
         spec = obj["spec"]
         if client is not None:
-            conn = EdgeConn(key.name, "edge", client)
+            conn = EdgeConn(key.name, "edge", GatedClient(client, self.failover.admitted))
             self._update_edge(conn, spec)
             self.ctx.edges[key.name] = conn
             self.placer.edge_cluster_changed(conn, healthy=True)
@@ -255,10 +271,12 @@ class Management:
         ready, reason, message = self._health(conn)
         # Placement avoids a cluster whose watches fail; one still loading has no nodes in
         # the snapshot yet, so it needs no flag (and must not look down once loaded).
-        self.placer.edge_cluster_changed(conn, healthy=conn.healthy or not conn.synced)
+        self.placer.edge_cluster_changed(conn, healthy=(conn.healthy or not conn.synced)
+                                         and self.failover.admitted(key.name))
         self.metrics.cluster_reachable.labels(key.name, "edge").set(1 if ready else 0)
         nodes = len(conn.store(NODES))
-        await self._set_status(EDGECLUSTERS, obj, ready, reason, message, {"nodes": nodes})
+        await self._set_status(EDGECLUSTERS, obj, ready, reason, message,
+                               {"nodes": nodes, **failover_status}, failover_conds)
         return REFRESH_EDGE if conn.synced else REFRESH_LOADING
 
     @staticmethod

@@ -56,6 +56,16 @@ class TenantSpec:
     scheduling: Obj | None = None  # raw; see scheduler.parse_policy
     dns_zones: tuple[str, ...] = ()  # zones its ServiceDomains may claim (normalised)
     registries: tuple[RegistrySpec, ...] = ()
+    # (host, port) of the tenant apiserver for in-pod clients (None: the kubeconfig's).
+    pod_api_server: tuple[str, int] | None = None
+
+
+@dataclass(frozen=True)
+class FailoverSpec:
+    """When pods leave an unreachable edge cluster, and when it is trusted again."""
+
+    grace_period_seconds: float = 60.0
+    recovery_stable_seconds: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -66,6 +76,9 @@ class EdgeSpec:
     unschedulable: bool = False
     # RuntimeClass handlers tenants may use on this cluster (none: no RuntimeClass at all).
     runtime_handlers: frozenset[str] = frozenset()
+    # Keys of this cluster's node taints every tenant's tolerations may tolerate (with the
+    # Tenant's own scheduling.tolerableTaints); the other taints are the platform's.
+    tolerable_taints: frozenset[str] = frozenset()
     # (address, carrier) where users reach services on this cluster (GSLB answers).
     entrance: tuple[tuple[str, str], ...] = ()
     # The edge DNS (syncer.edgedns) per tenant, and the tenants' cluster domain; problems
@@ -73,6 +86,10 @@ class EdgeSpec:
     dns_nameservers: Mapping[str, str] = field(default_factory=_empty)
     cluster_domain: str = "cluster.local"
     dns_problems: tuple[str, ...] = ()
+    failover: FailoverSpec = field(default_factory=FailoverSpec)
+    out_of_service: bool = False  # the operator declares it gone: even StatefulSet pods move
+    # Tenant storage class -> this cluster's class: the classes it offers tenants' claims.
+    storage_classes: Mapping[str, str] = field(default_factory=_empty)
 
 
 def secret_key_ref(spec: Obj) -> SecretKeyRef:
@@ -110,7 +127,14 @@ def parse_tenant_spec(spec: Obj) -> TenantSpec:
         registries=tuple(RegistrySpec(server=str(r.get("server", "")).lower().rstrip("/"),
                                       credentials_secret=str(
                                           (r.get("credentialsSecretRef") or {}).get("name", "")))
-                         for r in spec.get("registries") or []))
+                         for r in spec.get("registries") or []),
+        pod_api_server=_pod_api_server(spec.get("podAPIServer")))
+
+
+def _pod_api_server(value: Obj | None) -> tuple[str, int] | None:
+    if not value or not value.get("host"):
+        return None
+    return str(value["host"]), int(value.get("port") or 443)
 
 
 def parse_edge_spec(spec: Obj) -> EdgeSpec:
@@ -122,7 +146,21 @@ def parse_edge_spec(spec: Obj) -> EdgeSpec:
                                      for k, v in (spec.get("latencyMs") or {}).items()}),
         unschedulable=bool(spec.get("unschedulable")),
         runtime_handlers=frozenset(str(h) for h in spec.get("runtimeHandlers") or []),
+        tolerable_taints=frozenset(str(k) for k in spec.get("tolerableTaints") or []),
         entrance=tuple((str(e.get("address", "")), str(e.get("carrier") or ""))
                        for e in spec.get("entrance") or []),
         dns_nameservers=MappingProxyType(nameservers), cluster_domain=domain,
-        dns_problems=tuple(problems))
+        dns_problems=tuple(problems),
+        failover=parse_failover(spec.get("failover")),
+        out_of_service=bool(spec.get("outOfService")),
+        storage_classes=_strings(spec.get("storageClasses")))
+
+
+def parse_failover(failover: Obj | None) -> FailoverSpec:
+    values = failover or {}
+    default = FailoverSpec()
+    return FailoverSpec(
+        grace_period_seconds=float(values.get("gracePeriodSeconds",
+                                              default.grace_period_seconds)),
+        recovery_stable_seconds=float(values.get("recoveryStableSeconds",
+                                                 default.recovery_stable_seconds)))

@@ -12,11 +12,13 @@ from kubernetes_asyncio.client import ApiClient, Configuration
 from kubernetes_asyncio.config import load_incluster_config, new_client_from_config
 
 from syncer.gslb.answer import Answerer, ServerIdentity
+from syncer.gslb.metrics import GslbMetrics
 from syncer.gslb.model import Table
 from syncer.gslb.select import Selector
 from syncer.gslb.server import DNSServer
 from syncer.gslb.source import TableSource
 from syncer.kube.client import KubeClient
+from syncer.ops.health import HealthServer, ReadinessChecks
 from syncer.ops.logs import configure_logging, shutdown_logging
 
 log = structlog.get_logger(__name__)
@@ -31,6 +33,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=53)
     p.add_argument("--nameserver", action="append", default=[],
                    help="NS name of every hosted zone (repeatable; first is the SOA mname)")
+    p.add_argument("--http-host", default="0.0.0.0", help="address of /metrics, /healthz, /readyz")
+    p.add_argument("--http-port", type=int, default=8080, help="0 turns the HTTP endpoints off")
     p.add_argument("--request-timeout", type=float, default=30.0)
     p.add_argument("--log-format", choices=("json", "text"), default="json")
     p.add_argument("--log-level", default="info")
@@ -50,28 +54,38 @@ async def management_client(kubeconfig: str, timeout: float) -> KubeClient:
 async def run(args: argparse.Namespace) -> int:
     names = tuple(n.rstrip(".") + "." for n in args.nameserver) or ("gslb.fusionvc.local.",)
     identity = ServerIdentity(names)
-    answerer = Answerer(Selector(Table()), identity)
+    metrics = GslbMetrics()
+    answerer = Answerer(Selector(Table()), identity, stats=metrics.answers)
 
-    def install(table: Table) -> None:
+    def install(table: Table, compile_seconds: float) -> None:
         nonlocal answerer
         answerer = Answerer(Selector(table, previous=answerer.selector), identity,
-                            answerer.queries)
+                            answerer.queries, metrics.answers)
+        metrics.table.installed(table, compile_seconds)
 
     client = await management_client(args.kubeconfig, args.request_timeout)
     source = TableSource(client, args.namespace, install)
     server = DNSServer(lambda: answerer, args.listen, args.port)
+    readiness = ReadinessChecks()
+    readiness.add("management informers synced", lambda: source.synced)
+    health = (HealthServer(metrics, readiness, host=args.http_host, port=args.http_port)
+              if args.http_port else None)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
         await server.start()
+        if health is not None:
+            await health.start()
         source.start()
         await stop.wait()
         return 0
     finally:
         await server.stop()
         await source.stop()
+        if health is not None:
+            await health.stop()
         await client.close()
         log.info("stopped")
 

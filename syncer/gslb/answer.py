@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import dns.edns
@@ -25,6 +26,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
+from syncer.gslb.metrics import AnswerStats
 from syncer.gslb.model import ClientInfo, Table, normalize
 from syncer.gslb.select import Selector
 
@@ -94,9 +96,10 @@ class Answerer:
     encodes once per distinct query and answer."""
 
     def __init__(self, selector: Selector, identity: ServerIdentity,
-                 queries: QueryCache | None = None) -> None:
+                 queries: QueryCache | None = None, stats: AnswerStats | None = None) -> None:
         self.selector, self.identity = selector, identity
         self.queries = queries or QueryCache()
+        self.stats = stats  # shared across tables, like the query cache
         self._wire: dict[tuple[bytes, Decision, bool], bytes] = {}
 
     @property
@@ -105,12 +108,21 @@ class Answerer:
 
     def respond(self, wire: bytes, source: str, tcp: bool = False) -> bytes | None:
         """The response to one query from ``source``; None when it is not worth answering."""
+        if self.stats is None:
+            return self._respond(wire, source, tcp)[0]
+        started = time.perf_counter()
+        reply, kind = self._respond(wire, source, tcp)
+        self.stats.observe(kind if reply is not None else "dropped", tcp,
+                           time.perf_counter() - started)
+        return reply
+
+    def _respond(self, wire: bytes, source: str, tcp: bool) -> tuple[bytes | None, str]:
         try:
             parsed = self.queries.get(wire)
         except dns.exception.DNSException:
-            return _formerr(wire)
+            return _formerr(wire), "formerr"
         if parsed is None:
-            return _other(wire)
+            return _other(wire), "other"
         decision = self.decide(parsed, parsed.ecs.address if parsed.ecs else source)
         key = (wire[2:], decision, tcp)
         cached = self._wire.get(key)
@@ -119,7 +131,7 @@ class Answerer:
             if len(self._wire) >= CACHE_MAX:
                 self._wire.clear()
             self._wire[key] = cached
-        return wire[:2] + cached[2:]
+        return wire[:2] + cached[2:], decision[0]
 
     def decide(self, parsed: ParsedQuery, client_address: str) -> Decision:
         """What the answer is, before encoding: the only part that varies per query."""

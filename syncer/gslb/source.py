@@ -35,7 +35,8 @@ def record_of(configmap: Obj) -> Obj | None:
 
 
 class TableSource:
-    def __init__(self, client: KubeClient, namespace: str, on_table: Callable[[Table], None],
+    def __init__(self, client: KubeClient, namespace: str,
+                 on_table: Callable[[Table, float], None],
                  debounce: float = 0.05) -> None:
         self.on_table, self.debounce = on_table, debounce
         self.informers = {
@@ -73,9 +74,10 @@ class TableSource:
                 continue
             started = time.perf_counter()
             table = self.compile()
-            self.on_table(table)
+            seconds = time.perf_counter() - started
+            self.on_table(table, seconds)
             log.info("table compiled", hosts=len(table.hosts), zones=len(table.zones),
-                     serial=table.serial, ms=round((time.perf_counter() - started) * 1000, 1))
+                     serial=table.serial, ms=round(seconds * 1000, 1))
 
     def start(self) -> None:
         for name, informer in self.informers.items():

@@ -1,7 +1,8 @@
 """Water level of a site (pure): drained when load passes ``high``, back below ``low``.
 
-Load comes from the metrics pipeline, which has not landed: until it does, the syncer
-passes ``load=None`` and no site is ever drained (weights are ready replicas only).
+Load is measured by the edges' metrics-server and read through syncer/metricsapi
+(``site_load`` in syncer.kinds.servicedomain_translate). A syncer without the metrics
+API, or a site whose pods request nothing, passes ``load=None``: never drained.
 """
 
 from __future__ import annotations

@@ -3,6 +3,11 @@
 - ``pods`` (+ ``pod_translate``): ``PodSyncer``, down: placement, the edge pod,
   the binding, status up.
 - ``configmaps``, ``secrets`` (+ ``dependents``): down: copies where pods use them.
+- ``pod_secrets`` (+ ``pod_projection``, ``pod_tokens``): ``PodSecretSyncer``, down: each
+  edge pod's own Secret of tenant values (tenant-issued tokens, the tenant's CA, downward
+  API values), rotated, removed with the pod.
+- ``pvcs``: ``PersistentVolumeClaimSyncer``, down: claims where their first pod runs, kept
+  there; storage classes mapped per edge cluster; status up; limits where pods may go.
 - ``services``: ``ServiceSyncer``, down: copies where selected pods run.
 - ``namespaces``: ``NamespaceSyncer``, down: edge namespaces and their isolation objects.
 - ``nodes``: ``VirtualNodeSyncer``, up: virtual nodes and their node Leases.
@@ -33,12 +38,15 @@ from syncer.kinds.events import EventSyncer
 from syncer.kinds.imageprewarms import ImagePrewarmSyncer
 from syncer.kinds.namespaces import NamespaceSyncer
 from syncer.kinds.nodes import VirtualNodeSyncer
+from syncer.kinds.pod_secrets import PodSecretSyncer
 from syncer.kinds.pods import PodSyncer
+from syncer.kinds.pvcs import PersistentVolumeClaimSyncer
 from syncer.kinds.registry_credentials import RegistryCredentialSyncer
 from syncer.kinds.runtimeclasses import RuntimeClassSyncer
 from syncer.kinds.secrets import SecretSyncer
 from syncer.kinds.servicedomains import ServiceDomainSyncer
 from syncer.kinds.services import ServiceSyncer
+from syncer.metricsdelivery.syncer import MetricsDeliverySyncer
 
 BUILTIN_SYNCERS: tuple[type[ResourceSyncer], ...] = (
     NamespaceSyncer,
@@ -50,9 +58,12 @@ BUILTIN_SYNCERS: tuple[type[ResourceSyncer], ...] = (
     ImagePrewarmSyncer,
     EdgeDatasetSyncer,
     ServiceSyncer,
+    PodSecretSyncer,
+    PersistentVolumeClaimSyncer,
     PodSyncer,
     EventSyncer,
     ServiceDomainSyncer,
+    MetricsDeliverySyncer,  # syncer/metricsdelivery: remote write to the tenant's Prometheus
 )
 
 __all__ = ["BUILTIN_SYNCERS"]

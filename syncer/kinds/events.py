@@ -15,10 +15,10 @@ from syncer.core.names import edge_namespace
 from syncer.core.syncer import ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.kube import Obj
-from syncer.kube.apis import EVENTS, NAMESPACES, PODS, SERVICES
+from syncer.kube.apis import EVENTS, NAMESPACES, PODS, PVCS, SERVICES
 from syncer.kube.client import KubeError
 
-INVOLVED_KINDS = {"Pod": PODS, "Service": SERVICES}
+INVOLVED_KINDS = {"Pod": PODS, "Service": SERVICES, "PersistentVolumeClaim": PVCS}
 
 
 def translate_event_up(event: Obj, tenant_obj: Obj) -> Obj:

@@ -46,8 +46,9 @@ def translate_node_up(edge: EdgeConn, edge_node: Obj, now: str,
                       kubelet: tuple[str, int] | None = None) -> Obj:
     """The tenant's view of an edge node (pure but for the heartbeat time passed in).
 
-    Taints: only those the tenant may tolerate (its policy's tolerableTaints); the
-    others are the platform's, and no toleration of the tenant's opens them.
+    Taints: only those the tenant may tolerate (its policy's tolerableTaints, and the
+    EdgeCluster's tolerableTaints); the others are the platform's, and no toleration of
+    the tenant's opens them.
     ``kubelet`` is fusionvc's kubelet endpoint (IP, port): the tenant kube-apiserver
     reaches the node there for logs, exec, attach and port-forward.
     """
@@ -60,6 +61,7 @@ def translate_node_up(edge: EdgeConn, edge_node: Obj, now: str,
                    markers.EDGE_CLUSTER: edge.name})
     conditions = [dict(c, lastHeartbeatTime=now) for c in status.get("conditions") or []
                   if c.get("type") in VISIBLE_CONDITIONS]
+    tolerable = tolerable | edge.spec.tolerable_taints
     taints = [t for t in (edge_node.get("spec") or {}).get("taints") or []
               if t.get("key", "") in tolerable]
     addresses = [{"type": "Hostname", "address": name}]
@@ -212,7 +214,8 @@ class VirtualNodeSyncer(ResourceSyncer):
             await tenant.client.delete(LEASES, key.name, LEASE_NAMESPACE)
             return None
         found = self._edge_node(vnode)
-        if found is None or not found[0].healthy:
+        if found is None or not found[0].healthy or \
+                not self.ctx.admission.admitted(found[0].name):
             # No heartbeat: the tenant's controller-manager will see the node go NotReady
             # and, after its eviction timeout, replace the pods elsewhere.
             await self._mark_unknown(tenant, vnode)
@@ -231,8 +234,9 @@ class VirtualNodeSyncer(ResourceSyncer):
         if ready is not None and ready.get("status") == "Unknown":
             return
         now = _micro_now()
+        edge = (vnode["metadata"].get("annotations") or {}).get(markers.EDGE_CLUSTER, "?")
         cond = {"type": "Ready", "status": "Unknown", "reason": "EdgeClusterUnreachable",
-                "message": "fusionvc cannot reach the edge cluster behind this node",
+                "message": f"fusionvc cannot reach edge cluster {edge} behind this node",
                 "lastHeartbeatTime": now, "lastTransitionTime": now}
         others = [c for c in conds if c.get("type") != "Ready"]
         await tenant.client.patch(NODES, vnode["metadata"]["name"],

@@ -15,6 +15,8 @@ import json
 from syncer.core import markers
 from syncer.edgedns.pod_dns import EdgeDNS, edge_pod_dns
 from syncer.kinds.pod_credentials import strip_edge_credentials
+from syncer.kinds.pod_projection import PodAPIAccess, project_pod_secret, tenant_field_value
+from syncer.kinds.pvcs import ephemeral_as_claims
 from syncer.kube import Obj
 
 # Fields of the pod spec that make no sense in the edge cluster.
@@ -30,26 +32,27 @@ STATUS_FIELDS = ("phase", "conditions", "message", "reason", "podIP", "podIPs", 
                  "ephemeralContainerStatuses", "resize", "resourceClaimStatuses")
 
 
-def _rewrite_env(container: Obj, namespace: str, virtual_node: str, uid: str = "") -> None:
+def _rewrite_env(container: Obj, pod: Obj, virtual_node: str) -> None:
     """Downward-API values the tenant would see differently are written as literals."""
-    literal = {"metadata.namespace": namespace, "spec.nodeName": virtual_node}
-    if uid:
-        literal["metadata.uid"] = uid  # the tenant pod's UID, not the edge copy's
     for env in container.get("env") or []:
         path = ((env.get("valueFrom") or {}).get("fieldRef") or {}).get("fieldPath")
-        if path in literal:
+        value = tenant_field_value(pod, path, virtual_node) if path else None
+        if value is not None:
             env.pop("valueFrom")
-            env["value"] = literal[path]
+            env["value"] = value
 
 
 def translate_pod_down(pod: Obj, *, tenant: str, edge_namespace: str, edge_node: str,
                        virtual_node: str, service_account: str = "default",
                        runtime_class: str | None = None, dns: EdgeDNS | None = None,
-                       pull_secrets: tuple[str, ...] = ()) -> Obj:
+                       pull_secrets: tuple[str, ...] = (),
+                       pod_api: PodAPIAccess | None = None) -> Obj:
     """The edge copy of a tenant pod. ``runtime_class`` is the edge name of the pod's
     RuntimeClass (names.edge_runtime_class), when it names one; ``dns`` the edge DNS its
     tenant's pods use on that edge cluster; ``pull_secrets`` are image pull Secrets
-    fusionvc adds (registry credentials), after the tenant's own."""
+    fusionvc adds (registry credentials), after the tenant's own; ``pod_api`` the pod's own
+    Secret and its tenant's apiserver address (pod_projection), without which tokens, the
+    CA and the downward API volumes' tenant values are only removed."""
     meta = pod["metadata"]
     spec = copy.deepcopy(pod["spec"])
     for name in DROPPED_SPEC_FIELDS:
@@ -57,10 +60,13 @@ def translate_pod_down(pod: Obj, *, tenant: str, edge_namespace: str, edge_node:
     for name in ("dnsPolicy", "dnsConfig"):  # the edge DNS for tenant names (edgedns/pod_dns)
         spec.pop(name, None)
     spec.update(edge_pod_dns(pod["spec"], meta.get("namespace", ""), dns))
+    if pod_api is not None:
+        project_pod_secret(spec, pod, pod_api)  # the tenant's token, CA and values instead
+    ephemeral_as_claims(spec, meta["name"])  # the tenant's claims, copied (kinds/pvcs.py)
     strip_edge_credentials(spec)  # no tenant token to the edge, no edge token to the pod
     for group in ("initContainers", "containers", "ephemeralContainers"):
         for container in spec.get(group) or []:
-            _rewrite_env(container, meta.get("namespace", ""), virtual_node, meta.get("uid", ""))
+            _rewrite_env(container, pod, virtual_node)
     spec["nodeName"] = edge_node
     if runtime_class and spec.get("runtimeClassName"):
         spec["runtimeClassName"] = runtime_class
@@ -84,11 +90,31 @@ def translate_pod_down(pod: Obj, *, tenant: str, edge_namespace: str, edge_node:
     if anti:
         annotations[markers.POD_ANTI_AFFINITY] = json.dumps(anti, sort_keys=True,
                                                             separators=(",", ":"))
+    scoring = scoring_terms(pod["spec"])
+    if scoring:
+        annotations[markers.POD_AFFINITY_SCORING] = json.dumps(scoring, sort_keys=True,
+                                                               separators=(",", ":"))
     labels = {**(meta.get("labels") or {}), **markers.marker_labels(tenant)}
     return {"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": meta["name"], "namespace": edge_namespace,
                          "labels": labels, "annotations": annotations},
             "spec": spec}
+
+
+def scoring_terms(spec: Obj) -> Obj:
+    """The pod's inter-pod terms that weigh in other pods' scores, shaped as spec.affinity
+    (empty when it has none): what the fusion scheduler reads back from the edge pod."""
+    affinity = spec.get("affinity") or {}
+    pods, anti = affinity.get("podAffinity") or {}, affinity.get("podAntiAffinity") or {}
+    out: Obj = {}
+    kept = {k: pods[k] for k in ("requiredDuringSchedulingIgnoredDuringExecution",
+                                 "preferredDuringSchedulingIgnoredDuringExecution") if pods.get(k)}
+    if kept:
+        out["podAffinity"] = kept
+    preferred = anti.get("preferredDuringSchedulingIgnoredDuringExecution")
+    if preferred:
+        out["podAntiAffinity"] = {"preferredDuringSchedulingIgnoredDuringExecution": preferred}
+    return out
 
 
 def owner_uid(pod: Obj) -> str | None:

@@ -33,6 +33,7 @@ from syncer.kinds.pod_refusals import (
     oversized_annotations,
     refusal_message,
 )
+from syncer.kinds.pod_secrets import pod_api_access
 from syncer.kinds.pod_translate import (
     resize_patch,
     status_patch,
@@ -116,6 +117,8 @@ class PodSyncer(ResourceSyncer):
                       name: str) -> tuple[EdgeConn, Obj] | None:
         ens = edge_namespace(tenant.name, tenant.uid, namespace)
         for edge in self.ctx.edges.values():
+            if not self.ctx.admission.admitted(edge.name):
+                continue  # failover owns the pods of a lost cluster (syncer/failover/)
             pod = edge.get(PODS, ens, name) if edge.informers else None
             if pod is not None and is_own_copy(edge, tenant, pod):
                 return edge, pod
@@ -172,6 +175,8 @@ class PodSyncer(ResourceSyncer):
         if bound and cluster:
             if self._namespace_terminating(tenant, tpod):
                 return None  # the namespace is going: its pods are deleted, not replaced
+            if not self.ctx.admission.admitted(cluster):
+                return None  # its cluster is lost: failover (syncer/failover/) decides
             if not await self._edge_pod_gone(tenant, tpod, cluster):
                 return 1.0  # created, just not in the edge cache yet
             if was_placed(tpod):
@@ -237,7 +242,8 @@ class PodSyncer(ResourceSyncer):
                                   edge_node=placement.node, virtual_node=vnode,
                                   runtime_class=_edge_runtime_class(tenant, tpod),
                                   dns=edge.dns_for(tenant.name),
-                                  pull_secrets=pull_secret_names(tenant.registry_auths, tpod))
+                                  pull_secrets=pull_secret_names(tenant.registry_auths, tpod),
+                                  pod_api=pod_api_access(tenant, tpod))
         too_big = oversized_annotations(epod)
         if too_big:
             self.create_refusals.remember(tpod)

@@ -3,10 +3,13 @@
 - ``claim``: a hostname must lie in one of the tenant's zones (Tenant.spec.dns.zones);
   of several ServiceDomains naming one hostname, the oldest valid claim owns it. A
   refusal names the owner's zone rule, never the other tenant.
+- ``site_load``: a site's load, the fraction of the requested resource (``cpu`` or
+  ``memory``) its ready pods use, from the edges' metrics-server (syncer.metricsapi);
+  unknown (None) without measurements or requests.
 - ``sites``: one per healthy edge cluster with ready pods selected by the Service,
-  weight = ready replicas x headroom. Headroom is 1 and load unknown until the metrics
-  pipeline lands; the water-level hysteresis (syncer.gslb.waterlevel) is applied with
-  that unknown load, so no site is drained yet.
+  weight = ready replicas. Load feeds the answers through the water level
+  (syncer.gslb.waterlevel): a site above ``high`` is drained until it is below ``low``;
+  headroom is thus all or nothing, which keeps the split exact among live sites.
 - ``record``: what the GSLB DNS server reads (syncer.gslb.model).
 """
 
@@ -14,12 +17,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from scheduler.quantity import parse_quantity
 from syncer.gslb.model import zone_containing
 from syncer.gslb.waterlevel import WaterLevel, next_drained
 from syncer.kube import Obj
 
-HEADROOM = 1  # until the metrics pipeline reports load
+if TYPE_CHECKING:
+    from syncer.metricsapi.translate import PodUsage
+
+HEADROOM = 1  # load acts by draining (water level), not by scaling weights
+LOAD_METRICS = ("cpu", "memory")
 
 
 @dataclass(frozen=True)
@@ -84,6 +93,40 @@ def water_level(spec: Obj) -> WaterLevel | None:
         return None
 
 
+def load_metric(spec: Obj) -> str:
+    metric = str((spec.get("waterLevel") or {}).get("metric") or "cpu")
+    return metric if metric in LOAD_METRICS else "cpu"
+
+
+def _requested(pod: Obj, metric: str) -> float:
+    total = 0.0
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        raw = ((container.get("resources") or {}).get("requests") or {}).get(metric)
+        if raw is not None:
+            try:
+                total += float(parse_quantity(str(raw)))
+            except ValueError:
+                continue
+    return total
+
+
+def site_load(samples: Iterable[tuple[Obj, PodUsage | None]], metric: str) -> float | None:
+    """Used / requested ``metric`` over the pods that request it and were measured.
+
+    CPU is compared in cores, memory in bytes. Pods without a request or a measurement
+    are left out; None when none is left (the site is then never drained)."""
+    used = requested = 0.0
+    for pod, usage in samples:
+        want = _requested(pod, metric)
+        if usage is None or want <= 0:
+            continue
+        used += usage.cpu_nano / 1e9 if metric == "cpu" else float(usage.memory_bytes)
+        requested += want
+    if requested <= 0:
+        return None
+    return round(used / requested, 3)
+
+
 def sites(edges: Iterable[EdgeView], previous: Iterable[Obj], level: WaterLevel | None
           ) -> list[Obj]:
     """Status sites: reachable edges with ready replicas and an entrance, by cluster name."""
@@ -98,7 +141,7 @@ def sites(edges: Iterable[EdgeView], previous: Iterable[Obj], level: WaterLevel 
             "readyReplicas": edge.ready, "weight": edge.ready * HEADROOM,
             "drained": next_drained(was_drained.get(edge.cluster, False), edge.load, level),
         }
-        if edge.load is not None:  # absent until the metrics pipeline reports it
+        if edge.load is not None:  # absent while not measured
             site["load"] = edge.load
         result.append(site)
     return result

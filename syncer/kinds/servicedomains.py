@@ -9,7 +9,9 @@ ServiceDomain's record is removed; the drift scan also queues one sweep key per 
 (empty namespace and name) that removes records whose ServiceDomain is gone (deleted
 while no syncer ran). Edge pod readiness changes requeue the namespace's
 ServiceDomains at once; every ServiceDomain is also revisited every ``REFRESH`` seconds,
-which drops an edge cluster whose watch fails and settles claims freed elsewhere.
+which drops an edge cluster whose watch fails, settles claims freed elsewhere and
+follows each site's load (measured usage over requests of its ready pods, from the
+edges' metrics-server when the metrics API runs) against the water level.
 """
 
 from __future__ import annotations
@@ -32,8 +34,10 @@ from syncer.kinds.servicedomain_translate import (
     Claimant,
     EdgeView,
     claim,
+    load_metric,
     pod_ready,
     record,
+    site_load,
     sites,
     water_level,
 )
@@ -155,18 +159,23 @@ class ServiceDomainSyncer(ResourceSyncer):
                                           meta.get("creationTimestamp", ""), zones))
         return found
 
-    def _edge_views(self, tenant: TenantConn, namespace: str, svc: Obj | None) -> list[EdgeView]:
+    def _edge_views(self, tenant: TenantConn, namespace: str, svc: Obj | None,
+                    metric: str) -> list[EdgeView]:
         selector = (svc or {}).get("spec", {}).get("selector")
         ens = edge_namespace(tenant.name, tenant.uid, namespace)
+        usage = self.ctx.pod_usage
         views = []
         for edge in self.ctx.edges.values():
             if PODS.plural not in edge.informers:
                 continue
-            ready = 0 if not selector else sum(
-                1 for p in edge.store(PODS).by_index("namespace", ens)
+            ready = [] if not selector else [
+                p for p in edge.store(PODS).by_index("namespace", ens)
                 if markers.is_managed(p, tenant.name) and pod_ready(p)
-                and selects(selector, p["metadata"].get("labels")))
-            views.append(EdgeView(edge.name, edge.region, edge.healthy, edge.entrance, ready))
+                and selects(selector, p["metadata"].get("labels"))]
+            load = None if usage is None else site_load(
+                ((p, usage.usage(edge.name, ens, p["metadata"]["name"])) for p in ready), metric)
+            views.append(EdgeView(edge.name, edge.region, edge.healthy, edge.entrance,
+                                  len(ready), load))
         return views
 
     async def reconcile(self, key: WorkKey) -> float | None:
@@ -189,7 +198,8 @@ class ServiceDomainSyncer(ResourceSyncer):
                                                                 me.name)))
         svc = tenant.get(SERVICES, key.namespace, str(sd["spec"].get("service", "")))
         previous = (sd.get("status") or {}).get("sites") or []
-        site_list = sites(self._edge_views(tenant, key.namespace, svc), previous,
+        views = self._edge_views(tenant, key.namespace, svc, load_metric(sd["spec"]))
+        site_list = sites(views, previous,
                           water_level(sd["spec"])) if result.accepted else []
         await self._write_status(tenant, sd, result.accepted, result.reason, result.message,
                                  svc is not None, site_list)

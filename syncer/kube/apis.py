@@ -34,6 +34,7 @@ class ResourceType:
 PODS = ResourceType("", "v1", "pods", "Pod")
 CONFIGMAPS = ResourceType("", "v1", "configmaps", "ConfigMap")
 SECRETS = ResourceType("", "v1", "secrets", "Secret")
+PVCS = ResourceType("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim")
 SERVICES = ResourceType("", "v1", "services", "Service")
 EVENTS = ResourceType("", "v1", "events", "Event")
 NAMESPACES = ResourceType("", "v1", "namespaces", "Namespace", namespaced=False)

@@ -15,6 +15,7 @@ Map:
 - ``paths.py``: kubelet path and query -> edge subresource path and query (pure).
 - ``edge.py``: streaming sessions to edge API servers, ``EdgeUnreachable``.
 - ``tunnel.py``: the byte relay between two upgraded connections.
+- ``tlsbuffer.py``: small TLS read buffers for followed logs (memory per stream).
 - ``run.py``: ``/run`` as a WebSocket exec on the edge.
 - ``debug.py``: ephemeral containers (``kubectl debug``) copied to the edge pod.
 """

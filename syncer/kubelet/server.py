@@ -16,7 +16,6 @@ with the edge namespace put back to the tenant's, and nothing else of the edge
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ssl
 from collections.abc import Mapping
@@ -40,6 +39,7 @@ from syncer.kubelet.paths import (
     parse_kubelet_path,
 )
 from syncer.kubelet.run import run_on_edge
+from syncer.kubelet.tlsbuffer import EDGE_SIDE, TENANT_SIDE, shrink_read_buffer
 from syncer.kubelet.tunnel import relay
 from syncer.ops.logs import get_logger
 
@@ -50,22 +50,6 @@ UPGRADE_REQUEST_HEADERS = ("Connection", "Upgrade", "X-Stream-Protocol-Version",
 UPGRADE_RESPONSE_HEADERS = ("Connection", "Upgrade", "X-Stream-Protocol-Version",
                             "Sec-WebSocket-Accept", "Sec-WebSocket-Protocol")
 ERROR_BODY_MAX = 16 * 1024
-STREAM_TLS_BUFFER = 16 * 1024
-
-
-def shrink_tls_buffer(transport: asyncio.BaseTransport | None) -> None:
-    """Gives one TLS connection a STREAM_TLS_BUFFER read buffer instead of asyncio's 256 KiB.
-
-    asyncio's SSLProtocol zero-fills a 256 KiB buffer per connection; a ``logs -f``
-    stream holds two (tenant and edge side) for as long as it is followed, mostly idle.
-    TLS records are at most 16 KiB, so a smaller buffer costs nothing but a few reads.
-    Works through the transport's protocol attribute; a no-op where that is absent.
-    """
-    protocol = getattr(transport, "_ssl_protocol", None)
-    if protocol is not None and hasattr(protocol, "_ssl_buffer"):
-        protocol.max_size = STREAM_TLS_BUFFER
-        protocol._ssl_buffer = bytearray(STREAM_TLS_BUFFER)
-        protocol._ssl_buffer_view = memoryview(protocol._ssl_buffer)
 
 
 def server_ssl_context(cert_file: str, key_file: str, client_ca_file: str) -> ssl.SSLContext:
@@ -184,8 +168,9 @@ class KubeletEndpoint:
                 return await self._edge_error(edge, target, call)
             out = web.StreamResponse(headers={"Content-Type": "text/plain"})
             await out.prepare(request)
-            shrink_tls_buffer(request.transport)
-            shrink_tls_buffer(edge.connection.transport if edge.connection else None)
+            shrink_read_buffer(request.transport, TENANT_SIDE)
+            shrink_read_buffer(edge.connection.transport if edge.connection else None,
+                               EDGE_SIDE)
             try:
                 while chunk := await edge.content.readany():
                     await out.write(chunk)

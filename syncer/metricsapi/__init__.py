@@ -1,4 +1,4 @@
-"""metrics.k8s.io for tenants: ``kubectl top`` and HPAs on the tenant's own names.
+"""metrics.k8s.io and custom.metrics.k8s.io for tenants: ``kubectl top`` and HPAs.
 
 Map of the package:
 
@@ -12,10 +12,14 @@ Map of the package:
   tenant (the one tenant whose requestheader CA issued it); the user comes from the
   requestheader headers; a SubjectAccessReview in that tenant decides.
 - ``registration``: the ExternalName Service and the APIService
-  ``v1beta1.metrics.k8s.io`` fusionvc writes into every tenant apiserver.
+  ``v1beta1.metrics.k8s.io`` (and ``v1beta2.custom.metrics.k8s.io``) fusionvc writes into
+  every tenant apiserver.
+- ``custom``: ``custom.metrics.k8s.io/v1beta2``: the pods' own metrics (``syncer/podmetrics``)
+  as MetricValues of the tenant's pods, for HPAs of type Pods.
 - ``server``: the TLS server (aiohttp) serving discovery, PodMetrics and NodeMetrics;
-  ``MetricsApiServer`` owns its tasks (edge polling, tenant refresh) and stops them.
+  ``MetricsApiServer`` owns its tasks (edge polling, pod scraping via ``MetricSources``,
+  tenant refresh) and stops them.
 
 It reads the syncer's caches (``tenants``/``edges`` mappings of connections) and
-writes nothing but the APIService registration.
+writes nothing but the APIService registrations.
 """

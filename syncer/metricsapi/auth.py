@@ -120,6 +120,9 @@ class Attributes:
     resource: str
     namespace: str = ""
     name: str = ""
+    group: str = "metrics.k8s.io"
+    version: str = "v1beta1"
+    subresource: str = ""
 
 
 def access_review(user: UserInfo, attrs: Attributes) -> Obj:
@@ -128,8 +131,9 @@ def access_review(user: UserInfo, attrs: Attributes) -> Obj:
         "spec": {
             "user": user.name, "groups": list(user.groups),
             "extra": {k: list(v) for k, v in user.extra},
-            "resourceAttributes": {"group": "metrics.k8s.io", "version": "v1beta1",
+            "resourceAttributes": {"group": attrs.group, "version": attrs.version,
                                    "resource": attrs.resource, "verb": attrs.verb,
+                                   "subresource": attrs.subresource,
                                    "namespace": attrs.namespace, "name": attrs.name},
         },
     }

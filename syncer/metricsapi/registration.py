@@ -1,4 +1,4 @@
-"""The APIService ``v1beta1.metrics.k8s.io`` fusionvc writes into every tenant apiserver.
+"""The APIServices ``v1beta1.metrics.k8s.io`` and ``v1beta2.custom.metrics.k8s.io`` in tenants.
 
 It points at the ExternalName Service ``kube-system/fusionvc-metrics-api`` whose
 ``externalName`` is where tenant apiservers reach the syncer's metrics API
@@ -27,8 +27,21 @@ SERVICE_NAMESPACE = "kube-system"
 SERVICE_NAME = "fusionvc-metrics-api"
 
 
+def _apiservice(group: str, version: str, port: int, ca_pem: bytes | None) -> Obj:
+    labels = {markers.MANAGED_BY: markers.MANAGED_BY_VALUE}
+    spec: Obj = {"group": group, "version": version,
+                 "service": {"namespace": SERVICE_NAMESPACE, "name": SERVICE_NAME, "port": port},
+                 "groupPriorityMinimum": 100, "versionPriority": 100}
+    if ca_pem:
+        spec["caBundle"] = base64.b64encode(ca_pem).decode()
+    else:
+        spec["insecureSkipTLSVerify"] = True
+    return {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
+            "metadata": {"name": f"{version}.{group}", "labels": labels}, "spec": spec}
+
+
 def desired_objects(host: str, port: int, ca_pem: bytes | None) -> tuple[Obj, Obj]:
-    """(Service, APIService) as fusionvc wants them in a tenant (pure)."""
+    """(Service, APIService of metrics.k8s.io) as fusionvc wants them in a tenant (pure)."""
     labels = {markers.MANAGED_BY: markers.MANAGED_BY_VALUE}
     service: Obj = {
         "apiVersion": "v1", "kind": "Service",
@@ -36,16 +49,12 @@ def desired_objects(host: str, port: int, ca_pem: bytes | None) -> tuple[Obj, Ob
         "spec": {"type": "ExternalName", "externalName": host,
                  "ports": [{"name": "https", "port": port, "protocol": "TCP"}]},
     }
-    spec: Obj = {"group": "metrics.k8s.io", "version": "v1beta1",
-                 "service": {"namespace": SERVICE_NAMESPACE, "name": SERVICE_NAME, "port": port},
-                 "groupPriorityMinimum": 100, "versionPriority": 100}
-    if ca_pem:
-        spec["caBundle"] = base64.b64encode(ca_pem).decode()
-    else:
-        spec["insecureSkipTLSVerify"] = True
-    apiservice: Obj = {"apiVersion": "apiregistration.k8s.io/v1", "kind": "APIService",
-                       "metadata": {"name": APISERVICE_NAME, "labels": labels}, "spec": spec}
-    return service, apiservice
+    return service, _apiservice("metrics.k8s.io", "v1beta1", port, ca_pem)
+
+
+def custom_metrics_apiservice(port: int, ca_pem: bytes | None) -> Obj:
+    """APIService ``v1beta2.custom.metrics.k8s.io`` (pods' own metrics), same Service."""
+    return _apiservice("custom.metrics.k8s.io", "v1beta2", port, ca_pem)
 
 
 def needs_write(have: Obj | None, want: Obj) -> bool:
@@ -81,3 +90,4 @@ async def ensure_registered(tenant: TenantConn, host: str, port: int,
     service, apiservice = desired_objects(host, port, ca_pem)
     await _apply(tenant, SERVICES, service)
     await _apply(tenant, APISERVICES, apiservice)
+    await _apply(tenant, APISERVICES, custom_metrics_apiservice(port, ca_pem))

@@ -1,4 +1,4 @@
-"""The TLS server tenant apiservers' aggregators call for ``metrics.k8s.io``.
+"""The TLS server tenant apiservers' aggregators call for ``(custom.)metrics.k8s.io``.
 
 Every request must come from a tenant's aggregator (front-proxy certificate, see
 ``tenant_auth``); resource requests also need the user headers and pass a
@@ -20,7 +20,7 @@ from aiohttp import web
 from syncer.fleet.conn import EdgeConn, TenantConn
 from syncer.kube import Obj
 from syncer.kube.client import KubeError
-from syncer.metricsapi import views
+from syncer.metricsapi import custom, views
 from syncer.metricsapi.auth import (
     SAR_PATH,
     Attributes,
@@ -35,9 +35,12 @@ from syncer.metricsapi.selector import SelectorError, parse_selector
 from syncer.metricsapi.tenant_auth import Advertise, TenantAuthRefresher
 from syncer.metricsapi.translate import metrics_list
 from syncer.ops.settings import MetricsApiSettings
+from syncer.podmetrics.source import PodSeriesSource
+from syncer.podmetrics.sources import MetricSources
 
 log = structlog.get_logger(__name__)
 BASE = "/apis/metrics.k8s.io/v1beta1"
+CUSTOM = f"/apis/{custom.GROUP_VERSION}"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 TENANT_KEY = web.RequestKey("tenant", TenantConn)
 
@@ -55,13 +58,15 @@ def ok(obj: Obj) -> web.Response:
 def forbidden_message(user: UserInfo, attrs: Attributes) -> str:
     where = f' in the namespace "{attrs.namespace}"' if attrs.namespace else " at the cluster scope"
     named = f' "{attrs.name}"' if attrs.name else ""
-    return (f'{attrs.resource}.metrics.k8s.io{named} is forbidden: User "{user.name}" cannot '
-            f'{attrs.verb} resource "{attrs.resource}" in API group "metrics.k8s.io"{where}')
+    resource = f"{attrs.resource}/{attrs.subresource}" if attrs.subresource else attrs.resource
+    return (f'{attrs.resource}.{attrs.group}{named} is forbidden: User "{user.name}" cannot '
+            f'{attrs.verb} resource "{resource}" in API group "{attrs.group}"{where}')
 
 
 class MetricsApiServer:
     def __init__(self, settings: MetricsApiSettings, tenants: Mapping[str, TenantConn],
-                 edges: Mapping[str, EdgeConn], request_timeout: float = 10.0) -> None:
+                 edges: Mapping[str, EdgeConn], request_timeout: float = 10.0,
+                 sources: MetricSources | None = None) -> None:
         self.settings = settings
         self.tenants = tenants
         self.timeout = request_timeout
@@ -71,7 +76,10 @@ class MetricsApiServer:
         self.auth = TenantAuthRefresher(
             tenants, self.tls, Advertise(settings.advertise_host, settings.port, ca_pem),
             timeout=request_timeout)
-        self.source = EdgeMetricsSource(edges, settings.poll_interval_s, request_timeout)
+        self.sources = sources or MetricSources(edges, settings.poll_interval_s,
+                                                settings.pod_metrics_interval_s, request_timeout)
+        self.source: EdgeMetricsSource = self.sources.usage
+        self.series: PodSeriesSource = self.sources.series
         self.decisions = DecisionCache()
         self._runner: web.AppRunner | None = None
 
@@ -81,7 +89,8 @@ class MetricsApiServer:
 
     def make_app(self) -> web.Application:
         app = web.Application(middlewares=[self._authenticate])
-        app.router.add_get("/apis", lambda _r: self._json(views.api_group_list()))
+        groups = {**views.api_group_list(), "groups": [views.api_group(), custom.api_group()]}
+        app.router.add_get("/apis", lambda _r: self._json(groups))
         app.router.add_get("/apis/metrics.k8s.io", lambda _r: self._json(views.api_group()))
         app.router.add_get(BASE, lambda _r: self._json(views.resource_list()))
         app.router.add_get(f"{BASE}/nodes", self._nodes)
@@ -89,6 +98,9 @@ class MetricsApiServer:
         app.router.add_get(f"{BASE}/pods", self._pods)
         app.router.add_get(BASE + "/namespaces/{namespace}/pods", self._pods)
         app.router.add_get(BASE + "/namespaces/{namespace}/pods/{name}", self._pods)
+        app.router.add_get("/apis/custom.metrics.k8s.io", lambda _r: self._json(custom.api_group()))
+        app.router.add_get(CUSTOM, self._custom_resources)
+        app.router.add_get(CUSTOM + "/namespaces/{namespace}/pods/{name}/{metric}", self._custom)
         return app
 
     async def _json(self, obj: Obj) -> web.Response:
@@ -96,7 +108,7 @@ class MetricsApiServer:
 
     async def start(self) -> None:
         self.auth.start()
-        self.source.start()
+        self.sources.start()
         self._runner = web.AppRunner(self.make_app(), access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.settings.host, self.settings.port,
@@ -109,7 +121,7 @@ class MetricsApiServer:
             await self._runner.cleanup()
             self._runner = None
         await self.auth.stop()
-        await self.source.stop()
+        await self.sources.stop()
 
     # ---- authentication and authorization -------------------------------------------
 
@@ -188,3 +200,28 @@ class MetricsApiServer:
         if not items:
             return status(404, "NotFound", f'{resource}.metrics.k8s.io "{name}" not found')
         return ok(items[0])
+
+    # ---- custom.metrics.k8s.io --------------------------------------------------------
+
+    async def _custom_resources(self, request: web.Request) -> web.Response:
+        return ok(custom.resource_list(custom.metric_names(request[TENANT_KEY], self.series)))
+
+    async def _custom(self, request: web.Request) -> web.Response:
+        """Pods' own metrics: ``namespaces/{ns}/pods/{name|*}/{metric}``."""
+        namespace, name = request.match_info["namespace"], request.match_info["name"]
+        metric = request.match_info["metric"]
+        attrs = Attributes("get", "pods", namespace, name, custom.GROUP, custom.VERSION, metric)
+        denied = await self._authorize(request, attrs)
+        if denied is not None:
+            return denied
+        try:
+            selector = parse_selector(request.query.get("labelSelector"))
+            metric_selector = parse_selector(request.query.get("metricLabelSelector"))
+        except SelectorError as err:
+            return status(400, "BadRequest", str(err))
+        items = custom.pod_metric_values(request[TENANT_KEY], self.series, namespace=namespace,
+                                         name=name, metric=metric, selector=selector,
+                                         metric_selector=metric_selector)
+        if name != "*" and not items:
+            return status(404, "NotFound", f'the metric "{metric}" of pod "{name}" was not found')
+        return ok(custom.value_list(items))

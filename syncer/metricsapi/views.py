@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from syncer.core import markers
-from syncer.core.names import edge_namespace
 from syncer.fleet.conn import TenantConn
 from syncer.kube import Obj
 from syncer.kube.apis import NODES, PODS
@@ -23,21 +21,16 @@ from syncer.metricsapi.translate import (
     tenant_node_metrics,
     tenant_pod_metrics,
 )
+from syncer.podmetrics.tenant_pods import edge_pod_key
 
 
 def _usage_of(tenant: TenantConn, source: EdgeMetricsSource, pod: Obj,
               namespaces: dict[str, str]) -> PodUsage | None:
-    meta = pod["metadata"]
-    edge = (meta.get("annotations") or {}).get(markers.EDGE_CLUSTER)
-    if not edge or not pod["spec"].get("nodeName"):
-        return None
-    ns = meta.get("namespace", "")
-    if ns not in namespaces:
-        namespaces[ns] = edge_namespace(tenant.name, tenant.uid, ns)
-    return source.usage(edge, namespaces[ns], meta["name"])
+    key = edge_pod_key(tenant, pod, namespaces)
+    return source.usage(*key) if key is not None else None
 
 
-def _candidate_pods(tenant: TenantConn, namespace: str, name: str) -> Iterable[Obj]:
+def candidate_pods(tenant: TenantConn, namespace: str, name: str) -> Iterable[Obj]:
     store = tenant.store(PODS)
     if name:
         pod = store.get(namespace, name)
@@ -52,7 +45,7 @@ def pod_metrics(tenant: TenantConn, source: EdgeMetricsSource, *, namespace: str
     """PodMetrics of the tenant's measured pods matching namespace, name and selector."""
     items: list[Obj] = []
     namespaces: dict[str, str] = {}
-    for pod in _candidate_pods(tenant, namespace, name):
+    for pod in candidate_pods(tenant, namespace, name):
         if selector is not None and not selector(pod["metadata"].get("labels") or {}):
             continue
         usage = _usage_of(tenant, source, pod, namespaces)

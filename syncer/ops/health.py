@@ -2,7 +2,7 @@
 
 This module owns the small aiohttp server on ``--http-host``/``--http-port``:
 
-- ``/metrics``: the :class:`~syncer.metrics.Metrics` registry in the Prometheus
+- ``/metrics``: the process's registry (``ServedMetrics``) in the Prometheus
   text format (OpenMetrics when the scraper asks for it);
 - ``/healthz``: liveness. A heartbeat task wakes every ``heartbeat_interval_s``
   and records how late it woke (``fusionvc_event_loop_lag_seconds``); the
@@ -21,18 +21,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from aiohttp import web
+from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
 from syncer.ops.logs import get_logger
-from syncer.ops.metrics import Metrics
 
 Readiness = Callable[[], Iterable[str]]
 """Returns what is not ready yet, as short names; an empty result means ready."""
 
 _LAG_WARNING_S = 1.0
 _log = get_logger(__name__)
+
+
+class ServedMetrics(Protocol):
+    """What the server needs of a process's metrics (the syncer's, the GSLB server's)."""
+
+    @property
+    def registry(self) -> CollectorRegistry: ...
+
+    @property
+    def event_loop_lag(self) -> _Observer: ...
+
+
+class _Observer(Protocol):
+    def observe(self, amount: float, exemplar: dict[str, str] | None = None) -> None: ...
 
 
 class ReadinessChecks:
@@ -53,7 +68,7 @@ class HealthServer:
 
     def __init__(
         self,
-        metrics: Metrics,
+        metrics: ServedMetrics,
         readiness: Readiness,
         *,
         host: str = "0.0.0.0",

@@ -51,6 +51,8 @@ QUEUE_BUCKETS = (0.001, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0)
 DECISION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 # One plugin at one extension point.
 PLUGIN_BUCKETS = (0.00001, 0.00005, 0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1)
+# From an edge cluster's loss to its re-admission after a failover.
+RECOVERY_BUCKETS = (30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 4 * 3600.0, 24 * 3600.0)
 # Event loop lag as measured by the health heartbeat.
 LAG_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0)
 
@@ -108,10 +110,25 @@ class Metrics:
         self.cluster_reachable = self._gauge(
             "cluster_reachable", "1 when the cluster's API server answered the last probe, "
             "by cluster and role (management, tenant, edge).", ("cluster", "role"))
+        self.failovers = self._counter(
+            "failovers", "Edge clusters unreachable past their grace period (pods moved away).",
+            ("cluster",))
+        self.failover_pods = self._counter(
+            "failover_pods", "Tenant pods handled by failover, by edge cluster and action "
+            "(moved: deleted for their controller to recreate elsewhere; failed: bare pods; "
+            "leftover_deleted: stale edge copies removed on failback).", ("cluster", "action"))
+        self.failover_recovery = self._histogram(
+            "failover_recovery_seconds", "Seconds from an edge cluster's loss to its "
+            "re-admission after a failover.", ("cluster",), RECOVERY_BUCKETS)
         self.is_leader = self._gauge("is_leader", "1 while this replica holds the leader Lease.")
         self.event_loop_lag = self._histogram(
             "event_loop_lag_seconds", "Delay of the health heartbeat behind its schedule.",
             (), LAG_BUCKETS)
+        # syncer/metricsdelivery: remote write to tenants' own Prometheus servers.
+        self.delivery_samples = self._counter(
+            "metrics_delivery_samples", "Samples of MetricsDelivery objects by tenant and "
+            "result: sent, dropped (oldest, past the buffer bound), rejected (by the receiver).",
+            ("tenant", "result"))
 
     def _counter(self, name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
         metric = Counter(name, doc, labels, namespace=NAMESPACE, registry=self.registry)

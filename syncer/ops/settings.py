@@ -114,6 +114,7 @@ class MetricsApiSettings:  # syncer/metricsapi: metrics.k8s.io for tenants; port
     ca_file: str | None = None
     advertise_host: str | None = None
     poll_interval_s: float = 10.0
+    pod_metrics_interval_s: float = 10.0  # syncer/podmetrics: scraping pods' own metrics
 
 
 @dataclass(frozen=True)
@@ -218,6 +219,8 @@ _SPECS: tuple[_Spec, ...] = (
           "host tenant apiservers dial (ExternalName); unset: no APIService is written"),
     _Spec("metrics_api.poll_interval_s", "--metrics-api-poll-interval", "duration",
           "period of reading the edge clusters' metrics.k8s.io"),
+    _Spec("metrics_api.pod_metrics_interval_s", "--pod-metrics-interval", "duration",
+          "period of scraping the pods' own metrics on edge nodes (custom metrics, delivery)"),
 )
 _BY_KEY = {spec.key: spec for spec in _SPECS}
 

@@ -21,7 +21,8 @@ def metrics_api_args(sandbox: SandboxHandle) -> tuple[str, ...]:
             f"--metrics-api-cert-file={cert['certFile']}",
             f"--metrics-api-key-file={cert['keyFile']}",
             f"--metrics-api-ca-file={cert['caFile']}",
-            "--metrics-api-advertise-host=localhost", "--metrics-api-poll-interval=2s")
+            "--metrics-api-advertise-host=localhost", "--metrics-api-poll-interval=2s",
+            "--pod-metrics-interval=2s")
 
 
 def metrics_api_port(syncer: SyncerProcess) -> int:

@@ -229,13 +229,15 @@ def test_attach_streams_what_the_container_writes(setup: Setup) -> None:
     assert_attach_sees_new_output(setup, "main")
 
 
-def test_port_forward_round_trips_bytes_on_several_ports(setup: Setup) -> None:
+def test_port_forward_round_trips_bytes_on_several_ports_and_ends_with_kubectl(
+        setup: Setup, syncer: SyncerProcess) -> None:
+    edge = setup.edge()
     local = [free_port(), free_port()]
     proc = setup.popen("port-forward", f"pod/{POD}", f"{local[0]}:8080", f"{local[1]}:9090")
     try:
         assert "Forwarding from" in read_until(proc, f"{local[1]} -> 9090", 30)
         for port in local:
-            payload = os.urandom(256 * 1024)
+            payload = os.urandom(1024 * 1024)  # many relay buffers, flow control on the way
             with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
                 conn.sendall(payload)
                 got = b""
@@ -244,9 +246,13 @@ def test_port_forward_round_trips_bytes_on_several_ports(setup: Setup) -> None:
                     assert chunk, "connection closed early"
                     got += chunk
             assert got == payload
+        during = _edge_connections(syncer, edge)
     finally:
         proc.kill()
         proc.communicate(timeout=10)
+    # the relayed stream to the edge ends once kubectl went away
+    wait_for(lambda: _edge_connections(syncer, edge) <= during - 1, 10,
+             "the edge stream to close once kubectl port-forward went away")
 
 
 def test_unknown_pod_container_and_uid_are_404(setup: Setup) -> None:

@@ -257,3 +257,80 @@ def test_unschedulable_message_counts_usable_nodes_and_names_applicable_reasons(
     assert "didn't match node arch" not in text
     assert "a pod that selects no kubernetes.io/arch runs on amd64 only" in text
     assert "Insufficient cpu" in text
+
+
+# ---- taints the EdgeCluster lets tenants tolerate -------------------------------------
+
+ACCELERATOR = "fusionvc.test/accelerator"
+
+
+def _patch_applied(sandbox: SandboxHandle, kind: str, name: str, patch: list[Obj]) -> None:
+    mgmt = sandbox["management"]
+    mgmt.kubectl("patch", kind, name, "--type=json", "-p", json.dumps(patch))
+
+    def applied() -> bool:
+        obj = get_json(mgmt, kind, name)
+        return bool(obj["status"].get("observedGeneration") == obj["metadata"]["generation"])
+    wait_for(applied, 60, f"{kind} {name} applied")
+
+
+@pytest.fixture
+def gz_tolerates_accelerators(sandbox: SandboxHandle) -> Iterator[None]:
+    _patch_applied(sandbox, "edgecluster", "edge-gz", [
+        {"op": "add", "path": "/spec/tolerableTaints", "value": [ACCELERATOR]}])
+    # Tainted after the cluster lists the key: the node's event re-reads it for the vnode.
+    sandbox["edge-gz"].kubectl("taint", "node", "gz-cpu-1", f"{ACCELERATOR}=true:NoSchedule")
+    yield
+    sandbox["edge-gz"].kubectl("taint", "node", "gz-cpu-1", f"{ACCELERATOR}-", check=False)
+    sandbox["management"].kubectl("patch", "edgecluster", "edge-gz", "--type=json", "-p",
+                                  json.dumps([{"op": "remove", "path": "/spec/tolerableTaints"}]),
+                                  check=False)
+
+
+def test_taints_the_edge_cluster_lists_are_the_tenants_to_tolerate(
+        sandbox: SandboxHandle, ns: str, gz_tolerates_accelerators: None) -> None:
+    there = {HOSTNAME: "vn-edge-gz-gz-cpu-1"}
+    tolerates = [{"key": ACCELERATOR, "operator": "Exists", "effect": "NoSchedule"}]
+    apply(sandbox[TENANT], _pod(ns, "tolerates", tolerations=tolerates, nodeSelector=there),
+          _pod(ns, "intolerant", nodeSelector=there))
+    assert _running_on(sandbox, ns, "tolerates") == ("edge-gz", "gz-cpu-1")
+    assert (f"1 node(s) had untolerated taint {{{ACCELERATOR}: true}}"
+            in _unschedulable(sandbox, ns, "intolerant"))
+
+    def shown() -> bool:
+        node = get_json(sandbox[TENANT], "node", "vn-edge-gz-gz-cpu-1")
+        return ACCELERATOR in {t["key"] for t in node["spec"].get("taints") or []}
+    wait_for(shown, 60, "the virtual node shows the tolerable taint")
+
+
+# ---- namespaceSelector in inter-pod terms ---------------------------------------------
+
+
+def test_namespace_selectors_match_the_tenants_namespace_labels(
+        sandbox: SandboxHandle, ns: str) -> None:
+    team = unique("team")
+    data = unique("contract-data")
+    apply(sandbox[TENANT], {**namespace(data), "metadata": {"name": data,
+                                                           "labels": {"team": team}}})
+    try:
+        apply(sandbox[TENANT], _pod(data, "db", nodeName="vn-edge-gz-gz-cpu-0",
+                                    metadata={"labels": {"app": "db"}}))
+        assert _running_on(sandbox, data, "db") == ("edge-gz", "gz-cpu-0")
+
+        def term(labels: dict[str, str]) -> Obj:
+            return {"labelSelector": {"matchLabels": {"app": "db"}}, "topologyKey": HOSTNAME,
+                    "namespaceSelector": {"matchLabels": labels}}
+        there = {HOSTNAME: "vn-edge-gz-gz-cpu-0"}
+        required = "requiredDuringSchedulingIgnoredDuringExecution"
+        apply(sandbox[TENANT],
+              _pod(ns, "avoids", nodeSelector=there,
+                   affinity={"podAntiAffinity": {required: [term({"team": team})]}}),
+              _pod(ns, "other-team", nodeSelector=there,
+                   affinity={"podAntiAffinity": {required: [term({"team": "nobody"})]}}),
+              _pod(ns, "follows",
+                   affinity={"podAffinity": {required: [term({"team": team})]}}))
+        assert "didn't match pod anti-affinity rules" in _unschedulable(sandbox, ns, "avoids")
+        assert _running_on(sandbox, ns, "other-team") == ("edge-gz", "gz-cpu-0")
+        assert _running_on(sandbox, ns, "follows") == ("edge-gz", "gz-cpu-0")
+    finally:
+        sandbox[TENANT].kubectl("delete", "namespace", data, "--wait=false")

@@ -10,6 +10,7 @@ edge-gz (127.20.3.1 telecom).
 from __future__ import annotations
 
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -222,6 +223,64 @@ def test_another_tenants_claim_is_refused(sandbox: SandboxHandle, gslb: DNS, web
     b.kubectl("delete", "namespace", ns, "--wait=false")
 
 
+USAGE_CPU = "kwok.x-k8s.io/usage-cpu"  # kwok's simulated usage, read by the edge metrics-server
+
+
+def hot_deployment(ns: str, edge: str, cpu_used: str) -> Obj:
+    site = edge.removeprefix("edge-")
+    dep = deployment(ns, f"hot-{site}", 1, labels={"app": "hot", "hot": site},
+                     pod_spec={"nodeSelector": {REGION_LABEL: REPLICAS[edge][0]}},
+                     container={"resources": {"requests": {"cpu": "100m"}}})
+    dep["spec"]["template"]["metadata"]["annotations"] = {USAGE_CPU: cpu_used}
+    return dep
+
+
+def near(load: float | None, want: float) -> bool:
+    """metrics-server derives cpu from counters: allow its rounding."""
+    return load is not None and abs(load - want) <= 0.03
+
+
+def site_status(sandbox: SandboxHandle, ns: str, name: str, cluster: str) -> Obj:
+    return next((s for s in status(sandbox, "tenant-a", ns, name).get("sites") or []
+                 if s["cluster"] == cluster), {})
+
+
+def test_a_loaded_site_is_drained_until_its_load_falls_below_low(
+        sandbox: SandboxHandle, gslb: DNS, web: str) -> None:
+    """Load = used / requested cpu of a site's ready pods, from the edge metrics-server."""
+    tenant, host = sandbox["tenant-a"], f"{unique('load')}.a.example.com"
+    hot = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "hot", "namespace": web},
+           "spec": {"selector": {"app": "hot"}, "ports": [{"port": 80}]}}
+    apply(tenant, hot, hot_deployment(web, BJ, "10m"), hot_deployment(web, SH, "10m"))
+    wait_for(lambda: len(running_pods(tenant, web, "app=hot")) == 2, 180, "2 hot pods running")
+    exported(sandbox, gslb, web, "load", host, sites=2, service="hot", latencyToleranceMs=1000,
+             waterLevel={"metric": "cpu", "high": 0.8, "low": 0.5})
+    wait_for(lambda: near(site_status(sandbox, web, "load", BJ).get("load"), 0.1), 120,
+             "edge-bj load 0.1 in status (10m of 100m)")
+    assert gslb.sites(host, 20) == Counter({BJ: 10, SH: 10})
+
+    tenant.kubectl("annotate", "pods", "-n", web, "-l", "app=hot,hot=bj", f"{USAGE_CPU}=95m",
+                   "--overwrite")
+    drained = wait_for(lambda: (s := site_status(sandbox, web, "load", BJ)).get("drained")
+                       and s, 120, "edge-bj drained above high (0.8)")
+    assert drained["load"] > 0.8 and drained["weight"] == 1
+    wait_for(lambda: gslb.sites(host, 20) == Counter({SH: 20}), 30, "only edge-sh answered")
+
+    tenant.kubectl("annotate", "pods", "-n", web, "-l", "app=hot,hot=bj", f"{USAGE_CPU}=60m",
+                   "--overwrite")  # below high, above low: stays drained (hysteresis)
+    wait_for(lambda: near(site_status(sandbox, web, "load", BJ).get("load"), 0.6), 120,
+             "edge-bj load 0.6")
+    assert site_status(sandbox, web, "load", BJ)["drained"] is True
+    assert gslb.sites(host, 20) == Counter({SH: 20})
+
+    tenant.kubectl("annotate", "pods", "-n", web, "-l", "app=hot,hot=bj", f"{USAGE_CPU}=20m",
+                   "--overwrite")
+    wait_for(lambda: site_status(sandbox, web, "load", BJ).get("drained") is False, 120,
+             "edge-bj back below low (0.5)")
+    wait_for(lambda: gslb.sites(host, 20) == Counter({BJ: 10, SH: 10}), 30,
+             "edge-bj answered again")
+
+
 def test_stopping_an_edge_api_server_removes_its_site(sandbox: SandboxHandle, gslb: DNS,
                                                       web: str) -> None:
     host = f"{unique('outage')}.a.example.com"
@@ -274,3 +333,27 @@ def test_keeps_serving_its_last_table_without_the_management_cluster(
     if syncer.proc is not None and syncer.proc.poll() is not None:
         syncer.start()  # the leader exits when it cannot renew its Lease; start it again
     assert gslb.addresses(host, source=FROM["sh-unicom"]) == ["127.20.2.1"]
+
+
+def test_metrics_count_the_answers(sandbox: SandboxHandle, gslb: DNS, web: str) -> None:
+    host = f"{unique('metrics')}.a.example.com"
+    exported(sandbox, gslb, web, "metrics", host)
+    url = sandbox.status()["gslb"]["metrics"]
+
+    def answers(kind: str) -> float:
+        text = urllib.request.urlopen(url, timeout=10).read().decode()
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith("fusionvc_gslb_answers_total{") and f'kind="{kind}"' in line)
+
+    before_answer, before_nx = answers("answer"), answers("nxdomain")
+    for _ in range(5):
+        gslb.addresses(host, source=FROM["bj-telecom"])
+    gslb.query(f"{unique('nope')}.a.example.com", source=FROM["bj-telecom"])
+    assert answers("answer") >= before_answer + 5
+    assert answers("nxdomain") >= before_nx + 1
+    text = urllib.request.urlopen(url, timeout=10).read().decode()
+    hosts = next(float(line.split()[1]) for line in text.splitlines()
+                 if line.startswith("fusionvc_gslb_hosts "))
+    assert hosts >= 1
+    ready = urllib.request.urlopen(url.replace("/metrics", "/readyz"), timeout=10)
+    assert ready.status == 200

@@ -95,9 +95,13 @@ def test_user_groups_and_extra_come_from_the_configured_headers() -> None:
 
 @pytest.mark.parametrize(("attrs", "expected"), [
     (Attributes("list", "pods", "web"), {"verb": "list", "resource": "pods", "namespace": "web",
-                                         "name": ""}),
+                                         "name": "", "subresource": ""}),
     (Attributes("get", "nodes", "", "vn-1"), {"verb": "get", "resource": "nodes",
-                                              "namespace": "", "name": "vn-1"}),
+                                              "namespace": "", "name": "vn-1",
+                                              "subresource": ""}),
+    (Attributes("get", "pods", "web", "*", "custom.metrics.k8s.io", "v1beta2", "rps"),
+     {"verb": "get", "resource": "pods", "namespace": "web", "name": "*", "subresource": "rps",
+      "group": "custom.metrics.k8s.io", "version": "v1beta2"}),
 ])
 def test_access_review(attrs: Attributes, expected: dict[str, str]) -> None:
     review = access_review(UserInfo("bob", ("g",)), attrs)

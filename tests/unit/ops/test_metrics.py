@@ -24,8 +24,12 @@ EXPECTED = {
     "fusionvc_scheduler_decision_duration_seconds": ("histogram", {"result"}),
     "fusionvc_scheduler_plugin_duration_seconds": ("histogram", {"plugin", "extension_point"}),
     "fusionvc_cluster_reachable": ("gauge", {"cluster", "role"}),
+    "fusionvc_failovers": ("counter", {"cluster"}),
+    "fusionvc_failover_pods": ("counter", {"cluster", "action"}),
+    "fusionvc_failover_recovery_seconds": ("histogram", {"cluster"}),
     "fusionvc_is_leader": ("gauge", set()),
     "fusionvc_event_loop_lag_seconds": ("histogram", set()),
+    "fusionvc_metrics_delivery_samples": ("counter", {"tenant", "result"}),
 }
 
 
@@ -41,8 +45,12 @@ def exercise(metrics: Metrics) -> None:
     metrics.managed_objects.labels("a", "Pod").set(10)
     metrics.drift_findings.labels("a", "orphan_removed").inc()
     metrics.cluster_reachable.labels("edge-1", "edge").set(1)
+    metrics.failovers.labels("edge-1").inc()
+    metrics.failover_pods.labels("edge-1", "moved").inc()
+    metrics.failover_recovery.labels("edge-1").observe(95.0)
     metrics.is_leader.set(1)
     metrics.event_loop_lag.observe(0.001)
+    metrics.delivery_samples.labels("a", "dropped").inc(3)
     observer: SchedulerObserver = SchedulerMetrics(metrics)
     observer.attempt("scheduled", 0.003)
     observer.plugin("NodeResourcesFit", "Filter", 0.0001)

@@ -236,7 +236,9 @@ def test_unhealthy_cluster_is_skipped_whole() -> None:
     scheduler = scheduler_with(snap, ["clusterHealthy"])
     assert isinstance(scheduler.schedule(pod()), Placement)
     snap.set_cluster("good", "region-good", False, {})
-    assert reasons(scheduler.schedule(pod())) == {"node(s) were in an unhealthy edge cluster": 3}
+    why = "which is unreachable or closed to new pods"
+    assert reasons(scheduler.schedule(pod())) == {f"node(s) were in edge cluster good, {why}": 1,
+                                                  f"node(s) were in edge cluster bad, {why}": 2}
 
 
 LOCATION_CASES = [

@@ -14,6 +14,7 @@ the integration tests' business.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -184,7 +185,7 @@ class RecordingClient:
 
     async def request(self, method: str, path: str, *, body: Any = None,
                       **_: Any) -> Any:
-        """Only the pod binding goes through here."""
+        """The pod binding and TokenRequests go through here."""
         parts = path.strip("/").split("/")
         if method == "POST" and parts[-1] == "binding":
             namespace, name = parts[-4], parts[-2]
@@ -195,7 +196,19 @@ class RecordingClient:
                 "spec": {"nodeName": body["target"]["name"]},
                 "metadata": {"annotations": body["metadata"].get("annotations") or {}}}))
             return None
+        if method == "POST" and parts[-1] == "token" and parts[-3] == "serviceaccounts":
+            return self._token_request(parts[-4], parts[-2], body)
         raise AssertionError(f"unexpected request {method} {path}")
+
+    def _token_request(self, namespace: str, account: str, body: Obj) -> Obj:
+        """A TokenRequest: a new token each time, valid for the seconds asked."""
+        self.calls.append(Call("token", "serviceaccounts", namespace, account, body))
+        error = self.fail.get(("token", "serviceaccounts"))
+        if error is not None:
+            raise error
+        expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=body["spec"]["expirationSeconds"])
+        return {"status": {"token": f"{self.name}-token-{next(_uids)}",
+                           "expirationTimestamp": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}}
 
     async def close(self) -> None:
         return None

@@ -20,7 +20,8 @@ def test_builtin_kinds_are_listed_once_each() -> None:
     kinds = [cls.kind for cls in BUILTIN_SYNCERS]
     assert sorted(kinds) == sorted(set(kinds)) == sorted(
         ["Namespace", "Node", "ConfigMap", "Secret", "RuntimeClass", "RegistryCredentials",
-         "ImagePrewarm", "EdgeDataset", "Service", "Pod", "Event", "ServiceDomain"])
+         "ImagePrewarm", "EdgeDataset", "Service", "Pod", "Event", "ServiceDomain", "PodSecret",
+         "PersistentVolumeClaim", "MetricsDelivery"])
 
 
 def test_an_extra_kind_is_loaded_after_the_builtin_ones() -> None:

@@ -10,11 +10,14 @@ from syncer.kinds.servicedomain_translate import (
     Claimant,
     EdgeView,
     claim,
+    load_metric,
     pod_ready,
     record,
+    site_load,
     sites,
     water_level,
 )
+from syncer.metricsapi.translate import ContainerUsage, PodUsage
 
 A = Claimant("tenant-a", "default", "api", "2026-01-02T00:00:00Z", ("a.example.com", "shared.net"))
 B_OLDER = Claimant("tenant-b", "web", "x", "2026-01-01T00:00:00Z", ("shared.net",))
@@ -104,3 +107,49 @@ def test_tenant_crds_folder_holds_the_service_domain_crd_with_a_hash() -> None:
     assert "servicedomains.edge.fusionvc.io" in names
     assert all(c["spec"]["group"] == "edge.fusionvc.io" for c in crds)
     assert all(len(c["metadata"]["annotations"][HASH_ANNOTATION]) == 64 for c in crds)
+
+
+def _pod(*requests: dict[str, str]) -> dict[str, object]:
+    return {"spec": {"containers": [{"name": f"c{i}", "resources": {"requests": r}}
+                                    for i, r in enumerate(requests)]}}
+
+
+def _usage(cpu_milli: int, memory_mib: int = 0) -> PodUsage:
+    return PodUsage("2026-01-01T00:00:00Z", "10s",
+                    (ContainerUsage("c0", cpu_milli * 1_000_000, memory_mib << 20),))
+
+
+@pytest.mark.parametrize(("samples", "metric", "want"), [
+    ([], "cpu", None),
+    ([(_pod({"cpu": "100m"}), None)], "cpu", None),  # not measured yet
+    ([(_pod({"memory": "1Gi"}), _usage(50))], "cpu", None),  # no cpu request
+    ([(_pod({"cpu": "100m"}), _usage(90))], "cpu", 0.9),
+    ([(_pod({"cpu": "100m"}, {"cpu": "100m"}), _usage(50))], "cpu", 0.25),
+    ([(_pod({"cpu": "100m"}), _usage(90)), (_pod({"cpu": "300m"}), _usage(10))], "cpu", 0.25),
+    ([(_pod({"cpu": "100m"}), _usage(90)), (_pod({}), _usage(900))], "cpu", 0.9),
+    ([(_pod({"memory": "100Mi"}), _usage(1, 50))], "memory", 0.5),
+    ([(_pod({"cpu": "bogus"}), _usage(90))], "cpu", None),
+])
+def test_site_load(samples: list[tuple[dict[str, object], PodUsage | None]], metric: str,
+                   want: float | None) -> None:
+    assert site_load(samples, metric) == want
+
+
+@pytest.mark.parametrize(("spec", "want"), [
+    ({}, "cpu"), ({"waterLevel": {"metric": "memory"}}, "memory"),
+    ({"waterLevel": {"metric": "gpu"}}, "cpu"),
+])
+def test_load_metric(spec: dict[str, object], want: str) -> None:
+    assert load_metric(spec) == want
+
+
+def test_a_loaded_site_drains_and_comes_back_below_low() -> None:
+    level = WaterLevel(0.8, 0.5)
+    entrance = (("192.0.2.1", ""),)
+    previous: list[dict[str, object]] = []
+    drained = []
+    for load in (0.3, 0.9, 0.7, 0.5, 0.4, 0.85):
+        previous = sites([EdgeView("bj", "r1", True, entrance, 2, load=load)], previous, level)
+        drained.append(previous[0]["drained"])
+        assert previous[0]["load"] == load and previous[0]["weight"] == 2
+    assert drained == [False, True, True, True, False, True]

@@ -57,3 +57,18 @@ def test_an_edge_spec() -> None:
 def test_the_kubeconfig_reference_alone() -> None:
     assert secret_key_ref({"kubeconfigSecretRef": {"name": "x"}}).name == "x"
     assert secret_key_ref({}).name == ""
+
+
+@pytest.mark.parametrize(("raw", "want"), [
+    (None, None), ({"host": "api.t.example"}, ("api.t.example", 443)),
+    ({"host": "10.0.0.1", "port": 6443}, ("10.0.0.1", 6443)), ({"port": 6443}, None)])
+def test_the_pod_api_server(raw: dict[str, object] | None,
+                            want: tuple[str, int] | None) -> None:
+    spec = {"kubeconfigSecretRef": {"name": "k"}, **({"podAPIServer": raw} if raw else {})}
+    assert parse_tenant_spec(spec).pod_api_server == want
+
+
+def test_an_edge_spec_maps_storage_classes() -> None:
+    spec = parse_edge_spec({"storageClasses": {"fast": "local-ssd"}})
+    assert dict(spec.storage_classes) == {"fast": "local-ssd"}
+    assert dict(parse_edge_spec({}).storage_classes) == {}
