@@ -37,6 +37,7 @@ from syncer.core.names import virtual_node_name
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.kube import Obj
 from syncer.kube.apis import NAMESPACES, NODES, PODS
+from syncer.warm_nodes import WarmNodes
 
 Unplaceable = Unschedulable
 __all__ = ["Placement", "Placer", "Unplaceable"]
@@ -83,6 +84,7 @@ class Placer:
         self.snapshot = ClusterSnapshot(clock=time.monotonic, assume_ttl=assume_ttl,
                                         node_namer=virtual_node_name, tenancy=tenancy)
         self.scheduler = Scheduler(self.snapshot, observer=observer)
+        self.warm = WarmNodes()  # images and datasets put on nodes by fusionvc's work pods
 
     def add_listener(self, listener: Callable[[int], None]) -> Callable[[], None]:
         return self.snapshot.add_listener(listener)
@@ -159,8 +161,9 @@ class Placer:
         if new is None:
             assert old is not None
             self.snapshot.remove_node(edge.name, old["metadata"]["name"])
+            self.warm.forget_node(edge.name, old["metadata"]["name"])
         else:
-            self.snapshot.upsert_node(edge.name, new)
+            self.snapshot.upsert_node(edge.name, self.warm.merged(edge.name, new))
 
     def edge_pod_event(self, edge: EdgeConn, old: Obj | None, new: Obj | None) -> None:
         if edge.name not in self.snapshot.clusters:
@@ -171,6 +174,10 @@ class Placer:
             self.snapshot.remove_pod(edge.name, meta["namespace"], meta["name"])
         else:
             self.snapshot.upsert_pod(edge.name, new)
+        warmed = self.warm.pod_event(edge.name, old, new)
+        info = self.snapshot.node(edge.name, warmed) if warmed else None
+        if info is not None:
+            self.snapshot.upsert_node(edge.name, self.warm.merged(edge.name, info.node))
 
     def known_regions(self) -> set[str]:
         return self.snapshot.known_regions()

@@ -13,6 +13,7 @@ from __future__ import annotations
 from ..registry import Registry
 from .cluster_healthy import ClusterHealthy
 from .cost import CostScore
+from .dataset_ready import DatasetReady
 from .image_locality import ImageLocality
 from .inter_pod_affinity import InterPodAffinity
 from .latency import LatencyScore
@@ -34,6 +35,7 @@ BUILTIN_PLUGINS = (
     NodeUnschedulable,
     NodeArch,
     NodeAffinity,
+    DatasetReady,
     TaintToleration,
     NodeResourcesFit,
     PodTopologySpread,
@@ -57,6 +59,7 @@ __all__ = [
     "BUILTIN_PLUGINS",
     "ClusterHealthy",
     "CostScore",
+    "DatasetReady",
     "ImageLocality",
     "InterPodAffinity",
     "LatencyScore",

@@ -21,6 +21,9 @@
   of the tenant's platform registries where its pods pull from them.
 - ``imageprewarms`` (+ ``prewarm_translate``): ``ImagePrewarmSyncer``, down: one pull Job
   per target edge node, progress per cluster up (tenant kind edge.fusionvc.io).
+- ``edgedatasets`` (+ ``dataset_translate``): ``EdgeDatasetSyncer``, down: one download Job
+  per chosen edge node (``syncer/datasetfetch``), progress per cluster up (tenant kind).
+  ``edge_targets`` holds what these two node-pinned kinds share.
 
 ``BUILTIN_SYNCERS`` lists them, in the order they are built; a new kind is one
 new module plus one line here (see docs/architecture.md, "How to add a kind").
@@ -30,6 +33,7 @@ from __future__ import annotations
 
 from syncer.core.syncer import ResourceSyncer
 from syncer.kinds.configmaps import ConfigMapSyncer
+from syncer.kinds.edgedatasets import EdgeDatasetSyncer
 from syncer.kinds.events import EventSyncer
 from syncer.kinds.imageprewarms import ImagePrewarmSyncer
 from syncer.kinds.namespaces import NamespaceSyncer
@@ -52,6 +56,7 @@ BUILTIN_SYNCERS: tuple[type[ResourceSyncer], ...] = (
     RuntimeClassSyncer,
     RegistryCredentialSyncer,
     ImagePrewarmSyncer,
+    EdgeDatasetSyncer,
     ServiceSyncer,
     PodSecretSyncer,
     PersistentVolumeClaimSyncer,

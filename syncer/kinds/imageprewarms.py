@@ -10,33 +10,32 @@ cluster and the failed nodes with their reasons go to the ImagePrewarm's status.
 Once finished, no new Job is started; ``ttlSecondsAfterFinished`` deletes the
 ImagePrewarm, and the Jobs of an ImagePrewarm that is gone are deleted.
 
-Targets are limited to the clusters and regions the tenant's scheduling policy
+Targets (``edge_targets``: labels, clusters, regions, "where this Deployment
+runs") are limited to the clusters and regions the tenant's scheduling policy
 allows, and to nodes not cordoned.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
 
 import structlog
 
 from syncer.core import markers
 from syncer.core.conditions import now_rfc3339
 from syncer.core.keys import WorkKey
-from syncer.core.syncer import ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.fleet.registries import pull_secret_names
-from syncer.kinds.nodes import translate_node_up
+from syncer.kinds.edge_targets import delete_job, target_nodes, write_status
+from syncer.kinds.node_work import NodeWorkSyncer, job_watch
 from syncer.kinds.prewarm_translate import (
+    PREWARM_LABEL,
     NodeState,
     PrewarmError,
     PrewarmSpec,
     Target,
-    cluster_matches,
     job_name,
     job_state,
-    node_matches,
     parse_prewarm_spec,
     prewarm_status,
     to_create,
@@ -44,7 +43,7 @@ from syncer.kinds.prewarm_translate import (
     work_pod_spec,
 )
 from syncer.kube import Obj
-from syncer.kube.apis import IMAGEPREWARMS, JOBS, NODES
+from syncer.kube.apis import IMAGEPREWARMS, JOBS
 from syncer.kube.client import KubeError
 
 log = structlog.get_logger(__name__)
@@ -56,66 +55,17 @@ def _seconds_since(rfc3339: str, now: dt.datetime) -> float:
     return (now - then).total_seconds()
 
 
-class ImagePrewarmSyncer(ResourceSyncer):
+class ImagePrewarmSyncer(NodeWorkSyncer):
     kind = "ImagePrewarm"
+    resource, work_label, index = IMAGEPREWARMS, PREWARM_LABEL, "imageprewarm-key"
     tenant_watches = (WatchSpec(IMAGEPREWARMS),)
-    edge_watches = (WatchSpec(JOBS, markers.MANAGED_SELECTOR,
-                              (("tenant-key", markers.tenant_key_index),)),)
-
-    # ---- events -> keys ----------------------------------------------------------------
-
-    def tenant_event(self, tenant: TenantConn, watch: str, old: Obj | None,
-                     new: Obj | None) -> Iterable[WorkKey]:
-        obj = new or old
-        assert obj is not None
-        if old is not None and new is not None and old.get("spec") == new.get("spec") \
-                and old["metadata"].get("deletionTimestamp") == \
-                new["metadata"].get("deletionTimestamp"):
-            return ()  # its status, written by fusionvc
-        return (WorkKey(tenant.name, self.kind, obj["metadata"]["namespace"],
-                        obj["metadata"]["name"]),)
-
-    def edge_event(self, edge: EdgeConn, watch: str, old: Obj | None,
-                   new: Obj | None) -> Iterable[WorkKey]:
-        obj = new or old
-        assert obj is not None
-        return self.marked_key(obj)
-
-    def scan(self, tenant: TenantConn) -> Iterable[WorkKey]:
-        keys = {WorkKey(tenant.name, self.kind, o["metadata"]["namespace"], o["metadata"]["name"])
-                for o in tenant.store(IMAGEPREWARMS)}
-        for edge in self.ctx.edges.values():
-            for value in edge.store(JOBS).index_values("tenant-key"):
-                owner, ns, name = value.split("/", 2)
-                if owner == tenant.name:
-                    keys.add(WorkKey(tenant.name, self.kind, ns, name))
-        return keys
+    edge_watches = (job_watch(PREWARM_LABEL, "imageprewarm-key"),)
 
     # ---- reading -----------------------------------------------------------------------
 
-    def targets(self, tenant: TenantConn, spec: PrewarmSpec) -> list[Target]:
-        policy = tenant.scheduling
-        found: list[Target] = []
-        for edge in self.ctx.edges.values():
-            if not edge.synced or edge.unschedulable or not cluster_matches(
-                    spec, edge.name, edge.region):
-                continue
-            if policy is not None and (
-                    (policy.allowed_clusters is not None and edge.name not in
-                     policy.allowed_clusters)
-                    or (policy.allowed_regions is not None and edge.region not in
-                        policy.allowed_regions)):
-                continue
-            for node in edge.store(NODES):
-                labels = translate_node_up(edge, node, "")["metadata"]["labels"]
-                if node_matches(spec, node, labels):
-                    found.append(Target(edge.name, node["metadata"]["name"]))
-        return found
-
-    def jobs(self, tenant: TenantConn, key: WorkKey) -> list[tuple[EdgeConn, Obj]]:
-        value = f"{tenant.name}/{key.namespace}/{key.name}"
-        return [(edge, job) for edge in self.ctx.edges.values() if edge.synced
-                for job in edge.store(JOBS).by_index("tenant-key", value)]
+    def targets(self, tenant: TenantConn, spec: PrewarmSpec, namespace: str) -> list[Target]:
+        return [t for t, _region in target_nodes(self.ctx.edges.values(), tenant, spec,
+                                                 namespace)]
 
     # ---- reconcile ---------------------------------------------------------------------
 
@@ -127,32 +77,32 @@ class ImagePrewarmSyncer(ResourceSyncer):
         jobs = self.jobs(tenant, key)
         if prewarm is None or prewarm["metadata"].get("deletionTimestamp"):
             for edge, job in jobs:
-                await self._delete_job(edge, job)
+                await delete_job(edge, job)
             return None
         try:
             spec = parse_prewarm_spec(prewarm.get("spec") or {})
         except PrewarmError as err:
-            await self._write_status(tenant, prewarm, {"phase": "Failed", "message": str(err)})
-            await self.ctx.recorder.warn(tenant.client, {"kind": self.kind, **prewarm},
-                                         "InvalidSpec", str(err))
+            await self.invalid_spec(tenant, prewarm, err)
             return None
         previous = prewarm.get("status") or {}
         if previous.get("completionTime"):
             return await self._expire(tenant, prewarm, spec, jobs)
-        states = self._states(tenant, spec, jobs)
+        states = self._states(tenant, spec, jobs, key.namespace)
         for target in to_create(states, spec.parallelism):
             await self._start(tenant, prewarm, spec, target)
             states[target] = NodeState("active")
         status = prewarm_status(states, previous, now_rfc3339())
-        await self._write_status(tenant, prewarm, status)
+        await write_status(tenant, IMAGEPREWARMS, prewarm, status)
         if not states:
             return NO_TARGET_RETRY
         left = self._ttl_left(spec, status)
         return None if left is None else max(left, 0.01)
 
     def _states(self, tenant: TenantConn, spec: PrewarmSpec,
-                jobs: list[tuple[EdgeConn, Obj]]) -> dict[Target, NodeState | None]:
-        states: dict[Target, NodeState | None] = dict.fromkeys(self.targets(tenant, spec))
+                jobs: list[tuple[EdgeConn, Obj]], namespace: str
+                ) -> dict[Target, NodeState | None]:
+        states: dict[Target, NodeState | None] = dict.fromkeys(
+            self.targets(tenant, spec, namespace))
         for edge, job in jobs:  # a node that left the target keeps the state of its Job
             node = (job["metadata"].get("annotations") or {}).get(markers.EDGE_NODE, "")
             states[Target(edge.name, node)] = job_state(job)
@@ -177,12 +127,6 @@ class ImagePrewarmSyncer(ResourceSyncer):
             if not err.conflict:
                 raise
 
-    async def _delete_job(self, edge: EdgeConn, job: Obj) -> None:
-        meta = job["metadata"]
-        if not meta.get("deletionTimestamp"):
-            await edge.client.delete(JOBS, meta["name"], meta["namespace"], uid=meta["uid"],
-                                     propagation="Background")
-
     async def _expire(self, tenant: TenantConn, prewarm: Obj, spec: PrewarmSpec,
                       jobs: list[tuple[EdgeConn, Obj]]) -> float | None:
         """A finished ImagePrewarm: deleted once its TTL is over (its Jobs follow)."""
@@ -193,7 +137,7 @@ class ImagePrewarmSyncer(ResourceSyncer):
         await tenant.client.delete(IMAGEPREWARMS, meta["name"], meta["namespace"],
                                    uid=meta["uid"])
         for edge, job in jobs:
-            await self._delete_job(edge, job)
+            await delete_job(edge, job)
         return None
 
     @staticmethod
@@ -202,12 +146,3 @@ class ImagePrewarmSyncer(ResourceSyncer):
         if spec.ttl_s is None or not done:
             return None
         return max(0.0, spec.ttl_s - _seconds_since(done, dt.datetime.now(dt.UTC)))
-
-    async def _write_status(self, tenant: TenantConn, prewarm: Obj, status: Obj) -> None:
-        status = {**status, "observedGeneration": prewarm["metadata"].get("generation")}
-        have = prewarm.get("status") or {}
-        if all(have.get(k) == v for k, v in status.items()):
-            return
-        meta = prewarm["metadata"]
-        await tenant.client.patch(IMAGEPREWARMS, meta["name"], {"status": status},
-                                  namespace=meta["namespace"], subresource="status")

@@ -54,3 +54,4 @@ CRDS = ResourceType("apiextensions.k8s.io", "v1", "customresourcedefinitions",
                     "CustomResourceDefinition", namespaced=False)
 JOBS = ResourceType("batch", "v1", "jobs", "Job")
 IMAGEPREWARMS = ResourceType("edge.fusionvc.io", "v1alpha1", "imageprewarms", "ImagePrewarm")
+EDGEDATASETS = ResourceType("edge.fusionvc.io", "v1alpha1", "edgedatasets", "EdgeDataset")

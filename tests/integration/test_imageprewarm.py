@@ -3,13 +3,16 @@ completes them, the tenant reads progress with `kubectl get imageprewarms`, TTL 
 
 from __future__ import annotations
 
+from syncer.core.names import virtual_node_name
 from syncer.fleet.registries import PULL_SECRET
+from tests.builders import container, pod, pod_spec
 
 from .kube_helpers import apply, edge_ns, get_json, items, namespace, unique
 from .sandbox_fixture import SandboxHandle
 from .syncer_fixture import SyncerProcess, wait_for
 
 IMAGE = "registry.local:5000/llm/qwen2-7b:1"  # tenant-a's platform registry (sandbox.yaml)
+SH_CPU = {"topology.kubernetes.io/region": "cn-shanghai", "node.kubernetes.io/instance-type": "cpu"}
 
 
 def _prewarm(ns: str, name: str, **spec: object) -> dict[str, object]:
@@ -50,7 +53,8 @@ def test_prewarm_pulls_on_every_target_node_and_reports_per_cluster(
         assert any(c["type"] == "Complete" and c["status"] == "True"
                    for c in job["status"]["conditions"])
     for edge in ("edge-sh", "edge-gz"):
-        assert not items(sandbox[edge], "jobs", "-A", "-l", "fusionvc.io/tenant=tenant-a")
+        assert not items(sandbox[edge], "jobs", "-A", "-l",
+                         "fusionvc.io/tenant=tenant-a,edge.fusionvc.io/imageprewarm")
 
     table = a.kubectl("get", "imageprewarms", "-n", ns).stdout
     header, row = table.splitlines()[:2]
@@ -75,4 +79,25 @@ def test_ttl_after_finished_removes_the_prewarm_and_its_jobs(
              "its edge Jobs to be deleted")
     crd = get_json(a, "crd", "imageprewarms.edge.fusionvc.io")
     assert crd["metadata"]["annotations"]["fusionvc.io/manifest-sha256"]
+    a.kubectl("delete", "namespace", ns, "--wait=false")
+
+
+def test_prewarming_a_node_makes_the_next_pod_land_there(
+        sandbox: SandboxHandle, syncer: SyncerProcess) -> None:
+    ns, a = unique("prewarm-place"), sandbox["tenant-a"]
+    image = "registry.local:5000/llm/prewarmed-model:1"
+    chosen = virtual_node_name("edge-sh", "sh-cpu-2")
+    apply(a, namespace(ns), {
+        "apiVersion": "edge.fusionvc.io/v1alpha1", "kind": "ImagePrewarm",
+        "metadata": {"name": "one", "namespace": ns},
+        "spec": {"images": [{"image": image, "sizeBytes": 7_000_000_000}],
+                 "target": {"nodeSelector": {"matchLabels": {"kubernetes.io/hostname": chosen}}}}})
+    wait_for(lambda: _status(sandbox, ns, "one").get("phase") == "Succeeded", 180,
+             "the ImagePrewarm to succeed")
+    for i in range(2):  # the same three equal sh-cpu nodes; the pre-warmed one wins each time
+        apply(a, pod(ns, f"infer-{i}", spec=pod_spec(containers=[container(image=image)],
+                                                   nodeSelector=SH_CPU)))
+        wait_for(lambda i=i: get_json(a, "pod", f"infer-{i}", "-n", ns)["spec"].get("nodeName"),
+                 60, f"infer-{i} bound")
+        assert get_json(a, "pod", f"infer-{i}", "-n", ns)["spec"]["nodeName"] == chosen
     a.kubectl("delete", "namespace", ns, "--wait=false")

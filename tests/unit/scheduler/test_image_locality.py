@@ -13,6 +13,8 @@ from scheduler.plugins.image_locality import (
     MAX_IMAGE_THRESHOLD,
     MB,
     MIN_THRESHOLD,
+    REGION_SHARE,
+    ZONE_SHARE,
     ImageLocality,
     image_score,
     priority,
@@ -97,7 +99,9 @@ def test_scores_per_node_and_skip_when_no_node_has_the_image() -> None:
     assert plugin.pre_score(state, info, nodes) is None
     scores = plugin.score(state, info, nodes)
     expected = priority(8 * GB * 2 / 4, 1)
-    assert scores == [expected, expected, 0, 0] and expected > 0
+    # n3 and n4 share the holders' region (one cluster): the region tier's share.
+    region = priority(8 * GB * 2 / 4 * REGION_SHARE, 1)
+    assert scores == [expected, expected, region, region] and expected > region > 0
     skipped = plugin.pre_score(CycleState(snap, DEFAULT_POLICY),
                                PodInfo.from_pod(image_pod("other:1")), nodes)
     assert skipped is not None and skipped.code.value == "Skip"
@@ -119,3 +123,38 @@ def test_the_node_with_the_image_wins_among_equal_nodes() -> None:
 
 def test_every_mode_weighs_image_locality() -> None:
     assert all(weights.get("imageLocality", 0) > 0 for weights in MODE_PRESETS.values())
+
+
+def test_tiers_same_node_then_zone_then_region_then_elsewhere() -> None:
+    def zoned(name: str, zone: str, *images: tuple[str, int]) -> dict[str, Any]:
+        out = with_images(name, *images)
+        out["metadata"]["labels"]["topology.kubernetes.io/zone"] = zone
+        return out
+    snap = snapshot({"c1": [zoned("has", "z1", (MODEL, 8 * GB)), zoned("zone", "z1"),
+                            zoned("region", "z2")],
+                     "c2": [zoned("far", "z9")]},
+                    regions={"c1": "r1", "c2": "r2"})
+    plugin = ImageLocality()
+    nodes = [snap.node(c, n) for c, n in (("c1", "has"), ("c1", "zone"), ("c1", "region"),
+                                          ("c2", "far"))]
+    state = CycleState(snap, DEFAULT_POLICY)
+    info = PodInfo.from_pod(image_pod(MODEL))
+    assert plugin.pre_score(state, info, nodes) is None  # type: ignore[arg-type]
+    full = 8 * GB / 4
+    assert plugin.score(state, info, nodes) == [  # type: ignore[arg-type]
+        priority(full, 1), priority(full * ZONE_SHARE, 1), priority(full * REGION_SHARE, 1), 0]
+
+
+def test_several_images_add_up_per_node_before_scaling() -> None:
+    snap = snapshot({"c1": [with_images("n1", (MODEL, 8 * GB)),
+                            with_images("n2", (MODEL, 8 * GB), ("nginx:1.27", 70 * MB)),
+                            node("n3")]})
+    plugin = ImageLocality()
+    nodes = [snap.node("c1", n) for n in ("n1", "n2", "n3")]
+    state = CycleState(snap, DEFAULT_POLICY)
+    info = PodInfo.from_pod(image_pod(MODEL, "nginx:1.27"))
+    assert plugin.pre_score(state, info, nodes) is None  # type: ignore[arg-type]
+    model, web = 8 * GB * 2 / 3, 70 * MB / 3
+    assert plugin.score(state, info, nodes) == [  # type: ignore[arg-type]
+        priority(model + web * REGION_SHARE, 2), priority(model + web, 2),
+        priority((model + web) * REGION_SHARE, 2)]

@@ -20,7 +20,7 @@ def test_builtin_kinds_are_listed_once_each() -> None:
     kinds = [cls.kind for cls in BUILTIN_SYNCERS]
     assert sorted(kinds) == sorted(set(kinds)) == sorted(
         ["Namespace", "Node", "ConfigMap", "Secret", "RuntimeClass", "RegistryCredentials",
-         "ImagePrewarm", "Service", "Pod", "Event", "ServiceDomain", "PodSecret",
+         "ImagePrewarm", "EdgeDataset", "Service", "Pod", "Event", "ServiceDomain", "PodSecret",
          "PersistentVolumeClaim", "MetricsDelivery"])
 
 

@@ -1,0 +1,120 @@
+"""EdgeDataset (edge.fusionvc.io): a model or data set put on edge nodes before the pods come.
+
+The tenant's EdgeDataset names a source (HTTP(S) URL and SHA-256), a strategy,
+copies per region and a target (the same target as ImagePrewarm:
+``edge_targets``). fusionvc chooses the nodes (``dataset_translate.choose_nodes``),
+runs one download Job per node in its own edge namespace ``fusionvc-datasets``
+(the downloader writes into a host folder private to the tenant namespace),
+AllAtOnce or Rolling, and writes progress per cluster, the ready nodes and the
+failed nodes with their reasons (``ChecksumMismatch``, ``TransferFailed``,
+``DeadlineExceeded``) to the EdgeDataset's status. A changed source replaces
+every node's Job; a deleted EdgeDataset's Jobs are deleted. Pods that need it
+are placed where it is ready (scheduler plugin ``datasetReady``).
+"""
+
+from __future__ import annotations
+
+import structlog
+
+from syncer.core import markers
+from syncer.core.context import SyncContext
+from syncer.core.keys import WorkKey
+from syncer.core.names import edge_namespace
+from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
+from syncer.kinds.dataset_translate import (
+    DATASET_LABEL,
+    DATASET_NAMESPACE,
+    SOURCE_ANNOTATION,
+    DatasetError,
+    DatasetSpec,
+    choose_nodes,
+    dataset_job_state,
+    dataset_status,
+    parse_dataset_spec,
+    to_start,
+    translate_dataset_job,
+)
+from syncer.kinds.edge_targets import NodeState, Target, delete_job, target_nodes, write_status
+from syncer.kinds.node_work import NodeWorkSyncer, job_watch
+from syncer.kube import Obj
+from syncer.kube.apis import EDGEDATASETS, JOBS, NAMESPACES
+from syncer.kube.client import KubeError
+
+log = structlog.get_logger(__name__)
+NO_TARGET_RETRY = 30.0  # nodes may join: look again
+
+
+class EdgeDatasetSyncer(NodeWorkSyncer):
+    kind = "EdgeDataset"
+    resource, work_label, index = EDGEDATASETS, DATASET_LABEL, "edgedataset-key"
+    tenant_watches = (WatchSpec(EDGEDATASETS),)
+    edge_watches = (job_watch(DATASET_LABEL, "edgedataset-key"),)
+
+    def __init__(self, ctx: SyncContext) -> None:
+        super().__init__(ctx)
+        self._namespace_ready: set[str] = set()  # edges where fusionvc-datasets exists
+
+    # ---- reconcile ---------------------------------------------------------------------
+
+    async def reconcile(self, key: WorkKey) -> float | None:
+        tenant = self.ctx.tenants.get(key.tenant)
+        if tenant is None:
+            return None
+        dataset = tenant.get(EDGEDATASETS, key.namespace, key.name)
+        jobs = self.jobs(tenant, key)
+        if dataset is None or dataset["metadata"].get("deletionTimestamp"):
+            for edge, job in jobs:
+                await delete_job(edge, job)
+            return None
+        try:
+            spec = parse_dataset_spec(dataset.get("spec") or {})
+        except DatasetError as err:
+            await self.invalid_spec(tenant, dataset, err)
+            return None
+        current: dict[Target, NodeState] = {}
+        for edge, job in jobs:
+            meta = job["metadata"]
+            if (meta.get("annotations") or {}).get(SOURCE_ANNOTATION) != spec.sha256:
+                await delete_job(edge, job)  # the source changed: start over
+                continue
+            current[Target(edge.name, meta["annotations"].get(markers.EDGE_NODE, ""))] = \
+                dataset_job_state(job)
+        chosen = choose_nodes(target_nodes(self.ctx.edges.values(), tenant, spec, key.namespace),
+                              current,
+                              spec.copies_per_region, dataset["metadata"].get("uid", key.name))
+        states: dict[Target, NodeState | None] = {t: current.get(t) for t in chosen}
+        for target in to_start(states, spec):
+            await self._start(tenant, dataset, spec, target)
+            states[target] = NodeState("active")
+        await write_status(tenant, EDGEDATASETS, dataset, dataset_status(states))
+        return NO_TARGET_RETRY if not states else None
+
+    async def _start(self, tenant: TenantConn, dataset: Obj, spec: DatasetSpec,
+                     target: Target) -> None:
+        edge = self.ctx.edges[target.cluster]
+        await self._ensure_namespace(edge)
+        ens = edge_namespace(tenant.name, tenant.uid, dataset["metadata"]["namespace"])
+        job = translate_dataset_job(dataset, spec, target, tenant=tenant.name,
+                                    edge_namespace=ens)
+        try:
+            await edge.client.create(JOBS, job, namespace=DATASET_NAMESPACE)
+        except KubeError as err:
+            if err.not_found:
+                self._namespace_ready.discard(edge.name)
+            if not err.conflict:
+                raise
+
+    async def _ensure_namespace(self, edge: EdgeConn) -> None:
+        if edge.name in self._namespace_ready:
+            return
+        body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {
+            "name": DATASET_NAMESPACE,
+            "labels": {markers.MANAGED_BY: markers.MANAGED_BY_VALUE,
+                       # the downloader writes to a host folder: fusionvc's pods only
+                       "pod-security.kubernetes.io/enforce": "privileged"}}}
+        try:
+            await edge.client.create(NAMESPACES, body)
+        except KubeError as err:
+            if not err.conflict:
+                raise
+        self._namespace_ready.add(edge.name)
