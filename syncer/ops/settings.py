@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,14 +25,12 @@ from typing import Any, NoReturn
 
 import yaml
 
-ENV_PREFIX = "FUSIONVC_"
+from syncer.ops.setting_values import ENV_PREFIX, Spec, bad, convert
+from syncer.ops.setting_values import SettingsError as SettingsError  # re-exported
+
 CONFIG_ENV = ENV_PREFIX + "CONFIG"
 LOG_FORMATS = ("json", "console")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
-
-
-class SettingsError(ValueError):
-    """A setting is missing, malformed or inconsistent with another one."""
 
 
 @dataclass(frozen=True)
@@ -141,85 +138,71 @@ _GROUPS: dict[str, tuple[type[Any], str]] = {
 }
 
 
-@dataclass(frozen=True)
-class _Spec:
-    key: str  # "group.field": the YAML key path and the dataclass field
-    flag: str
-    kind: str  # str | optstr | int | float | duration | bool | choice | refs
-    help: str
-    minimum: int | None = None  # ints only; floats and durations must be > 0
-    choices: tuple[str, ...] = ()
-
-    @property
-    def env(self) -> str:
-        return ENV_PREFIX + self.flag[2:].upper().replace("-", "_")
-
-
-_SPECS: tuple[_Spec, ...] = (
-    _Spec("management.kubeconfig", "--kubeconfig", "optstr",
+_SPECS: tuple[Spec, ...] = (
+    Spec("management.kubeconfig", "--kubeconfig", "optstr",
           "kubeconfig of the management cluster; unset: in-cluster service account"),
-    _Spec("management.namespace", "--namespace", "str",
+    Spec("management.namespace", "--namespace", "str",
           "namespace of the syncer: kubeconfig Secrets and the leader Lease live here"),
-    _Spec("sync.workers", "--workers", "int", "reconcile workers", minimum=1),
-    _Spec("sync.queue_max", "--queue-max", "int",
+    Spec("sync.workers", "--workers", "int", "reconcile workers", minimum=1),
+    Spec("sync.queue_max", "--queue-max", "int",
           "most keys waiting in the work queue", minimum=1),
-    _Spec("sync.queue_qps", "--queue-qps", "float",
+    Spec("sync.queue_qps", "--queue-qps", "float",
           "work items handed to workers per second (overall cap)"),
-    _Spec("sync.queue_burst", "--queue-burst", "int",
+    Spec("sync.queue_burst", "--queue-burst", "int",
           "burst of work items above --queue-qps", minimum=1),
-    _Spec("sync.request_timeout_s", "--request-timeout", "duration",
+    Spec("sync.request_timeout_s", "--request-timeout", "duration",
           "limit for one API request (watches excepted)"),
-    _Spec("sync.drift_scan_interval_s", "--drift-scan-interval", "duration",
+    Spec("sync.drift_scan_interval_s", "--drift-scan-interval", "duration",
           "period of the scan comparing tenant and edge objects"),
-    _Spec("sync.extra_kinds", "--extra-kinds", "refs",
+    Spec("sync.extra_kinds", "--extra-kinds", "refs",
           "syncers of more kinds, as comma-separated module:Class (ResourceSyncer subclasses)"),
-    _Spec("leader.enabled", "--leader-elect", "bool",
+    Spec("leader.enabled", "--leader-elect", "bool",
           "elect a leader among replicas with a Lease; only the leader writes"),
-    _Spec("leader.lease_name", "--leader-lease-name", "str", "name of the Lease"),
-    _Spec("leader.lease_namespace", "--leader-lease-namespace", "optstr",
+    Spec("leader.lease_name", "--leader-lease-name", "str", "name of the Lease"),
+    Spec("leader.lease_namespace", "--leader-lease-namespace", "optstr",
           "namespace of the Lease; unset: --namespace"),
-    _Spec("leader.lease_duration_s", "--leader-lease-duration", "int",
+    Spec("leader.lease_duration_s", "--leader-lease-duration", "int",
           "whole seconds a standby waits after the last renewal before taking over",
           minimum=1),
-    _Spec("leader.renew_deadline_s", "--leader-renew-deadline", "duration",
+    Spec("leader.renew_deadline_s", "--leader-renew-deadline", "duration",
           "a leader that could not renew for this long stops leading"),
-    _Spec("leader.retry_period_s", "--leader-retry-period", "duration",
+    Spec("leader.retry_period_s", "--leader-retry-period", "duration",
           "period between acquire or renew attempts"),
-    _Spec("leader.identity", "--leader-identity", "optstr",
+    Spec("leader.identity", "--leader-identity", "optstr",
           "holder identity written in the Lease; unset: <hostname>_<pid>"),
-    _Spec("http.host", "--http-host", "str", "listen address of the HTTP server"),
-    _Spec("http.port", "--http-port", "int", "listen port of the HTTP server", minimum=0),
-    _Spec("kubelet.host", "--kubelet-host", "str", "listen address of the kubelet endpoint"),
-    _Spec("kubelet.port", "--kubelet-port", "int", "listen port of the kubelet endpoint",
+    Spec("http.host", "--http-host", "str", "listen address of the HTTP server"),
+    Spec("http.port", "--http-port", "int", "listen port of the HTTP server", minimum=0),
+    Spec("kubelet.host", "--kubelet-host", "str", "listen address of the kubelet endpoint"),
+    Spec("kubelet.port", "--kubelet-port", "int", "listen port of the kubelet endpoint",
           minimum=0),
-    _Spec("kubelet.advertise_address", "--kubelet-advertise-address", "optstr",
+    Spec("kubelet.advertise_address", "--kubelet-advertise-address", "optstr",
           "IP written as InternalIP of virtual nodes (a Service IP reaching every replica); "
           "unset: --kubelet-host"),
-    _Spec("kubelet.advertise_port", "--kubelet-advertise-port", "int",
+    Spec("kubelet.advertise_port", "--kubelet-advertise-port", "int",
           "port written as the virtual nodes' kubelet port; 0: --kubelet-port", minimum=0),
-    _Spec("kubelet.cert_file", "--kubelet-cert-file", "optstr",
+    Spec("kubelet.cert_file", "--kubelet-cert-file", "optstr",
           "serving certificate (PEM) of the kubelet endpoint; unset: the endpoint is off"),
-    _Spec("kubelet.key_file", "--kubelet-key-file", "optstr", "its private key (PEM)"),
-    _Spec("kubelet.client_ca_file", "--kubelet-client-ca-file", "optstr",
+    Spec("kubelet.key_file", "--kubelet-key-file", "optstr", "its private key (PEM)"),
+    Spec("kubelet.client_ca_file", "--kubelet-client-ca-file", "optstr",
           "CA of the tenant kube-apiservers' kubelet client certificates "
           "(subject CN fusionvc:tenant:<Tenant name>)"),
-    _Spec("logging.format", "--log-format", "choice",
+    Spec("logging.format", "--log-format", "choice",
           "json (production) or console (development)", choices=LOG_FORMATS),
-    _Spec("logging.level", "--log-level", "choice", "lowest level logged", choices=LOG_LEVELS),
-    _Spec("shutdown.grace_s", "--shutdown-grace", "duration",
+    Spec("logging.level", "--log-level", "choice", "lowest level logged", choices=LOG_LEVELS),
+    Spec("shutdown.grace_s", "--shutdown-grace", "duration",
           "time given to in-flight work on SIGTERM before it is cancelled"),
-    _Spec("metrics_api.port", "--metrics-api-port", "int",
+    Spec("metrics_api.port", "--metrics-api-port", "int",
           "TLS port of the tenants' metrics.k8s.io; 0: off", minimum=0),
-    _Spec("metrics_api.host", "--metrics-api-host", "str", "listen address of the metrics API"),
-    _Spec("metrics_api.cert_file", "--metrics-api-cert-file", "optstr", "its serving cert"),
-    _Spec("metrics_api.key_file", "--metrics-api-key-file", "optstr", "its serving key"),
-    _Spec("metrics_api.ca_file", "--metrics-api-ca-file", "optstr",
+    Spec("metrics_api.host", "--metrics-api-host", "str", "listen address of the metrics API"),
+    Spec("metrics_api.cert_file", "--metrics-api-cert-file", "optstr", "its serving cert"),
+    Spec("metrics_api.key_file", "--metrics-api-key-file", "optstr", "its serving key"),
+    Spec("metrics_api.ca_file", "--metrics-api-ca-file", "optstr",
           "CA of the serving cert, for the APIServices; unset: insecureSkipTLSVerify"),
-    _Spec("metrics_api.advertise_host", "--metrics-api-advertise-host", "optstr",
+    Spec("metrics_api.advertise_host", "--metrics-api-advertise-host", "optstr",
           "host tenant apiservers dial (ExternalName); unset: no APIService is written"),
-    _Spec("metrics_api.poll_interval_s", "--metrics-api-poll-interval", "duration",
+    Spec("metrics_api.poll_interval_s", "--metrics-api-poll-interval", "duration",
           "period of reading the edge clusters' metrics.k8s.io"),
-    _Spec("metrics_api.pod_metrics_interval_s", "--pod-metrics-interval", "duration",
+    Spec("metrics_api.pod_metrics_interval_s", "--pod-metrics-interval", "duration",
           "period of scraping the pods' own metrics on edge nodes (custom metrics, delivery)"),
 )
 _BY_KEY = {spec.key: spec for spec in _SPECS}
@@ -268,136 +251,32 @@ def build_arg_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_DURATION = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*(ms|s|m|h)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
-
-
-def _bad(where: str, problem: str) -> SettingsError:
-    return SettingsError(f"{where}: {problem}")
-
-
-def _number(spec: _Spec, raw: object, where: str) -> float:
-    if isinstance(raw, bool):
-        raise _bad(where, f"expected a number, got {raw!r}")
-    if isinstance(raw, int | float):
-        value = float(raw)
-    elif isinstance(raw, str):
-        match = _DURATION.match(raw) if spec.kind == "duration" else None
-        if match:
-            value = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-        else:
-            try:
-                value = float(raw)
-            except ValueError:
-                what = "a duration" if spec.kind == "duration" else "a number"
-                raise _bad(where, f"expected {what}, got {raw!r}") from None
-    else:
-        raise _bad(where, f"expected a number, got {type(raw).__name__} {raw!r}")
-    if value != value or value in (float("inf"), float("-inf")):
-        raise _bad(where, f"expected a finite number, got {raw!r}")
-    if value <= 0:
-        raise _bad(where, f"must be greater than 0, got {raw!r}")
-    return value
-
-
-def _integer(spec: _Spec, raw: object, where: str) -> int:
-    if isinstance(raw, bool) or not isinstance(raw, int | str):
-        raise _bad(where, f"expected an integer, got {type(raw).__name__} {raw!r}")
-    try:
-        value = int(raw)
-    except ValueError:
-        raise _bad(where, f"expected an integer, got {raw!r}") from None
-    if spec.minimum is not None and value < spec.minimum:
-        raise _bad(where, f"must be at least {spec.minimum}, got {raw!r}")
-    if spec.key in ("http.port", "kubelet.port", "kubelet.advertise_port") and value > 65535:
-        raise _bad(where, f"must be at most 65535, got {raw!r}")
-    return value
-
-
-def _boolean(raw: object, where: str) -> bool:
-    if isinstance(raw, bool):
-        return raw
-    text = str(raw).strip().lower() if isinstance(raw, str) else None
-    if text in ("true", "1", "yes", "on"):
-        return True
-    if text in ("false", "0", "no", "off"):
-        return False
-    raise _bad(where, f"expected true or false, got {raw!r}")
-
-
-def _string(spec: _Spec, raw: object, where: str) -> str | None:
-    if not isinstance(raw, str):
-        raise _bad(where, f"expected a string, got {type(raw).__name__} {raw!r}")
-    value = raw.strip()
-    if not value:
-        if spec.kind == "optstr":
-            return None
-        raise _bad(where, "must not be empty")
-    if spec.kind == "choice":
-        value = value.lower()
-        if value not in spec.choices:
-            raise _bad(where, f"must be one of {', '.join(spec.choices)}; got {raw!r}")
-    return value
-
-
-_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-
-
-def _refs(raw: object, where: str) -> tuple[str, ...]:
-    """``module:Class`` references: comma-separated text, or a YAML list of strings."""
-    items = raw.split(",") if isinstance(raw, str) else raw
-    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
-        raise _bad(where, f"expected module:Class references, got {raw!r}")
-    refs = tuple(i.strip() for i in items if i.strip())
-    for ref in refs:
-        if not _REF.match(ref):
-            raise _bad(where, f"expected module:Class, got {ref!r}")
-    return refs
-
-
-def _convert(spec: _Spec, raw: object, where: str) -> Any:
-    """Turn one raw value (string from flags/env, any YAML scalar from a file) into its type."""
-    if raw is None:  # "key:" or "key: ~" in a file
-        if spec.kind == "optstr":
-            return None
-        raise _bad(where, "has no value")
-    if spec.kind in ("float", "duration"):
-        return _number(spec, raw, where)
-    if spec.kind == "int":
-        return _integer(spec, raw, where)
-    if spec.kind == "bool":
-        return _boolean(raw, where)
-    if spec.kind == "refs":
-        return _refs(raw, where)
-    return _string(spec, raw, where)
-
-
 def _read_file(path: str, where: str) -> dict[str, tuple[object, str]]:
     """Flatten a YAML settings file into ``{key: (raw value, where)}``."""
     try:
         with open(path, encoding="utf-8") as handle:
             document = yaml.safe_load(handle)
     except FileNotFoundError:
-        raise _bad(where, f"file {path!r} does not exist") from None
+        raise bad(where, f"file {path!r} does not exist") from None
     except OSError as err:
-        raise _bad(where, f"cannot read {path!r}: {err.strerror}") from None
+        raise bad(where, f"cannot read {path!r}: {err.strerror}") from None
     except yaml.YAMLError as err:
-        raise _bad(where, f"{path!r} is not valid YAML: {err}") from None
+        raise bad(where, f"{path!r} is not valid YAML: {err}") from None
     if document is None:
         return {}
     if not isinstance(document, dict):
-        raise _bad(path, "the top level must be a mapping of groups")
+        raise bad(path, "the top level must be a mapping of groups")
     found: dict[str, tuple[object, str]] = {}
     for group, fields in document.items():
         if group not in _GROUPS:
-            raise _bad(f"{group} in {path}", f"unknown key; groups are {', '.join(_GROUPS)}")
+            raise bad(f"{group} in {path}", f"unknown key; groups are {', '.join(_GROUPS)}")
         if not isinstance(fields, dict):
-            raise _bad(f"{group} in {path}", "expected a mapping of settings")
+            raise bad(f"{group} in {path}", "expected a mapping of settings")
         for name, raw in fields.items():
             key = f"{group}.{name}"
             if key not in _BY_KEY:
                 known = ", ".join(k.split(".")[1] for k in _BY_KEY if k.startswith(group + "."))
-                raise _bad(f"{key} in {path}", f"unknown key; {group} has {known}")
+                raise bad(f"{key} in {path}", f"unknown key; {group} has {known}")
             found[key] = (raw, f"{key} in {path}")
     return found
 
@@ -424,11 +303,11 @@ def _check_leader(values: Mapping[str, Any], where: Mapping[str, str]) -> None:
     deadline = values["leader.renew_deadline_s"]
     retry = values["leader.retry_period_s"]
     if deadline >= duration:
-        raise _bad(where["leader.renew_deadline_s"],
+        raise bad(where["leader.renew_deadline_s"],
                    f"renew deadline ({deadline:g}s) must be shorter than the lease duration "
                    f"({duration:g}s, from {where['leader.lease_duration_s']})")
     if retry >= deadline:
-        raise _bad(where["leader.retry_period_s"],
+        raise bad(where["leader.retry_period_s"],
                    f"retry period ({retry:g}s) must be shorter than the renew deadline "
                    f"({deadline:g}s, from {where['leader.renew_deadline_s']})")
 
@@ -439,10 +318,10 @@ def _check_kubelet(values: dict[str, Any], where: Mapping[str, str]) -> None:
     given = [k for k in files if values[k] is not None]
     if given and len(given) != len(files):
         missing = next(k for k in files if values[k] is None)
-        raise _bad(where[given[0]], f"needs {_BY_KEY[missing].flag} too")
+        raise bad(where[given[0]], f"needs {_BY_KEY[missing].flag} too")
     if given and values["kubelet.advertise_address"] is None:
         if values["kubelet.host"] in ("0.0.0.0", "::"):
-            raise _bad(where["kubelet.host"], "listens on every address: set "
+            raise bad(where["kubelet.host"], "listens on every address: set "
                        "--kubelet-advertise-address to the IP virtual nodes advertise")
         values["kubelet.advertise_address"] = values["kubelet.host"]
 
@@ -452,7 +331,7 @@ def load_settings(argv: list[str], environ: Mapping[str, str]) -> Settings:
     values: dict[str, Any] = {}
     where: dict[str, str] = {}
     for key, (raw, source) in _gather(argv, environ).items():
-        values[key] = _convert(_BY_KEY[key], raw, source)
+        values[key] = convert(_BY_KEY[key], raw, source)
         where[key] = source
     for spec in _SPECS:
         values.setdefault(spec.key, None if spec.kind == "optstr" else _default_of(spec.key))
@@ -465,7 +344,7 @@ def load_settings(argv: list[str], environ: Mapping[str, str]) -> Settings:
     _check_kubelet(values, where)
     if values["metrics_api.port"] and not (values["metrics_api.cert_file"]
                                            and values["metrics_api.key_file"]):
-        raise _bad(where["metrics_api.port"], "needs --metrics-api-cert-file and -key-file")
+        raise bad(where["metrics_api.port"], "needs --metrics-api-cert-file and -key-file")
     groups: dict[str, Any] = {}
     for name, (cls, _) in _GROUPS.items():
         fields = {key.split(".")[1]: v for key, v in values.items() if key.startswith(name + ".")}
