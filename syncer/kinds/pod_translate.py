@@ -129,7 +129,7 @@ def with_scheduled_condition(desired: Obj, tenant_status: Obj, now: str) -> Obj:
     if conditions is None or any(c.get("type") == "PodScheduled" for c in conditions):
         return desired
     had: Obj = next((c for c in tenant_status.get("conditions") or []
-                if c.get("type") == "PodScheduled" and c.get("status") == "True"), {})
+                     if c.get("type") == "PodScheduled" and c.get("status") == "True"), {})
     scheduled: Obj = {"type": "PodScheduled", "status": "True", "lastProbeTime": None,
                       "lastTransitionTime": had.get("lastTransitionTime") or now}
     if "observedGeneration" in desired:
