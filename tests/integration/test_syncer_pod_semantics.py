@@ -213,6 +213,9 @@ def test_status_fields_are_the_edge_kubelets_and_qos_is_the_documented_class(
         assert status["hostIP"] and status["hostIPs"][0]["ip"] == status["hostIP"]
         assert status["startTime"]
         assert status["containerStatuses"][0]["restartCount"] == 0
+        # Pod lifecycle, "Pod conditions": PodScheduled, the pod has been scheduled to a node.
+        scheduled = [c["status"] for c in status["conditions"] if c["type"] == "PodScheduled"]
+        assert scheduled == ["True"], status["conditions"]
 
 
 def mirrored(sandbox: SandboxHandle, ns: str, name: str) -> Obj | None:
