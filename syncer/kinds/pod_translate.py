@@ -147,6 +147,22 @@ def translate_pod_status_up(edge_pod: Obj) -> Obj:
     return out
 
 
+def with_scheduled_condition(desired: Obj, tenant_status: Obj, now: str) -> Obj:
+    """``desired`` with the PodScheduled=True condition a kubelet reports for every pod it
+    runs (kubelet_pods.go, generateAPIPodStatus) when the edge's kubelet left it out (kwok
+    does): the binding's own condition kept, not dropped by the mirrored list."""
+    conditions = desired.get("conditions")
+    if conditions is None or any(c.get("type") == "PodScheduled" for c in conditions):
+        return desired
+    had: Obj = next((c for c in tenant_status.get("conditions") or []
+                     if c.get("type") == "PodScheduled" and c.get("status") == "True"), {})
+    scheduled: Obj = {"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+                      "lastTransitionTime": had.get("lastTransitionTime") or now}
+    if "observedGeneration" in desired:
+        scheduled["observedGeneration"] = desired["observedGeneration"]
+    return {**desired, "conditions": [*conditions, scheduled]}
+
+
 def status_patch(tenant_status: Obj, desired: Obj) -> Obj | None:
     """The fields of the tenant status to write, or None when it is already right.
 

@@ -40,6 +40,7 @@ from syncer.kinds.pod_translate import (
     translate_pod_down,
     translate_pod_status_up,
     update_patch,
+    with_scheduled_condition,
 )
 from syncer.kube import Obj
 from syncer.kube.apis import NAMESPACES, PODS
@@ -374,7 +375,8 @@ class PodSyncer(ResourceSyncer):
     async def _mirror_status(self, tenant: TenantConn, tpod: Obj, epod: Obj,
                              extra: Obj | None = None) -> None:
         """The edge status up; ``extra`` is one more condition fusionvc reports itself."""
-        desired = translate_pod_status_up(epod)
+        desired = with_scheduled_condition(translate_pod_status_up(epod),
+                                           tpod.get("status") or {}, now_rfc3339())
         if extra is not None:
             had = get_condition(tpod, extra["type"]) or {}
             since = had.get("lastTransitionTime") if had.get("status") == extra["status"] \

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import pytest
 
-from tests.builders import pod, pod_spec
+from tests.builders import container, pod, pod_spec
 
 from .kube_helpers import apply, edge_ns, get_json, namespace, unique
 from .sandbox_fixture import Cluster, SandboxHandle
@@ -182,3 +183,52 @@ def test_in_place_resize_reaches_the_edge_or_waits_as_the_kubelet_says(
     assert (cond["status"], cond["reason"]) == ("True", "Deferred")
     assert "Node didn't have enough resource: cpu, requested: 5000" in cond["message"]
     assert edge_cpu() == "100m"  # the edge pod keeps what fits
+
+
+def qos_pod(ns: str, name: str, resources: Obj) -> Obj:
+    return pod(ns, name, spec=pod_spec(containers=[container(resources=resources)]))
+
+
+# PodStatus fields (Kubernetes API reference, "Pod v1 core" / PodStatus and ContainerStatus):
+# what the kubelet writes, which fusionvc takes from the kubelet that really runs the pod.
+KUBELET_STATUS = ("hostIP", "hostIPs", "podIP", "podIPs", "startTime")
+CONTAINER_STATUS = ("name", "image", "imageID", "ready", "started", "restartCount", "state",
+                    "lastState", "resources", "allocatedResources")
+
+
+def test_status_fields_are_the_edge_kubelets_and_qos_is_the_documented_class(
+        sandbox: SandboxHandle, ns: str) -> None:
+    """Pod QoS classes (concepts/workloads/pods/pod-qos): Guaranteed when every container's
+    cpu and memory limits equal its requests, BestEffort with neither, else Burstable."""
+    tenant = sandbox["tenant-a"]
+    both = {"cpu": "100m", "memory": "64Mi"}
+    apply(tenant, qos_pod(ns, "guaranteed", {"requests": both, "limits": both}),
+          qos_pod(ns, "burstable", {"requests": {"cpu": "50m"}}),
+          qos_pod(ns, "besteffort", {}))
+    expected = {"guaranteed": "Guaranteed", "burstable": "Burstable", "besteffort": "BestEffort"}
+    for name, qos in expected.items():
+        status = wait_for(partial(mirrored, sandbox, ns, name), 90, f"{name} Running, mirrored")
+        assert status["qosClass"] == qos
+        assert status["podIP"] and status["podIPs"][0]["ip"] == status["podIP"]
+        assert status["hostIP"] and status["hostIPs"][0]["ip"] == status["hostIP"]
+        assert status["startTime"]
+        assert status["containerStatuses"][0]["restartCount"] == 0
+        # Pod lifecycle, "Pod conditions": PodScheduled, the pod has been scheduled to a node.
+        scheduled = [c["status"] for c in status["conditions"] if c["type"] == "PodScheduled"]
+        assert scheduled == ["True"], status["conditions"]
+
+
+def mirrored(sandbox: SandboxHandle, ns: str, name: str) -> Obj | None:
+    """The Running tenant pod's status once every kubelet-written field is the same as on
+    the edge copy (absent on both counts as the same: fusionvc invents none)."""
+    tstatus = tenant_pod(sandbox["tenant-a"], ns, name)["status"]
+    copy = edge_copy(sandbox, ns, name)
+    if tstatus.get("phase") != "Running" or copy is None:
+        return None
+    estatus = copy["status"]
+    if any(tstatus.get(f) != estatus.get(f) for f in KUBELET_STATUS):
+        return None
+    tcs, ecs = tstatus.get("containerStatuses") or [], estatus.get("containerStatuses") or []
+    same = len(tcs) == len(ecs) and all(
+        t.get(f) == e.get(f) for t, e in zip(tcs, ecs, strict=False) for f in CONTAINER_STATUS)
+    return tstatus if same else None

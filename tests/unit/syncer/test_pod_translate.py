@@ -20,6 +20,7 @@ from syncer.kinds.pod_translate import (
     translate_pod_down,
     translate_pod_status_up,
     update_patch,
+    with_scheduled_condition,
 )
 
 Obj = dict[str, Any]
@@ -252,6 +253,37 @@ def test_status_patch_clears_a_status_field_the_edge_no_longer_reports() -> None
     tenant_status = {"phase": "Running", "podIP": "10.0.0.1", "resize": "InProgress"}
     desired = {"phase": "Running", "podIP": "10.0.0.1"}
     assert status_patch(tenant_status, desired) == {"resize": None}
+
+
+BOUND = {"type": "PodScheduled", "status": "True", "lastProbeTime": None,
+         "lastTransitionTime": "2024-01-01T00:00:00Z"}
+NOW = "2024-06-01T00:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("desired", "tenant_status", "expected_conditions"),
+    [
+        # The edge kubelet (kwok) reports no PodScheduled: the binding's condition stays.
+        ({"conditions": [{"type": "Ready", "status": "True"}]}, {"conditions": [BOUND]},
+         [{"type": "Ready", "status": "True"}, BOUND]),
+        # observedGeneration as the other conditions'; a pod gated before: transition now.
+        ({"observedGeneration": 3, "conditions": []},
+         {"conditions": [{"type": "PodScheduled", "status": "False",
+                          "reason": "SchedulingGated", "lastTransitionTime": "x"}]},
+         [{**BOUND, "lastTransitionTime": NOW, "observedGeneration": 3}]),
+        # The edge reports its own: that one, as every other mirrored condition.
+        ({"conditions": [{"type": "PodScheduled", "status": "True"}]}, {"conditions": [BOUND]},
+         [{"type": "PodScheduled", "status": "True"}]),
+        # No conditions from the edge yet: nothing to add.
+        ({}, {"conditions": [BOUND]}, None),
+    ],
+)
+def test_a_bound_pod_keeps_pod_scheduled_as_a_kubelet_reports_it(
+        desired: Obj, tenant_status: Obj, expected_conditions: list[Obj] | None) -> None:
+    before = copy.deepcopy(desired)
+    out = with_scheduled_condition(desired, tenant_status, NOW)
+    assert out.get("conditions") == expected_conditions
+    assert desired == before  # not changed in place
 
 
 def edge_meta(labels: Obj | None, annotations: Obj | None) -> Obj:
