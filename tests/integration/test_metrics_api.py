@@ -205,7 +205,11 @@ def test_edge_metrics_servers_scrape_kwok_on_loopback(sandbox: SandboxHandle) ->
         assert status["processes"][f"{edge}-metrics-server"] == "running"
         entry = next(c for c in status["clusters"] if c["name"] == edge)
         assert entry["metricsServer"].startswith("https://127.0.0.1:")
-        for node in items(sandbox[edge], "nodes"):
+        # A node kwok has just taken over may not have its status yet: wait for it.
+        nodes = wait_for(lambda e=edge: (found := items(sandbox[e], "nodes")) and all(
+            n.get("status", {}).get("addresses") for n in found) and found, 60,
+            f"{edge} nodes with addresses")
+        for node in nodes:
             addresses = node["status"]["addresses"]
             # metrics-server dials InternalIP only (--kubelet-preferred-address-types).
             assert [a["address"] for a in addresses if a["type"] == "InternalIP"] == ["127.0.0.1"]
