@@ -87,6 +87,22 @@ def _kubelet_port(status: Obj) -> int:
     return int(((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get("Port", 0))
 
 
+# Taints the tenant's own node lifecycle controller manages on a virtual node: kept as they are.
+TENANT_TAINT_PREFIXES = ("node.kubernetes.io/", "node.cloudprovider.kubernetes.io/")
+
+
+def converged_taints(have: Obj, want: Obj) -> list[Obj] | None:
+    """The virtual node's taints after the edge node's (or the tolerable list) changed, or
+    None when they already match. The tenant controller-manager's own taints stay."""
+    current = (have.get("spec") or {}).get("taints") or []
+    theirs = [t for t in current if str(t.get("key", "")).startswith(TENANT_TAINT_PREFIXES)]
+    ours = [t for t in current if t not in theirs]
+    wanted: list[Obj] = want["spec"]["taints"]
+    if ours == wanted:
+        return None
+    return theirs + wanted
+
+
 def _status_differs(have: Obj, want: Obj) -> bool:
     h, w = have.get("status") or {}, want["status"]
     if h.get("capacity") != w["capacity"] or h.get("allocatable") != w["allocatable"]:
@@ -222,6 +238,9 @@ class VirtualNodeSyncer(ResourceSyncer):
             return HEARTBEAT_EVERY
         want = translate_node_up(found[0], found[1], _micro_now(), tolerable_taints(tenant),
                                  self.ctx.kubelet_address)
+        taints = converged_taints(vnode, want)
+        if taints is not None:  # a change made after the virtual node was created
+            await tenant.client.patch(NODES, key.name, {"spec": {"taints": taints}})
         if _status_differs(vnode, want):
             await tenant.client.patch(NODES, key.name, {"status": want["status"]},
                                       subresource="status")

@@ -164,3 +164,22 @@ async def test_edge_events_about_a_tenant_pod_are_copied_up_in_tenant_terms(
     assert "host" not in copied["source"]
     foreign = {**event, "metadata": {"name": "x", "namespace": "kube-system"}}
     assert list(sync.syncer("Event").edge_event(edge, "events", None, foreign)) == []
+
+
+GPU = {"key": "nvidia.com/gpu", "value": "true", "effect": "NoSchedule"}
+UNREACHABLE = {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"}
+
+
+@pytest.mark.parametrize(("have", "want", "result"), [
+    ([], [], None),
+    ([GPU], [GPU], None),
+    ([], [GPU], [GPU]),  # the EdgeCluster lists the key after the node was made
+    ([GPU], [], []),
+    ([UNREACHABLE], [GPU], [UNREACHABLE, GPU]),  # the tenant controller-manager's taint stays
+    ([UNREACHABLE, GPU], [GPU], None),
+])
+def test_virtual_node_taints_converge_and_keep_the_tenants_own(
+        have: list[dict[str, str]], want: list[dict[str, str]],
+        result: list[dict[str, str]] | None) -> None:
+    from syncer.kinds.nodes import converged_taints
+    assert converged_taints({"spec": {"taints": have}}, {"spec": {"taints": want}}) == result
