@@ -186,8 +186,8 @@ class Management:
         conn = self.ctx.tenants[key.name]
         await self.tenant_crds.ensure(conn.client)  # a retry when the first attempt failed
         policy_cond = self._apply_policy(conn, obj)
-        self.metrics.cluster_reachable.labels(key.name, "tenant").set(1 if conn.healthy else 0)
         ready, reason, message = self._health(conn)
+        self._report_reachable(conn, "tenant", conn.healthy)
         pods = sum(1 for p in conn.store(PODS) if p["spec"].get("nodeName")) if conn.synced else 0
         self.controller.count_managed(key.name)
         await self._set_status(TENANTS, obj, ready, reason, message, {"syncedPods": pods},
@@ -218,6 +218,12 @@ class Management:
         if changed:
             self.ctx.queue.add(WorkKey(conn.name, REGISTRY_CREDENTIALS_KIND, "", ""))
         return registry_condition(conn.spec.registries, resolved)
+
+    def _report_reachable(self, conn: ClusterConn, role: str, up: bool) -> None:
+        """While a new connection's first lists are in flight nothing has answered or failed
+        yet: the gauge waits for an answer instead of reporting an unreachable cluster."""
+        if conn.synced or conn.last_error():
+            self.metrics.cluster_reachable.labels(conn.name, role).set(1 if up else 0)
 
     @staticmethod
     def _health(conn: ClusterConn) -> tuple[bool, str, str]:
@@ -284,7 +290,7 @@ class Management:
         # the snapshot yet, so it needs no flag (and must not look down once loaded).
         self.placer.edge_cluster_changed(conn, healthy=(conn.healthy or not conn.synced)
                                          and self.failover.admitted(key.name))
-        self.metrics.cluster_reachable.labels(key.name, "edge").set(1 if ready else 0)
+        self._report_reachable(conn, "edge", ready)
         nodes = len(conn.store(NODES))
         await self._set_status(EDGECLUSTERS, obj, ready, reason, message,
                                {"nodes": nodes, **failover_status}, failover_conds)
