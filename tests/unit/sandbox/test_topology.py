@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 import yaml
+from sandbox_lib.processes import SandboxError
 from sandbox_lib.seed import edge_node, edge_objects
-from sandbox_lib.stages import report_container_resources
+from sandbox_lib.stages import report_container_resources, write_whole_node_addresses
 from sandbox_lib.topology import TopologyError, load_topology, parse_topology
 
 REPO = Path(__file__).resolve().parents[3]
@@ -118,3 +119,35 @@ def test_kwok_pod_ready_stage_reports_container_resources() -> None:
     out = report_container_resources("a: 1\n---\n" + stage)
     assert "        resources: {{ .resources | toJson }}\n        ready: true" in out
     assert out.startswith("a: 1\n---\n")
+
+
+NODE_STAGE = ("metadata:\n  name: {name}\nspec:\n  next:\n    statusTemplate: |\n"
+              "      conditions: []\n{block}\n      {{{{ with NodePort }}}}\n"
+              "      daemonEndpoints: {{}}\n      {{{{ end }}}}\n")
+
+
+def test_node_stages_always_write_internal_ip_and_hostname() -> None:
+    """kwok's own node-initialize writes a null address list for a node that has an
+    InternalIP but no Hostname: the sandbox's stages never write a partial list."""
+    initialize = NODE_STAGE.format(name="node-initialize", block=(
+        "      {{ $hasInternalIP := false }}\n      {{ if not $hasInternalIP }}\n"
+        "      addresses:\n      {{ end }}"))
+    heartbeat = NODE_STAGE.format(name="node-heartbeat-with-lease", block=(
+        "      addresses:\n      {{ with .status.addresses }}\n      {{ YAML . 1 }}\n"
+        "      {{ end }}"))
+    out = write_whole_node_addresses("\n---\n".join(["a: 1", initialize, heartbeat]))
+    docs = out.split("\n---\n")
+    assert docs[0] == "a: 1"
+    for doc in docs[1:]:
+        assert "$hasInternalIP" not in doc and ".status.addresses" not in doc
+        assert ("      addresses:\n      {{ with NodeIP }}\n      - address: {{ . | Quote }}\n"
+                "        type: InternalIP\n      {{ end }}\n"
+                "      - address: {{ .metadata.name | Quote }}\n        type: Hostname\n\n"
+                "      {{ with NodePort }}\n") in doc
+        assert doc.startswith("metadata:") and doc.endswith("{{ end }}\n")
+
+
+def test_node_address_fix_refuses_stages_it_does_not_recognise() -> None:
+    with pytest.raises(SandboxError, match="node-heartbeat-with-lease"):
+        write_whole_node_addresses(NODE_STAGE.format(
+            name="node-initialize", block="      {{ $hasInternalIP := false }}"))
