@@ -11,6 +11,14 @@ an InternalIP but no Hostname, and kwok v0.8's ``NodeName`` is empty there: ever
 a node went NotReady and came back (an edge API server restart, say), its addresses
 vanished until the next heartbeat, and whatever reads them (metrics-server, the
 kubelet endpoint, the tests) saw a node without an address.
+
+kwok completes a Running pod only when a Job owns it. An edge copy of a tenant's Job
+pod has no owner (its Job lives in the tenant), only the Job controller's
+``batch.kubernetes.io/job-name`` label, so without a second completion stage keyed on
+that label no tenant Job would ever finish in the sandbox. As a real container would,
+a pod can say how long it "runs" first: the annotation
+``pod-complete.stage.kwok.x-k8s.io/delay`` (a duration such as ``30s`` or ``1h``; none
+means at once, as kwok's own stage does).
 """
 
 from __future__ import annotations
@@ -25,6 +33,25 @@ _CONTAINER = (
     "        name: {{ .name | Quote }}\n"
 )
 _RESOURCES = "        resources: {{ .resources | toJson }}\n"
+_JOB_OWNER = (
+    "    - key: '.metadata.ownerReferences.[].kind'\n"
+    "      operator: 'In'\n"
+    "      values:\n"
+    "      - 'Job'\n"
+)
+_JOB_LABEL = (
+    "    - key: '.metadata.labels[\"batch.kubernetes.io/job-name\"]'\n"
+    "      operator: 'Exists'\n"
+    "    - key: '.metadata.ownerReferences'\n"
+    "      operator: 'DoesNotExist'\n"
+)
+_STAGE_SPEC = "spec:\n"
+_DELAY_FROM_ANNOTATION = (
+    "  delay:\n"
+    "    durationMilliseconds: 0\n"
+    "    durationFrom:\n"
+    "      expressionFrom: '.metadata.annotations[\"pod-complete.stage.kwok.x-k8s.io/delay\"]'\n"
+)
 # Where each node stage's own address block starts; it ends where daemonEndpoints begins.
 _NODE_ADDRESS_BLOCKS = {"node-initialize": "{{ $hasInternalIP := false }}",
                         "node-heartbeat-with-lease": "      addresses:"}
@@ -78,9 +105,26 @@ def report_container_resources(stages: str) -> str:
     raise SandboxError("kwok's stages have no pod-ready stage (hack/sandbox_lib/stages.py)")
 
 
+JOB_POD_COMPLETE_STAGE = "pod-complete-tenant-job"
+
+
+def complete_labelled_job_pods(stages: str) -> str:
+    """The stages text plus a copy of pod-complete keyed on the Job controller's pod label."""
+    docs = stages.split("\n---\n")
+    original = next((doc for doc in docs if "name: pod-complete\n" in doc), None)
+    if original is None or _JOB_OWNER not in original or _STAGE_SPEC not in original:
+        raise SandboxError("kwok's pod-complete stage is missing or has changed shape: cannot "
+                           "add the tenant Job stage to it (hack/sandbox_lib/stages.py)")
+    copy = (original.replace("name: pod-complete\n", f"name: {JOB_POD_COMPLETE_STAGE}\n", 1)
+            .replace(_JOB_OWNER, _JOB_LABEL, 1)
+            .replace(_STAGE_SPEC, _STAGE_SPEC + _DELAY_FROM_ANNOTATION, 1))
+    return "\n---\n".join([*docs, copy])
+
+
 def write_sandbox_stages(bindir: Path, state_dir: Path) -> Path:
     """Writes the sandbox's stages file from the one hack/build-bins made; returns its path."""
     out = state_dir / "kwok-stages.yaml"
     stages = (bindir / "kwok-stages.yaml").read_text()
-    out.write_text(write_whole_node_addresses(report_container_resources(stages)))
+    fixed = write_whole_node_addresses(report_container_resources(stages))
+    out.write_text(complete_labelled_job_pods(fixed))
     return out

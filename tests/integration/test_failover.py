@@ -172,6 +172,7 @@ def test_deployment_leaves_a_lost_edge_and_leftovers_go_on_return(
 
 
 GZ_ONLY = {"topology.kubernetes.io/region": "cn-guangzhou"}
+KEEP_RUNNING = "pod-complete.stage.kwok.x-k8s.io/delay"  # the sandbox completes Job pods
 
 
 def test_job_pod_is_replaced_and_bare_pod_fails_and_the_scheduler_names_the_lost_cluster(
@@ -179,10 +180,11 @@ def test_job_pod_is_replaced_and_bare_pod_fails_and_the_scheduler_names_the_lost
     """A Job's pod gets DisruptionTarget and is removed, so the Job makes a new one; pinned to
     the lost cluster, that one waits with a reason naming it. A bare pod is marked Failed."""
     tenant, ns = sandbox["tenant-a"], unique("fojob")
+    # The Job's pods "run" for an hour, well past the outage.
+    template = {"metadata": {"labels": {"app": "batch"}, "annotations": {KEEP_RUNNING: "1h"}},
+                "spec": pod_spec(restartPolicy="Never", nodeSelector=GZ_ONLY)}
     job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "batch", "namespace": ns},
-           "spec": {"backoffLimit": 6, "template": {"metadata": {"labels": {"app": "batch"}},
-                                                    "spec": pod_spec(restartPolicy="Never",
-                                                                     nodeSelector=GZ_ONLY)}}}
+           "spec": {"backoffLimit": 6, "template": template}}
     solo = pod(ns, "solo", spec=pod_spec(nodeSelector=GZ_ONLY))
     del solo["status"]
     apply(tenant, namespace(ns), job, solo)

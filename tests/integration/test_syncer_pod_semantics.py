@@ -232,3 +232,34 @@ def mirrored(sandbox: SandboxHandle, ns: str, name: str) -> Obj | None:
     same = len(tcs) == len(ecs) and all(
         t.get(f) == e.get(f) for t, e in zip(tcs, ecs, strict=False) for f in CONTAINER_STATUS)
     return tstatus if same else None
+
+
+def test_a_tenant_job_runs_its_pods_to_completion(sandbox: SandboxHandle, ns: str) -> None:
+    """The Job lives in the tenant and its edge pods have no owner; the sandbox's kwok
+    completes them by the Job controller's label, after the delay a pod asks for."""
+    tenant = sandbox["tenant-a"]
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "batch", "namespace": ns},
+           "spec": {"completions": 2, "parallelism": 1, "template": {
+               "metadata": {"annotations": {"pod-complete.stage.kwok.x-k8s.io/delay": "3s"}},
+               "spec": pod_spec(restartPolicy="Never")}}}
+    apply(tenant, job)
+
+    def pods() -> list[Obj]:
+        out = tenant.kubectl("get", "pods", "-n", ns, "-l", "batch.kubernetes.io/job-name=batch",
+                             "-o", "json")
+        return list(json.loads(out.stdout)["items"])
+    wait_for(lambda: any(p["status"].get("phase") == "Running" for p in pods()), 120,
+             "the first Job pod Running (its 3 s)")
+
+    def complete() -> Obj | None:
+        status = get_json(tenant, "job", "batch", "-n", ns).get("status") or {}
+        done = any(c["type"] == "Complete" and c["status"] == "True"
+                   for c in status.get("conditions") or [])
+        return status if done else None
+    status = wait_for(complete, 180, "the Job Complete")
+    assert status["succeeded"] == 2 and not status.get("failed")
+    finished = pods()
+    assert len(finished) == 2 and {p["status"]["phase"] for p in finished} == {"Succeeded"}
+    for p in finished:
+        terminated = p["status"]["containerStatuses"][0]["state"]["terminated"]
+        assert terminated["exitCode"] == 0 and terminated["reason"] == "Completed"

@@ -10,7 +10,12 @@ import pytest
 import yaml
 from sandbox_lib.processes import SandboxError
 from sandbox_lib.seed import edge_node, edge_objects
-from sandbox_lib.stages import report_container_resources, write_whole_node_addresses
+from sandbox_lib.stages import (
+    JOB_POD_COMPLETE_STAGE,
+    complete_labelled_job_pods,
+    report_container_resources,
+    write_whole_node_addresses,
+)
 from sandbox_lib.topology import TopologyError, load_topology, parse_topology
 
 REPO = Path(__file__).resolve().parents[3]
@@ -151,3 +156,25 @@ def test_node_address_fix_refuses_stages_it_does_not_recognise() -> None:
     with pytest.raises(SandboxError, match="node-heartbeat-with-lease"):
         write_whole_node_addresses(NODE_STAGE.format(
             name="node-initialize", block="      {{ $hasInternalIP := false }}"))
+
+
+def test_tenant_job_pods_complete_by_label_after_their_annotated_delay() -> None:
+    """A tenant Job's edge pod has no owner, only the Job controller's label."""
+    stage = ("apiVersion: kwok.x-k8s.io/v1alpha1\nkind: Stage\nmetadata:\n  name: pod-complete\n"
+             "spec:\n  selector:\n    matchExpressions:\n"
+             "    - key: '.metadata.ownerReferences.[].kind'\n      operator: 'In'\n"
+             "      values:\n      - 'Job'\n  next:\n    statusTemplate: |\n      phase: Succeeded")
+    out = complete_labelled_job_pods("a: 1\n---\n" + stage)
+    docs = out.split("\n---\n")
+    assert docs[:2] == ["a: 1", stage], "kwok's own stages are kept as they were"
+    added = docs[2]
+    assert f"name: {JOB_POD_COMPLETE_STAGE}\n" in added
+    assert "'.metadata.labels[\"batch.kubernetes.io/job-name\"]'\n      operator: 'Exists'" in added
+    assert "ownerReferences'\n      operator: 'DoesNotExist'" in added
+    assert "pod-complete.stage.kwok.x-k8s.io/delay" in added
+    assert added.endswith("phase: Succeeded")
+
+
+def test_job_stage_refuses_a_pod_complete_stage_it_does_not_recognise() -> None:
+    with pytest.raises(SandboxError, match="pod-complete"):
+        complete_labelled_job_pods("metadata:\n  name: pod-ready\nspec:\n")
