@@ -15,7 +15,7 @@ import pytest
 
 from tests.builders import container, pod, pod_spec
 
-from .kube_helpers import apply, edge_ns, get_json, namespace, unique
+from .kube_helpers import EDGES, apply, edge_ns, get_json, items, namespace, unique
 from .sandbox_fixture import Cluster, SandboxHandle
 from .syncer_fixture import SyncerProcess, wait_for
 
@@ -263,3 +263,70 @@ def test_a_tenant_job_runs_its_pods_to_completion(sandbox: SandboxHandle, ns: st
     for p in finished:
         terminated = p["status"]["containerStatuses"][0]["state"]["terminated"]
         assert terminated["exitCode"] == 0 and terminated["reason"] == "Completed"
+
+
+REFUSE = "fusionvc-test.example.com/refuse-update"
+
+
+def _refusing_policy() -> list[Obj]:
+    """An edge admission rule the tenant's own cluster does not have: pod updates that add
+    the REFUSE label are denied (a ValidatingAdmissionPolicy, CEL in the API server)."""
+    name = "fusionvc-test-refuse-pod-updates"
+    policy = {"apiVersion": "admissionregistration.k8s.io/v1",
+              "kind": "ValidatingAdmissionPolicy", "metadata": {"name": name},
+              "spec": {"failurePolicy": "Fail", "matchConstraints": {"resourceRules": [
+                  {"apiGroups": [""], "apiVersions": ["v1"], "operations": ["UPDATE"],
+                   "resources": ["pods"]}]},
+                  "validations": [{"expression": f"!has(object.metadata.labels) || "
+                                                 f"!('{REFUSE}' in object.metadata.labels)",
+                                   "message": "this edge refuses pods with the refuse label"}]}}
+    binding = {"apiVersion": "admissionregistration.k8s.io/v1",
+               "kind": "ValidatingAdmissionPolicyBinding", "metadata": {"name": name},
+               "spec": {"policyName": name, "validationActions": ["Deny"]}}
+    return [policy, binding]
+
+
+@pytest.fixture
+def edges_refuse_a_label(sandbox: SandboxHandle) -> Iterator[None]:
+    for edge in EDGES:
+        apply(sandbox[edge], *_refusing_policy())
+    yield
+    for edge in EDGES:
+        for obj in reversed(_refusing_policy()):
+            sandbox[edge].kubectl("delete", obj["kind"].lower(), obj["metadata"]["name"],
+                                  check=False)
+
+
+def test_an_update_the_edge_refuses_is_reported_and_later_changes_still_arrive(
+        sandbox: SandboxHandle, ns: str, edges_refuse_a_label: None) -> None:
+    tenant = sandbox["tenant-a"]
+    apply(tenant, pod(ns, "web"))
+    wait_for(lambda: running(tenant, ns, "web"), 90, "the pod Running")
+    # The policy takes a moment to reach the edge API servers' admission chain: an update
+    # until one is refused.
+    def refused() -> Obj | None:
+        tenant.kubectl("label", "pod", "web", "-n", ns, f"{REFUSE}=yes")
+        found = wait_for(lambda: [e for e in items(tenant, "events", "-n", ns)
+                                  if e["reason"] == "UpdateRejected"]
+                         or edge_copy_labels().get(REFUSE), 30, "the edge's answer")
+        if not isinstance(found, list):  # the edge took it: the policy is not active yet
+            tenant.kubectl("label", "pod", "web", "-n", ns, f"{REFUSE}-")
+            wait_for(lambda: REFUSE not in edge_copy_labels(), 30, "the label gone again")
+            return None
+        return found[0]
+
+    def edge_copy_labels() -> dict[str, str]:
+        return dict(((edge_copy(sandbox, ns, "web") or {}).get("metadata") or {}).get(
+            "labels") or {})
+    event = wait_for(refused, 120, "an UpdateRejected Event on the tenant pod", every=3)
+    assert event["type"] == "Warning"
+    assert "the edge cluster refused this change" in event["message"]
+    assert "refuse label" in event["message"]
+    assert event["involvedObject"]["name"] == "web"
+    assert REFUSE not in edge_copy_labels()
+    assert running(tenant, ns, "web"), "a refused update leaves the pod running"
+    # The tenant takes the label back and makes another change with the same pod generation
+    # (labels do not bump it): that one reaches the edge.
+    tenant.kubectl("label", "pod", "web", "-n", ns, f"{REFUSE}-", "tier=gold", "--overwrite")
+    wait_for(lambda: edge_copy_labels().get("tier") == "gold", 60,
+             "the later label on the edge copy")
