@@ -31,6 +31,7 @@ from syncer.kinds.pod_refusals import (
     is_permanent,
     is_refusal,
     oversized_annotations,
+    pod_version,
     refusal_message,
 )
 from syncer.kinds.pod_secrets import pod_api_access
@@ -87,8 +88,8 @@ class PodSyncer(ResourceSyncer):
         super().__init__(ctx)
         self.unschedulable: set[WorkKey] = set()
         self.create_refusals = CreateRefusals()  # versions of pods the edge refused
-        # (tenant pod uid, generation) whose in-place update the edge refused.
-        self._refused_updates: TTLCache[tuple[str, object], bool] = TTLCache(
+        # Versions of tenant pods (pod_version) whose in-place update the edge refused.
+        self._refused_updates: TTLCache[tuple[str, str], bool] = TTLCache(
             maxsize=50_000, ttl=3600)
         self.ephemeral = EphemeralContainers(ctx.recorder)  # kubectl debug (syncer/kubelet)
         ctx.placer.add_listener(lambda _generation: self.requeue_unschedulable())
@@ -336,7 +337,9 @@ class PodSyncer(ResourceSyncer):
                                      virtual_node=tpod["spec"]["nodeName"],
                                      runtime_class=_edge_runtime_class(tenant, tpod))
         patch = update_patch(epod, desired)
-        refused = (tpod["metadata"]["uid"], tpod["metadata"].get("generation"))
+        # A label or annotation change leaves the generation as it was: a refused version is
+        # the spec, labels and annotations together, so the tenant's next change is tried.
+        refused = pod_version(tpod)
         if patch and refused not in self._refused_updates:
             try:
                 await edge.client.patch(PODS, epod["metadata"]["name"], patch,

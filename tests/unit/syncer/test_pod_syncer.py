@@ -197,6 +197,30 @@ async def test_an_update_the_edge_refuses_is_reported_once_not_retried(sync: Syn
     assert tpod is not None and tpod["status"]["phase"] == "Running"  # status still mirrored
 
 
+async def test_a_label_change_after_a_refused_one_is_tried(sync: SyncTest) -> None:
+    """Labels do not bump the generation: a refusal must not block the tenant's next change."""
+    tenant, edge = sync.ctx.tenants["tenant-a"], sync.ctx.edges["edge-1"]
+    await place(sync)
+    sync.client(edge).fail[("patch", "pods")] = KubeError(
+        403, "Forbidden", "this edge refuses pods with the refuse label")
+    tpod = tenant.get(PODS, "shop", "web")
+    assert tpod is not None
+    meta = tpod["metadata"]
+    sync.put(tenant, PODS, {**tpod, "metadata": {**meta, "labels": {
+        **meta["labels"], "refuse": "yes"}}})
+    await sync.settle()
+    del sync.client(edge).fail[("patch", "pods")]
+    sync.put(tenant, PODS, {**tpod, "metadata": {**meta, "labels": {
+        **meta["labels"], "tier": "gold"}}})
+    await sync.settle()
+    patches = [c.body for c in sync.client(edge).calls if c.verb == "patch"]
+    assert len(patches) == 2, "the refused change once, then the next one"
+    assert patches[-1]["metadata"]["labels"]["tier"] == "gold"
+    epod = edge.get(PODS, sync.edge_ns(), "web")
+    assert epod is not None and epod["metadata"]["labels"]["tier"] == "gold"
+    assert "refuse" not in epod["metadata"]["labels"]
+
+
 def resized(tpod: dict[str, object], cpu: str) -> dict[str, object]:
     spec = tpod["spec"]
     assert isinstance(spec, dict)
