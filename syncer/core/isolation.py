@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from syncer.core.dataset_mounts import mount_violations
 from syncer.core.pod_security import Violation, standard_violations
 from syncer.core.volume_policy import DEFAULT_VOLUME_TYPES, volume_violations
 from syncer.kube import Obj
@@ -101,6 +102,7 @@ def check_pod(pod: Obj, policy: IsolationPolicy) -> list[Violation]:
         found.extend(_restricted_pod(spec))
     found.extend(standard_violations(pod, policy.pod_security))
     found.extend(volume_violations(spec, policy.volume_types, policy.csi_drivers))
+    found.extend(mount_violations(pod))  # where its edge datasets go (core/dataset_mounts)
     first: dict[str, Violation] = {}  # a pod-level miss once, not per container; one per field
     for violation in found:
         first.setdefault(violation.field, violation)

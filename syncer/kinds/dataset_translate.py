@@ -126,10 +126,17 @@ def to_start(states: Mapping[Target, NodeState | None], spec: DatasetSpec) -> li
     return waiting[:max(0, spec.max_concurrent - active)]
 
 
-def job_name(tenant: str, namespace: str, name: str, sha256: str, target: Target) -> str:
+def copy_name(prefix: str, tenant: str, namespace: str, name: str, sha256: str,
+              target: Target) -> str:
+    """The name of an object of one node's copy (``prefix`` and the dataset's name, cut to
+    fit, then a hash of the tenant, namespace, name, source and node)."""
     suffix = short_hash(f"{tenant}/{namespace}/{name}/{sha256}/{target.cluster}/{target.node}",
                         12)
-    return f"{fit(f'eds-{name}', 63 - 13)}-{suffix}"
+    return f"{fit(f'{prefix}-{name}', 63 - 13)}-{suffix}"
+
+
+def job_name(tenant: str, namespace: str, name: str, sha256: str, target: Target) -> str:
+    return copy_name("eds", tenant, namespace, name, sha256, target)
 
 
 def host_path(edge_namespace: str, name: str, sha256: str) -> str:

@@ -9,7 +9,8 @@ AllAtOnce or Rolling, and writes progress per cluster, the ready nodes and the
 failed nodes with their reasons (``ChecksumMismatch``, ``TransferFailed``,
 ``DeadlineExceeded``) to the EdgeDataset's status. A changed source replaces
 every node's Job; a deleted EdgeDataset's Jobs are deleted. Pods that need it
-are placed where it is ready (scheduler plugin ``datasetReady``).
+are placed where it is ready (scheduler plugin ``datasetReady``), and mount it
+through the PersistentVolume and claim each ready copy gets (``dataset_claims``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from syncer.core.context import SyncContext
 from syncer.core.keys import WorkKey
 from syncer.core.names import edge_namespace
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
+from syncer.kinds.dataset_claims import DatasetVolumes, volume_keys, volume_watches
 from syncer.kinds.dataset_translate import (
     DATASET_LABEL,
     DATASET_NAMESPACE,
@@ -37,7 +39,7 @@ from syncer.kinds.dataset_translate import (
 from syncer.kinds.edge_targets import NodeState, Target, delete_job, target_nodes, write_status
 from syncer.kinds.node_work import NodeWorkSyncer, job_watch
 from syncer.kube import Obj
-from syncer.kube.apis import EDGEDATASETS, JOBS, NAMESPACES
+from syncer.kube.apis import EDGEDATASETS, JOBS, NAMESPACES, PERSISTENTVOLUMES
 from syncer.kube.client import KubeError
 
 log = structlog.get_logger(__name__)
@@ -48,11 +50,17 @@ class EdgeDatasetSyncer(NodeWorkSyncer):
     kind = "EdgeDataset"
     resource, work_label, index = EDGEDATASETS, DATASET_LABEL, "edgedataset-key"
     tenant_watches = (WatchSpec(EDGEDATASETS),)
-    edge_watches = (job_watch(DATASET_LABEL, "edgedataset-key"),)
+    edge_watches = (job_watch(DATASET_LABEL, "edgedataset-key"), *volume_watches())
+    cluster_scoped_copies = (PERSISTENTVOLUMES,)
 
     def __init__(self, ctx: SyncContext) -> None:
         super().__init__(ctx)
         self._namespace_ready: set[str] = set()  # edges where fusionvc-datasets exists
+        self.volumes = DatasetVolumes(ctx)
+
+    def scan(self, tenant: TenantConn) -> set[WorkKey]:
+        return {*super().scan(tenant), *volume_keys(self.ctx.edges.values(), tenant.name,
+                                                    self.kind)}
 
     # ---- reconcile ---------------------------------------------------------------------
 
@@ -65,11 +73,13 @@ class EdgeDatasetSyncer(NodeWorkSyncer):
         if dataset is None or dataset["metadata"].get("deletionTimestamp"):
             for edge, job in jobs:
                 await delete_job(edge, job)
+            await self.volumes.converge(tenant, key, None, None, ())
             return None
         try:
             spec = parse_dataset_spec(dataset.get("spec") or {})
         except DatasetError as err:
             await self.invalid_spec(tenant, dataset, err)
+            await self.volumes.converge(tenant, key, None, None, ())
             return None
         current: dict[Target, NodeState] = {}
         for edge, job in jobs:
@@ -86,6 +96,8 @@ class EdgeDatasetSyncer(NodeWorkSyncer):
         for target in to_start(states, spec):
             await self._start(tenant, dataset, spec, target)
             states[target] = NodeState("active")
+        await self.volumes.converge(tenant, key, dataset, spec, (
+            t for t, s in states.items() if s is not None and s.state == "succeeded"))
         await write_status(tenant, EDGEDATASETS, dataset, dataset_status(states))
         return NO_TARGET_RETRY if not states else None
 

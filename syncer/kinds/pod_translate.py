@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Mapping
 
 from syncer.core import markers
+from syncer.core.dataset_mounts import mount_paths
 from syncer.edgedns.pod_dns import EdgeDNS, edge_pod_dns
+from syncer.kinds.dataset_volumes import mount_datasets
 from syncer.kinds.pod_credentials import strip_edge_credentials
 from syncer.kinds.pod_projection import PodAPIAccess, project_pod_secret, tenant_field_value
 from syncer.kinds.pvcs import ephemeral_as_claims
@@ -46,13 +49,16 @@ def translate_pod_down(pod: Obj, *, tenant: str, edge_namespace: str, edge_node:
                        virtual_node: str, service_account: str = "default",
                        runtime_class: str | None = None, dns: EdgeDNS | None = None,
                        pull_secrets: tuple[str, ...] = (),
-                       pod_api: PodAPIAccess | None = None) -> Obj:
+                       pod_api: PodAPIAccess | None = None,
+                       dataset_claims: Mapping[str, str] | None = None) -> Obj:
     """The edge copy of a tenant pod. ``runtime_class`` is the edge name of the pod's
     RuntimeClass (names.edge_runtime_class), when it names one; ``dns`` the edge DNS its
     tenant's pods use on that edge cluster; ``pull_secrets`` are image pull Secrets
     fusionvc adds (registry credentials), after the tenant's own; ``pod_api`` the pod's own
     Secret and its tenant's apiserver address (pod_projection), without which tokens, the
-    CA and the downward API volumes' tenant values are only removed."""
+    CA and the downward API volumes' tenant values are only removed; ``dataset_claims`` the
+    edge claims of the pod's datasets on its node (dataset name -> claim), mounted read-only
+    where the pod asks (core/dataset_mounts, kinds/dataset_volumes)."""
     meta = pod["metadata"]
     spec = copy.deepcopy(pod["spec"])
     for name in DROPPED_SPEC_FIELDS:
@@ -63,6 +69,8 @@ def translate_pod_down(pod: Obj, *, tenant: str, edge_namespace: str, edge_node:
     if pod_api is not None:
         project_pod_secret(spec, pod, pod_api)  # the tenant's token, CA and values instead
     ephemeral_as_claims(spec, meta["name"])  # the tenant's claims, copied (kinds/pvcs.py)
+    if dataset_claims:
+        mount_datasets(spec, mount_paths(pod), dataset_claims)
     strip_edge_credentials(spec)  # no tenant token to the edge, no edge token to the pod
     for group in ("initContainers", "containers", "ephemeralContainers"):
         for container in spec.get(group) or []:

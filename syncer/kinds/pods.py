@@ -22,6 +22,8 @@ from syncer.core.names import edge_namespace, edge_runtime_class, virtual_node_n
 from syncer.core.syncer import NameTaken, ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.fleet.registries import pull_secret_names
+from syncer.kinds.dataset_claims import pod_dataset_claims
+from syncer.kinds.edge_targets import Target
 from syncer.kinds.pod_admission import admission_failure, scheduled_by_fusionvc, was_placed
 from syncer.kinds.pod_ownership import is_bound_copy, is_own_copy
 from syncer.kinds.pod_refusals import (
@@ -245,7 +247,9 @@ class PodSyncer(ResourceSyncer):
                                   runtime_class=_edge_runtime_class(tenant, tpod),
                                   dns=edge.dns_for(tenant.name),
                                   pull_secrets=pull_secret_names(tenant.registry_auths, tpod),
-                                  pod_api=pod_api_access(tenant, tpod))
+                                  pod_api=pod_api_access(tenant, tpod),
+                                  dataset_claims=pod_dataset_claims(
+                                      tenant, tpod, Target(edge.name, placement.node)))
         too_big = oversized_annotations(epod)
         if too_big:
             self.create_refusals.remember(tpod)

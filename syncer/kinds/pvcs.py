@@ -240,6 +240,8 @@ class PersistentVolumeClaimSyncer(ResourceSyncer):
             if have is None or not markers.is_managed(have, tenant.name):
                 continue
             ref = markers.tenant_ref(have)
+            if ref is not None and ref[1] != key.name:
+                continue  # not a copy of a tenant claim (an EdgeDataset's: dataset_claims)
             gone = claim is None or bool(claim["metadata"].get("deletionTimestamp")) or (
                 ref is not None and ref[2] != claim["metadata"].get("uid"))
             if gone:

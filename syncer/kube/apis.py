@@ -35,6 +35,8 @@ PODS = ResourceType("", "v1", "pods", "Pod")
 CONFIGMAPS = ResourceType("", "v1", "configmaps", "ConfigMap")
 SECRETS = ResourceType("", "v1", "secrets", "Secret")
 PVCS = ResourceType("", "v1", "persistentvolumeclaims", "PersistentVolumeClaim")
+PERSISTENTVOLUMES = ResourceType("", "v1", "persistentvolumes", "PersistentVolume",
+                               namespaced=False)
 SERVICES = ResourceType("", "v1", "services", "Service")
 EVENTS = ResourceType("", "v1", "events", "Event")
 NAMESPACES = ResourceType("", "v1", "namespaces", "Namespace", namespaced=False)

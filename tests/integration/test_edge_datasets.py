@@ -1,6 +1,7 @@
 """EdgeDataset (issue 15) on the sandbox: download Jobs per chosen node in fusionvc's edge
 namespace, kwok completes them, status per cluster readable with `kubectl get edgedatasets`;
-a pod that needs the dataset waits with a reason, then starts on the node where it is ready.
+a pod that needs the dataset waits with a reason, then starts on the node where it is ready,
+with the dataset mounted through the PV and claim fusionvc makes for that node's copy.
 
 kwok runs no container, so the downloader itself is tested as a real process against a real
 HTTP server in test_dataset_fetch.py (checksum mismatch included)."""
@@ -8,10 +9,10 @@ HTTP server in test_dataset_fetch.py (checksum mismatch included)."""
 from __future__ import annotations
 
 from syncer.core.names import virtual_node_name
-from syncer.kinds.dataset_translate import DATASET_NAMESPACE, host_path
+from syncer.kinds.dataset_translate import DATASET_LABEL, DATASET_NAMESPACE, host_path
 from tests.builders import pod, pod_spec
 
-from .kube_helpers import apply, edge_ns, get_json, items, namespace, unique
+from .kube_helpers import Obj, apply, edge_ns, get_json, items, namespace, unique
 from .sandbox_fixture import SandboxHandle
 from .syncer_fixture import SyncerProcess, wait_for
 
@@ -68,7 +69,8 @@ def test_a_pod_waits_for_its_dataset_then_starts_where_it_is_ready(
         sandbox: SandboxHandle, syncer: SyncerProcess) -> None:
     ns, a = unique("dataset-pod"), sandbox["tenant-a"]
     infer = pod(ns, "infer", spec=pod_spec(nodeSelector=SH_CPU))
-    infer["metadata"]["annotations"] = {"edge.fusionvc.io/datasets": "llm"}
+    infer["metadata"]["annotations"] = {"edge.fusionvc.io/datasets": "llm",
+                                        "edge.fusionvc.io/dataset-mounts": "llm=/models/llm"}
     apply(a, namespace(ns), infer)
 
     def waiting() -> str:
@@ -88,4 +90,52 @@ def test_a_pod_waits_for_its_dataset_then_starts_where_it_is_ready(
              "the pod to be placed")
     placed = get_json(a, "pod", "infer", "-n", ns)
     assert placed["spec"]["nodeName"] == chosen
+    _check_mounted(sandbox, ns)
     a.kubectl("delete", "namespace", ns, "--wait=false")
+
+
+def _dataset_objects(sandbox: SandboxHandle, kind: str, ns: str) -> list[Obj]:
+    """The edge-sh PVs or PVCs fusionvc made for datasets of tenant namespace ``ns``."""
+    args = ("-n", edge_ns(sandbox, "tenant-a", ns)) if kind == "pvc" else ()
+    return [o for o in items(sandbox["edge-sh"], kind, *args, "-l", DATASET_LABEL)
+            if o["metadata"]["annotations"]["fusionvc.io/tenant-namespace"] == ns]
+
+
+def _check_mounted(sandbox: SandboxHandle, ns: str) -> None:
+    """The edge pod runs with the claim of its node's copy mounted read-only at the path the
+    tenant chose; the claim is bound to a local PV of that copy's folder on that node; deleting
+    the EdgeDataset (then the pod that still uses the claim) removes both."""
+    a, sh, ens = sandbox["tenant-a"], sandbox["edge-sh"], edge_ns(sandbox, "tenant-a", ns)
+    wait_for(lambda: get_json(sh, "pod", "infer", "-n", ens)["status"].get("phase")
+             == "Running", 120, "the edge pod to run")
+    epod = get_json(sh, "pod", "infer", "-n", ens)
+    (volume,) = [v for v in epod["spec"]["volumes"] if "persistentVolumeClaim" in v]
+    claim = volume["persistentVolumeClaim"]
+    assert claim["readOnly"] is True
+    assert {"name": volume["name"], "mountPath": "/models/llm", "readOnly": True} in \
+        epod["spec"]["containers"][0]["volumeMounts"]
+    assert not any("hostPath" in v for v in epod["spec"]["volumes"])
+
+    def bound() -> bool:
+        return all(o.get("status", {}).get("phase") == "Bound"
+                   for kind in ("pv", "pvc") for o in _dataset_objects(sandbox, kind, ns))
+    wait_for(bound, 60, "the dataset's PV and PVC to be bound")
+    (pvc,) = _dataset_objects(sandbox, "pvc", ns)
+    (pv,) = _dataset_objects(sandbox, "pv", ns)
+    assert pvc["metadata"]["name"] == claim["claimName"]
+    assert pvc["spec"]["volumeName"] == pv["metadata"]["name"]
+    assert pv["spec"]["claimRef"]["name"] == pvc["metadata"]["name"]
+    assert pv["spec"]["claimRef"]["namespace"] == ens
+    assert pv["spec"]["local"]["path"] == host_path(ens, "llm", SHA)
+    hostname = get_json(sh, "node", "sh-cpu-2")["metadata"]["labels"]["kubernetes.io/hostname"]
+    assert pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0][
+        "matchExpressions"] == [{"key": "kubernetes.io/hostname", "operator": "In",
+                                 "values": [hostname]}]
+    assert pv["spec"]["accessModes"] == pvc["spec"]["accessModes"] == ["ReadOnlyMany"]
+    a.kubectl("delete", "edgedataset", "llm", "-n", ns)
+    wait_for(lambda: all(o["metadata"].get("deletionTimestamp")
+                         for o in _dataset_objects(sandbox, "pvc", ns)), 60,
+             "the claim to be deleted (kept while its pod runs: pvc-protection)")
+    a.kubectl("delete", "pod", "infer", "-n", ns, "--wait=false")
+    wait_for(lambda: not _dataset_objects(sandbox, "pvc", ns)
+             and not _dataset_objects(sandbox, "pv", ns), 120, "the PV and PVC to be gone")
