@@ -3,8 +3,9 @@
 Down: the edge pod runs in the tenant's edge namespace on the chosen edge node,
 with fusionvc's markers, without the tenant's service-account token, owner
 references or scheduling constraints (already enforced by the fusion
-scheduler and meaningless against edge node labels). Up: the edge pod's
-status becomes the tenant pod's status.
+scheduler and meaningless against edge node labels). In place: the label,
+annotation and spec changes a running pod accepts. Status up is ``pod_status.py``;
+in-place resize is ``pod_resize.py``.
 """
 
 from __future__ import annotations
@@ -30,9 +31,6 @@ DROPPED_SPEC_FIELDS = ("nodeSelector", "affinity", "topologySpreadConstraints", 
 # go through the resize subresource): container images, a shorter activeDeadlineSeconds,
 # added tolerations.
 IMAGE_GROUPS = ("initContainers", "containers")
-STATUS_FIELDS = ("phase", "conditions", "message", "reason", "podIP", "podIPs", "hostIP",
-                 "hostIPs", "startTime", "containerStatuses", "initContainerStatuses",
-                 "ephemeralContainerStatuses", "resize", "resourceClaimStatuses")
 
 
 def _rewrite_env(container: Obj, pod: Obj, virtual_node: str) -> None:
@@ -138,49 +136,6 @@ def tenant_generation(edge_pod: Obj) -> int | None:
     meta = edge_pod.get("metadata") or {}
     value = (meta.get("annotations") or {}).get(markers.TENANT_GENERATION, "")
     return int(value) if value.isdigit() else None
-
-
-def translate_pod_status_up(edge_pod: Obj) -> Obj:
-    """The status the tenant pod should show for this edge pod.
-
-    ``observedGeneration`` (of the status and of each condition) is the tenant generation
-    the edge copy was written from: the edge pod has a generation of its own."""
-    status = edge_pod.get("status") or {}
-    out = {k: copy.deepcopy(status[k]) for k in STATUS_FIELDS if k in status}
-    generation = tenant_generation(edge_pod)
-    if out and generation is not None:
-        out["observedGeneration"] = generation
-        for cond in out.get("conditions") or []:
-            cond["observedGeneration"] = generation
-    return out
-
-
-def with_scheduled_condition(desired: Obj, tenant_status: Obj, now: str) -> Obj:
-    """``desired`` with the PodScheduled=True condition a kubelet reports for every pod it
-    runs (kubelet_pods.go, generateAPIPodStatus) when the edge's kubelet left it out (kwok
-    does): the binding's own condition kept, not dropped by the mirrored list."""
-    conditions = desired.get("conditions")
-    if conditions is None or any(c.get("type") == "PodScheduled" for c in conditions):
-        return desired
-    had: Obj = next((c for c in tenant_status.get("conditions") or []
-                     if c.get("type") == "PodScheduled" and c.get("status") == "True"), {})
-    scheduled: Obj = {"type": "PodScheduled", "status": "True", "lastProbeTime": None,
-                      "lastTransitionTime": had.get("lastTransitionTime") or now}
-    if "observedGeneration" in desired:
-        scheduled["observedGeneration"] = desired["observedGeneration"]
-    return {**desired, "conditions": [*conditions, scheduled]}
-
-
-def status_patch(tenant_status: Obj, desired: Obj) -> Obj | None:
-    """The fields of the tenant status to write, or None when it is already right.
-
-    A mirrored field the edge no longer reports is cleared, once the edge status says
-    anything at all (an empty edge status is a pod not yet seen, not a reset)."""
-    changed: Obj = {k: v for k, v in desired.items() if tenant_status.get(k) != v}
-    if desired:
-        changed.update({k: None for k in STATUS_FIELDS
-                        if k in tenant_status and k not in desired and k != "conditions"})
-    return changed or None
 
 
 def metadata_patch(edge_pod: Obj, desired: Obj) -> Obj | None:

@@ -14,7 +14,7 @@ import structlog
 from cachetools import TTLCache
 
 from syncer.core import markers
-from syncer.core.conditions import get_condition, now_rfc3339, same_condition, set_condition
+from syncer.core.conditions import same_condition, set_condition
 from syncer.core.context import SyncContext
 from syncer.core.isolation import check_pod, describe
 from syncer.core.keys import WorkKey
@@ -37,14 +37,8 @@ from syncer.kinds.pod_refusals import (
     refusal_message,
 )
 from syncer.kinds.pod_secrets import pod_api_access
-from syncer.kinds.pod_translate import (
-    resize_patch,
-    status_patch,
-    translate_pod_down,
-    translate_pod_status_up,
-    update_patch,
-    with_scheduled_condition,
-)
+from syncer.kinds.pod_status import TERMINAL, fail_pod, mark_lost, mirror_status, status_only_change
+from syncer.kinds.pod_translate import resize_patch, translate_pod_down, update_patch
 from syncer.kube import Obj
 from syncer.kube.apis import NAMESPACES, PODS
 from syncer.kube.client import STRATEGIC_PATCH, KubeError
@@ -52,7 +46,6 @@ from syncer.kubelet.debug import EphemeralContainers
 from syncer.placement import Placement, Unplaceable
 
 log = structlog.get_logger(__name__)
-TERMINAL = ("Succeeded", "Failed")
 SCHEDULING_GATED = "Scheduling is blocked due to non-empty scheduling gates"  # kube-scheduler's
 
 
@@ -71,13 +64,6 @@ def _copy_uid(edge_pod: Obj) -> str | None:
     """The UID of the tenant pod an edge pod is a copy of."""
     ref = markers.tenant_ref(edge_pod)
     return ref[2] if ref else None
-
-
-def _status_only_change(old: Obj, new: Obj) -> bool:
-    o, n = old["metadata"], new["metadata"]
-    same_meta = all(o.get(f) == n.get(f) for f in ("labels", "annotations", "deletionTimestamp",
-                                                    "finalizers", "uid"))
-    return same_meta and old.get("spec") == new.get("spec")
 
 
 class PodSyncer(ResourceSyncer):
@@ -102,7 +88,7 @@ class PodSyncer(ResourceSyncer):
                      new: Obj | None) -> Iterable[WorkKey]:
         obj = new or old
         assert obj is not None
-        if old is not None and new is not None and _status_only_change(old, new):
+        if old is not None and new is not None and status_only_change(old, new):
             return  # fusionvc wrote that status itself: nothing to do down
         yield WorkKey(tenant.name, self.kind, obj["metadata"]["namespace"],
                       obj["metadata"]["name"])
@@ -155,7 +141,7 @@ class PodSyncer(ResourceSyncer):
             if not epod["metadata"].get("deletionTimestamp"):
                 await self._delete_edge(edge, epod, grace)
             if tpod is not None and epod.get("status", {}).get("phase") not in TERMINAL:
-                await self._mirror_status(tenant, tpod, epod)
+                await mirror_status(tenant, tpod, epod)
             return None
         if tpod is not None and tpod["spec"].get("nodeName"):
             # Edge copy gone: finish the graceful delete as a kubelet would.
@@ -184,7 +170,7 @@ class PodSyncer(ResourceSyncer):
             if not await self._edge_pod_gone(tenant, tpod, cluster):
                 return 1.0  # created, just not in the edge cache yet
             if was_placed(tpod):
-                await self._mark_lost(tenant, tpod)
+                await mark_lost(tenant, self.ctx.recorder, tpod)
                 return None
             # Never ran: admitted again, to the node it names, below.
         if await self._refuse_before_placing(key, tenant, tpod):
@@ -197,7 +183,7 @@ class PodSyncer(ResourceSyncer):
         if isinstance(decision, Unplaceable) and bound:
             if decision.unknown_node and not all(e.synced for e in self.ctx.edges.values()):
                 return 2.0  # an edge cluster still loading may hold the node
-            await self._fail_admission(tenant, tpod, *admission_failure(decision))
+            await fail_pod(tenant, self.ctx.recorder, tpod, *admission_failure(decision))
             return None
         if not isinstance(decision, Placement):
             self.unschedulable.add(key)
@@ -359,7 +345,7 @@ class PodSyncer(ResourceSyncer):
                                              "UpdateRejected", _refusal(err))
         pending = await self._resize(edge, epod, desired)
         await self.ephemeral.sync(tenant, tpod, edge, epod, desired)
-        await self._mirror_status(tenant, tpod, epod, pending)
+        await mirror_status(tenant, tpod, epod, pending)
 
     async def _resize(self, edge: EdgeConn, epod: Obj, desired: Obj) -> Obj | None:
         """Carries an in-place resize to the edge pod when it fits its node; else the
@@ -378,24 +364,6 @@ class PodSyncer(ResourceSyncer):
                                 namespace=epod["metadata"]["namespace"],
                                 content_type=STRATEGIC_PATCH)
         return None
-
-    async def _mirror_status(self, tenant: TenantConn, tpod: Obj, epod: Obj,
-                             extra: Obj | None = None) -> None:
-        """The edge status up; ``extra`` is one more condition fusionvc reports itself."""
-        desired = with_scheduled_condition(translate_pod_status_up(epod),
-                                           tpod.get("status") or {}, now_rfc3339())
-        if extra is not None:
-            had = get_condition(tpod, extra["type"]) or {}
-            since = had.get("lastTransitionTime") if had.get("status") == extra["status"] \
-                else None
-            desired["conditions"] = [*(desired.get("conditions") or []), {
-                **extra, "observedGeneration": tpod["metadata"].get("generation"),
-                "lastTransitionTime": since or now_rfc3339(), "lastProbeTime": None}]
-        patch = status_patch(tpod.get("status") or {}, desired)
-        if patch:
-            meta = tpod["metadata"]
-            await tenant.client.patch(PODS, meta["name"], {"status": patch},
-                                      namespace=meta["namespace"], subresource="status")
 
     async def _reject(self, tenant: TenantConn, tpod: Obj, reason: str, message: str, *,
                       event: bool = True) -> None:
@@ -433,28 +401,3 @@ class PodSyncer(ResourceSyncer):
             raise
         ref = markers.tenant_ref(epod)
         return ref is None or ref[2] != meta["uid"]
-
-    async def _fail_admission(self, tenant: TenantConn, tpod: Obj, reason: str,
-                              message: str) -> None:
-        """A pod bound to a node it cannot run on fails at once, as kubelet admission does."""
-        if tpod.get("status", {}).get("phase") in TERMINAL:
-            return
-        meta = tpod["metadata"]
-        await tenant.client.patch(PODS, meta["name"], {"status": {
-            "phase": "Failed", "reason": reason, "message": message}},
-            namespace=meta["namespace"], subresource="status")
-        await self.ctx.recorder.warn(tenant.client, {"kind": "Pod", **tpod}, reason, message)
-
-    async def _mark_lost(self, tenant: TenantConn, tpod: Obj) -> None:
-        """The edge copy of a running pod vanished: Failed, so its controller replaces it."""
-        if tpod.get("status", {}).get("phase") in TERMINAL:
-            return
-        meta = tpod["metadata"]
-        message = "the pod's edge copy disappeared; its controller will replace it"
-        status = {"phase": "Failed", "reason": "EdgePodLost", "message": message}
-        await tenant.client.patch(PODS, meta["name"], {"status": status},
-                                  namespace=meta["namespace"], subresource="status")
-        await self.ctx.recorder.warn(tenant.client, {"kind": "Pod", **tpod}, "EdgePodLost",
-                                     message)
-        log.warning("edge pod lost", tenant=tenant.name, pod=f"{meta['namespace']}/{meta['name']}",
-                    at=now_rfc3339())
