@@ -177,17 +177,3 @@ def update_patch(edge_pod: Obj, desired: Obj) -> Obj | None:
     if meta is None and spec is None:
         return None
     return {**(meta or {}), **(spec or {})}
-
-
-def _limits_and_requests(resources: Obj | None) -> Obj:
-    return {k: v for k, v in (resources or {}).items() if k in ("requests", "limits") and v}
-
-
-def resize_patch(edge_pod: Obj, desired: Obj) -> Obj | None:
-    """Container resources the tenant resized, as a patch of the ``resize`` subresource."""
-    have = {c["name"]: c.get("resources") for c in edge_pod["spec"].get("containers") or []}
-    changed = [{"name": c["name"], "resources": c.get("resources") or {}}
-               for c in desired["spec"].get("containers") or []
-               if c["name"] in have and _limits_and_requests(have[c["name"]])
-               != _limits_and_requests(c.get("resources"))]
-    return {"spec": {"containers": changed}} if changed else None

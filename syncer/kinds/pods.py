@@ -36,9 +36,10 @@ from syncer.kinds.pod_refusals import (
     pod_version,
     refusal_message,
 )
+from syncer.kinds.pod_resize import carry_resize
 from syncer.kinds.pod_secrets import pod_api_access
 from syncer.kinds.pod_status import TERMINAL, fail_pod, mark_lost, mirror_status, status_only_change
-from syncer.kinds.pod_translate import resize_patch, translate_pod_down, update_patch
+from syncer.kinds.pod_translate import translate_pod_down, update_patch
 from syncer.kube import Obj
 from syncer.kube.apis import NAMESPACES, PODS
 from syncer.kube.client import STRATEGIC_PATCH, KubeError
@@ -343,27 +344,9 @@ class PodSyncer(ResourceSyncer):
                 self._refused_updates[refused] = True
                 await self.ctx.recorder.warn(tenant.client, {"kind": "Pod", **tpod},
                                              "UpdateRejected", _refusal(err))
-        pending = await self._resize(edge, epod, desired)
+        pending = await carry_resize(self.ctx.placer, edge, epod, desired)
         await self.ephemeral.sync(tenant, tpod, edge, epod, desired)
         await mirror_status(tenant, tpod, epod, pending)
-
-    async def _resize(self, edge: EdgeConn, epod: Obj, desired: Obj) -> Obj | None:
-        """Carries an in-place resize to the edge pod when it fits its node; else the
-        PodResizePending condition the kubelet would report (Infeasible or Deferred)."""
-        patch = resize_patch(epod, desired)
-        if patch is None:
-            return None
-        resized = {**epod, "spec": {**epod["spec"], "containers": [
-            {**c, **next((p for p in patch["spec"]["containers"] if p["name"] == c["name"]),
-                         {})} for c in epod["spec"]["containers"]]}}
-        shortfall = self.ctx.placer.resize_shortfall(edge.name, epod, resized)
-        if shortfall is not None:
-            return {"type": "PodResizePending", "status": "True", "reason": shortfall[0],
-                    "message": shortfall[1]}
-        await edge.client.patch(PODS, epod["metadata"]["name"], patch, subresource="resize",
-                                namespace=epod["metadata"]["namespace"],
-                                content_type=STRATEGIC_PATCH)
-        return None
 
     async def _reject(self, tenant: TenantConn, tpod: Obj, reason: str, message: str, *,
                       event: bool = True) -> None:

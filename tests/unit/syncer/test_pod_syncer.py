@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from syncer.core import markers
 from syncer.core.keys import WorkKey
 from syncer.kube.apis import EVENTS, NODES, PODS
@@ -219,55 +217,3 @@ async def test_a_label_change_after_a_refused_one_is_tried(sync: SyncTest) -> No
     epod = edge.get(PODS, sync.edge_ns(), "web")
     assert epod is not None and epod["metadata"]["labels"]["tier"] == "gold"
     assert "refuse" not in epod["metadata"]["labels"]
-
-
-def resized(tpod: dict[str, object], cpu: str) -> dict[str, object]:
-    spec = tpod["spec"]
-    assert isinstance(spec, dict)
-    meta = tpod["metadata"]
-    assert isinstance(meta, dict)
-    return {**tpod, "metadata": {**meta, "generation": 2}, "spec": {**spec, "containers": [
-        container(resources={"requests": {"cpu": cpu, "memory": "32Mi"}})]}}
-
-
-async def test_an_in_place_resize_that_fits_goes_to_the_edge_resize_subresource(
-        sync: SyncTest) -> None:
-    tenant, edge = sync.ctx.tenants["tenant-a"], sync.ctx.edges["edge-1"]
-    await place(sync)
-    tpod = tenant.get(PODS, "shop", "web")
-    assert tpod is not None
-    sync.put(tenant, PODS, resized(tpod, "2"))
-    await sync.settle()
-    resizes = [c.body for c in sync.client(edge).calls if c.verb == "patch/resize"]
-    assert resizes == [{"spec": {"containers": [
-        {"name": "main", "resources": {"requests": {"cpu": "2", "memory": "32Mi"}}}]}}]
-    epod = edge.get(PODS, sync.edge_ns(), "web")
-    assert epod is not None
-    assert epod["spec"]["containers"][0]["resources"]["requests"]["cpu"] == "2"
-
-
-@pytest.mark.parametrize(("cpu", "reason", "message"), [
-    ("64", "Infeasible", "Node didn't have enough capacity: cpu, requested: 64000, "
-     "capacity: 16000"),
-    ("8", "Deferred", "Node didn't have enough resource: cpu, requested: 8000, used: 10000, "
-     "capacity: 16000"),
-])
-async def test_a_resize_that_does_not_fit_is_pending_as_the_kubelet_says(
-        sync: SyncTest, cpu: str, reason: str, message: str) -> None:
-    tenant, edge = sync.ctx.tenants["tenant-a"], sync.ctx.edges["edge-1"]
-    await place(sync)  # web: 50m on n1 (16 cores)
-    hog = pod("shop", "hog", spec=pod_spec(containers=[container(resources={
-        "requests": {"cpu": "10"}})]))
-    sync.put(tenant, PODS, hog)
-    await sync.settle()
-    tpod = tenant.get(PODS, "shop", "web")
-    assert tpod is not None
-    sync.put(tenant, PODS, resized(tpod, cpu))
-    await sync.settle()
-    assert not [c for c in sync.client(edge).calls if c.verb == "patch/resize"]
-    tpod = tenant.get(PODS, "shop", "web")
-    assert tpod is not None
-    pending = [c for c in tpod["status"]["conditions"] if c["type"] == "PodResizePending"]
-    assert [(c["status"], c["reason"], c["message"]) for c in pending] == [
-        ("True", reason, message)]
-    assert pending[0]["observedGeneration"] == 2

@@ -13,7 +13,6 @@ from syncer.kinds.pod_status import translate_pod_status_up
 from syncer.kinds.pod_translate import (
     metadata_patch,
     owner_uid,
-    resize_patch,
     spec_patch,
     tenant_generation,
     translate_pod_down,
@@ -302,15 +301,3 @@ def test_update_patch_moves_the_generation_marker_with_the_spec_change() -> None
     assert patch["metadata"]["annotations"] == {"fusionvc.io/tenant-generation": "2"}
     assert patch["spec"]["containers"][0]["image"] == "new:2"
     assert update_patch(have, have) is None
-
-
-def test_resize_patch_names_only_containers_whose_resources_changed() -> None:
-    have = {"spec": {"containers": [
-        {"name": "a", "resources": {"requests": {"cpu": "1"}}},
-        {"name": "b", "resources": {"requests": {"cpu": "1"}, "claims": []}}]}}
-    want = {"spec": {"containers": [
-        {"name": "a", "resources": {"requests": {"cpu": "2"}}},
-        {"name": "b", "resources": {"requests": {"cpu": "1"}}}]}}
-    assert resize_patch(have, want) == {"spec": {"containers": [
-        {"name": "a", "resources": {"requests": {"cpu": "2"}}}]}}
-    assert resize_patch(have, have) is None
