@@ -72,6 +72,13 @@ def refusal_message(err: KubeError, *, edge_namespace: str, tenant_namespace: st
     return f"the edge cluster refused this pod ({err.reason or err.status}): {detail}"
 
 
+def update_refusal_message(err: KubeError) -> str:
+    """An edge refusal of an in-place update in tenant terms: its reason, without the edge's
+    names for things."""
+    detail = err.message.split(": ", 1)[-1] if ": " in err.message else err.message
+    return f"the edge cluster refused this change ({err.reason or err.status}): {detail}"
+
+
 def annotations_size(obj: Obj) -> int:
     annotations = (obj.get("metadata") or {}).get("annotations") or {}
     return sum(len(k.encode()) + len(str(v).encode()) for k, v in annotations.items())

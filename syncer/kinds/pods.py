@@ -4,6 +4,10 @@ The tenant pod is the source of truth for spec; the edge pod for status.
 fusionvc acts as the virtual nodes' kubelet: it binds tenant pods to the
 virtual node of the chosen edge node, reports the edge status up, and
 finishes graceful deletions once the edge copy is gone.
+
+This module is the reconcile/apply layer (PodSyncer); what it applies comes from
+pod_translate (edge copy, in-place update), pod_status (status up, Failed),
+pod_resize (in-place resize), pod_refusals and pod_admission.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from syncer.kinds.pod_refusals import (
     oversized_annotations,
     pod_version,
     refusal_message,
+    update_refusal_message,
 )
 from syncer.kinds.pod_resize import carry_resize
 from syncer.kinds.pod_secrets import pod_api_access
@@ -48,12 +53,6 @@ from syncer.placement import Placement, Unplaceable
 
 log = structlog.get_logger(__name__)
 SCHEDULING_GATED = "Scheduling is blocked due to non-empty scheduling gates"  # kube-scheduler's
-
-
-def _refusal(err: KubeError) -> str:
-    """An edge refusal in tenant terms: its reason, without the edge's names for things."""
-    detail = err.message.split(": ", 1)[-1] if ": " in err.message else err.message
-    return f"the edge cluster refused this change ({err.reason or err.status}): {detail}"
 
 
 def _edge_runtime_class(tenant: TenantConn, tpod: Obj) -> str | None:
@@ -343,7 +342,7 @@ class PodSyncer(ResourceSyncer):
                 # once, keep mirroring status, and do not retry this generation.
                 self._refused_updates[refused] = True
                 await self.ctx.recorder.warn(tenant.client, {"kind": "Pod", **tpod},
-                                             "UpdateRejected", _refusal(err))
+                                             "UpdateRejected", update_refusal_message(err))
         pending = await carry_resize(self.ctx.placer, edge, epod, desired)
         await self.ephemeral.sync(tenant, tpod, edge, epod, desired)
         await mirror_status(tenant, tpod, epod, pending)

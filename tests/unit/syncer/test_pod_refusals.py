@@ -16,6 +16,7 @@ from syncer.kinds.pod_refusals import (
     oversized_annotations,
     refusal_message,
     tenant_terms,
+    update_refusal_message,
 )
 from syncer.kube import Obj
 from syncer.kube.apis import EVENTS, PODS
@@ -247,3 +248,13 @@ def test_a_missing_default_service_account_is_a_race_not_a_refusal() -> None:
                      'account shop/default: serviceaccount "default" not found')
     assert not is_refusal(race)
     assert is_refusal(KubeError(403, "Forbidden", "violates PodSecurity \"baseline\""))
+
+
+def test_an_update_refusal_keeps_the_reason_and_drops_the_edge_prefix() -> None:
+    err = KubeError(422, "Invalid", 'Pod "web" is invalid: spec: Forbidden: pod updates '
+                    "may not change fields other than image")
+    assert update_refusal_message(err) == (
+        "the edge cluster refused this change (Invalid): spec: Forbidden: pod updates may not "
+        "change fields other than image")
+    assert update_refusal_message(KubeError(400, "", "bad")) == (
+        "the edge cluster refused this change (400): bad")
