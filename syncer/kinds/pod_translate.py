@@ -43,6 +43,32 @@ def _rewrite_env(container: Obj, pod: Obj, virtual_node: str) -> None:
             env["value"] = value
 
 
+def _edge_annotations(pod: Obj, virtual_node: str) -> Obj:
+    """The edge copy's annotations: the tenant's, fusionvc's markers, and what the fusion
+    scheduler reads back from the edge pod (owner, inter-pod terms)."""
+    meta = pod["metadata"]
+    # fusionvc's own annotations on the tenant pod (placement, written by the binding) are
+    # not the tenant's: copying them would patch every edge pod once more after binding.
+    annotations = {k: v for k, v in (meta.get("annotations") or {}).items()
+                   if not k.startswith(("kubectl.kubernetes.io/", "fusionvc.io/"))}
+    annotations.update(markers.marker_annotations(pod))
+    annotations[markers.VIRTUAL_NODE] = virtual_node
+    annotations[markers.TENANT_GENERATION] = str(meta.get("generation", 1))
+    owner = owner_uid(pod)
+    if owner:
+        annotations[markers.OWNER_UID] = owner
+    anti = ((pod["spec"].get("affinity") or {}).get("podAntiAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution")
+    if anti:
+        annotations[markers.POD_ANTI_AFFINITY] = json.dumps(anti, sort_keys=True,
+                                                            separators=(",", ":"))
+    scoring = scoring_terms(pod["spec"])
+    if scoring:
+        annotations[markers.POD_AFFINITY_SCORING] = json.dumps(scoring, sort_keys=True,
+                                                               separators=(",", ":"))
+    return annotations
+
+
 def translate_pod_down(pod: Obj, *, tenant: str, edge_namespace: str, edge_node: str,
                        virtual_node: str, service_account: str = "default",
                        runtime_class: str | None = None, dns: EdgeDNS | None = None,
@@ -81,25 +107,7 @@ def translate_pod_down(pod: Obj, *, tenant: str, edge_namespace: str, edge_node:
         spec["imagePullSecrets"] = [*named, *({"name": n} for n in pull_secrets
                                               if {"name": n} not in named)]
     spec["serviceAccountName"] = service_account
-    # fusionvc's own annotations on the tenant pod (placement, written by the binding) are
-    # not the tenant's: copying them would patch every edge pod once more after binding.
-    annotations = {k: v for k, v in (meta.get("annotations") or {}).items()
-                   if not k.startswith(("kubectl.kubernetes.io/", "fusionvc.io/"))}
-    annotations.update(markers.marker_annotations(pod))
-    annotations[markers.VIRTUAL_NODE] = virtual_node
-    annotations[markers.TENANT_GENERATION] = str(meta.get("generation", 1))
-    owner = owner_uid(pod)
-    if owner:
-        annotations[markers.OWNER_UID] = owner
-    anti = ((pod["spec"].get("affinity") or {}).get("podAntiAffinity") or {}).get(
-        "requiredDuringSchedulingIgnoredDuringExecution")
-    if anti:
-        annotations[markers.POD_ANTI_AFFINITY] = json.dumps(anti, sort_keys=True,
-                                                            separators=(",", ":"))
-    scoring = scoring_terms(pod["spec"])
-    if scoring:
-        annotations[markers.POD_AFFINITY_SCORING] = json.dumps(scoring, sort_keys=True,
-                                                               separators=(",", ":"))
+    annotations = _edge_annotations(pod, virtual_node)
     labels = {**(meta.get("labels") or {}), **markers.marker_labels(tenant)}
     return {"apiVersion": "v1", "kind": "Pod",
             "metadata": {"name": meta["name"], "namespace": edge_namespace,
