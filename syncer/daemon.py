@@ -70,7 +70,8 @@ class Daemon:
         self.placer = Placer(observer=SchedulerMetrics(self.metrics))
         self.ctx = SyncContext(tenants={}, edges={}, queue=queue, recorder=EventRecorder(),
                                placer=self.placer,
-                               kubelet_address=advertised_address(settings.kubelet))
+                               kubelet_address=advertised_address(settings.kubelet),
+                               node_heartbeat_s=sync.node_heartbeat_s)
         self.controller = Controller(self.ctx, self.metrics, syncer_classes(sync.extra_kinds),
                                      listeners=(self.placer,), workers=sync.workers,
                                      reconcile_timeout=sync.request_timeout_s * 2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -11,7 +12,7 @@ from typing import Any
 
 from .processes import SandboxError
 from .sandbox import REPO, Sandbox, build_bins
-from .topology import TopologyError, load_topology
+from .topology import TopologyError, load_topology, parse_node_heartbeat
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -37,6 +38,10 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     up = sub.add_parser("up", help="start every cluster (idempotent)")
     up.add_argument("--with-syncer", action="store_true", help="then run the syncer on them")
+    up.add_argument("--node-heartbeat", type=float, metavar="SECONDS",
+                    help="the syncer's virtual node Lease renewal, and the tenant controller-"
+                    "managers' grace period after it (default: the topology's "
+                    "nodeHeartbeatSeconds, 10)")
     for verb, text in (
         ("stop", "stop one process, e.g. edge-bj-apiserver"),
         ("start", "start a stopped process again"),
@@ -79,6 +84,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         topology = load_topology(args.config)
+        if getattr(args, "node_heartbeat", None) is not None:
+            heartbeat = parse_node_heartbeat({"nodeHeartbeatSeconds": args.node_heartbeat})
+            topology = dataclasses.replace(topology, node_heartbeat_s=heartbeat)
         box = Sandbox(args.dir.resolve(), topology, args.config.resolve())
         if args.command == "status":
             status = box.status()

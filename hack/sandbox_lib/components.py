@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,7 +111,8 @@ def apiserver_argv(bindir: Path, layout: ClusterLayout, etcd_url: str) -> list[s
     ]
 
 
-def controller_manager_argv(bindir: Path, layout: ClusterLayout) -> list[str]:
+def controller_manager_argv(bindir: Path, layout: ClusterLayout,
+                            node_heartbeat_s: float = 10.0) -> list[str]:
     return [
         str(bindir / "kube-controller-manager"),
         f"--kubeconfig={layout.kubeconfig('controller-manager')}",
@@ -127,7 +129,18 @@ def controller_manager_argv(bindir: Path, layout: ClusterLayout) -> list[str]:
         "--v=1",
         *metrics.tenant_hpa_flags(layout.role),
         *tenant_volume_flags(layout.role),
+        *tenant_node_monitor_flags(layout.role, node_heartbeat_s),
     ]
+
+
+def tenant_node_monitor_flags(role: str, node_heartbeat_s: float) -> list[str]:
+    """A tenant's node lifecycle controller allows five Lease renewals of the syncer's virtual
+    nodes before it marks one Unknown, as Kubernetes' defaults do (10 s renewal, 50 s grace):
+    syncer/kinds/node_heartbeat.py recommended_grace_period_s, docs/performance.md."""
+    if role != "tenant":
+        return []
+    grace = max(50, math.ceil(5 * node_heartbeat_s))
+    return [f"--node-monitor-grace-period={grace}s"]
 
 
 def tenant_volume_flags(role: str) -> list[str]:

@@ -112,6 +112,7 @@ class Sandbox:
             "--http-host=127.0.0.1",
             f"--http-port={port}",
             "--log-format=json",
+            f"--node-heartbeat={self.topology.node_heartbeat_s:g}s",
             *kubelet.syncer_args(state, kubelet_port),
             *(metrics.metrics_api_flags(state["metricsApi"], metrics_api_port)
               if state.get("metricsApi") else []),
@@ -211,7 +212,8 @@ class Sandbox:
         stages = write_sandbox_stages(bindir, self.dir)
         for i, layout in enumerate(layouts):
             self._spawn(
-                f"{layout.name}-controller-manager", comp.controller_manager_argv(bindir, layout)
+                f"{layout.name}-controller-manager",
+                comp.controller_manager_argv(bindir, layout, self.topology.node_heartbeat_s),
             )
             if layout.role == "edge":
                 kwok_port = next(kwok_ports)

@@ -57,6 +57,9 @@ class Topology:
     user_regions: tuple[str, ...]
     clusters: tuple[ClusterSpec, ...]
     user_networks: tuple[dict[str, Any], ...] = ()  # GSLB: UserRegion specs by name
+    # Virtual node Lease renewal of the sandbox's syncer (--node-heartbeat); the tenant
+    # controller-managers' --node-monitor-grace-period follows it (components.py).
+    node_heartbeat_s: float = 10.0
 
     def by_role(self, role: str) -> list[ClusterSpec]:
         return [c for c in self.clusters if c.role == role]
@@ -187,6 +190,13 @@ def _parse_user_networks(raw: dict[str, Any], user_regions: tuple[str, ...]
     return tuple(items)
 
 
+def parse_node_heartbeat(raw: dict[str, Any]) -> float:
+    value = float(_optional(raw, "nodeHeartbeatSeconds", "document", (int, float), 10.0))
+    if not 1 <= value <= 600:
+        raise TopologyError(f"document.nodeHeartbeatSeconds: must be 1 to 600, got {value:g}")
+    return value
+
+
 def parse_topology(raw: Any, source: str = "topology") -> Topology:
     """Validates the decoded YAML document; raises TopologyError naming the field."""
     try:
@@ -208,7 +218,8 @@ def parse_topology(raw: Any, source: str = "topology") -> Topology:
         if len([c for c in clusters if c.role == "management"]) != 1:
             raise TopologyError("clusters: exactly one cluster must have role management")
         return Topology(user_regions=user_regions, clusters=clusters,
-                        user_networks=_parse_user_networks(raw, user_regions))
+                        user_networks=_parse_user_networks(raw, user_regions),
+                        node_heartbeat_s=parse_node_heartbeat(raw))
     except TopologyError as err:
         raise TopologyError(f"{source}: {err}") from None
 

@@ -121,3 +121,6 @@ class SyncContext:
     admission: EdgeAdmission = field(default_factory=_AlwaysAdmitted)
     # Usage of edge pods, set when the metrics API runs (--metrics-api-port): ServiceDomain load.
     pod_usage: PodUsageLookup | None = None
+    # Seconds between renewals of a virtual node's Lease (--node-heartbeat; the kubelet's 10 s
+    # by default): syncer/kinds/node_heartbeat.py.
+    node_heartbeat_s: float = 10.0

@@ -1,7 +1,8 @@
 """Virtual nodes: one tenant Node per edge node that runs that tenant's pods.
 
-Created before the first pod is bound to it, kept fresh (Ready condition,
-capacity, node Lease renewed so the tenant's controller-manager never thinks
+Created before the first pod is bound to it, kept fresh (Ready condition and
+capacity written when they change; node Lease renewed every --node-heartbeat,
+syncer/kinds/node_heartbeat.py, so the tenant's controller-manager never thinks
 it died), and deleted when no pod of the tenant is left on it. The tenant sees
 region, zone, edge cluster, arch and GPU model as labels, never the edge
 cluster's address or other tenants' pods.
@@ -21,14 +22,13 @@ from syncer.core.keys import WorkKey
 from syncer.core.names import virtual_node_name
 from syncer.core.syncer import ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
+from syncer.kinds.node_heartbeat import RenewalSchedule
 from syncer.kube import Obj
 from syncer.kube.apis import LEASES, NODES, PODS
 from syncer.kube.client import KubeError
 
 log = structlog.get_logger(__name__)
 LEASE_NAMESPACE = "kube-node-lease"
-LEASE_SECONDS = 40
-HEARTBEAT_EVERY = 10.0
 NEW_NODE_GRACE = 60.0
 VISIBLE_LABELS = ("kubernetes.io/arch", "kubernetes.io/os", "beta.kubernetes.io/arch",
                  "beta.kubernetes.io/os", "topology.kubernetes.io/region",
@@ -134,6 +134,9 @@ class VirtualNodeSyncer(ResourceSyncer):
     def __init__(self, ctx: SyncContext) -> None:
         super().__init__(ctx)
         ctx.virtual_nodes = self
+        # The node Lease is renewed when due (syncer/kinds/node_heartbeat.py), not on every
+        # reconcile: the drift scan and edge node updates wake a node without a write.
+        self.heartbeats = RenewalSchedule(ctx.node_heartbeat_s)
 
     def tenant_event(self, tenant: TenantConn, watch: str, old: Obj | None,
                      new: Obj | None) -> Iterable[WorkKey]:
@@ -216,16 +219,15 @@ class VirtualNodeSyncer(ResourceSyncer):
 
     async def reconcile(self, key: WorkKey) -> float | None:
         tenant = self.ctx.tenants.get(key.tenant)
-        if tenant is None:
-            return None
-        vnode = tenant.get(NODES, "", key.name)
-        if vnode is None:
-            await self._recreate(tenant, key.name)
-            return None
-        if not markers.is_managed(vnode):
+        vnode = tenant.get(NODES, "", key.name) if tenant is not None else None
+        if tenant is None or vnode is None or not markers.is_managed(vnode):
+            self.heartbeats.forget(key)
+            if tenant is not None and vnode is None:
+                await self._recreate(tenant, key.name)
             return None
         if not self._in_use(tenant, vnode):
             log.info("removing virtual node", tenant=tenant.name, node=key.name)
+            self.heartbeats.forget(key)
             await tenant.client.delete(NODES, key.name, uid=vnode["metadata"]["uid"])
             await tenant.client.delete(LEASES, key.name, LEASE_NAMESPACE)
             return None
@@ -235,7 +237,7 @@ class VirtualNodeSyncer(ResourceSyncer):
             # No heartbeat: the tenant's controller-manager will see the node go NotReady
             # and, after its eviction timeout, replace the pods elsewhere.
             await self._mark_unknown(tenant, vnode)
-            return HEARTBEAT_EVERY
+            return self.heartbeats.heartbeat_s
         want = translate_node_up(found[0], found[1], _micro_now(), tolerable_taints(tenant),
                                  self.ctx.kubelet_address)
         taints = converged_taints(vnode, want)
@@ -244,8 +246,9 @@ class VirtualNodeSyncer(ResourceSyncer):
         if _status_differs(vnode, want):
             await tenant.client.patch(NODES, key.name, {"status": want["status"]},
                                       subresource="status")
-        await self._renew_lease(tenant, key.name)
-        return HEARTBEAT_EVERY
+        if self.heartbeats.due_in(key) == 0.0:
+            await self._renew_lease(tenant, key.name)
+        return self.heartbeats.due_in(key)  # the next renewal
 
     async def _mark_unknown(self, tenant: TenantConn, vnode: Obj) -> None:
         conds = (vnode.get("status") or {}).get("conditions") or []
@@ -266,7 +269,8 @@ class VirtualNodeSyncer(ResourceSyncer):
         """The node Lease is the tenant controller-manager's proof the node is alive."""
         body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                 "metadata": {"name": vnode, "namespace": LEASE_NAMESPACE},
-                "spec": {"holderIdentity": vnode, "leaseDurationSeconds": LEASE_SECONDS,
+                "spec": {"holderIdentity": vnode,
+                         "leaseDurationSeconds": self.heartbeats.lease_seconds,
                          "renewTime": _micro_now()}}
         try:
             await tenant.client.patch(LEASES, vnode, {"spec": body["spec"]},
@@ -279,3 +283,4 @@ class VirtualNodeSyncer(ResourceSyncer):
             except KubeError as created:
                 if not created.conflict:  # another worker created it just now: renewed
                     raise
+        self.heartbeats.renewed(WorkKey(tenant.name, self.kind, "", vnode))

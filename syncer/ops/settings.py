@@ -31,6 +31,7 @@ from syncer.ops.setting_values import SettingsError as SettingsError  # re-expor
 CONFIG_ENV = ENV_PREFIX + "CONFIG"
 LOG_FORMATS = ("json", "console")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+NODE_HEARTBEAT_MIN_S, NODE_HEARTBEAT_MAX_S = 1.0, 600.0
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,9 @@ class SyncSettings:
     request_timeout_s: float = 30.0
     drift_scan_interval_s: float = 60.0
     extra_kinds: tuple[str, ...] = ()  # "module:Class" of syncers beyond the built-in kinds
+    # Renewal period of virtual nodes' Leases (syncer/kinds/node_heartbeat.py): the kubelet's
+    # 10 s; 60 s for large fleets, with the tenants' --node-monitor-grace-period raised.
+    node_heartbeat_s: float = 10.0
 
 
 def default_identity() -> str:
@@ -156,6 +160,11 @@ _SPECS: tuple[Spec, ...] = (
           "period of the scan comparing tenant and edge objects"),
     Spec("sync.extra_kinds", "--extra-kinds", "refs",
           "syncers of more kinds, as comma-separated module:Class (ResourceSyncer subclasses)"),
+    Spec("sync.node_heartbeat_s", "--node-heartbeat", "duration",
+          "period of virtual node Lease renewals (leaseDurationSeconds: 4x, at least 40 s); "
+          "tenant controller-managers need --node-monitor-grace-period above it "
+          f"(recommended: 5x, at least 50 s); {NODE_HEARTBEAT_MIN_S:g}s to "
+          f"{NODE_HEARTBEAT_MAX_S:g}s"),
     Spec("leader.enabled", "--leader-elect", "bool",
           "elect a leader among replicas with a Lease; only the leader writes"),
     Spec("leader.lease_name", "--leader-lease-name", "str", "name of the Lease"),
@@ -326,6 +335,14 @@ def _check_kubelet(values: dict[str, Any], where: Mapping[str, str]) -> None:
         values["kubelet.advertise_address"] = values["kubelet.host"]
 
 
+def _check_node_heartbeat(value: float, where: str) -> None:
+    """A Lease renewed more often than each second is load for nothing; one renewed less
+    often than every 10 minutes leaves a lost syncer unnoticed for most of an hour."""
+    if not NODE_HEARTBEAT_MIN_S <= value <= NODE_HEARTBEAT_MAX_S:
+        raise bad(where, f"must be between {NODE_HEARTBEAT_MIN_S:g}s and "
+                         f"{NODE_HEARTBEAT_MAX_S:g}s, got {value:g}s")
+
+
 def load_settings(argv: list[str], environ: Mapping[str, str]) -> Settings:
     """Settings from flags (``argv`` without the program name), environment and file."""
     values: dict[str, Any] = {}
@@ -342,6 +359,7 @@ def load_settings(argv: list[str], environ: Mapping[str, str]) -> Settings:
         values["leader.identity"] = default_identity()
     _check_leader(values, where)
     _check_kubelet(values, where)
+    _check_node_heartbeat(values["sync.node_heartbeat_s"], where["sync.node_heartbeat_s"])
     if values["metrics_api.port"] and not (values["metrics_api.cert_file"]
                                            and values["metrics_api.key_file"]):
         raise bad(where["metrics_api.port"], "needs --metrics-api-cert-file and -key-file")
