@@ -47,7 +47,10 @@ def desired_objects(host: str, port: int, ca_pem: bytes | None) -> tuple[Obj, Ob
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": SERVICE_NAME, "namespace": SERVICE_NAMESPACE, "labels": labels},
         "spec": {"type": "ExternalName", "externalName": host,
-                 "ports": [{"name": "https", "port": port, "protocol": "TCP"}]},
+                 # targetPort as the API server defaults it: otherwise the stored Service
+                 # never equals this one, and every registration pass rewrote it.
+                 "ports": [{"name": "https", "port": port, "protocol": "TCP",
+                            "targetPort": port}]},
     }
     return service, _apiservice("metrics.k8s.io", "v1beta1", port, ca_pem)
 
