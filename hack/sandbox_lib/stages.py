@@ -15,10 +15,12 @@ kubelet endpoint, the tests) saw a node without an address.
 kwok completes a Running pod only when a Job owns it. An edge copy of a tenant's Job
 pod has no owner (its Job lives in the tenant), only the Job controller's
 ``batch.kubernetes.io/job-name`` label, so without a second completion stage keyed on
-that label no tenant Job would ever finish in the sandbox. As a real container would,
-a pod can say how long it "runs" first: the annotation
-``pod-complete.stage.kwok.x-k8s.io/delay`` (a duration such as ``30s`` or ``1h``; none
-means at once, as kwok's own stage does).
+that label no tenant Job would ever finish in the sandbox. kwok runs no command, so the
+stage reads the first container's: a command finishes (exit 0), while a container that
+runs its image's own entrypoint (as the pause image of upstream's long-running Job
+tests) or ``sleep`` keeps running until deleted. A pod can say how long it "runs" first:
+the annotation ``pod-complete.stage.kwok.x-k8s.io/delay`` (a duration such as ``30s`` or
+``1h``; none means at once, as kwok's own stage does).
 """
 
 from __future__ import annotations
@@ -44,6 +46,12 @@ _JOB_LABEL = (
     "      operator: 'Exists'\n"
     "    - key: '.metadata.ownerReferences'\n"
     "      operator: 'DoesNotExist'\n"
+    "    - key: '.spec.containers.[0].command.[0]'\n"
+    "      operator: 'Exists'\n"
+    "    - key: '.spec.containers.[0].command.[0]'\n"
+    "      operator: 'NotIn'\n"
+    "      values:\n"
+    "      - 'sleep'\n"
 )
 _STAGE_SPEC = "spec:\n"
 _DELAY_FROM_ANNOTATION = (

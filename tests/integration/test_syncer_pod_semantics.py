@@ -236,13 +236,19 @@ def mirrored(sandbox: SandboxHandle, ns: str, name: str) -> Obj | None:
 
 def test_a_tenant_job_runs_its_pods_to_completion(sandbox: SandboxHandle, ns: str) -> None:
     """The Job lives in the tenant and its edge pods have no owner; the sandbox's kwok
-    completes them by the Job controller's label, after the delay a pod asks for."""
+    completes them by the Job controller's label, after the delay a pod asks for. A Job
+    whose container runs its image's own entrypoint (no command) keeps running."""
     tenant = sandbox["tenant-a"]
+    finishing = pod_spec(restartPolicy="Never",
+                         containers=[container(command=["sh", "-c", "exit 0"])])
     job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "batch", "namespace": ns},
            "spec": {"completions": 2, "parallelism": 1, "template": {
                "metadata": {"annotations": {"pod-complete.stage.kwok.x-k8s.io/delay": "3s"}},
-               "spec": pod_spec(restartPolicy="Never")}}}
-    apply(tenant, job)
+               "spec": finishing}}}
+    server = {"apiVersion": "batch/v1", "kind": "Job",
+              "metadata": {"name": "server", "namespace": ns},
+              "spec": {"template": {"spec": pod_spec(restartPolicy="Never")}}}
+    apply(tenant, job, server)
 
     def pods() -> list[Obj]:
         out = tenant.kubectl("get", "pods", "-n", ns, "-l", "batch.kubernetes.io/job-name=batch",
@@ -263,6 +269,13 @@ def test_a_tenant_job_runs_its_pods_to_completion(sandbox: SandboxHandle, ns: st
     for p in finished:
         terminated = p["status"]["containerStatuses"][0]["state"]["terminated"]
         assert terminated["exitCode"] == 0 and terminated["reason"] == "Completed"
+
+    def server_phases() -> list[str]:
+        out = tenant.kubectl("get", "pods", "-n", ns, "-l",
+                             "batch.kubernetes.io/job-name=server", "-o", "json")
+        return [p["status"].get("phase", "") for p in json.loads(out.stdout)["items"]]
+    wait_for(lambda: server_phases() == ["Running"], 60, "the server Job's pod Running")
+    assert server_phases() == ["Running"], "a container without a command keeps running"
 
 
 REFUSE = "fusionvc-test.example.com/refuse-update"

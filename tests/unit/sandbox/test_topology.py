@@ -171,6 +171,10 @@ def test_tenant_job_pods_complete_by_label_after_their_annotated_delay() -> None
     assert f"name: {JOB_POD_COMPLETE_STAGE}\n" in added
     assert "'.metadata.labels[\"batch.kubernetes.io/job-name\"]'\n      operator: 'Exists'" in added
     assert "ownerReferences'\n      operator: 'DoesNotExist'" in added
+    # A container with a command finishes; the image's own entrypoint or sleep keeps running.
+    assert "'.spec.containers.[0].command.[0]'\n      operator: 'Exists'" in added
+    assert ("'.spec.containers.[0].command.[0]'\n      operator: 'NotIn'\n      values:\n"
+            "      - 'sleep'") in added
     assert "pod-complete.stage.kwok.x-k8s.io/delay" in added
     assert added.endswith("phase: Succeeded")
 
