@@ -40,7 +40,7 @@ typecheck: venv
 unit: venv
 	$(PY) -m pytest tests/unit -q
 
-test: venv bins lint typecheck ## everything CI runs
+test: venv bins prometheus lint typecheck ## everything CI runs
 	$(PY) -m pytest -q -ra
 
 bench: venv bins
