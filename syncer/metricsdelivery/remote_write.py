@@ -18,23 +18,12 @@ import struct
 from collections import OrderedDict
 from collections.abc import Iterable
 
-from syncer.metricsdelivery.snappy import compress
+from syncer.metricsdelivery.snappy import compress, varint
 
 HEADERS = {"Content-Encoding": "snappy", "Content-Type": "application/x-protobuf",
            "X-Prometheus-Remote-Write-Version": "0.1.0"}
 Labels = tuple[tuple[str, str], ...]
 _DOUBLE = struct.Struct("<Bd")
-
-
-def varint(n: int) -> bytes:
-    if n < 0:
-        n += 1 << 64
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
 
 
 def _field(number: int, payload: bytes) -> bytes:

@@ -17,7 +17,10 @@ class SnappyError(ValueError):
     pass
 
 
-def _varint(n: int) -> bytes:
+def varint(n: int) -> bytes:
+    """Base-128 varint (a negative protobuf int64 as its two's complement)."""
+    if n < 0:
+        n += 1 << 64
     out = bytearray()
     while n >= 0x80:
         out.append((n & 0x7F) | 0x80)
@@ -60,7 +63,7 @@ def _match_length(data: bytes, cand: int, pos: int, n: int) -> int:
 
 
 def compress(data: bytes) -> bytes:
-    out = bytearray(_varint(len(data)))
+    out = bytearray(varint(len(data)))
     n = len(data)
     table: dict[bytes, int] = {}
     pos = literal_start = 0

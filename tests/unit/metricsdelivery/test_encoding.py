@@ -11,10 +11,9 @@ import pytest
 from syncer.metricsdelivery.remote_write import (
     LabelCache,
     encode_write_request,
-    varint,
     write_request_body,
 )
-from syncer.metricsdelivery.snappy import SnappyError, compress, decompress
+from syncer.metricsdelivery.snappy import SnappyError, compress, decompress, varint
 
 
 @pytest.mark.parametrize("data", [b"", b"a", b"abc", b"abcd" * 1000, os.urandom(5000),
