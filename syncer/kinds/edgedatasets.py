@@ -37,13 +37,12 @@ from syncer.kinds.dataset_translate import (
     translate_dataset_job,
 )
 from syncer.kinds.edge_targets import NodeState, Target, delete_job, target_nodes, write_status
-from syncer.kinds.node_work import NodeWorkSyncer, job_watch
+from syncer.kinds.node_work import NO_TARGET_RETRY, NodeWorkSyncer, job_watch
 from syncer.kube import Obj
 from syncer.kube.apis import EDGEDATASETS, JOBS, NAMESPACES, PERSISTENTVOLUMES
 from syncer.kube.client import KubeError
 
 log = structlog.get_logger(__name__)
-NO_TARGET_RETRY = 30.0  # nodes may join: look again
 
 
 class EdgeDatasetSyncer(NodeWorkSyncer):

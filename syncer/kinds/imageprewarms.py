@@ -27,7 +27,7 @@ from syncer.core.keys import WorkKey
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.fleet.registries import pull_secret_names
 from syncer.kinds.edge_targets import delete_job, target_nodes, write_status
-from syncer.kinds.node_work import NodeWorkSyncer, job_watch
+from syncer.kinds.node_work import NO_TARGET_RETRY, NodeWorkSyncer, job_watch
 from syncer.kinds.prewarm_translate import (
     PREWARM_LABEL,
     NodeState,
@@ -47,7 +47,6 @@ from syncer.kube.apis import IMAGEPREWARMS, JOBS
 from syncer.kube.client import KubeError
 
 log = structlog.get_logger(__name__)
-NO_TARGET_RETRY = 30.0  # nodes may join: look again
 
 
 def _seconds_since(rfc3339: str, now: dt.datetime) -> float:

@@ -19,6 +19,8 @@ from syncer.kinds.edge_targets import write_status
 from syncer.kube import Obj
 from syncer.kube.apis import JOBS, ResourceType
 
+NO_TARGET_RETRY = 30.0  # no target node yet: nodes may join, look again
+
 
 def work_index(label: str) -> Callable[[Obj], list[str]]:
     """The tenant-key index ("<tenant>/<namespace>/<name>") of the Jobs carrying ``label``."""
