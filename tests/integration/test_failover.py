@@ -68,6 +68,11 @@ def outage(sandbox: SandboxHandle, syncer: SyncerProcess) -> Iterator[None]:
     # After an earlier test's outage, edge-gz's informers may still be in their backoff:
     # placement avoids it until every watch runs again (its Ready condition).
     wait_for(lambda: edge_ready(sandbox), 90, "edge-gz Ready", every=2)
+    # An earlier module may have stopped another edge (test_edge_dns stops edge-sh): until
+    # it is re-admitted, placement and these tests' counts would not be what they expect.
+    wait_for(lambda: all(failover_phase(sandbox, e) == "Reachable"
+                         for e in ("edge-bj", "edge-sh", "edge-gz")), 180,
+             "every edge cluster re-admitted", every=2)
     yield
     if not edge_up(sandbox):
         sandbox.run("start", f"{LOST}-apiserver", check=False)
