@@ -26,6 +26,7 @@ from syncer.core import markers
 from syncer.core.context import SyncContext
 from syncer.core.keys import WorkKey
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
+from syncer.kinds.dataset_oci import DatasetMount, oci_mount
 from syncer.kinds.dataset_translate import (
     DATASET_LABEL,
     DatasetError,
@@ -68,13 +69,13 @@ def volume_keys(edges: Iterable[EdgeConn], tenant: str, kind: str) -> set[WorkKe
     return keys
 
 
-def pod_dataset_claims(tenant: TenantConn, pod: Obj, target: Target) -> dict[str, str]:
-    """Dataset name -> its edge claim on ``target``, for the datasets the pod names that
-    exist with a valid source (the others are not mounted: the pod was placed without them
-    only when the tenant bound it itself)."""
+def pod_dataset_claims(tenant: TenantConn, pod: Obj, target: Target) -> dict[str, DatasetMount]:
+    """Dataset name -> its edge claim on ``target`` (an image volume for an OCI source), for
+    the datasets the pod names that exist with a valid source (the others are not mounted:
+    the pod was placed without them only when the tenant bound it itself)."""
     if EDGEDATASETS.plural not in tenant.informers:
         return {}
-    ns, out = pod["metadata"]["namespace"], {}
+    ns, out = pod["metadata"]["namespace"], dict[str, DatasetMount]()
     for name in dataset_names(pod):
         dataset = tenant.get(EDGEDATASETS, ns, name)
         if dataset is None or dataset["metadata"].get("deletionTimestamp"):
@@ -83,7 +84,8 @@ def pod_dataset_claims(tenant: TenantConn, pod: Obj, target: Target) -> dict[str
             spec = parse_dataset_spec(dataset.get("spec") or {})
         except DatasetError:
             continue
-        out[name] = claim_name(tenant.name, ns, name, spec.sha256, target)
+        out[name] = claim_name(tenant.name, ns, name, spec.sha256, target) if spec.oci is None \
+            else oci_mount(spec.oci, tenant.registry_auths)
     return out
 
 
