@@ -90,7 +90,7 @@ def bound_terms(spec: DatasetSpec, raw_target: Obj, held: Mapping[Target, str],
                 failed: Iterable[Target]) -> list[Obj]:
     """Node selector terms (ORed) of where a pod may go for one OnFirstUse dataset: a node
     holding or getting a copy (``held``: target -> region), or a node of the target in a
-    region with room for another copy, never a node whose transfer failed."""
+    region with room for another copy, never a node whose transfer failed (none: any node)."""
     expressions = _selector_expressions(raw_target)
     if spec.clusters is not None:
         expressions.append({"key": EDGE_CLUSTER_LABEL, "operator": "In",
@@ -108,6 +108,8 @@ def bound_terms(spec: DatasetSpec, raw_target: Obj, held: Mapping[Target, str],
         full = sorted(r for r, n in per_region.items() if n >= spec.copies_per_region)
         if full:
             expressions.append({"key": REGION_LABEL, "operator": "NotIn", "values": full})
+    if not expressions:
+        return []  # any node (an empty term would match none)
     terms = [{"matchExpressions": expressions}]
     if held:
         terms.append({"matchExpressions": [{"key": HOSTNAME_LABEL, "operator": "In",
@@ -116,9 +118,10 @@ def bound_terms(spec: DatasetSpec, raw_target: Obj, held: Mapping[Target, str],
 
 
 def and_terms(existing: list[Obj] | None, ours: list[Obj]) -> list[Obj]:
-    """(existing terms) AND (our terms), as node selector terms (ORs of ANDs)."""
-    if not existing:
-        return ours
+    """(existing terms) AND (our terms), as node selector terms (ORs of ANDs); no terms on
+    either side: no bound there."""
+    if not existing or not ours:
+        return ours or existing or []
     return [{**term, "matchExpressions": [*(term.get("matchExpressions") or []),
                                           *our["matchExpressions"]]}
             for term in existing for our in ours]
