@@ -17,8 +17,8 @@ UNPULLABLE_HOST = "unpullable.invalid"
 PULL_FAILED_STAGE = "pod-image-pull-failed"
 # true when an image volume or a container names an image on the unpullable host
 _UNPULLABLE = (
-    "'[(.spec.volumes // [])[] | .image.reference // empty, "
-    "((.spec.initContainers // []) + .spec.containers)[] | .image] "
+    "'[((.spec.volumes // [])[] | .image.reference // empty), "
+    "(((.spec.initContainers // []) + .spec.containers)[] | .image)] "
     f"| any(startswith(\"{UNPULLABLE_HOST}/\"))'"
 )
 _SELECTOR = "  selector:\n    matchExpressions:\n"

@@ -40,7 +40,7 @@ from syncer.kinds.dataset_translate import (
     job_name,
 )
 from syncer.kinds.edge_targets import NodeState, Target, job_state
-from syncer.kinds.prewarm_translate import PrewarmSpec, work_pod_spec
+from syncer.kinds.prewarm_translate import PrewarmSpec, image_volume, work_pod_spec
 from syncer.kube import Obj
 from syncer.warm_nodes import PROVIDES, provides
 
@@ -50,7 +50,6 @@ WORK_KEY_ANNOTATION = "edge.fusionvc.io/edgedataset-key"
 PULL_FAILURES = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName",
                            "ErrImageNeverPull", "RegistryUnavailable"})
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
-PULL_POLICY = "IfNotPresent"
 
 
 @dataclass(frozen=True)
@@ -63,10 +62,6 @@ class OciMount:
 
 
 DatasetMount = str | OciMount  # a claim name (URL datasets) or an image volume (OCI)
-
-
-def image_volume(name: str, reference: str) -> Obj:
-    return {"name": name, "image": {"reference": reference, "pullPolicy": PULL_POLICY}}
 
 
 def oci_mount(reference: str, auths: RegistryAuths) -> OciMount:

@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from syncer.core import markers
 from syncer.core.dataset_mounts import MOUNTED_GROUPS
 from syncer.core.names import fit, short_hash
-from syncer.kinds.dataset_oci import DatasetMount, OciMount, image_volume
+from syncer.kinds.dataset_oci import DatasetMount, OciMount
 from syncer.kinds.dataset_translate import (
     DATASET_LABEL,
     SOURCE_ANNOTATION,
@@ -29,6 +29,7 @@ from syncer.kinds.dataset_translate import (
     host_path,
 )
 from syncer.kinds.edge_targets import Target
+from syncer.kinds.prewarm_translate import image_volume
 from syncer.kube import Obj
 
 STORAGE_CLASS = "fusionvc-dataset"

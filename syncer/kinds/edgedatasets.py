@@ -11,6 +11,10 @@ failed nodes with their reasons (``ChecksumMismatch``, ``TransferFailed``,
 every node's Job; a deleted EdgeDataset's Jobs are deleted. Pods that need it
 are placed where it is ready (scheduler plugin ``datasetReady``), and mount it
 through the PersistentVolume and claim each ready copy gets (``dataset_claims``).
+An OCI artifact source is pulled by a Job mounting it as an image volume in the
+tenant's edge namespace, and mounted the same way, without PV or claim
+(``dataset_oci``); OnFirstUse distributes to the nodes where pods that name the
+dataset were placed (``dataset_first_use``).
 """
 
 from __future__ import annotations
