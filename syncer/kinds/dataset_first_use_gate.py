@@ -18,13 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from scheduler.datasets import dataset_names
 from syncer.core import markers
 from syncer.core.conditions import same_condition, set_condition
 from syncer.core.context import SyncContext
 from syncer.core.keys import WorkKey
 from syncer.fleet.conn import TenantConn
-from syncer.kinds.dataset_claims import INDEX
+from syncer.kinds.dataset_claims import INDEX, pod_dataset_specs
 from syncer.kinds.dataset_first_use import (
     FAILED_REASON,
     WAITING_REASON,
@@ -39,15 +38,13 @@ from syncer.kinds.dataset_first_use import (
 from syncer.kinds.dataset_oci_work import OciWork
 from syncer.kinds.dataset_translate import (
     SOURCE_ANNOTATION,
-    DatasetError,
     DatasetSpec,
     dataset_job_state,
-    parse_dataset_spec,
 )
 from syncer.kinds.edge_targets import NodeState, Target
 from syncer.kinds.pod_status import fail_pod
 from syncer.kube import Obj
-from syncer.kube.apis import EDGEDATASETS, JOBS, PODS
+from syncer.kube.apis import JOBS, PODS
 from syncer.placement import Placement
 
 WAIT_RETRY = 3.0  # how often a waiting pod looks at its copies again
@@ -66,20 +63,8 @@ def first_use_candidates(tenant: TenantConn, key: WorkKey, spec: DatasetSpec,
 
 def first_use_datasets(tenant: TenantConn, pod: Obj) -> dict[str, tuple[Obj, DatasetSpec]]:
     """The pod's datasets (existing, valid) that are distributed OnFirstUse."""
-    if EDGEDATASETS.plural not in tenant.informers:
-        return {}
-    ns, found = pod["metadata"]["namespace"], {}
-    for name in dataset_names(pod):
-        dataset = tenant.get(EDGEDATASETS, ns, name)
-        if dataset is None or dataset["metadata"].get("deletionTimestamp"):
-            continue
-        try:
-            spec = parse_dataset_spec(dataset.get("spec") or {})
-        except DatasetError:
-            continue
-        if is_first_use(spec):
-            found[name] = (dataset, spec)
-    return found
+    return {name: (dataset, spec) for name, dataset, spec in pod_dataset_specs(tenant, pod)
+            if is_first_use(spec)}
 
 
 class FirstUseGate:

@@ -193,6 +193,8 @@ class PodSyncer(ResourceSyncer):
             await self._reject(tenant, tpod, "Unschedulable", message)
             return None
         self.unschedulable.discard(key)
+        if (held := await self.first_use.hold(tenant, tpod, decision)) is not None:
+            return held  # an OnFirstUse dataset is still on its way to the node
         return await self._run_on_edge(tenant, tpod, decision)
 
     async def _refuse_before_placing(self, key: WorkKey, tenant: TenantConn, tpod: Obj) -> bool:
@@ -227,8 +229,6 @@ class PodSyncer(ResourceSyncer):
 
     async def _run_on_edge(self, tenant: TenantConn, tpod: Obj,
                            placement: Placement) -> float | None:
-        if (held := await self.first_use.hold(tenant, tpod, placement)) is not None:
-            return held  # an OnFirstUse dataset is still on its way to the node
         edge = self.ctx.edges[placement.cluster]
         ns = edge_namespace(tenant.name, tenant.uid, tpod["metadata"]["namespace"])
         vnode = virtual_node_name(edge.name, placement.node)

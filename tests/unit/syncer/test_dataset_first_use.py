@@ -26,10 +26,10 @@ from syncer.kinds.dataset_translate import parse_dataset_spec
 from syncer.kinds.edge_targets import NodeState, Target
 from syncer.kinds.pods import PodSyncer
 from syncer.kube import Obj
-from syncer.kube.apis import EDGEDATASETS, EVENTS, JOBS, NAMESPACES, NODES, PODS
-from tests.builders import edge_node, namespace
+from syncer.kube.apis import EDGEDATASETS, EVENTS, JOBS, PODS
 
 from .harness import SyncTest
+from .test_dataset_oci import jobs, one_edge
 from .test_edgedatasets import dataset, finished
 
 FIRST_USE = {"type": "OnFirstUse"}
@@ -137,18 +137,9 @@ def test_copies_go_where_pods_were_bound_inside_the_target() -> None:
 @pytest.fixture
 def fleet() -> Iterator[SyncTest]:
     """tenant-a with namespace shop; edge-1 (r1) with n0..n2."""
-    sync = SyncTest()
-    sync.put(sync.add_tenant("tenant-a"), NAMESPACES, namespace("shop"))
-    edge = sync.add_edge("edge-1", region="r1")
-    for i in range(3):
-        sync.put(edge, NODES, edge_node(f"n{i}"))
+    sync = one_edge(3)
     yield sync
     sync.close()
-
-
-def jobs(sync: SyncTest) -> dict[str, Obj]:
-    return {j["metadata"]["annotations"][markers.EDGE_NODE]: j
-            for j in sync.ctx.edges["edge-1"].store(JOBS)}
 
 
 def tenant_pod(sync: SyncTest, name: str = "infer") -> Obj:

@@ -163,23 +163,30 @@ def test_credentials_apply_to_artifacts_of_the_tenants_registries_only() -> None
 # ---- the syncer -----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def fleet() -> Iterator[SyncTest]:
-    """tenant-a (pulls from registry.local:5000 with credentials) with namespace shop; edge-1
-    with n0 and n1."""
+def one_edge(nodes: int, *, credentials: bool = False) -> SyncTest:
+    """tenant-a with namespace shop (pulling from registry.local:5000 with credentials when
+    ``credentials``); edge-1 (r1) with nodes n0..n<nodes-1>."""
     sync = SyncTest()
-    tenant = sync.add_tenant("tenant-a", REGISTRIES)
-    tenant.registry_auths = resolve_registry_auths(
-        tenant.spec.registries, {"reg-a": basic_auth("reg-a", "robot", "s3cret")}.get)
+    tenant = sync.add_tenant("tenant-a", REGISTRIES if credentials else None)
+    if credentials:
+        tenant.registry_auths = resolve_registry_auths(
+            tenant.spec.registries, {"reg-a": basic_auth("reg-a", "robot", "s3cret")}.get)
     sync.put(tenant, NAMESPACES, namespace("shop"))
     edge = sync.add_edge("edge-1", region="r1")
-    for i in range(2):
+    for i in range(nodes):
         sync.put(edge, NODES, edge_node(f"n{i}"))
+    return sync
+
+
+@pytest.fixture
+def fleet() -> Iterator[SyncTest]:
+    sync = one_edge(2, credentials=True)
     yield sync
     sync.close()
 
 
 def jobs(sync: SyncTest) -> dict[str, Obj]:
+    """edge-1's Jobs by node."""
     return {j["metadata"]["annotations"][markers.EDGE_NODE]: j
             for j in sync.ctx.edges["edge-1"].store(JOBS)}
 
