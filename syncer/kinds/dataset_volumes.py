@@ -89,8 +89,9 @@ def translate_dataset_volumes(dataset: Obj, spec: DatasetSpec, target: Target, *
 def _volume(name: str, mount: DatasetMount, spec: Obj) -> Obj:
     if isinstance(mount, OciMount):  # an image volume (dataset_oci), with its pull Secrets
         named = spec.get("imagePullSecrets") or []
-        spec["imagePullSecrets"] = [*named, *({"name": n} for n in mount.pull_secrets
-                                              if {"name": n} not in named)] or named
+        added = [{"name": n} for n in mount.pull_secrets if {"name": n} not in named]
+        if added:
+            spec["imagePullSecrets"] = [*named, *added]
         return image_volume(name, mount.reference)
     return {"name": name, "persistentVolumeClaim": {"claimName": mount, "readOnly": True}}
 
