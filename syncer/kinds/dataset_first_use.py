@@ -61,6 +61,22 @@ def demanded_targets(pods: Iterable[Obj], namespace: str, name: str) -> set[Targ
     return found
 
 
+def waiting_pods(pods: Iterable[Obj], namespace: str, name: str,
+                 finished: set[Target]) -> list[str]:
+    """Names of the pods waiting (``WaitingForDataset``) for the dataset on a node whose
+    transfer has ``finished`` (ready or failed): they can go on now."""
+    found = []
+    for pod in pods:
+        where = pod["metadata"].get("annotations") or {}
+        target = Target(where.get(markers.EDGE_CLUSTER, ""), where.get(markers.EDGE_NODE, ""))
+        if target not in finished or not names_dataset(pod, namespace, name):
+            continue
+        if any(c.get("type") == "ContainersReady" and c.get("reason") == WAITING_REASON
+               for c in (pod.get("status") or {}).get("conditions") or ()):
+            found.append(pod["metadata"]["name"])
+    return found
+
+
 def select_first_use(spec: DatasetSpec, candidates: list[tuple[Target, str]],
                      demanded: set[Target]) -> tuple[list[tuple[Target, str]], int | None]:
     """(candidates, copies per region) for ``choose_nodes``: for OnFirstUse, only the target's

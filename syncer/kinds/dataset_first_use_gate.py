@@ -16,7 +16,7 @@ the view keeps off the failed node.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from syncer.core import markers
 from syncer.core.conditions import same_condition, set_condition
@@ -34,6 +34,7 @@ from syncer.kinds.dataset_first_use import (
     placement_view,
     select_first_use,
     transfer_state,
+    waiting_pods,
 )
 from syncer.kinds.dataset_oci_work import OciWork
 from syncer.kinds.dataset_translate import (
@@ -47,7 +48,7 @@ from syncer.kube import Obj
 from syncer.kube.apis import JOBS, PODS
 from syncer.placement import Placement
 
-WAIT_RETRY = 3.0  # how often a waiting pod looks at its copies again
+WAIT_RETRY = 10.0  # a waiting pod looks again (the EdgeDataset also wakes it: wake_waiting_pods)
 Bind = Callable[[TenantConn, Obj, str, str, str], Awaitable[None]]
 
 
@@ -59,6 +60,18 @@ def first_use_candidates(tenant: TenantConn, key: WorkKey, spec: DatasetSpec,
         return candidates, spec.copies_per_region
     demanded = demanded_targets(tenant.store(PODS), key.namespace, key.name)
     return select_first_use(spec, candidates, demanded)
+
+
+def wake_waiting_pods(ctx: SyncContext, tenant: TenantConn, key: WorkKey, spec: DatasetSpec,
+                      states: Mapping[Target, NodeState | None]) -> None:
+    """Queues the pods that wait for this OnFirstUse dataset on a node whose transfer has
+    ended, so they start (or fail) now rather than at their next look."""
+    if not is_first_use(spec):
+        return
+    finished = {t for t, s in states.items() if s is not None and s.state != "active"}
+    if finished:
+        for name in waiting_pods(tenant.store(PODS), key.namespace, key.name, finished):
+            ctx.queue.add(WorkKey(tenant.name, "Pod", key.namespace, name))
 
 
 def first_use_datasets(tenant: TenantConn, pod: Obj) -> dict[str, tuple[Obj, DatasetSpec]]:

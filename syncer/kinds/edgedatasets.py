@@ -29,7 +29,7 @@ from syncer.core.keys import WorkKey
 from syncer.core.names import edge_namespace
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.kinds.dataset_claims import DatasetVolumes, volume_keys, volume_watches
-from syncer.kinds.dataset_first_use_gate import first_use_candidates
+from syncer.kinds.dataset_first_use_gate import first_use_candidates, wake_waiting_pods
 from syncer.kinds.dataset_oci_work import OciWork, oci_pod_watch, pod_keys
 from syncer.kinds.dataset_status import final_status, invalid_status
 from syncer.kinds.dataset_translate import (
@@ -114,6 +114,7 @@ class EdgeDatasetSyncer(NodeWorkSyncer):
         for target in to_start(states, spec):
             await self._start(tenant, dataset, spec, target)
             states[target] = NodeState("active")
+        wake_waiting_pods(self.ctx, tenant, key, spec, states)  # OnFirstUse pods go on
         await self.volumes.converge(tenant, key, dataset, spec, (
             t for t, s in states.items() if s is not None and s.state == "succeeded"
             and spec.oci is None))  # an OCI copy is mounted as an image volume: no PV

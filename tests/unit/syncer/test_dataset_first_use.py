@@ -12,7 +12,6 @@ import pytest
 from scheduler import Placement, Unschedulable
 from scheduler.datasets import DATASETS_ANNOTATION, FIRST_USE_ANNOTATION, pod_required_datasets
 from syncer.core import markers
-from syncer.core.keys import WorkKey
 from syncer.kinds.dataset_first_use import (
     and_terms,
     bound_terms,
@@ -20,6 +19,7 @@ from syncer.kinds.dataset_first_use import (
     placement_view,
     select_first_use,
     transfer_state,
+    waiting_pods,
 )
 from syncer.kinds.dataset_first_use_gate import FirstUseGate
 from syncer.kinds.dataset_translate import parse_dataset_spec
@@ -34,7 +34,6 @@ from .test_edgedatasets import dataset, finished
 
 FIRST_USE = {"type": "OnFirstUse"}
 HOST = "kubernetes.io/hostname"
-POD_KEY = WorkKey("tenant-a", "Pod", "shop", "infer")
 REGION = "topology.kubernetes.io/region"
 
 
@@ -131,6 +130,20 @@ def test_copies_go_where_pods_were_bound_inside_the_target() -> None:
     assert select_first_use(eager, candidates, demanded) == (candidates, 1)
 
 
+def test_pods_waiting_on_a_node_whose_transfer_ended_are_woken() -> None:
+    waiting = needs("a")
+    waiting["metadata"]["annotations"].update({markers.EDGE_CLUSTER: "e1",
+                                               markers.EDGE_NODE: "n1"})
+    waiting["status"] = {"conditions": [{"type": "ContainersReady", "status": "False",
+                                         "reason": "WaitingForDataset"}]}
+    running = {**waiting, "metadata": {**waiting["metadata"], "name": "b"}, "status": {}}
+    elsewhere = {**waiting, "metadata": {**waiting["metadata"], "name": "c", "annotations": {
+        **waiting["metadata"]["annotations"], markers.EDGE_NODE: "n2"}}}
+    pods = [waiting, running, elsewhere]
+    assert waiting_pods(pods, "shop", "qwen", {Target("e1", "n1")}) == ["a"]
+    assert waiting_pods(pods, "shop", "tok", {Target("e1", "n1")}) == []
+
+
 # ---- the syncers ----------------------------------------------------------------------------
 
 
@@ -183,8 +196,7 @@ async def test_a_pod_waits_for_its_first_use_copy_then_runs(fleet: SyncTest) -> 
     events = [c.body for c in fleet.client(tenant).writes(EVENTS) if c.verb == "create"]
     assert any(e["reason"] == "WaitingForDataset" and e["type"] == "Normal" for e in events)
     fleet.put(edge, JOBS, finished(jobs(fleet)[node], True))
-    await fleet.settle()
-    await fleet.syncer("Pod").reconcile(POD_KEY)  # its retry (after WAIT_RETRY)
+    await fleet.settle()  # the EdgeDataset's reconcile wakes the waiting pod
     epod = edge.get(PODS, fleet.edge_ns(), "infer")
     assert epod is not None and epod["spec"]["nodeName"] == node
 
@@ -198,7 +210,6 @@ async def test_a_failed_transfer_fails_the_pod_and_the_next_goes_elsewhere(
     node = tenant_pod(fleet)["metadata"]["annotations"][markers.EDGE_NODE]
     fleet.put(edge, JOBS, finished(jobs(fleet)[node], False))
     await fleet.settle()
-    await fleet.syncer("Pod").reconcile(POD_KEY)  # its retry (after WAIT_RETRY)
     pod = tenant_pod(fleet)
     assert (pod["status"]["phase"], pod["status"]["reason"]) == ("Failed",
                                                                  "DatasetTransferFailed")
