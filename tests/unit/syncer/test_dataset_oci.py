@@ -25,18 +25,8 @@ from syncer.kinds.dataset_sources import oci_key, parse_source
 from syncer.kinds.dataset_translate import DatasetError, parse_dataset_spec
 from syncer.kinds.dataset_volumes import mount_datasets
 from syncer.kinds.edge_targets import NodeState, Target
-from syncer.kube import Obj
-from syncer.kube.apis import (
-    EDGEDATASETS,
-    EVENTS,
-    JOBS,
-    NAMESPACES,
-    NODES,
-    PERSISTENTVOLUMES,
-    PODS,
-    PVCS,
-    SECRETS,
-)
+from syncer.kube import Obj, apis
+from syncer.kube.apis import EDGEDATASETS, EVENTS, JOBS, NAMESPACES, NODES, PODS, SECRETS
 from syncer.warm_nodes import PROVIDES
 from tests.builders import edge_node, namespace
 
@@ -234,7 +224,7 @@ async def test_an_oci_dataset_is_pulled_per_node_with_credentials_and_no_volume_
     got = status(fleet)
     assert (got["phase"], got["ready"]) == ("Ready", 2)
     assert got["conditions"][0]["type"] == "Ready" and got["conditions"][0]["status"] == "True"
-    assert not list(edge.store(PERSISTENTVOLUMES)) and not list(edge.store(PVCS))
+    assert not list(edge.store(apis.PERSISTENTVOLUMES)) and not list(edge.store(apis.PVCS))
     infer = {"metadata": {"name": "infer", "namespace": "shop", "uid": "infer-uid",
                           "annotations": {DATASETS_ANNOTATION: "qwen"}},
              "spec": {"containers": [{"name": "c", "image": "app:1"}]}}
