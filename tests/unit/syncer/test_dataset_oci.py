@@ -27,7 +27,7 @@ from syncer.kinds.dataset_volumes import mount_datasets
 from syncer.kinds.edge_targets import NodeState, Target
 from syncer.kube import Obj, apis
 from syncer.kube.apis import EDGEDATASETS, EVENTS, JOBS, NAMESPACES, NODES, PODS, SECRETS
-from syncer.warm_nodes import PROVIDES
+from syncer.warm_nodes import PROVIDES, provides
 from tests.builders import edge_node, namespace
 
 from .harness import SyncTest
@@ -265,3 +265,23 @@ async def test_a_bad_reference_is_told_with_an_event_and_a_condition(fleet: Sync
     assert any(c.verb == "create" and c.body["reason"] == "InvalidSpec"
                for c in fleet.client(tenant).writes(EVENTS))
     assert not jobs(fleet)
+
+
+async def test_only_fusionvc_pull_pods_announce_a_dataset_outside_its_namespace(
+        fleet: SyncTest) -> None:
+    """An OCI pull runs in the tenant's edge namespace: the EdgeDataset label, set only on
+    fusionvc's Jobs, is what lets its pod announce the dataset there; a tenant pod's copy
+    carrying that label and annotation (its markers) never does."""
+    edge = fleet.ctx.edges["edge-1"]
+    claim = {PROVIDES: provides({dataset_image("tenant-a", "shop", "qwen"): 1})}
+    label = {"edge.fusionvc.io/edgedataset": "qwen"}
+    owner = [{"kind": "Job", "controller": True, "name": "j", "uid": "j"}]
+    forged = {"metadata": {"name": "forged", "namespace": fleet.edge_ns(),
+                           "labels": {**markers.marker_labels("tenant-a"), **label},
+                           "annotations": claim, "ownerReferences": owner},
+              "spec": {"nodeName": "n1", "containers": []}, "status": {"phase": "Succeeded"}}
+    fleet.put(edge, PODS, forged)
+    assert not fleet.placer.snapshot.node("edge-1", "n1").facts.images  # type: ignore[union-attr]
+    work = {**forged, "metadata": {**forged["metadata"], "name": "work", "labels": label}}
+    fleet.put(edge, PODS, work)
+    assert fleet.placer.snapshot.node("edge-1", "n1").facts.images  # type: ignore[union-attr]
