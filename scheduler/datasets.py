@@ -16,6 +16,9 @@ from .images import normalize_image
 
 DATASETS_ANNOTATION = "edge.fusionvc.io/datasets"
 DATASET_HOST = "datasets.fusionvc.io"
+# Set by the syncer on the pod it gives the scheduler (never the tenant's own value): the
+# pod's datasets distributed OnFirstUse, which placement starts rather than waits for.
+FIRST_USE_ANNOTATION = "fusionvc.io/datasets-on-first-use"
 
 
 def dataset_image(tenant: str, namespace: str, name: str) -> str:
@@ -35,3 +38,15 @@ def pod_datasets(pod: Mapping[str, Any], tenant: str) -> tuple[str, ...]:
         return ()
     namespace = str((pod.get("metadata") or {}).get("namespace") or "")
     return tuple(dataset_image(tenant, namespace, n) for n in names)
+
+
+def pod_required_datasets(pod: Mapping[str, Any], tenant: str) -> tuple[str, ...]:
+    """The dataset images that must be ready on the pod's node: all it names but those
+    distributed OnFirstUse (syncer/kinds/dataset_first_use.py)."""
+    raw = ((pod.get("metadata") or {}).get("annotations") or {}).get(FIRST_USE_ANNOTATION)
+    if not raw:
+        return pod_datasets(pod, tenant)
+    first_use = {n.strip() for n in str(raw).split(",")}
+    namespace = str((pod.get("metadata") or {}).get("namespace") or "")
+    return tuple(dataset_image(tenant, namespace, n) for n in dataset_names(pod)
+                 if n not in first_use)

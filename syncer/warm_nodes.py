@@ -28,6 +28,7 @@ PROVIDES = "edge.fusionvc.io/provides"
 _ADDED = "fusionvc.io/added"  # marks the entries added here (stripped when merging again)
 DATASET_PREFIX = f"{DATASET_HOST}/"
 DATASET_NAMESPACE = "fusionvc-datasets"  # fusionvc's edge namespace of the download Jobs
+DATASET_WORK_LABEL = "edge.fusionvc.io/edgedataset"  # on EdgeDatasets' Jobs and their pods
 
 
 def provides(entries: Mapping[str, int]) -> str:
@@ -50,7 +51,10 @@ def _provided(pod: Obj) -> dict[str, int]:
         return {}
     if not isinstance(value, dict):
         return {}
-    datasets_allowed = meta.get("namespace") == DATASET_NAMESPACE  # no tenant pod runs there
+    # No tenant pod runs in fusionvc's dataset namespace; elsewhere (an OCI dataset's pull, in
+    # the tenant's edge namespace) only a fusionvc Job's pod carries the EdgeDataset label.
+    datasets_allowed = meta.get("namespace") == DATASET_NAMESPACE or \
+        DATASET_WORK_LABEL in (meta.get("labels") or {})
     return {str(k): int(v) for k, v in value.items() if isinstance(v, int) and v >= 0
             and (datasets_allowed or not str(k).startswith(DATASET_PREFIX))}
 

@@ -28,6 +28,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .processes import SandboxError
+from .pull_failures import fail_unpullable_pulls
 
 _CONTAINER = (
     "      {{ range .spec.containers }}\n"
@@ -134,5 +135,5 @@ def write_sandbox_stages(bindir: Path, state_dir: Path) -> Path:
     out = state_dir / "kwok-stages.yaml"
     stages = (bindir / "kwok-stages.yaml").read_text()
     fixed = write_whole_node_addresses(report_container_resources(stages))
-    out.write_text(complete_labelled_job_pods(fixed))
+    out.write_text(fail_unpullable_pulls(complete_labelled_job_pods(fixed)))
     return out

@@ -5,11 +5,15 @@ be among the node's images, where the syncer reports a dataset once its download
 succeeded on that node. Elsewhere the pod waits, with the reason in its
 PodScheduled condition; it is placed when a download finishes (the node's
 images change, which wakes pending pods). A pod that names none skips it.
+Datasets distributed OnFirstUse (listed by the syncer in the annotation
+``fusionvc.io/datasets-on-first-use`` of the pod it hands over) are not required:
+placing the pod starts their transfer, and the syncer keeps the pod where a copy
+may go (a required node affinity) and holds its edge copy until the transfer ends.
 """
 
 from __future__ import annotations
 
-from ..datasets import pod_datasets
+from ..datasets import pod_required_datasets
 from ..framework import SKIP, CycleState, FilterPlugin, PreFilterPlugin, StateKey, Status
 from ..nodeinfo import NodeInfo
 from ..podinfo import PodInfo
@@ -23,7 +27,7 @@ class DatasetReady(PreFilterPlugin, FilterPlugin):
     order = 75
 
     def pre_filter(self, state: CycleState, pod: PodInfo) -> Status | None:
-        needed = pod_datasets(pod.pod, state.tenant)
+        needed = pod_required_datasets(pod.pod, state.tenant)
         if not needed:
             return SKIP
         state.write(NEEDED, needed)

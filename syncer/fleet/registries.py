@@ -60,6 +60,10 @@ def pod_images(pod: Obj) -> Iterable[str]:
             image = container.get("image")
             if isinstance(image, str) and image:
                 yield image
+    for volume in spec.get("volumes") or []:  # image volumes (OCI artifacts) pull too
+        reference = (volume.get("image") or {}).get("reference")
+        if isinstance(reference, str) and reference:
+            yield reference
 
 
 def images_registries(images: Iterable[str], servers: Iterable[str]) -> set[str]:

@@ -22,7 +22,9 @@
 - ``imageprewarms`` (+ ``prewarm_translate``): ``ImagePrewarmSyncer``, down: one pull Job
   per target edge node, progress per cluster up (tenant kind edge.fusionvc.io).
 - ``edgedatasets`` (+ ``dataset_translate``): ``EdgeDatasetSyncer``, down: one download Job
-  per chosen edge node (``syncer/datasetfetch``), progress per cluster up (tenant kind).
+  per chosen edge node (``syncer/datasetfetch``), progress per cluster up (tenant kind);
+  ``dataset_sources`` (url or OCI), ``dataset_oci`` (+ ``_work``: image-volume pulls and
+  mounts), ``dataset_first_use`` (+ ``_gate``: the OnFirstUse strategy, with the pod syncer).
   ``edge_targets`` holds what these two node-pinned kinds share.
 
 ``BUILTIN_SYNCERS`` lists them, in the order they are built; a new kind is one

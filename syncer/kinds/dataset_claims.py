@@ -17,7 +17,7 @@ scheduler placed it where the dataset is ready: ``datasetReady``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import structlog
 
@@ -26,6 +26,7 @@ from syncer.core import markers
 from syncer.core.context import SyncContext
 from syncer.core.keys import WorkKey
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
+from syncer.kinds.dataset_oci import DatasetMount, oci_mount
 from syncer.kinds.dataset_translate import (
     DATASET_LABEL,
     DatasetError,
@@ -68,23 +69,29 @@ def volume_keys(edges: Iterable[EdgeConn], tenant: str, kind: str) -> set[WorkKe
     return keys
 
 
-def pod_dataset_claims(tenant: TenantConn, pod: Obj, target: Target) -> dict[str, str]:
-    """Dataset name -> its edge claim on ``target``, for the datasets the pod names that
-    exist with a valid source (the others are not mounted: the pod was placed without them
-    only when the tenant bound it itself)."""
+def pod_dataset_specs(tenant: TenantConn, pod: Obj) -> Iterator[tuple[str, Obj, DatasetSpec]]:
+    """(name, EdgeDataset, spec) of the datasets the pod names that exist with a valid spec."""
     if EDGEDATASETS.plural not in tenant.informers:
-        return {}
-    ns, out = pod["metadata"]["namespace"], {}
+        return
+    ns = pod["metadata"]["namespace"]
     for name in dataset_names(pod):
         dataset = tenant.get(EDGEDATASETS, ns, name)
         if dataset is None or dataset["metadata"].get("deletionTimestamp"):
             continue
         try:
-            spec = parse_dataset_spec(dataset.get("spec") or {})
+            yield name, dataset, parse_dataset_spec(dataset.get("spec") or {})
         except DatasetError:
             continue
-        out[name] = claim_name(tenant.name, ns, name, spec.sha256, target)
-    return out
+
+
+def pod_dataset_claims(tenant: TenantConn, pod: Obj, target: Target) -> dict[str, DatasetMount]:
+    """Dataset name -> its edge claim on ``target`` (an image volume for an OCI source), for
+    the datasets the pod names that exist with a valid source (the others are not mounted:
+    the pod was placed without them only when the tenant bound it itself)."""
+    ns = pod["metadata"]["namespace"]
+    return {name: claim_name(tenant.name, ns, name, spec.sha256, target) if spec.oci is None
+            else oci_mount(spec.oci, tenant.registry_auths)
+            for name, _dataset, spec in pod_dataset_specs(tenant, pod)}
 
 
 class DatasetVolumes:

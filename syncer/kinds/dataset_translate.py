@@ -24,6 +24,7 @@ from scheduler.labels import NodeSelectorTerm
 from syncer.core import markers
 from syncer.core.names import fit, short_hash
 from syncer.datasetfetch.fetch import EXIT_CHECKSUM
+from syncer.kinds.dataset_sources import parse_source
 from syncer.kinds.edge_targets import (
     NodeState,
     Target,
@@ -45,7 +46,7 @@ HOST_ROOT = "/var/lib/fusionvc/datasets"
 MOUNT = "/dataset"
 # The fusionvc image holds the downloader (Dockerfile); kwok never runs it, a kubelet does.
 FETCHER_IMAGE = "ghcr.io/fusionvc/fusionvc:0.1.0"
-STRATEGIES = ("AllAtOnce", "Rolling")
+STRATEGIES = ("AllAtOnce", "Rolling", "OnFirstUse")  # OnFirstUse: dataset_first_use
 FETCH_RESOURCES = {"requests": {"cpu": "50m", "memory": "64Mi"},
                    "limits": {"cpu": "1", "memory": "256Mi"}}
 DatasetError = TargetError
@@ -65,21 +66,19 @@ class DatasetSpec:
     copies_per_region: int | None = None
     backoff_limit: int = 3
     timeout_s: int = 3600
+    oci: str | None = None  # an OCI artifact reference instead of url (dataset_oci)
 
 
 def parse_dataset_spec(spec: Obj) -> DatasetSpec:
     source, target = spec.get("source") or {}, spec.get("target") or {}
     strategy = spec.get("strategy") or {}
-    url, sha = str(source.get("url") or ""), str(source.get("sha256") or "").lower()
-    if not url.startswith(("http://", "https://")):
-        raise DatasetError("spec.source.url: an http(s) URL is needed")
-    if len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
-        raise DatasetError("spec.source.sha256: 64 hex digits are needed")
+    found = parse_source(source)  # url + sha256, or oci (sha256: the reference's key)
     kind = str(strategy.get("type") or "AllAtOnce")
     if kind not in STRATEGIES:
         raise DatasetError(f"spec.strategy.type: {kind!r} is not one of {', '.join(STRATEGIES)}")
     copies = spec.get("copiesPerRegion")
-    return DatasetSpec(url=url, sha256=sha, size=int(source.get("sizeBytes") or 0),
+    return DatasetSpec(url=found.url, sha256=found.sha256, oci=found.oci,
+                       size=int(source.get("sizeBytes") or 0),
                        selector=parse_selector(target.get("nodeSelector")),
                        clusters=name_set(target.get("clusters")),
                        regions=name_set(target.get("regions")),

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from syncer.core import markers
 from syncer.core.dataset_mounts import MOUNTED_GROUPS
 from syncer.core.names import fit, short_hash
+from syncer.kinds.dataset_oci import DatasetMount, OciMount
 from syncer.kinds.dataset_translate import (
     DATASET_LABEL,
     SOURCE_ANNOTATION,
@@ -28,6 +29,7 @@ from syncer.kinds.dataset_translate import (
     host_path,
 )
 from syncer.kinds.edge_targets import Target
+from syncer.kinds.prewarm_translate import image_volume
 from syncer.kube import Obj
 
 STORAGE_CLASS = "fusionvc-dataset"
@@ -84,16 +86,27 @@ def translate_dataset_volumes(dataset: Obj, spec: DatasetSpec, target: Target, *
     return pv, pvc
 
 
-def mount_datasets(spec: Obj, paths: Mapping[str, str], claims: Mapping[str, str]) -> None:
-    """Adds to an edge pod spec (a copy already) a read-only claim volume per dataset that has
-    a claim, mounted read-only in every container and init container at its path."""
+def _volume(name: str, mount: DatasetMount, spec: Obj) -> Obj:
+    if isinstance(mount, OciMount):  # an image volume (dataset_oci), with its pull Secrets
+        named = spec.get("imagePullSecrets") or []
+        added = [{"name": n} for n in mount.pull_secrets if {"name": n} not in named]
+        if added:
+            spec["imagePullSecrets"] = [*named, *added]
+        return image_volume(name, mount.reference)
+    return {"name": name, "persistentVolumeClaim": {"claimName": mount, "readOnly": True}}
+
+
+def mount_datasets(spec: Obj, paths: Mapping[str, str],
+                   claims: Mapping[str, DatasetMount]) -> None:
+    """Adds to an edge pod spec (a copy already) a read-only volume per dataset that has a
+    claim (or, from an OCI source, an image volume), mounted read-only in every container
+    and init container at its path."""
     for name, path in sorted(paths.items()):
         claim = claims.get(name)
         if claim is None:
             continue
         volume = pod_volume_name(name)
-        spec["volumes"] = [*(spec.get("volumes") or []), {
-            "name": volume, "persistentVolumeClaim": {"claimName": claim, "readOnly": True}}]
+        spec["volumes"] = [*(spec.get("volumes") or []), _volume(volume, claim, spec)]
         for group in MOUNTED_GROUPS:
             for container in spec.get(group) or []:
                 container["volumeMounts"] = [*(container.get("volumeMounts") or []), {

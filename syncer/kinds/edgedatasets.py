@@ -11,9 +11,15 @@ failed nodes with their reasons (``ChecksumMismatch``, ``TransferFailed``,
 every node's Job; a deleted EdgeDataset's Jobs are deleted. Pods that need it
 are placed where it is ready (scheduler plugin ``datasetReady``), and mount it
 through the PersistentVolume and claim each ready copy gets (``dataset_claims``).
+An OCI artifact source is pulled by a Job mounting it as an image volume in the
+tenant's edge namespace, and mounted the same way, without PV or claim
+(``dataset_oci``); OnFirstUse distributes to the nodes where pods that name the
+dataset were placed (``dataset_first_use``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 import structlog
 
@@ -23,6 +29,9 @@ from syncer.core.keys import WorkKey
 from syncer.core.names import edge_namespace
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.kinds.dataset_claims import DatasetVolumes, volume_keys, volume_watches
+from syncer.kinds.dataset_first_use_gate import first_use_candidates, wake_waiting_pods
+from syncer.kinds.dataset_oci_work import OciWork, oci_pod_watch, pod_keys
+from syncer.kinds.dataset_status import final_status, invalid_status
 from syncer.kinds.dataset_translate import (
     DATASET_LABEL,
     DATASET_NAMESPACE,
@@ -39,7 +48,7 @@ from syncer.kinds.dataset_translate import (
 from syncer.kinds.edge_targets import NodeState, Target, delete_job, target_nodes, write_status
 from syncer.kinds.node_work import NO_TARGET_RETRY, NodeWorkSyncer, job_watch
 from syncer.kube import Obj
-from syncer.kube.apis import EDGEDATASETS, JOBS, NAMESPACES, PERSISTENTVOLUMES
+from syncer.kube.apis import EDGEDATASETS, JOBS, NAMESPACES, PERSISTENTVOLUMES, PODS
 from syncer.kube.client import KubeError
 
 log = structlog.get_logger(__name__)
@@ -49,13 +58,21 @@ class EdgeDatasetSyncer(NodeWorkSyncer):
     kind = "EdgeDataset"
     resource, work_label, index = EDGEDATASETS, DATASET_LABEL, "edgedataset-key"
     tenant_watches = (WatchSpec(EDGEDATASETS),)
-    edge_watches = (job_watch(DATASET_LABEL, "edgedataset-key"), *volume_watches())
+    edge_watches = (job_watch(DATASET_LABEL, "edgedataset-key"), *volume_watches(),
+                    oci_pod_watch())
     cluster_scoped_copies = (PERSISTENTVOLUMES,)
 
     def __init__(self, ctx: SyncContext) -> None:
         super().__init__(ctx)
         self._namespace_ready: set[str] = set()  # edges where fusionvc-datasets exists
         self.volumes = DatasetVolumes(ctx)
+        self.oci = OciWork(ctx)  # OCI sources: image-volume pulls (dataset_oci)
+
+    def edge_event(self, edge: EdgeConn, watch: str, old: Obj | None,
+                   new: Obj | None) -> Iterable[WorkKey]:
+        if watch == PODS.plural:  # an OCI pull pod (its pull errors)
+            return {k for o in (old, new) if o is not None for k in pod_keys(self.kind, o)}
+        return super().edge_event(edge, watch, old, new)
 
     def scan(self, tenant: TenantConn) -> set[WorkKey]:
         return {*super().scan(tenant), *volume_keys(self.ctx.edges.values(), tenant.name,
@@ -77,6 +94,8 @@ class EdgeDatasetSyncer(NodeWorkSyncer):
         try:
             spec = parse_dataset_spec(dataset.get("spec") or {})
         except DatasetError as err:
+            await write_status(tenant, EDGEDATASETS, dataset,
+                               invalid_status(err, dataset.get("status") or {}))
             await self.invalid_spec(tenant, dataset, err)
             await self.volumes.converge(tenant, key, None, None, ())
             return None
@@ -87,21 +106,27 @@ class EdgeDatasetSyncer(NodeWorkSyncer):
                 await delete_job(edge, job)  # the source changed: start over
                 continue
             current[Target(edge.name, meta["annotations"].get(markers.EDGE_NODE, ""))] = \
-                dataset_job_state(job)
-        chosen = choose_nodes(target_nodes(self.ctx.edges.values(), tenant, spec, key.namespace),
-                              current,
-                              spec.copies_per_region, dataset["metadata"].get("uid", key.name))
+                self.oci.state(edge, job) if spec.oci else dataset_job_state(job)
+        candidates, copies = first_use_candidates(
+            tenant, key, spec, target_nodes(self.ctx.edges.values(), tenant, spec, key.namespace))
+        chosen = choose_nodes(candidates, current, copies, dataset["metadata"].get("uid", key.name))
         states: dict[Target, NodeState | None] = {t: current.get(t) for t in chosen}
         for target in to_start(states, spec):
             await self._start(tenant, dataset, spec, target)
             states[target] = NodeState("active")
+        wake_waiting_pods(self.ctx, tenant, key, spec, states)  # OnFirstUse pods go on
         await self.volumes.converge(tenant, key, dataset, spec, (
-            t for t, s in states.items() if s is not None and s.state == "succeeded"))
-        await write_status(tenant, EDGEDATASETS, dataset, dataset_status(states))
+            t for t, s in states.items() if s is not None and s.state == "succeeded"
+            and spec.oci is None))  # an OCI copy is mounted as an image volume: no PV
+        await write_status(tenant, EDGEDATASETS, dataset, final_status(
+            spec, dataset_status(states), dataset.get("status") or {}))
         return NO_TARGET_RETRY if not states else None
 
     async def _start(self, tenant: TenantConn, dataset: Obj, spec: DatasetSpec,
                      target: Target) -> None:
+        if spec.oci is not None:
+            await self.oci.start(tenant, dataset, spec, target)
+            return
         edge = self.ctx.edges[target.cluster]
         await self._ensure_namespace(edge)
         ens = edge_namespace(tenant.name, tenant.uid, dataset["metadata"]["namespace"])

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from syncer.core import markers
 from syncer.core.dataset_mounts import mount_paths
 from syncer.edgedns.pod_dns import EdgeDNS, edge_pod_dns
+from syncer.kinds.dataset_oci import DatasetMount
 from syncer.kinds.dataset_volumes import mount_datasets
 from syncer.kinds.pod_credentials import strip_edge_credentials
 from syncer.kinds.pod_projection import PodAPIAccess, project_pod_secret, tenant_field_value
@@ -74,7 +75,7 @@ def translate_pod_down(pod: Obj, *, tenant: str, edge_namespace: str, edge_node:
                        runtime_class: str | None = None, dns: EdgeDNS | None = None,
                        pull_secrets: tuple[str, ...] = (),
                        pod_api: PodAPIAccess | None = None,
-                       dataset_claims: Mapping[str, str] | None = None) -> Obj:
+                       dataset_claims: Mapping[str, DatasetMount] | None = None) -> Obj:
     """The edge copy of a tenant pod. ``runtime_class`` is the edge name of the pod's
     RuntimeClass (names.edge_runtime_class), when it names one; ``dns`` the edge DNS its
     tenant's pods use on that edge cluster; ``pull_secrets`` are image pull Secrets

@@ -27,6 +27,7 @@ from syncer.core.syncer import NameTaken, ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.fleet.registries import pull_secret_names
 from syncer.kinds.dataset_claims import pod_dataset_claims
+from syncer.kinds.dataset_first_use_gate import FirstUseGate
 from syncer.kinds.edge_targets import Target
 from syncer.kinds.pod_admission import admission_failure, scheduled_by_fusionvc, was_placed
 from syncer.kinds.pod_ownership import is_bound_copy, is_own_copy
@@ -80,6 +81,7 @@ class PodSyncer(ResourceSyncer):
         self._refused_updates: TTLCache[tuple[str, str], bool] = TTLCache(
             maxsize=50_000, ttl=3600)
         self.ephemeral = EphemeralContainers(ctx.recorder)  # kubectl debug (syncer/kubelet)
+        self.first_use = FirstUseGate(ctx, self._bind)  # OnFirstUse EdgeDatasets
         ctx.placer.add_listener(lambda _generation: self.requeue_unschedulable())
 
     # ---- events -> keys ----------------------------------------------------------------
@@ -178,8 +180,8 @@ class PodSyncer(ResourceSyncer):
         if not bound and not scheduled_by_fusionvc(tpod):
             return None  # the tenant's own scheduler's pod: run it once that binds it
         clusters, refusal = self._allowed_clusters(tenant, tpod)
-        decision = (self.ctx.placer.place(tenant, tpod, clusters) if refusal is None
-                    else None)
+        decision = (self.ctx.placer.place(tenant, self.first_use.view(tenant, tpod), clusters)
+                    if refusal is None else None)
         if isinstance(decision, Unplaceable) and bound:
             if decision.unknown_node and not all(e.synced for e in self.ctx.edges.values()):
                 return 2.0  # an edge cluster still loading may hold the node
@@ -191,6 +193,8 @@ class PodSyncer(ResourceSyncer):
             await self._reject(tenant, tpod, "Unschedulable", message)
             return None
         self.unschedulable.discard(key)
+        if (held := await self.first_use.hold(tenant, tpod, decision)) is not None:
+            return held  # an OnFirstUse dataset is still on its way to the node
         return await self._run_on_edge(tenant, tpod, decision)
 
     async def _refuse_before_placing(self, key: WorkKey, tenant: TenantConn, tpod: Obj) -> bool:

@@ -3,7 +3,9 @@ the status the tenant reads (``kubectl get imageprewarms``).
 
 One Job per target node, in the tenant's edge namespace, pinned to the node
 (``nodeName``), with one container per image running a no-op command: the
-kubelet pulls the images to start it. The Job carries fusionvc's markers and
+kubelet pulls the images to start it. An entry with ``kind: Artifact`` (an OCI
+artifact without a shell) is pulled as an image volume instead, mounted
+read-only into a no-op container. The Job carries fusionvc's markers and
 the ImagePrewarm as its tenant reference; its pods carry none (they are not
 copies of tenant pods, so the pod syncer leaves them alone).
 """
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from scheduler.labels import NodeSelectorTerm
 from syncer.core import markers
 from syncer.core.names import fit, short_hash
+from syncer.kinds.dataset_translate import FETCHER_IMAGE
 from syncer.kinds.edge_targets import (
     NodeState,
     Target,
@@ -44,6 +47,8 @@ WORK_RESOURCES = {"requests": {"cpu": "10m", "memory": "16Mi"},
                   "limits": {"cpu": "100m", "memory": "64Mi"}}
 NOOP_USER = 65534  # nobody: a no-op needs no privileges, and restricted tenants require it
 PrewarmError = TargetError  # a spec fusionvc cannot act on (told to the tenant in status)
+ARTIFACT = "Artifact"  # an images entry's kind for an OCI artifact without a shell
+ARTIFACT_RUNNER = FETCHER_IMAGE  # runs the no-op when every entry is an artifact
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,7 @@ class PrewarmSpec:
     timeout_s: int = 600
     ttl_s: int | None = None
     sizes: tuple[int, ...] = ()  # size hints, per image (0: none given)
+    artifacts: frozenset[int] = frozenset()  # indexes of entries with kind: Artifact
 
 
 def parse_prewarm_spec(spec: Obj) -> PrewarmSpec:
@@ -75,7 +81,9 @@ def parse_prewarm_spec(spec: Obj) -> PrewarmSpec:
                        timeout_s=int(spec.get("timeoutSeconds") or 600),
                        ttl_s=int(ttl) if ttl is not None else None,
                        sizes=tuple(int(i.get("sizeBytes") or 0)
-                                   for i in spec.get("images") or []))
+                                   for i in spec.get("images") or []),
+                       artifacts=frozenset(n for n, i in enumerate(spec.get("images") or [])
+                                           if i.get("kind") == ARTIFACT))
 
 
 def job_name(prewarm: str, target: Target) -> str:
@@ -83,19 +91,41 @@ def job_name(prewarm: str, target: Target) -> str:
     return f"{fit(f'ipw-{prewarm}', JOB_NAME_MAX - 11)}-{suffix}"
 
 
+def image_volume(name: str, reference: str) -> Obj:
+    """An image volume (an OCI artifact or image, mounted read-only; the kubelet pulls it)."""
+    return {"name": name, "image": {"reference": reference, "pullPolicy": "IfNotPresent"}}
+
+
+def _noop(name: str, image: str) -> Obj:
+    return {"name": name, "image": image, "imagePullPolicy": "IfNotPresent",
+            "command": list(NOOP_COMMAND), "resources": WORK_RESOURCES,
+            "securityContext": {"allowPrivilegeEscalation": False,
+                                "capabilities": {"drop": ["ALL"]}}}
+
+
+def _pull_artifacts(spec: PrewarmSpec, containers: list[Obj], out: Obj) -> None:
+    """Artifacts (no shell to run) are pulled as image volumes, mounted read-only into the
+    first no-op container (one in ``ARTIFACT_RUNNER`` when every entry is an artifact)."""
+    if not containers:
+        containers.append(_noop("artifacts", ARTIFACT_RUNNER))
+    out["volumes"] = [image_volume(f"artifact-{i}", spec.images[i])
+                      for i in sorted(spec.artifacts)]
+    containers[0]["volumeMounts"] = [{"name": f"artifact-{i}", "mountPath": f"/artifacts/{i}",
+                                      "readOnly": True} for i in sorted(spec.artifacts)]
+
+
 def work_pod_spec(spec: PrewarmSpec, node: str, pull_secrets: tuple[str, ...]) -> Obj:
-    """The pod of one node's pull: every image, a no-op each, nothing mounted."""
-    containers = [{"name": f"image-{i}", "image": image, "imagePullPolicy": "IfNotPresent",
-                   "command": list(NOOP_COMMAND), "resources": WORK_RESOURCES,
-                   "securityContext": {"allowPrivilegeEscalation": False,
-                                       "capabilities": {"drop": ["ALL"]}}}
-                  for i, image in enumerate(spec.images)]
+    """The pod of one node's pull: every image, a no-op each; artifacts as image volumes."""
+    containers = [_noop(f"image-{i}", image) for i, image in enumerate(spec.images)
+                  if i not in spec.artifacts]
     out: Obj = {"nodeName": node, "restartPolicy": "Never", "containers": containers,
                 "automountServiceAccountToken": False, "enableServiceLinks": False,
                 "terminationGracePeriodSeconds": 0,
                 "tolerations": [{"operator": "Exists"}],  # the node was chosen by the tenant
                 "securityContext": {"runAsNonRoot": True, "runAsUser": NOOP_USER,
                                     "seccompProfile": {"type": "RuntimeDefault"}}}
+    if spec.artifacts:
+        _pull_artifacts(spec, containers, out)
     if pull_secrets:
         out["imagePullSecrets"] = [{"name": n} for n in pull_secrets]
     return out

@@ -60,8 +60,10 @@ def test_the_spec_has_defaults_and_bad_sources_are_errors() -> None:
         parse_dataset_spec(dataset(sha="xyz")["spec"])
     with pytest.raises(DatasetError, match="http"):
         parse_dataset_spec({"source": {"url": "ftp://x/y", "sha256": SHA}})
-    with pytest.raises(DatasetError, match="OnFirstUse"):
-        parse_dataset_spec(dataset(strategy={"type": "OnFirstUse"})["spec"])
+    with pytest.raises(DatasetError, match="OnFirstUse"):  # named among the valid ones
+        parse_dataset_spec(dataset(strategy={"type": "OnDemand"})["spec"])
+    assert parse_dataset_spec(dataset(strategy={"type": "OnFirstUse"})["spec"]).strategy == \
+        "OnFirstUse"
 
 
 def test_copies_per_region_keep_working_nodes_and_replace_failed_ones() -> None:
