@@ -19,17 +19,16 @@ of the pod, and images and datasets put on a node by fusionvc's finished work
 
 The nodes per image are indexed node by node by the snapshot
 (``scheduler.image_index``), and the scores of one set of images are a table of
-the nodes that have some of them or share their region or zone (written with
-``dict.fromkeys`` over the tiers' nodes: C speed), kept by the index until one of
-those images changes on some node, or nodes come or go: a cycle then costs one
-C-level lookup per node. A pod whose images no node has is skipped at once.
+every node's score at the node's number (a list, written per zone slot and spread
+to the nodes at C speed), kept by the index until one of those images changes on
+some node, or nodes come or go or move zone or region: a cycle then costs one
+C-level indexing per node. A pod whose images no node has is skipped at once.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
-from itertools import chain, repeat
 from operator import add
 from typing import TypeVar
 
@@ -43,7 +42,7 @@ from ..framework import (
     StateKey,
     Status,
 )
-from ..image_index import ImageIndex, ScoreTable, zone_key
+from ..image_index import ImageIndex, ScoreTable, index_id, zone_key
 from ..images import pod_images
 from ..nodeinfo import NodeInfo
 from ..podinfo import PodInfo
@@ -87,52 +86,44 @@ class ImageLocality(PreScorePlugin, ScorePlugin):
         return Counter({image: len(nodes) for image, nodes in self.holders(snapshot).items()})
 
     def _tiers(self, index: ImageIndex, holders: dict[NodeInfo, int], total: int,
-               scale: Callable[[float], N], zero: N) -> tuple[dict[NodeInfo, N], N]:
-        """One image's ``scale``d raw score per node, and the score of the nodes not listed:
-        a share of the best holder's for the nodes of the holders' regions, then zones
-        (Fluid's tiers), then each holder's own. When every region has a holder, the region
-        share is the default instead of an entry per node. The tiers' nodes are written
-        with dict.fromkeys over chained iterables: C speed, no Python step per node."""
+               scale: Callable[[float], N]) -> list[N]:
+        """One image's ``scale``d raw score per node (at each node's index_id): a share of
+        the best holder's for the nodes of the holders' regions, then zones (Fluid's
+        tiers), then each holder's own, 0 elsewhere. Tiers are written per zone slot (a
+        few per edge cluster), then spread to the nodes in one C-level pass."""
         raw_of = {size: image_score(size, len(holders), total) for size in set(holders.values())}
         best = max(raw_of.values())
-        in_region, default = scale(best * REGION_SHARE), zero
+        in_region = scale(best * REGION_SHARE)
         regions = {info.cluster.region for info in holders}
         clusters_of = index.region_clusters()
-        scores: dict[NodeInfo, N] = {}
         if regions.issuperset(clusters_of):
-            default = in_region
+            by_slot = [in_region] * index.num_slots
         else:
-            scores = dict.fromkeys(chain.from_iterable(
-                cluster.nodes.values() for region in regions
-                for cluster in clusters_of.get(region, ())), in_region)
-        zones = {key for key in map(zone_key, holders) if key is not None}
-        in_zone = chain.from_iterable(map(index.zone_nodes, zones))
-        if scores:
-            scores.update(dict.fromkeys(in_zone, scale(best * ZONE_SHARE)))
-        else:
-            scores = dict.fromkeys(in_zone, scale(best * ZONE_SHARE))
+            by_slot = [scale(0.0)] * index.num_slots  # 0 either way (priority's floor)
+            for region in regions:
+                for cluster in clusters_of.get(region, ()):
+                    for slot in index.cluster_slots(cluster.name):
+                        by_slot[slot] = in_region
+        in_zone = scale(best * ZONE_SHARE)
+        for key in {key for key in map(zone_key, holders) if key is not None}:
+            by_slot[index.zone_slot(key)] = in_zone
+        table = list(map(by_slot.__getitem__, index.node_slots))
         own = {size: scale(raw) for size, raw in raw_of.items()}
-        scores.update({info: own[size] for info, size in holders.items()})
-        return scores, default
+        for info, size in holders.items():
+            table[info.index_id] = own[size]
+        return table
 
     def _table(self, index: ImageIndex, images: tuple[str, ...], total: int) -> ScoreTable:
-        """The scores of the nodes that have some of the images or share a region or zone
-        with one that does, and the score of every other node."""
+        """The score of every node (at its index_id) for a pod with these images."""
         present = [nodes for image in images if (nodes := index.holders.get(image))]
-        if not present:
-            return {}, 0
         if len(present) == 1 and len(images) == 1:  # the common case: scaled as written
-            return self._tiers(index, present[0], total, lambda raw: priority(raw, 1), 0)
+            return self._tiers(index, present[0], total, lambda raw: priority(raw, 1))
         # several images: add up each node's raw scores (in image order), then scale
-        tiers = [self._tiers(index, nodes, total, float, 0.0) for nodes in present]
-        listed = list(set().union(*(scores for scores, _ in tiers)))
-        first, first_default = tiers[0]
-        raw = list(map(first.get, listed, repeat(first_default)))
-        for scores, default in tiers[1:]:
-            raw = list(map(add, raw, map(scores.get, listed, repeat(default))))
-        rest = sum(default for _, default in tiers)
-        scaled = {value: priority(value, len(images)) for value in {*raw, rest}}
-        return dict(zip(listed, map(scaled.__getitem__, raw), strict=True)), scaled[rest]
+        raw = [0.0] * len(index.node_slots)
+        for nodes in present:
+            raw = list(map(add, raw, self._tiers(index, nodes, total, float)))
+        scaled = {value: priority(value, len(images)) for value in set(raw)}
+        return list(map(scaled.__getitem__, raw))
 
     def pre_score(
         self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
@@ -147,9 +138,9 @@ class ImageLocality(PreScorePlugin, ScorePlugin):
     def score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
         snapshot = state.snapshot
         images = state.read(IMAGES)
-        table, default = snapshot.images.table(
+        table = snapshot.images.table(
             images, lambda: self._table(snapshot.images, images, snapshot.num_nodes))
-        return list(map(table.get, nodes, repeat(default)))  # C speed
+        return list(map(table.__getitem__, map(index_id, nodes)))  # C speed
 
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
         """Already 0..100 in score()."""

@@ -150,15 +150,18 @@ def test_a_table_is_rebuilt_only_when_it_may_have_changed(
 
 
 def indexed(snap: ClusterSnapshot) -> tuple[dict[str, dict[str, int]], dict[Any, set[str]]]:
-    """The index's holders and zones, by node name, and the same read from the nodes."""
+    """The index's holders and the nodes of each zone slot, by node name."""
     holders = {image: {info.facts.name: size for info, size in nodes.items()}
                for image, nodes in snap.images.holders.items()}
+    nodes = [info for cluster in snap.clusters.values() for info in cluster.nodes.values()]
+    assert len({info.index_id for info in nodes}) == len(nodes)  # a number of its own
     zones: dict[Any, set[str]] = {}
-    for cluster in snap.clusters.values():
-        for info in cluster.nodes.values():
-            if info.facts.zone:
-                key = (cluster.name, info.facts.zone)
-                zones[key] = {n.facts.name for n in snap.images.zone_nodes(key)}
+    for info in nodes:
+        key = (info.cluster.name, info.facts.zone or "")
+        slot = snap.images.node_slots[info.index_id]
+        assert slot == snap.images.zone_slot(key)
+        assert slot in snap.images.cluster_slots(info.cluster.name)
+        zones.setdefault(key, set()).add(info.facts.name)
     return holders, zones
 
 
@@ -169,8 +172,7 @@ def expected(snap: ClusterSnapshot) -> tuple[dict[str, dict[str, int]], dict[Any
         for info in cluster.nodes.values():
             for image, size in info.facts.images.items():
                 holders.setdefault(image, {})[info.facts.name] = size
-            if info.facts.zone:
-                zones.setdefault((cluster.name, info.facts.zone), set()).add(info.facts.name)
+            zones.setdefault((cluster.name, info.facts.zone or ""), set()).add(info.facts.name)
     return holders, zones
 
 
