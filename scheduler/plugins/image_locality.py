@@ -42,7 +42,7 @@ from ..framework import (
     StateKey,
     Status,
 )
-from ..image_index import ImageIndex, ScoreTable, index_id, zone_key
+from ..image_index import ImageIndex, ScoreTable, index_id
 from ..images import pod_images
 from ..nodeinfo import NodeInfo
 from ..podinfo import PodInfo
@@ -105,8 +105,8 @@ class ImageLocality(PreScorePlugin, ScorePlugin):
                     for slot in index.cluster_slots(cluster.name):
                         by_slot[slot] = in_region
         in_zone = scale(best * ZONE_SHARE)
-        for key in {key for key in map(zone_key, holders) if key is not None}:
-            by_slot[index.zone_slot(key)] = in_zone
+        for slot in index.zone_slots(holders):
+            by_slot[slot] = in_zone
         table = list(map(by_slot.__getitem__, index.node_slots))
         own = {size: scale(raw) for size, raw in raw_of.items()}
         for info, size in holders.items():
