@@ -10,8 +10,8 @@ Owns, for one ClusterSnapshot (which calls it on every node change):
   of an edge cluster, and one for its nodes without a zone), and the edge clusters of
   each region: what a tier bonus covers;
 - a table is a list with each node's score at its number: built from a score per
-  zone slot (one C-level pass over the nodes' slots) and the holders' own scores,
-  read in a cycle by one C-level indexing per node;
+  zone slot (one pass over the nodes' slots) and the holders' own scores, read in
+  a cycle by one list indexing per node;
 - the tables (ImageLocality's scores of one set of images), each kept until something
   it may depend on changes: a node gaining or losing one of its images, or reporting
   another size (only the tables of that image go), or a node added, removed, or
@@ -27,14 +27,12 @@ until one of its images changes, not one per snapshot layout.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from operator import attrgetter
 
 from .nodeinfo import ClusterState, NodeInfo
 
 MAX_TABLES = 32  # tables kept (one per distinct image set of the pods), the oldest dropped
 ZoneKey = tuple[str, str]  # (edge cluster, zone); zone "" for its nodes that name none
 ScoreTable = list[int]  # the score (0..100) of each node, at its index_id
-index_id = attrgetter("index_id")
 
 
 class ImageIndex:
@@ -120,9 +118,9 @@ class ImageIndex:
         return len(self._slots)
 
     def zone_slots(self, nodes: Iterable[NodeInfo]) -> set[int]:
-        """The slots of the zones these nodes are in (C speed; nodes without a zone are
-        in none)."""
-        return set(map(self.node_slots.__getitem__, map(index_id, nodes))) - self.zoneless_slots
+        """The slots of the zones these nodes are in (nodes without a zone are in none)."""
+        node_slots = self.node_slots
+        return {node_slots[node.index_id] for node in nodes} - self.zoneless_slots
 
     def zone_slot(self, key: ZoneKey) -> int:
         """The slot of one zone of one edge cluster (zone "": its nodes without a zone);

@@ -10,6 +10,9 @@ Also owns the tenant's view: every edge node under the name the tenant knows
 it by (node_namer, e.g. its virtual node's name; a pure function passed in),
 and every tenant's pods (tenancy reads, from an edge pod, whose pod it is) for
 inter-pod affinity and topology spread, assumed pods included.
+
+And the nodes per image (``images``, scheduler.image_index), told of every node
+change here, so that ImageLocality never re-indexes the fleet.
 """
 
 from __future__ import annotations

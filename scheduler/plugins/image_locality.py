@@ -20,9 +20,9 @@ of the pod, and images and datasets put on a node by fusionvc's finished work
 The nodes per image are indexed node by node by the snapshot
 (``scheduler.image_index``), and the scores of one set of images are a table of
 every node's score at the node's number (a list, written per zone slot and spread
-to the nodes at C speed), kept by the index until one of those images changes on
+to the nodes in one pass), kept by the index until one of those images changes on
 some node, or nodes come or go or move zone or region: a cycle then costs one
-C-level indexing per node. A pod whose images no node has is skipped at once.
+list indexing per node. A pod whose images no node has is skipped at once.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ from ..framework import (
     StateKey,
     Status,
 )
-from ..image_index import ImageIndex, ScoreTable, index_id
+from ..image_index import ImageIndex, ScoreTable
 from ..images import pod_images
 from ..nodeinfo import NodeInfo
 from ..podinfo import PodInfo
@@ -90,7 +90,7 @@ class ImageLocality(PreScorePlugin, ScorePlugin):
         """One image's ``scale``d raw score per node (at each node's index_id): a share of
         the best holder's for the nodes of the holders' regions, then zones (Fluid's
         tiers), then each holder's own, 0 elsewhere. Tiers are written per zone slot (a
-        few per edge cluster), then spread to the nodes in one C-level pass."""
+        few per edge cluster), then spread to the nodes in one pass."""
         raw_of = {size: image_score(size, len(holders), total) for size in set(holders.values())}
         best = max(raw_of.values())
         in_region = scale(best * REGION_SHARE)
@@ -107,7 +107,7 @@ class ImageLocality(PreScorePlugin, ScorePlugin):
         in_zone = scale(best * ZONE_SHARE)
         for slot in index.zone_slots(holders):
             by_slot[slot] = in_zone
-        table = list(map(by_slot.__getitem__, index.node_slots))
+        table = [by_slot[slot] for slot in index.node_slots]
         own = {size: scale(raw) for size, raw in raw_of.items()}
         for info, size in holders.items():
             table[info.index_id] = own[size]
@@ -140,7 +140,9 @@ class ImageLocality(PreScorePlugin, ScorePlugin):
         images = state.read(IMAGES)
         table = snapshot.images.table(
             images, lambda: self._table(snapshot.images, images, snapshot.num_nodes))
-        return list(map(table.__getitem__, map(index_id, nodes)))  # C speed
+        # A comprehension: CPython 3.11 specialises the slot read and the list indexing,
+        # twice as fast as map() with attrgetter (and than a dict lookup per node).
+        return [table[node.index_id] for node in nodes]
 
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
         """Already 0..100 in score()."""

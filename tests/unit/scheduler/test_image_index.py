@@ -23,8 +23,6 @@ from .factories import ZONE, node, snapshot
 GB = 1024 * MB
 MODEL = "registry.local/llm/qwen2-7b:1"
 OTHER = "registry.local/llm/llama-8b:1"
-MODELS = (MODEL, OTHER, "registry.local/web:2")
-NORMAL = {image: image for image in MODELS}
 DATASET = dataset_image("tenant-a", "shop", "weights")
 
 
