@@ -179,6 +179,7 @@ class NodeInfo:
         "free_memory",
         "free_pods",
         "group",
+        "index_id",
         "memory_capacity",
         "node",
         "nonzero_cpu",
@@ -208,6 +209,9 @@ class NodeInfo:
         self.cpu_capacity = facts.cpu_capacity
         self.memory_capacity = facts.memory_capacity
         self.price = facts.price
+        # A small number of its own while it is in a snapshot (kept when its facts change):
+        # the position of its score in ImageLocality's tables (scheduler.image_index).
+        self.index_id = 0
 
     def count(self, resources: PodResources, sign: int) -> None:
         """Add (sign 1) or remove (sign -1) one pod's resources."""

@@ -10,6 +10,9 @@ Also owns the tenant's view: every edge node under the name the tenant knows
 it by (node_namer, e.g. its virtual node's name; a pure function passed in),
 and every tenant's pods (tenancy reads, from an edge pod, whose pod it is) for
 inter-pod affinity and topology spread, assumed pods included.
+
+And the nodes per image (``images``, scheduler.image_index), told of every node
+change here, so that ImageLocality never re-indexes the fleet.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .image_index import ImageIndex
 from .nodeinfo import ClusterState, NodeGroup, NodeInfo, PodKey, PodRecord, node_facts
 from .podaffinity import TenantPod, default_tenancy
 from .podinfo import owner_of
@@ -80,6 +84,7 @@ class ClusterSnapshot:
         self._tenancy = tenancy
         self._by_visible_name: dict[str, NodeInfo] = {}
         self.tenant_pods = TenantPods()
+        self.images = ImageIndex(self.clusters)  # nodes per image, kept node by node
 
     # -- change notification -------------------------------------------------
 
@@ -119,6 +124,7 @@ class ClusterSnapshot:
         cluster = self.clusters.get(name)
         if cluster is None:
             self.clusters[name] = ClusterState(name, region, healthy, latency_ms, tolerable_taints)
+            self.images.structure_changed()
             self._layout_changed()
             self._may_fit_more()
             return
@@ -138,6 +144,7 @@ class ClusterSnapshot:
                 cluster.region = region
                 for info in list(cluster.nodes.values()):
                     self.upsert_node(name, info.node)
+                self.images.structure_changed()
             self._layout_changed()
         if recovered or moved:
             self._may_fit_more()
@@ -150,6 +157,7 @@ class ClusterSnapshot:
             self._uncount(self._pods.pop(key))
         for info in cluster.nodes.values():
             self._by_visible_name.pop(info.facts.visible_name, None)
+            self.images.node_removed(info)
         self.num_nodes -= len(cluster.nodes)
         self._soft_tainted_nodes -= cluster.soft_tainted_nodes
         self._layout_changed()
@@ -181,23 +189,29 @@ class ClusterSnapshot:
         self._by_visible_name[facts.visible_name] = info
         self.num_nodes += 1
         self._soft_tainted_nodes += bool(facts.soft_taints)
+        if old is None:
+            self.images.node_added(info)
+        else:
+            self.images.node_replaced(old, info)
         self._layout_changed()
         self._may_fit_more()
 
     def remove_node(self, cluster_name: str, node_name: str) -> None:
         cluster = self.clusters.get(cluster_name)
-        if cluster is not None and self._detach(cluster, node_name):
+        info = None if cluster is None else self._detach(cluster, node_name)
+        if info is not None:
+            self.images.node_removed(info)
             self._layout_changed()
 
-    def _detach(self, cluster: ClusterState, node_name: str) -> bool:
+    def _detach(self, cluster: ClusterState, node_name: str) -> NodeInfo | None:
         info = cluster.detach(node_name)
         if info is None:
-            return False
+            return None
         self.num_nodes -= 1
         self._soft_tainted_nodes -= bool(info.facts.soft_taints)
         if self._by_visible_name.get(info.facts.visible_name) is info:
             del self._by_visible_name[info.facts.visible_name]
-        return True
+        return info
 
     def has_soft_taints(self) -> bool:
         """Does any node have a PreferNoSchedule taint?"""
