@@ -119,20 +119,19 @@ class _TenantLink(H2Link):
             await send_text(stream, 502, f"Bad Gateway: {err}")
 
     async def _logs(self, stream: H2Stream, prepared: Prepared) -> None:
-        edge = await open_logs(self.site.streams, prepared)
-        stats = self.site.stats
-        stats.opened(H2)
-        try:
-            if edge.status != 200:
-                text = error_text(await edge.body(ERROR_BODY_MAX), prepared)
-                await send_text(stream, edge.status, text)
-                return
-            self.send_headers(stream.id, [(":status", "200"), ("content-type", "text/plain")])
-            await relay_logs(edge, stream.write)
-            await stream.write(b"", end=True)
-        finally:
-            edge.close()  # a reset stream cancels us here: the edge stream ends too
-            stats.closed(H2)
+        with self.site.stats.log_stream(H2):  # open from the call (an edge may answer late)
+            edge = await open_logs(self.site.streams, prepared)
+            try:
+                if edge.status != 200:
+                    text = error_text(await edge.body(ERROR_BODY_MAX), prepared)
+                    await send_text(stream, edge.status, text)
+                    return
+                self.send_headers(stream.id, [(":status", "200"),
+                                              ("content-type", "text/plain")])
+                await relay_logs(edge, stream.write)
+                await stream.write(b"", end=True)
+            finally:
+                edge.close()  # a reset stream cancels us here: the edge stream ends too
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)

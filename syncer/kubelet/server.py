@@ -152,19 +152,19 @@ class KubeletEndpoint:
         return _text(400, NEEDS_UPGRADE.format(call.operation))
 
     async def _logs(self, request: web.Request, prepared: Prepared) -> web.StreamResponse:
-        edge = await open_logs(self.streams, prepared)
-        self.stats.opened("http/1.1")
-        try:
-            if edge.status != 200:
-                return _text(edge.status, error_text(await edge.body(ERROR_BODY_MAX), prepared))
-            out = web.StreamResponse(headers={"Content-Type": "text/plain"})
-            await out.prepare(request)
-            shrink_read_buffer(request.transport, TENANT_SIDE)
-            await relay_logs(edge, out.write)
-            return out
-        finally:
-            edge.close()  # a tenant that goes away cancels us here: the edge stream ends too
-            self.stats.closed("http/1.1")
+        with self.stats.log_stream("http/1.1"):  # open from the call (an edge may answer late)
+            edge = await open_logs(self.streams, prepared)
+            try:
+                if edge.status != 200:
+                    body = await edge.body(ERROR_BODY_MAX)
+                    return _text(edge.status, error_text(body, prepared))
+                out = web.StreamResponse(headers={"Content-Type": "text/plain"})
+                await out.prepare(request)
+                shrink_read_buffer(request.transport, TENANT_SIDE)
+                await relay_logs(edge, out.write)
+                return out
+            finally:
+                edge.close()  # a tenant that goes away cancels us here: the edge stream ends
 
     async def _upgrade(self, request: web.Request, prepared: Prepared) -> web.StreamResponse:
         headers = _copy_headers(request.headers, UPGRADE_REQUEST_HEADERS)

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 
@@ -24,11 +25,14 @@ class EndpointStats:
         self.log_streams: Counter[str] = Counter()
         self.tenant_connections: Counter[str] = Counter()
 
-    def opened(self, protocol: str) -> None:
+    @contextlib.contextmanager
+    def log_stream(self, protocol: str) -> Iterator[None]:
+        """Counts one open log stream while the block runs."""
         self.log_streams[protocol] += 1
-
-    def closed(self, protocol: str) -> None:
-        self.log_streams[protocol] -= 1
+        try:
+            yield
+        finally:
+            self.log_streams[protocol] -= 1
 
 
 class EndpointCollector(Collector):
