@@ -12,13 +12,10 @@ import asyncio
 import socket
 import ssl
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
-import h2.config
-import h2.connection
-import h2.events
 import pytest
 from kubernetes_asyncio.client import ApiClient, Configuration
 from sandbox_lib.pki import ClusterPKI
@@ -29,64 +26,10 @@ from syncer.kubelet.h2conn import H2Stream, StreamReset
 from syncer.kubelet.h2edge import EdgeH2Error, EdgeH2Pool, H2Dial
 from syncer.kubelet.server import KubeletEndpoint, server_ssl_context
 
+from .h2peer import EdgeServer, EdgeWorld
 from .world import kubelet_world
 
 TIMEOUT = 30.0
-
-
-@dataclass
-class EdgeWorld:
-    """What the test edge server saw, and its open followed streams."""
-
-    connections: int = 0
-    requests: list[dict[str, str]] = field(default_factory=list)
-    resets: list[int] = field(default_factory=list)
-    followed: dict[int, tuple[h2.connection.H2Connection, asyncio.Transport]] = field(
-        default_factory=dict)
-    transports: list[asyncio.Transport] = field(default_factory=list)
-
-    def push(self, text: str) -> None:
-        for stream_id, (conn, transport) in self.followed.items():
-            conn.send_data(stream_id, text.encode())
-            transport.write(conn.data_to_send())
-
-
-class EdgeServer(asyncio.Protocol):
-    def __init__(self, world: EdgeWorld) -> None:
-        self.world = world
-        self.conn = h2.connection.H2Connection(
-            h2.config.H2Configuration(client_side=False, header_encoding="utf-8"))
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        self.world.connections += 1
-        self.world.transports.append(transport)
-        self.conn.initiate_connection()
-        transport.write(self.conn.data_to_send())
-
-    def data_received(self, data: bytes) -> None:
-        for event in self.conn.receive_data(data):
-            if isinstance(event, h2.events.RequestReceived):
-                self.answer(event.stream_id, dict(event.headers))  # type: ignore[arg-type]
-            elif isinstance(event, h2.events.StreamReset):
-                self.world.resets.append(event.stream_id)  # type: ignore[arg-type]
-                self.world.followed.pop(event.stream_id, None)  # type: ignore[arg-type]
-        self.transport.write(self.conn.data_to_send())
-
-    def answer(self, stream_id: int, headers: dict[str, str]) -> None:
-        self.world.requests.append(headers)
-        path = headers[":path"]
-        if "/pods/missing/" in path:
-            body = b'{"kind":"Status","message":"pods \\"missing\\" not found"}'
-            self.conn.send_headers(stream_id, [(":status", "404")])
-            self.conn.send_data(stream_id, body, end_stream=True)
-        elif "follow=true" in path:
-            self.conn.send_headers(stream_id, [(":status", "200")])
-            self.world.followed[stream_id] = (self.conn, self.transport)
-        else:
-            self.conn.send_headers(stream_id, [(":status", "200")])
-            self.conn.send_data(stream_id, b"one line\n", end_stream=True)
 
 
 @dataclass
