@@ -22,13 +22,13 @@ import gc
 import multiprocessing as mp
 import os
 import ssl
-import tempfile
 import tracemalloc
 from pathlib import Path
 
 from common import rss_kib
 from kubernetes_asyncio.client import ApiClient, Configuration
 from sandbox_lib.pki import ClusterPKI
+from tls_idle_memory import in_processes
 
 from syncer.__main__ import keep_large_blocks_returnable
 from syncer.kube.client import KubeClient
@@ -130,21 +130,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--streams", type=int, default=200)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        issue(folder)
-        ports: mp.Queue[int] = mp.Queue()
-        dial: mp.Queue[tuple[int, int]] = mp.Queue()
-        out: mp.Queue[tuple[float, float, int]] = mp.Queue()
-        other = mp.Process(target=peer, args=(folder, ports, dial), daemon=True)
-        other.start()
-        proc = mp.Process(target=measured, args=(folder, args.streams, dial, ports, out))
-        proc.start()
-        try:
-            per_stream, python, edge_links = out.get(timeout=600)
-        finally:
-            proc.kill()
-            other.kill()
+    per_stream, python, edge_links = in_processes(issue, peer, measured, args.streams)
     print(f"kubelet endpoint over HTTP/2, {args.streams} followed logs (+5 warm-up) on one "
           f"connection from the tenant and {edge_links} to the edge (its stream limit); load "
           f"{os.getloadavg()[0]:.1f}")
