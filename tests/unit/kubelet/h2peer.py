@@ -16,6 +16,14 @@ import h2.config
 import h2.connection
 import h2.events
 
+PATTERN = bytes(range(251)) * 2000  # 490 KiB
+
+
+def pattern(offset: int, size: int) -> bytes:
+    """Bytes ``offset`` to ``offset + size`` of an endless known sequence."""
+    start = offset % 251
+    return PATTERN[start:start + size]
+
 
 @dataclass
 class EdgeWorld:
@@ -28,11 +36,25 @@ class EdgeWorld:
         default_factory=dict)
     transports: list[asyncio.Transport] = field(default_factory=list)
     greeting: bytes = b""  # sent on each followed stream right after its headers
+    filled: int = 0  # bytes sent by ``fill``
 
     def push(self, text: str) -> None:
         for stream_id, (conn, transport) in self.followed.items():
             conn.send_data(stream_id, text.encode())
             transport.write(conn.data_to_send())
+
+    def fill(self) -> int:
+        """Sends on every followed stream as much as its window takes, the bytes of
+        ``pattern(offset, size)`` in sequence; returns the bytes sent."""
+        sent = 0
+        for stream_id, (conn, transport) in self.followed.items():
+            size = min(conn.local_flow_control_window(stream_id), conn.max_outbound_frame_size)
+            if size > 0:
+                conn.send_data(stream_id, pattern(self.filled, size))
+                transport.write(conn.data_to_send())
+                self.filled += size
+                sent += size
+        return sent
 
 
 class EdgeServer(asyncio.Protocol):

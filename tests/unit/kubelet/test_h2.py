@@ -22,11 +22,11 @@ from sandbox_lib.pki import ClusterPKI
 
 from syncer.kube.client import KubeClient
 from syncer.kubelet import h2edge
-from syncer.kubelet.h2conn import H2Stream, StreamReset
+from syncer.kubelet.h2conn import STREAM_WINDOW, WRITE_HIGH_WATER, H2Stream, StreamReset
 from syncer.kubelet.h2edge import EdgeH2Error, EdgeH2Pool, H2Dial
 from syncer.kubelet.server import KubeletEndpoint, server_ssl_context
 
-from .h2peer import EdgeServer, EdgeWorld
+from .h2peer import EdgeServer, EdgeWorld, pattern
 from .world import kubelet_world
 
 TIMEOUT = 30.0
@@ -184,6 +184,28 @@ async def test_endpoint_serves_followed_logs_of_one_tenant_over_one_connection_e
     await eventually(lambda: endpoint.stats.log_streams["h2"] == 2, "one stream fewer")
     await tenant.close()
     await eventually(lambda: not world.followed, "every edge stream to end with the tenant's")
+
+
+async def test_a_tenant_that_stops_reading_stops_the_edge_and_nothing_is_lost(
+        pki: Pki, edge: tuple[EdgeWorld, int], endpoint: KubeletEndpoint) -> None:
+    world, _ = edge
+    tenant = EdgeH2Pool()
+    got = await tenant.open(dial_to(endpoint.port, pki.tenant_client),
+                            "/containerLogs/web/p/main?follow=true", [], TIMEOUT)
+    assert got is not None and got[0] == 200
+    sent, idle = 0, 0
+    while idle < 25:  # the tenant reads nothing: flow control must stop the edge soon
+        moved = world.fill()
+        sent, idle = sent + moved, 0 if moved else idle + 1
+        assert sent < 400 * 1024, "the endpoint kept taking data nobody read"
+        await asyncio.sleep(0.02)
+    # the tenant's window, the endpoint's edge stream window, its write buffer, one frame
+    assert sent <= STREAM_WINDOW + STREAM_WINDOW + WRITE_HIGH_WATER + 16 * 1024
+    received = bytearray()
+    while len(received) < sent:  # once it reads again, every byte arrives, in order
+        received += await read(got[1])
+    assert bytes(received[:sent]) == pattern(0, sent)
+    await tenant.close()
 
 
 async def test_endpoint_answers_errors_over_http2_and_http1_on_the_same_port(
