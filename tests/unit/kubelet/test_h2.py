@@ -30,6 +30,7 @@ from .h2peer import EdgeServer, EdgeWorld, pattern
 from .world import kubelet_world
 
 TIMEOUT = 30.0
+LOGS = "/containerLogs/web/p/main"
 
 
 @dataclass
@@ -167,7 +168,7 @@ async def test_endpoint_serves_followed_logs_of_one_tenant_over_one_connection_e
         pki: Pki, edge: tuple[EdgeWorld, int], endpoint: KubeletEndpoint) -> None:
     world, _ = edge
     tenant, dial = EdgeH2Pool(), dial_to(endpoint.port, pki.tenant_client)
-    opened = [await tenant.open(dial, "/containerLogs/web/p/main?follow=true&tailLines=0", [],
+    opened = [await tenant.open(dial, f"{LOGS}?follow=true&tailLines=0", [],
                                 TIMEOUT) for _ in range(3)]
     streams = [got[1] for got in opened if got is not None and got[0] == 200]
     assert len(streams) == 3 and tenant.connections() == {"edge-1": 1}
@@ -191,7 +192,7 @@ async def test_a_tenant_that_stops_reading_stops_the_edge_and_nothing_is_lost(
     world, _ = edge
     tenant = EdgeH2Pool()
     got = await tenant.open(dial_to(endpoint.port, pki.tenant_client),
-                            "/containerLogs/web/p/main?follow=true", [], TIMEOUT)
+                            f"{LOGS}?follow=true", [], TIMEOUT)
     assert got is not None and got[0] == 200
     sent, idle = 0, 0
     while idle < 25:  # the tenant reads nothing: flow control must stop the edge soon
@@ -209,7 +210,8 @@ async def test_a_tenant_that_stops_reading_stops_the_edge_and_nothing_is_lost(
 
 
 async def test_endpoint_answers_errors_over_http2_and_http1_on_the_same_port(
-        pki: Pki, endpoint: KubeletEndpoint) -> None:
+        pki: Pki, edge: tuple[EdgeWorld, int], endpoint: KubeletEndpoint) -> None:
+    edge[0].greeting = b"one line\n"
     tenant, dial = EdgeH2Pool(), dial_to(endpoint.port, pki.tenant_client)
 
     async def call(path: str) -> tuple[int, bytes]:
@@ -217,7 +219,9 @@ async def test_endpoint_answers_errors_over_http2_and_http1_on_the_same_port(
         assert got is not None
         return got[0], await got[1].read_up_to(4096)
 
-    assert await call("/containerLogs/web/p/main") == (200, b"one line\n")
+    followed = await tenant.open(dial, f"{LOGS}?follow=true", [], TIMEOUT)
+    assert followed is not None and followed[0] == 200
+    assert await read(followed[1]) == b"one line\n"
     status, text = await call("/containerLogs/web/nope/main")
     assert status == 404 and b"pod does not exist" in text
     assert (await call("/exec/web/p/uid-a/main?command=id"))[0] == 400
@@ -226,9 +230,12 @@ async def test_endpoint_answers_errors_over_http2_and_http1_on_the_same_port(
     http1 = ssl.create_default_context(cafile=str(pki.folder / "ca.crt"))
     http1.load_cert_chain(str(pki.folder / "tenant-a.crt"), str(pki.folder / "tenant-a.key"))
     async with aiohttp.ClientSession() as session, session.get(
-            f"https://127.0.0.1:{endpoint.port}/containerLogs/web/p/main", ssl=http1) as resp:
-        assert (resp.status, await resp.read()) == (200, b"one line\n")
-    assert endpoint.stats.log_streams == {"h2": 0, "http/1.1": 0}
+            f"https://127.0.0.1:{endpoint.port}{LOGS}?follow=true", ssl=http1) as resp:
+        assert resp.status == 200 and resp.version == aiohttp.HttpVersion11
+        assert await asyncio.wait_for(resp.content.readany(), TIMEOUT) == b"one line\n"
+        assert endpoint.stats.log_streams == {"h2": 0, "http/1.1": 1}
+    await eventually(lambda: endpoint.stats.log_streams == {"h2": 0, "http/1.1": 0},
+                     "the HTTP/1.1 stream to end with its client")
 
 
 async def test_endpoint_says_502_naming_the_cluster_when_the_edge_is_gone(
@@ -238,10 +245,11 @@ async def test_endpoint_says_502_naming_the_cluster_when_the_edge_is_gone(
         port = unused.getsockname()[1]
         endpoint.edges["edge-1"].client = gone = edge_client(pki, port)
         tenant = EdgeH2Pool()
-        got = await tenant.open(dial_to(endpoint.port, pki.tenant_client),
-                                "/containerLogs/web/p/main", [], TIMEOUT)
-        assert got is not None
-        text = await got[1].read_up_to(4096)
-        assert got[0] == 502 and b"edge-1" in text and str(port).encode() not in text
+        for path in (LOGS, f"{LOGS}?follow=true"):  # HTTP/1.1 and HTTP/2 to the edge
+            got = await tenant.open(dial_to(endpoint.port, pki.tenant_client), path, [],
+                                    TIMEOUT)
+            assert got is not None
+            text = await got[1].read_up_to(4096)
+            assert got[0] == 502 and b"edge-1" in text and str(port).encode() not in text
         await tenant.close()
         await gone.close()
