@@ -43,6 +43,14 @@ class EdgeWorld:
             conn.send_data(stream_id, text.encode())
             transport.write(conn.data_to_send())
 
+    def go_away(self) -> None:
+        """GOAWAY on every connection (an API server shutting down), then close them."""
+        for conn, transport in {id(c): (c, t) for c, t in self.followed.values()}.values():
+            conn.close_connection()
+            transport.write(conn.data_to_send())
+            transport.close()
+        self.followed.clear()
+
     def fill(self) -> int:
         """Sends on every followed stream as much as its window takes, the bytes of
         ``pattern(offset, size)`` in sequence; returns the bytes sent."""

@@ -111,7 +111,7 @@ async def test_followed_streams_share_one_connection_and_a_reset_leaves_the_othe
     await pool.close()
 
 
-async def test_a_lost_connection_ends_its_streams_and_the_next_call_dials_again(
+async def test_a_lost_connection_or_goaway_ends_its_streams_and_the_next_call_dials_again(
         pki: Pki, edge: tuple[EdgeWorld, int]) -> None:
     world, port = edge
     pool, dial = EdgeH2Pool(), dial_to(port, pki.edge_client)
@@ -121,9 +121,15 @@ async def test_a_lost_connection_ends_its_streams_and_the_next_call_dials_again(
     with pytest.raises(StreamReset):
         while await read(got[1]):
             pass
-    again = await pool.open(dial, "/log", [], 5.0)
-    assert again is not None and await read(again[1]) == b"one line\n"
-    assert world.connections == 2
+    again = await pool.open(dial, "/log?follow=true", [], 5.0)
+    assert again is not None and again[0] == 200 and world.connections == 2
+    world.go_away()
+    with pytest.raises(StreamReset):
+        while await read(again[1]):
+            pass
+    third = await pool.open(dial, "/log", [], 5.0)
+    assert third is not None and await read(third[1]) == b"one line\n"
+    assert world.connections == 3 and pool.connections() == {"edge-1": 1}
     await pool.close()
 
 
