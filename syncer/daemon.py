@@ -76,6 +76,8 @@ class Daemon:
                                      listeners=(self.placer,), workers=sync.workers,
                                      reconcile_timeout=sync.request_timeout_s * 2)
         self.kubelet = build_endpoint(settings.kubelet, self.ctx.tenants, self.ctx.edges)
+        if self.kubelet is not None:  # its open streams and connections on /metrics
+            self.metrics.registry.register(self.kubelet.collector())
         self.stop_requested = asyncio.Event()
         self.metrics_api: MetricsApiServer | None = None
         # Edge usage and pods' own metrics: shared by the metrics API and MetricsDelivery.

@@ -12,6 +12,8 @@
    RSS is the syncer's growth: run it on a freshly started syncer
    (``hack/sandbox stop syncer``, ``start syncer``), or it reuses what streams of an
    earlier run left in its heap and reads low.
+   It prints the endpoint's gauges with the streams open: the protocol the tenant
+   apiserver took, and how many HTTP/2 connections carry the streams each way.
 
 Port-forward prints MiB/s of each path and the CPU milliseconds every process on
 it spends per MiB echoed (kwok's ``cat`` from its reaped children), so the
@@ -33,6 +35,7 @@ import ssl
 import statistics
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -242,7 +245,20 @@ async def _first_line(session: aiohttp.ClientSession, url: str,
     await resp.content.readany()
 
 
-async def follow_streams(tenant: Cluster, syncer_pid: int, n: int, logs_file: str) -> None:
+def kubelet_gauges(state_dir: Path) -> str:
+    """The syncer's kubelet endpoint gauges (open streams, HTTP/2 connections) from /metrics."""
+    records = json.loads((state_dir / "processes.json").read_text())
+    argv = next(r.get("argv", []) for r in records if r["name"] == "syncer")
+    port = next((a.split("=", 1)[1] for a in argv if a.startswith("--http-port=")), None)
+    if port is None:
+        return "(no --http-port in the syncer's argv)"
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    text = opener.open(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    return ", ".join(line for line in text.splitlines() if line.startswith("fusionvc_kubelet_"))
+
+
+async def follow_streams(tenant: Cluster, syncer_pid: int, n: int, logs_file: str,
+                         state_dir: Path) -> None:
     base_rss = rss_kib(syncer_pid)
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=tenant.ssl, limit=0),
                                     timeout=aiohttp.ClientTimeout(total=None))
@@ -258,6 +274,7 @@ async def follow_streams(tenant: Cluster, syncer_pid: int, n: int, logs_file: st
         await asyncio.sleep(3)
         streaming = sum(1 for t in tasks if t.done() and t.exception() is None)
         open_rss = rss_kib(syncer_pid)
+        gauges = kubelet_gauges(state_dir)
         cpu0, t0 = cpu_seconds(syncer_pid), time.monotonic()
         for i in range(20):  # two lines a second reach every stream
             append_line(logs_file, f"bench line {i}")
@@ -276,6 +293,7 @@ async def follow_streams(tenant: Cluster, syncer_pid: int, n: int, logs_file: st
           f"{(open_rss - base_rss) / max(streaming, 1):.1f} KiB per stream   (goal: <= 64 KiB)")
     print(f"  CPU {cpu / elapsed * 100:.1f}% of a core over {elapsed:.0f}s with two lines a "
           f"second to each: {cpu / elapsed / max(streaming, 1) * 1000:.2f} ms/s per stream")
+    print(f"  endpoint gauges with them open: {gauges}")
 
 
 def syncer_pid(state_dir: Path) -> int:
@@ -313,7 +331,7 @@ def main() -> None:
         for window in args.windows:
             port_forward(paths, args.mib, args.rounds, window)
     if "streams" in args.parts:
-        asyncio.run(follow_streams(tenant, pid, args.streams, logs_file))
+        asyncio.run(follow_streams(tenant, pid, args.streams, logs_file, state_dir))
     tenant.kubectl("delete", "namespace", NS, "--wait=false")
 
 

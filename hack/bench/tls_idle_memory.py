@@ -23,7 +23,9 @@ import os
 import ssl
 import tempfile
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from common import rss_kib
 from kubelet_relay_bench import contexts
@@ -105,25 +107,37 @@ def measured(folder: Path, n: int, dial: mp.Queue[tuple[int, int]], ports: mp.Qu
     asyncio.run(hold())
 
 
+def in_processes(prepare: Callable[[Path], object], peer: Callable[..., None],
+                 measured: Callable[..., None], n: int) -> Any:
+    """``prepare(folder)`` (a temporary one), then ``peer(folder, ports, dial)`` and
+    ``measured(folder, n, dial, ports, out)`` as two processes: what ``measured`` puts on
+    ``out``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        prepare(Path(tmp))
+        return _two_processes(Path(tmp), peer, measured, n)
+
+
+def _two_processes(folder: Path, peer: Callable[..., None], measured: Callable[..., None],
+                   n: int) -> Any:
+    ports: mp.Queue[int] = mp.Queue()
+    dial: mp.Queue[tuple[int, int]] = mp.Queue()
+    out: mp.Queue[Any] = mp.Queue()
+    other = mp.Process(target=peer, args=(folder, ports, dial), daemon=True)
+    other.start()
+    proc = mp.Process(target=measured, args=(folder, n, dial, ports, out))
+    proc.start()
+    try:
+        return out.get(timeout=600)
+    finally:
+        proc.kill()
+        other.kill()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=200)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        contexts(folder)
-        ports: mp.Queue[int] = mp.Queue()
-        dial: mp.Queue[tuple[int, int]] = mp.Queue()
-        out: mp.Queue[tuple[float, float]] = mp.Queue()
-        other = mp.Process(target=peer, args=(folder, ports, dial), daemon=True)
-        other.start()
-        proc = mp.Process(target=measured, args=(folder, args.pairs, dial, ports, out))
-        proc.start()
-        try:
-            per_pair, python = out.get(timeout=600)
-        finally:
-            proc.kill()
-            other.kill()
+    per_pair, python = in_processes(contexts, peer, measured, args.pairs)
     print(f"idle TLS connections, {args.pairs} pairs, read buffers {TENANT_SIDE} B (accepted) "
           f"and {EDGE_SIDE} B (dialled); load {os.getloadavg()[0]:.1f}")
     print(f"  per pair (one accepted, one dialled, as a followed log holds): {per_pair:.1f} KiB "

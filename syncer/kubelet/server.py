@@ -1,6 +1,7 @@
 """The kubelet endpoint's TLS server: checks each call, then relays it to the edge.
 
-``/containerLogs/`` is a plain streamed response (``follow`` keeps it open);
+``/containerLogs/`` is a plain streamed response (``follow`` keeps it open),
+over HTTP/1.1 here or HTTP/2 (h2server.py: the listener offers both over ALPN);
 ``/exec/``, ``/attach/`` and ``/portForward/`` are upgrades (SPDY from a
 kube-apiserver, WebSocket too): the upgrade request is repeated to the edge
 API server and, once both sides switched protocols, the two connections are
@@ -21,25 +22,26 @@ import ssl
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
-import orjson
 from aiohttp import web
 from multidict import CIMultiDict
 
 from syncer.fleet.conn import EdgeConn, TenantConn
-from syncer.kubelet.access import Refused, Target, resolve, tenant_of_peercert
-from syncer.kubelet.edge import EdgeStreams, EdgeUnreachable
-from syncer.kubelet.paths import (
-    LOGS,
-    RUN,
-    BadKubeletPath,
-    KubeletCall,
-    edge_path,
-    edge_query,
-    parse_kubelet_path,
+from syncer.kubelet.access import Refused
+from syncer.kubelet.calls import (
+    ERROR_BODY_MAX,
+    NEEDS_UPGRADE,
+    Prepared,
+    error_text,
+    open_logs,
+    prepare,
+    relay_logs,
+    run_answer,
 )
-from syncer.kubelet.run import run_on_edge
-from syncer.kubelet.tlsbuffer import EDGE_SIDE, TENANT_SIDE, shrink_read_buffer
+from syncer.kubelet.edge import EdgeStreams, EdgeUnreachable
+from syncer.kubelet.h2server import AlpnSite
+from syncer.kubelet.paths import LOGS, RUN
+from syncer.kubelet.stats import EndpointCollector, EndpointStats
+from syncer.kubelet.tlsbuffer import TENANT_SIDE, shrink_read_buffer
 from syncer.kubelet.tunnel import relay
 from syncer.ops.logs import get_logger
 
@@ -49,7 +51,6 @@ UPGRADE_REQUEST_HEADERS = ("Connection", "Upgrade", "X-Stream-Protocol-Version",
                            "Sec-WebSocket-Protocol")
 UPGRADE_RESPONSE_HEADERS = ("Connection", "Upgrade", "X-Stream-Protocol-Version",
                             "Sec-WebSocket-Accept", "Sec-WebSocket-Protocol")
-ERROR_BODY_MAX = 16 * 1024
 
 
 def server_ssl_context(cert_file: str, key_file: str, client_ca_file: str) -> ssl.SSLContext:
@@ -57,6 +58,7 @@ def server_ssl_context(cert_file: str, key_file: str, client_ca_file: str) -> ss
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=client_ca_file)
     context.load_cert_chain(cert_file, key_file)
     context.verify_mode = ssl.CERT_REQUIRED
+    context.set_alpn_protocols(["h2", "http/1.1"])  # plain GETs multiplex (h2server.py)
     return context
 
 
@@ -72,11 +74,6 @@ def _copy_headers(source: Any, names: tuple[str, ...]) -> CIMultiDict[str]:
     return out
 
 
-def scrub(text: str, target: Target, call: KubeletCall) -> str:
-    """An edge's error text as the tenant may read it: its own namespace name back."""
-    return text.replace(target.edge_namespace, call.namespace)
-
-
 def is_upgrade(request: web.Request) -> bool:
     return "upgrade" in request.headers.get("Connection", "").lower()
 
@@ -89,7 +86,9 @@ class KubeletEndpoint:
         self.tenants, self.edges = tenants, edges
         self._host, self._port, self._ssl = host, port, ssl_context
         self._runner: web.AppRunner | None = None
+        self._site: AlpnSite | None = None
         self.streams = EdgeStreams()
+        self.stats = EndpointStats()
 
     @property
     def port(self) -> int:
@@ -104,7 +103,9 @@ class KubeletEndpoint:
                                handler_cancellation=True, shutdown_timeout=1.0)
         await runner.setup()
         try:
-            await web.TCPSite(runner, self._host, self._port, ssl_context=self._ssl).start()
+            self._site = AlpnSite(runner, self._host, self._port, ssl_context=self._ssl,
+                                  prepare=self.prepare, streams=self.streams, stats=self.stats)
+            await self._site.start()
         except BaseException:
             await runner.cleanup()
             raise
@@ -113,81 +114,67 @@ class KubeletEndpoint:
 
     async def stop(self) -> None:
         runner, self._runner = self._runner, None
+        if self._site is not None:
+            await self._site.close_h2()
         if runner is not None:
             await runner.cleanup()
         await self.streams.close()
 
-    def _check(self, request: web.Request) -> tuple[KubeletCall, Target]:
-        transport = request.transport
-        peercert = transport.get_extra_info("peercert") if transport is not None else None
-        tenant = tenant_of_peercert(peercert)
-        try:
-            call = parse_kubelet_path(request.raw_path.split("?", 1)[0])
-        except BadKubeletPath as err:
-            raise Refused(404, f"404 page not found: {err}") from None
-        if not self.tenants:
-            raise Refused(503, "this fusionvc replica is not serving tenants (standby)")
-        return call, resolve(self.tenants, self.edges, tenant, call)
+    def collector(self) -> EndpointCollector:
+        """Its open log streams and HTTP/2 connections, for the metrics registry."""
+        return EndpointCollector(self.stats, self.streams.h2.connections)
+
+    def prepare(self, peercert: Mapping[str, Any] | None, path: str,
+                query: list[tuple[str, str]]) -> Prepared:
+        """The checks of a call, then its edge call (raises Refused): both protocols."""
+        return prepare(self.tenants, self.edges, peercert, path, query)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        transport = request.transport
         try:
-            call, target = self._check(request)
+            prepared = self.prepare(
+                transport.get_extra_info("peercert") if transport is not None else None,
+                request.raw_path.split("?", 1)[0], list(request.query.items()))
         except Refused as refused:
             return _text(refused.status, refused.message)
-        query = edge_query(call, list(request.query.items()))
-        path = edge_path(target.edge_namespace, call)
-        log.debug("kubelet call", tenant=target.tenant.name, cluster=target.edge.name,
-                  operation=call.operation)
+        call = prepared.call
+        log.debug("kubelet call", tenant=prepared.target.tenant.name,
+                  cluster=prepared.target.edge.name, operation=call.operation)
         try:
             if call.operation == RUN:
-                status, text = await run_on_edge(self.streams, target.edge, path, query)
-                return _text(status, scrub(text, target, call).rstrip("\n"))
+                return _text(*await run_answer(self.streams, prepared))
             if is_upgrade(request):
-                return await self._upgrade(request, target, call, path, query)
+                return await self._upgrade(request, prepared)
             if call.operation == LOGS:
-                return await self._logs(request, target, call, path, query)
+                return await self._logs(request, prepared)
         except EdgeUnreachable as err:
             return _text(502, f"Bad Gateway: {err}")
-        return _text(400, f"{call.operation} needs a connection upgrade (SPDY or WebSocket)")
+        return _text(400, NEEDS_UPGRADE.format(call.operation))
 
-    async def _edge_error(self, resp: aiohttp.ClientResponse, target: Target,
-                          call: KubeletCall) -> web.Response:
-        body = await resp.content.read(ERROR_BODY_MAX)
-        try:
-            text = str(orjson.loads(body).get("message", ""))
-        except (ValueError, AttributeError):
-            text = body.decode(errors="replace")
-        return _text(resp.status, scrub(text, target, call))
-
-    async def _logs(self, request: web.Request, target: Target, call: KubeletCall, path: str,
-                    query: tuple[tuple[str, str], ...]) -> web.StreamResponse:
-        edge = await self.streams.open(target.edge.name, target.edge.client, "GET", path, query,
-                                       CIMultiDict())
-        try:
-            if edge.status != 200:
-                return await self._edge_error(edge, target, call)
-            out = web.StreamResponse(headers={"Content-Type": "text/plain"})
-            await out.prepare(request)
-            shrink_read_buffer(request.transport, TENANT_SIDE)
-            shrink_read_buffer(edge.connection.transport if edge.connection else None,
-                               EDGE_SIDE)
+    async def _logs(self, request: web.Request, prepared: Prepared) -> web.StreamResponse:
+        with self.stats.log_stream("http/1.1"):  # open from the call (an edge may answer late)
+            edge = await open_logs(self.streams, prepared)
             try:
-                while chunk := await edge.content.readany():
-                    await out.write(chunk)
-            except (aiohttp.ClientError, OSError):
-                pass  # the edge ended the stream: end ours the same way
-            return out
-        finally:
-            edge.close()  # a tenant that goes away cancels us here: the edge stream ends too
+                if edge.status != 200:
+                    body = await edge.body(ERROR_BODY_MAX)
+                    return _text(edge.status, error_text(body, prepared))
+                out = web.StreamResponse(headers={"Content-Type": "text/plain"})
+                await out.prepare(request)
+                shrink_read_buffer(request.transport, TENANT_SIDE)
+                await relay_logs(edge, out.write)
+                return out
+            finally:
+                edge.close()  # a tenant that goes away cancels us here: the edge stream ends
 
-    async def _upgrade(self, request: web.Request, target: Target, call: KubeletCall, path: str,
-                       query: tuple[tuple[str, str], ...]) -> web.StreamResponse:
+    async def _upgrade(self, request: web.Request, prepared: Prepared) -> web.StreamResponse:
         headers = _copy_headers(request.headers, UPGRADE_REQUEST_HEADERS)
-        edge = await self.streams.open(target.edge.name, target.edge.client, request.method,
-                                       path, query, headers)
+        edge_conn = prepared.target.edge
+        edge = await self.streams.open(edge_conn.name, edge_conn.client, request.method,
+                                       prepared.path, prepared.query, headers)
         try:
             if edge.status != 101 or edge.connection is None:
-                return await self._edge_error(edge, target, call)
+                body = await edge.content.read(ERROR_BODY_MAX)
+                return _text(edge.status, error_text(body, prepared))
             out = web.StreamResponse(status=101,
                                      headers=_copy_headers(edge.headers, UPGRADE_RESPONSE_HEADERS))
             out.force_close()
@@ -202,4 +189,3 @@ class KubeletEndpoint:
         finally:
             with contextlib.suppress(Exception):
                 edge.close()
-

@@ -2,59 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from syncer.core import markers
 from syncer.core.isolation import IsolationPolicy
-from syncer.core.names import edge_namespace, virtual_node_name
-from syncer.fleet.conn import EdgeConn, TenantConn
-from syncer.kube.apis import NODES, PODS
-from syncer.kube.informer import Informer
-from syncer.kube.store import Store
+from syncer.core.names import edge_namespace
+from syncer.kube.apis import PODS
 from syncer.kubelet.access import Refused, resolve, tenant_of_peercert
 from syncer.kubelet.debug import missing_on_edge, refusal, translated
 from syncer.kubelet.paths import KubeletCall
 
-Obj = dict[str, Any]
-VNODE = virtual_node_name("edge-1", "n1")
-
-
-def _conn(cls: type[Any], name: str, objs: dict[str, list[Obj]], **extra: Any) -> Any:
-    conn = cls(name, "tenant" if cls is TenantConn else "edge", client=None, **extra)
-    for rt in (PODS, NODES):
-        store = Store()
-        for obj in objs.get(rt.plural, []):
-            store.upsert(obj)
-        conn.informers[rt.plural] = Informer(None, rt, store)  # type: ignore[arg-type]
-    return conn
-
-
-def _pod(ns: str, name: str, uid: str, node: str = VNODE, **meta: Any) -> Obj:
-    return {"metadata": {"namespace": ns, "name": name, "uid": uid, **meta},
-            "spec": {"nodeName": node, "containers": [{"name": "main"}],
-                     "ephemeralContainers": [{"name": "dbg"}]}}
-
-
-def _world(edge_copy_uid: str = "uid-a") -> tuple[dict[str, TenantConn], dict[str, EdgeConn]]:
-    vnode = {"metadata": {"name": VNODE, "labels": markers.marker_labels("tenant-a") | {
-        markers.MANAGED_BY: markers.MANAGED_BY_VALUE},
-        "annotations": {markers.EDGE_CLUSTER: "edge-1", markers.EDGE_NODE: "n1"}}}
-    a = _conn(TenantConn, "tenant-a", {"pods": [_pod("web", "p", "uid-a")], "nodes": [vnode]},
-              uid="ta")
-    b = _conn(TenantConn, "tenant-b", {"pods": [_pod("web", "q", "uid-b")], "nodes": [vnode]},
-              uid="tb")
-    ens = edge_namespace("tenant-a", "ta", "web")
-    copy = {"metadata": {"namespace": ens, "name": "p", "labels": markers.marker_labels(
-        "tenant-a"), "annotations": {markers.TENANT_NAMESPACE: "web", markers.TENANT_NAME: "p",
-                                     markers.TENANT_UID: edge_copy_uid}}, "spec": {}}
-    edge = _conn(EdgeConn, "edge-1", {"pods": [copy]})
-    return {"tenant-a": a, "tenant-b": b}, {"edge-1": edge}
+from .world import kubelet_world, tenant_pod
 
 
 def test_a_tenants_own_pod_resolves_to_its_edge_namespace() -> None:
-    tenants, edges = _world()
+    tenants, edges = kubelet_world()
     for call in (KubeletCall("containerLogs", "web", "p", "", "main"),
                  KubeletCall("exec", "web", "p", "uid-a", "dbg"),
                  KubeletCall("portForward", "web", "p", "uid-a", "")):
@@ -72,14 +33,14 @@ def test_a_tenants_own_pod_resolves_to_its_edge_namespace() -> None:
     ("tenant-zz", KubeletCall("containerLogs", "web", "p", "", "main"), 403),
 ])
 def test_refusals(tenant: str, call: KubeletCall, status: int) -> None:
-    tenants, edges = _world()
+    tenants, edges = kubelet_world()
     with pytest.raises(Refused) as refused:
         resolve(tenants, edges, tenant, call)
     assert refused.value.status == status
 
 
 def test_a_pod_whose_edge_copy_is_not_its_own_is_404() -> None:
-    tenants, edges = _world(edge_copy_uid="someone-else")
+    tenants, edges = kubelet_world(edge_copy_uid="someone-else")
     with pytest.raises(Refused) as refused:
         resolve(tenants, edges, "tenant-a", KubeletCall("containerLogs", "web", "p", "", "main"))
     assert refused.value.status == 404
@@ -87,8 +48,8 @@ def test_a_pod_whose_edge_copy_is_not_its_own_is_404() -> None:
 
 def test_tenant_b_cannot_point_its_node_at_tenant_a_copies() -> None:
     """tenant-b's pod of the same name, on a node it annotated itself: its own namespace only."""
-    tenants, edges = _world()
-    tenants["tenant-b"].store(PODS).upsert(_pod("web", "p", "uid-b2"))
+    tenants, edges = kubelet_world()
+    tenants["tenant-b"].store(PODS).upsert(tenant_pod("web", "p", "uid-b2"))
     with pytest.raises(Refused) as refused:
         resolve(tenants, edges, "tenant-b", KubeletCall("containerLogs", "web", "p", "", "main"))
     assert refused.value.status == 404

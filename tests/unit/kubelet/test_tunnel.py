@@ -40,7 +40,10 @@ async def connect(tls: tuple[ssl.SSLContext, ssl.SSLContext], tenant_tail: bytes
     async def edge_accepted(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         await edges.put((r, w))
 
+    held: list[asyncio.StreamWriter] = []  # a writer closes its transport once collected
+
     async def relay_accepted(_: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        held.append(w)
         transport = w.transport
         assert isinstance(transport, asyncio.Transport)
         transport.pause_reading()  # nothing is sent before the relay takes over
