@@ -22,7 +22,15 @@ from syncer.core.context import SyncContext
 from syncer.core.keys import WorkKey
 from syncer.core.names import edge_namespace
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
-from syncer.kinds.dataset_claims import DatasetVolumes, volume_keys, volume_watches
+from syncer.kinds.dataset_admission import TransferAdmission
+from syncer.kinds.dataset_claims import (
+    DatasetVolumes,
+    claim_phases,
+    volume_keys,
+    volume_watches,
+)
+from syncer.kinds.dataset_cleanup import retire, settle, split_cleanups
+from syncer.kinds.dataset_pending import readiness, with_pending
 from syncer.kinds.dataset_translate import (
     DATASET_LABEL,
     DATASET_NAMESPACE,
@@ -32,17 +40,20 @@ from syncer.kinds.dataset_translate import (
     choose_nodes,
     dataset_job_state,
     dataset_status,
+    job_resources,
     parse_dataset_spec,
     to_start,
     translate_dataset_job,
 )
-from syncer.kinds.edge_targets import NodeState, Target, delete_job, target_nodes, write_status
+from syncer.kinds.edge_targets import NodeState, Target, target_nodes, write_status
 from syncer.kinds.node_work import NO_TARGET_RETRY, NodeWorkSyncer, job_watch
 from syncer.kube import Obj
 from syncer.kube.apis import EDGEDATASETS, JOBS, NAMESPACES, PERSISTENTVOLUMES
 from syncer.kube.client import KubeError
+from syncer.ops.settings import DatasetSettings
 
 log = structlog.get_logger(__name__)
+HELD_RETRY = 15.0  # a copy held by the tenant's budget or refused by the edge: look again
 
 
 class EdgeDatasetSyncer(NodeWorkSyncer):
@@ -56,6 +67,8 @@ class EdgeDatasetSyncer(NodeWorkSyncer):
         super().__init__(ctx)
         self._namespace_ready: set[str] = set()  # edges where fusionvc-datasets exists
         self.volumes = DatasetVolumes(ctx)
+        self.admission = TransferAdmission(ctx)  # Tenant.spec.datasets (dataset_quota.py)
+        self.job_settings = DatasetSettings()  # the daemon's settings.datasets
 
     def scan(self, tenant: TenantConn) -> set[WorkKey]:
         return {*super().scan(tenant), *volume_keys(self.ctx.edges.values(), tenant.name,
@@ -64,14 +77,15 @@ class EdgeDatasetSyncer(NodeWorkSyncer):
     # ---- reconcile ---------------------------------------------------------------------
 
     async def reconcile(self, key: WorkKey) -> float | None:
+        jobs, cleanups = split_cleanups(self.copy_jobs(key))
+        await settle(cleanups)  # folders of copies that went (a deleted Tenant's too)
         tenant = self.ctx.tenants.get(key.tenant)
         if tenant is None:
             return None
         dataset = tenant.get(EDGEDATASETS, key.namespace, key.name)
-        jobs = self.jobs(tenant, key)
         if dataset is None or dataset["metadata"].get("deletionTimestamp"):
             for edge, job in jobs:
-                await delete_job(edge, job)
+                await retire(edge, job, self.job_settings)
             await self.volumes.converge(tenant, key, None, None, ())
             return None
         try:
@@ -83,8 +97,10 @@ class EdgeDatasetSyncer(NodeWorkSyncer):
         current: dict[Target, NodeState] = {}
         for edge, job in jobs:
             meta = job["metadata"]
+            if meta.get("deletionTimestamp"):
+                continue  # retired: its cleanup Job waits for it
             if (meta.get("annotations") or {}).get(SOURCE_ANNOTATION) != spec.sha256:
-                await delete_job(edge, job)  # the source changed: start over
+                await retire(edge, job, self.job_settings)  # the source changed: start over
                 continue
             current[Target(edge.name, meta["annotations"].get(markers.EDGE_NODE, ""))] = \
                 dataset_job_state(job)
@@ -92,13 +108,38 @@ class EdgeDatasetSyncer(NodeWorkSyncer):
                               current,
                               spec.copies_per_region, dataset["metadata"].get("uid", key.name))
         states: dict[Target, NodeState | None] = {t: current.get(t) for t in chosen}
-        for target in to_start(states, spec):
+
+        async def start(target: Target) -> None:
             await self._start(tenant, dataset, spec, target)
             states[target] = NodeState("active")
-        await self.volumes.converge(tenant, key, dataset, spec, (
-            t for t, s in states.items() if s is not None and s.state == "succeeded"))
-        await write_status(tenant, EDGEDATASETS, dataset, dataset_status(states))
+        held = await self.admission.start(tenant, dataset, spec, to_start(states, spec), start)
+        ready = [t for t, s in states.items() if s is not None and s.state == "succeeded"]
+        refused = await self.volumes.converge(tenant, key, dataset, spec, ready)
+        shown, pending = readiness(states, claim_phases(self.ctx.edges, tenant, dataset, spec,
+                                                        ready), refused, held)
+        await self.admission.announce(tenant, dataset, held)
+        await write_status(tenant, EDGEDATASETS, dataset,
+                           with_pending(dataset_status(shown), pending))
+        if held or refused:
+            return HELD_RETRY  # a slot or quota of another object may free up
         return NO_TARGET_RETRY if not states else None
+
+    def copy_jobs(self, key: WorkKey) -> list[tuple[EdgeConn, Obj]]:
+        """The download and cleanup Jobs of the key's EdgeDataset (its Tenant may be gone)."""
+        value = f"{key.tenant}/{key.namespace}/{key.name}"
+        return [(edge, job) for edge in self.ctx.edges.values() if edge.synced
+                for job in edge.store(JOBS).by_index(self.index, value)]
+
+    async def remove_tenant(self, tenant: str) -> None:
+        """A deleted Tenant's download Jobs are retired (their folders cleaned) on every edge."""
+        self.admission.forget(tenant)
+        selector = f"{markers.MANAGED_SELECTOR},{markers.TENANT}={tenant},{DATASET_LABEL}"
+        for edge in list(self.ctx.edges.values()):
+            found = await edge.client.list(JOBS, namespace=DATASET_NAMESPACE,
+                                           labelSelector=selector)
+            downloads, _ = split_cleanups((edge, j) for j in found.get("items", []))
+            for _, job in downloads:
+                await retire(edge, job, self.job_settings)
 
     async def _start(self, tenant: TenantConn, dataset: Obj, spec: DatasetSpec,
                      target: Target) -> None:
@@ -106,7 +147,8 @@ class EdgeDatasetSyncer(NodeWorkSyncer):
         await self._ensure_namespace(edge)
         ens = edge_namespace(tenant.name, tenant.uid, dataset["metadata"]["namespace"])
         job = translate_dataset_job(dataset, spec, target, tenant=tenant.name,
-                                    edge_namespace=ens)
+                                    edge_namespace=ens, image=self.job_settings.image,
+                                    resources=job_resources(self.job_settings))
         try:
             await edge.client.create(JOBS, job, namespace=DATASET_NAMESPACE)
         except KubeError as err:
