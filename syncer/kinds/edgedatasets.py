@@ -137,7 +137,8 @@ class EdgeDatasetSyncer(NodeWorkSyncer):
         for edge in list(self.ctx.edges.values()):
             found = await edge.client.list(JOBS, namespace=DATASET_NAMESPACE,
                                            labelSelector=selector)
-            downloads, _ = split_cleanups((edge, j) for j in found.get("items", []))
+            downloads, _ = split_cleanups((edge, j) for j in found.get("items", [])
+                                          if markers.tenant_of(j) == tenant)
             for _, job in downloads:
                 await retire(edge, job, self.job_settings)
 
