@@ -17,9 +17,12 @@ from __future__ import annotations
 
 from scheduler.datasets import dataset_image
 from syncer.core import markers
-from syncer.kinds.dataset_translate import DATASET_LABEL
-from syncer.kinds.dataset_volumes import STORAGE_CLASS
 from syncer.kube import Obj
+
+# Defined here (syncer.kinds imports the placer, which imports this module), re-exported
+# by syncer/kinds/dataset_translate.py and dataset_volumes.py.
+DATASET_LABEL = "edge.fusionvc.io/edgedataset"  # on an EdgeDataset's Jobs, PVs and claims
+STORAGE_CLASS = "fusionvc-dataset"  # of its PVs and claims
 
 
 def ready_copy(claim: Obj) -> tuple[str, str] | None:

@@ -24,6 +24,8 @@ import stat
 import sys
 from pathlib import Path
 
+from syncer.datasetfetch.report import say
+
 EXIT_ARGUMENTS, EXIT_REMOVE = 2, 5
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")  # an EdgeDataset's name
 SHA16 = re.compile(r"^[0-9a-f]{16}$")
@@ -71,13 +73,6 @@ def remove_copy(root: Path, name: str, sha16: str) -> bool:
     return removed
 
 
-def _say(message: str, log: Path | None) -> None:
-    print(message, file=sys.stderr, flush=True)
-    if log is not None:
-        with contextlib.suppress(OSError):
-            log.write_text(message)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m syncer.datasetfetch.remove",
                                 description="Remove one dataset copy's folder from this node.")
@@ -88,14 +83,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         name, sha16 = parse_copy(args.copy)
     except ValueError as err:
-        _say(f"InvalidArguments: {err}", args.termination_log)
+        say(f"InvalidArguments: {err}", args.termination_log)
         return EXIT_ARGUMENTS
     try:
         removed = remove_copy(args.root, name, sha16)
     except RemoveError as err:
-        _say(f"RemoveFailed: {err}", args.termination_log)
+        say(f"RemoveFailed: {err}", args.termination_log)
         return EXIT_REMOVE
-    _say(f"Removed: {name}/{sha16}" if removed else f"Absent: {name}/{sha16}",
+    say(f"Removed: {name}/{sha16}" if removed else f"Absent: {name}/{sha16}",
          args.termination_log)
     return 0
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from scheduler.datasets import dataset_image
 from scheduler.labels import NodeSelectorTerm
+from syncer.bound_claims import DATASET_LABEL as DATASET_LABEL
 from syncer.core import markers
 from syncer.core.names import fit, short_hash
 from syncer.datasetfetch.fetch import EXIT_CHECKSUM
@@ -40,7 +41,6 @@ from syncer.ops.settings import DatasetSettings
 from syncer.warm_nodes import DATASET_NAMESPACE as DATASET_NAMESPACE
 from syncer.warm_nodes import PROVIDES, provides
 
-DATASET_LABEL = "edge.fusionvc.io/edgedataset"
 SOURCE_ANNOTATION = "edge.fusionvc.io/source-sha256"
 HOST_ROOT = "/var/lib/fusionvc/datasets"
 MOUNT = "/dataset"

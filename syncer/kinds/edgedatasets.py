@@ -7,8 +7,11 @@ runs one download Job per node in its own edge namespace ``fusionvc-datasets``
 (the downloader writes into a host folder private to the tenant namespace),
 AllAtOnce or Rolling, and writes progress per cluster, the ready nodes and the
 failed nodes with their reasons (``ChecksumMismatch``, ``TransferFailed``,
-``DeadlineExceeded``) to the EdgeDataset's status. A changed source replaces
-every node's Job; a deleted EdgeDataset's Jobs are deleted. Pods that need it
+``DeadlineExceeded``) to the EdgeDataset's status, within the tenant's budget
+(``dataset_admission``; held copies and copies whose claim is not Bound are
+``pendingNodes``: ``dataset_pending``). A changed source replaces every node's
+Job; a deleted EdgeDataset's (or Tenant's) Jobs are retired, each by a cleanup
+Job that removes its folder from the node (``dataset_cleanup``). Pods that need it
 are placed where it is ready (scheduler plugin ``datasetReady``), and mount it
 through the PersistentVolume and claim each ready copy gets (``dataset_claims``).
 """

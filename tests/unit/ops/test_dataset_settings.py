@@ -3,12 +3,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from syncer.kinds.dataset_translate import FETCH_RESOURCES, FETCHER_IMAGE
 from syncer.ops.settings import DatasetSettings, SettingsError, build_arg_parser, load_settings
+
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_the_defaults_are_the_downloaders_image_and_modest_resources() -> None:
@@ -43,3 +47,13 @@ def test_bad_values_name_their_source(argv: list[str], env: dict[str, str], wher
 def test_the_help_lists_them() -> None:
     text = build_arg_parser().format_help()
     assert "--dataset-image" in text and "FUSIONVC_DATASET_JOB_MEMORY_LIMIT" in text
+
+
+@pytest.mark.parametrize("module", ["syncer.daemon", "syncer.placement", "syncer.bound_claims",
+                                    "syncer.kinds.edgedatasets"])
+def test_each_module_imports_first_in_a_fresh_process(module: str) -> None:
+    """The placer's claim view sits below syncer.kinds (which imports the placer): no cycle
+    whichever module a process imports first."""
+    done = subprocess.run([sys.executable, "-c", f"import {module}"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -24,10 +24,9 @@ from syncer.kinds.dataset_quota import (
 )
 from syncer.kinds.edge_targets import NodeState, Target
 from syncer.kube import Obj
-from syncer.kube.apis import EDGEDATASETS, EVENTS, JOBS, NAMESPACES, NODES, PODS, PVCS
+from syncer.kube.apis import EDGEDATASETS, EVENTS, JOBS, PODS, PVCS
 from syncer.kube.client import KubeError
 from syncer.warm_nodes import PROVIDES
-from tests.builders import edge_node, namespace
 
 from .harness import SyncTest
 from .test_edgedatasets import (
@@ -37,6 +36,7 @@ from .test_edgedatasets import (
     finish,
     finished,
     status,
+    two_edges,
     work_pod,
 )
 
@@ -136,16 +136,8 @@ def test_pending_nodes_say_why_and_do_not_count_as_ready() -> None:
 
 @pytest.fixture
 def budgeted() -> Iterator[SyncTest]:
-    """tenant-a (at most 2 transfers per cluster, 10 GB) with namespace shop; edge-1 with
-    n0..n3, edge-2 with n0."""
-    sync = SyncTest()
-    tenant = sync.add_tenant("tenant-a", {"datasets": {"maxConcurrentTransfers": 2,
-                                                       "maxBytes": "10G"}})
-    sync.put(tenant, NAMESPACES, namespace("shop"))
-    one = sync.add_edge("edge-1", region="r1")
-    for i in range(4):
-        sync.put(one, NODES, edge_node(f"n{i}"))
-    sync.put(sync.add_edge("edge-2", region="r2"), NODES, edge_node("n0"))
+    """tenant-a (at most 2 transfers per cluster, 10 GB); edge-1 with n0..n3, edge-2 with n0."""
+    sync = two_edges(4, {"datasets": {"maxConcurrentTransfers": 2, "maxBytes": "10G"}})
     yield sync
     sync.close()
 

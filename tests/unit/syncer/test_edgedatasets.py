@@ -104,15 +104,20 @@ def test_a_checksum_failure_is_told_in_the_downloaders_terms() -> None:
 # ---- the syncer -----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def fleet() -> Iterator[SyncTest]:
-    """tenant-a with namespace shop; edge-1 (r1) with n0..n2, edge-2 (r2) with n0."""
+def two_edges(nodes: int = 3, tenant_spec: Obj | None = None) -> SyncTest:
+    """tenant-a with namespace shop; edge-1 (r1) with n0..n<nodes-1>, edge-2 (r2) with n0."""
     sync = SyncTest()
-    sync.put(sync.add_tenant("tenant-a"), NAMESPACES, namespace("shop"))
+    sync.put(sync.add_tenant("tenant-a", tenant_spec), NAMESPACES, namespace("shop"))
     one = sync.add_edge("edge-1", region="r1")
-    for i in range(3):
+    for i in range(nodes):
         sync.put(one, NODES, edge_node(f"n{i}"))
     sync.put(sync.add_edge("edge-2", region="r2"), NODES, edge_node("n0"))
+    return sync
+
+
+@pytest.fixture
+def fleet() -> Iterator[SyncTest]:
+    sync = two_edges()
     yield sync
     sync.close()
 
