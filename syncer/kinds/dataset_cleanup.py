@@ -140,17 +140,31 @@ async def retire(edge: EdgeConn, download: Obj, settings: DatasetSettings) -> No
                              propagation="Foreground")
 
 
+def download_name(cleanup: str) -> str:
+    return f"eds-{cleanup.removeprefix('edc-')}"
+
+
+def cleaning(cleanups: Iterable[tuple[EdgeConn, Obj]]) -> set[tuple[str, str]]:
+    """(cluster, download Job name) of the copies whose folder a cleanup Job (waiting or
+    running) is to remove: the same copy is not downloaded again until it is done."""
+    return {(edge.name, download_name(job["metadata"]["name"])) for edge, job in cleanups
+            if job_state(job).state == "active" and not job["metadata"].get("deletionTimestamp")}
+
+
 async def release(edge: EdgeConn, cleanups: Iterable[Obj]) -> None:
-    """Resumes the suspended cleanup Jobs whose download Job is gone from the edge cache."""
+    """Resumes the suspended cleanup Jobs whose download Job is gone from the edge cache; one
+    whose copy is wanted again (a live download Job of that name: the source changed back)
+    is deleted instead, its folder being in use."""
     for job in cleanups:
         meta = job["metadata"]
         if not (job.get("spec") or {}).get("suspend") or meta.get("deletionTimestamp"):
             continue
-        download = f"eds-{meta['name'].removeprefix('edc-')}"
-        if edge.get(JOBS, DATASET_NAMESPACE, download) is not None:
-            continue
-        await edge.client.patch(JOBS, meta["name"], {"spec": {"suspend": False}},
-                                namespace=DATASET_NAMESPACE)
+        download = edge.get(JOBS, DATASET_NAMESPACE, download_name(meta["name"]))
+        if download is None:
+            await edge.client.patch(JOBS, meta["name"], {"spec": {"suspend": False}},
+                                    namespace=DATASET_NAMESPACE)
+        elif not download["metadata"].get("deletionTimestamp"):
+            await edge.client.delete(JOBS, meta["name"], DATASET_NAMESPACE, uid=meta.get("uid"))
 
 
 async def reap(edge: EdgeConn, cleanups: Iterable[Obj]) -> None:

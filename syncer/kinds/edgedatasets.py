@@ -32,7 +32,7 @@ from syncer.kinds.dataset_claims import (
     volume_keys,
     volume_watches,
 )
-from syncer.kinds.dataset_cleanup import retire, settle, split_cleanups
+from syncer.kinds.dataset_cleanup import cleaning, retire, settle, split_cleanups
 from syncer.kinds.dataset_pending import readiness, with_pending
 from syncer.kinds.dataset_translate import (
     DATASET_LABEL,
@@ -43,6 +43,7 @@ from syncer.kinds.dataset_translate import (
     choose_nodes,
     dataset_job_state,
     dataset_status,
+    job_name,
     job_resources,
     parse_dataset_spec,
     to_start,
@@ -115,7 +116,10 @@ class EdgeDatasetSyncer(NodeWorkSyncer):
         async def start(target: Target) -> None:
             await self._start(tenant, dataset, spec, target)
             states[target] = NodeState("active")
-        held = await self.admission.start(tenant, dataset, spec, to_start(states, spec), start)
+        busy = cleaning(cleanups)  # a copy's old folder still being removed: later
+        wanted = [t for t in to_start(states, spec) if (t.cluster, job_name(
+            tenant.name, key.namespace, key.name, spec.sha256, t)) not in busy]
+        held = await self.admission.start(tenant, dataset, spec, wanted, start)
         ready = [t for t, s in states.items() if s is not None and s.state == "succeeded"]
         refused = await self.volumes.converge(tenant, key, dataset, spec, ready)
         shown, pending = readiness(states, claim_phases(self.ctx.edges, tenant, dataset, spec,

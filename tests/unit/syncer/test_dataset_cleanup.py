@@ -116,6 +116,7 @@ async def test_release_waits_for_the_download_job_to_be_gone(fleet: SyncTest) ->
     folder = copy_folder(download)
     assert folder is not None
     cleanup = translate_cleanup_job(download, folder, SETTINGS)
+    download["metadata"]["deletionTimestamp"] = "2026-12-01T00:00:00Z"  # its pod still goes
     fleet.put(edge, JOBS, download)
     fleet.put(edge, JOBS, cleanup)
     await release(edge, [cleanup])
@@ -230,3 +231,37 @@ def test_the_remover_refuses_a_symlink_in_place_of_the_folder(tmp_path: Path) ->
     done = _remove(tmp_path / "root", f"qwen/{'a' * 16}")
     assert done.returncode == 5 and "RemoveFailed" in done.stderr
     assert (target / "keep").exists()
+
+
+async def test_a_source_changed_back_waits_for_the_old_folders_cleanup(fleet: SyncTest) -> None:
+    tenant, edge = fleet.ctx.tenants["tenant-a"], fleet.ctx.edges["edge-1"]
+    fleet.put(tenant, EDGEDATASETS, dataset())
+    await fleet.settle()
+    (first,) = downloads(fleet).values()
+    fleet.put(tenant, EDGEDATASETS, dataset(sha="cd" * 32))
+    await fleet.settle()
+    fleet.put(tenant, EDGEDATASETS, dataset())  # back to the first source
+    await fleet.settle()
+    # Its folder's cleanup Job has not finished: the same copy is not downloaded again yet.
+    assert first["metadata"]["name"] not in {j["metadata"]["name"] for j in edge.store(JOBS)
+                                             if not j["metadata"].get("deletionTimestamp")}
+    assert any(c["metadata"]["name"] == "edc-" + first["metadata"]["name"][4:]
+               for c in cleanups(fleet))
+    for cleanup in cleanups(fleet):
+        fleet.put(edge, JOBS, finished(cleanup, True))
+    await fleet.settle()
+    assert first["metadata"]["name"] in {j["metadata"]["name"] for j in downloads(fleet).values()}
+
+
+async def test_a_waiting_cleanup_of_a_copy_wanted_again_is_cancelled(fleet: SyncTest) -> None:
+    edge = fleet.ctx.edges["edge-1"]
+    download = download_job()
+    folder = copy_folder(download)
+    assert folder is not None
+    cleanup = translate_cleanup_job(download, folder, SETTINGS)
+    cleanup["metadata"]["uid"] = "cleanup-uid"
+    fleet.put(edge, JOBS, download)  # live, not being deleted: its folder is in use
+    fleet.put(edge, JOBS, cleanup)
+    await release(edge, [cleanup])
+    (call,) = fleet.client(edge).writes(JOBS)
+    assert (call.verb, call.name) == ("delete", cleanup["metadata"]["name"])
