@@ -42,6 +42,7 @@ from syncer.warm_nodes import DATASET_NAMESPACE
 
 log = structlog.get_logger(__name__)
 CLEANUP_LABEL = "edge.fusionvc.io/dataset-cleanup"
+RETIRED_UID = "edge.fusionvc.io/retired-job-uid"  # on a cleanup Job: the download Job it ends
 CLEANUP_ROOT = "/datasets"
 CLEANUP_TTL_S = 86400  # a failed cleanup Job stays a day for the operator to read
 CLEANUP_DEADLINE_S = 600
@@ -111,7 +112,8 @@ def translate_cleanup_job(download: Obj, folder: CopyFolder, settings: DatasetSe
     return {"apiVersion": "batch/v1", "kind": "Job",
             "metadata": {"name": cleanup_name(meta["name"]), "namespace": DATASET_NAMESPACE,
                          "labels": {**labels, CLEANUP_LABEL: "true"},
-                         "annotations": {**annotations, markers.EDGE_NODE: folder.node}},
+                         "annotations": {**annotations, markers.EDGE_NODE: folder.node,
+                                         RETIRED_UID: str(meta.get("uid") or "")}},
             "spec": {"suspend": True, "completions": 1, "parallelism": 1, "backoffLimit": 3,
                      "activeDeadlineSeconds": CLEANUP_DEADLINE_S,
                      "ttlSecondsAfterFinished": CLEANUP_TTL_S,
@@ -153,8 +155,8 @@ def cleaning(cleanups: Iterable[tuple[EdgeConn, Obj]]) -> set[tuple[str, str]]:
 
 async def release(edge: EdgeConn, cleanups: Iterable[Obj]) -> None:
     """Resumes the suspended cleanup Jobs whose download Job is gone from the edge cache; one
-    whose copy is wanted again (a live download Job of that name: the source changed back)
-    is deleted instead, its folder being in use."""
+    whose copy is wanted again (another download Job of that name than the one it retired:
+    the source changed back) is deleted instead, its folder being in use."""
     for job in cleanups:
         meta = job["metadata"]
         if not (job.get("spec") or {}).get("suspend") or meta.get("deletionTimestamp"):
@@ -163,7 +165,8 @@ async def release(edge: EdgeConn, cleanups: Iterable[Obj]) -> None:
         if download is None:
             await edge.client.patch(JOBS, meta["name"], {"spec": {"suspend": False}},
                                     namespace=DATASET_NAMESPACE)
-        elif not download["metadata"].get("deletionTimestamp"):
+        elif download["metadata"].get("uid") != (meta.get("annotations") or {}).get(
+                RETIRED_UID):
             await edge.client.delete(JOBS, meta["name"], DATASET_NAMESPACE, uid=meta.get("uid"))
 
 

@@ -192,7 +192,7 @@ def test_a_deleted_tenants_dataset_jobs_and_volumes_are_removed(
     apply(b, namespace(ns), _dataset(ns, "model", SHA_A, 1_000_000, SH[:1]))
     wait_for(lambda: _status(b, ns, "model").get("phase") == "Ready", 180,
              "tenant-b's EdgeDataset to be ready")
-    assert _jobs(sh, ns, "tenant-b")
+    (download,) = _jobs(sh, ns, "tenant-b")
     wait_for(lambda: _volumes(sh), 60, "its PersistentVolume")
     saved = get_json(mgmt, "tenant", "tenant-b")
     restore = {"apiVersion": saved["apiVersion"], "kind": saved["kind"],
@@ -211,9 +211,12 @@ def test_a_deleted_tenants_dataset_jobs_and_volumes_are_removed(
             wait_for(lambda: not _volumes(sh), 60, "its PersistentVolumes to be gone")
             wait_for(lambda: not _jobs(sh, ns, "tenant-b"), 120,
                      "its cleanup Jobs to run and be deleted")
-        cleanups = {e["object"]["metadata"]["name"] for e in seen
-                    if CLEANUP_LABEL in (e["object"]["metadata"].get("labels") or {})}
-        assert len(cleanups) == 1
+        cleanups = {e["object"]["metadata"]["name"]: e for e in seen
+                    if CLEANUP_LABEL in (e["object"]["metadata"].get("labels") or {})
+                    and e["object"]["metadata"]["labels"]["fusionvc.io/tenant"] == "tenant-b"}
+        assert list(cleanups) == ["edc-" + download["metadata"]["name"].removeprefix("eds-")]
+        assert any(job_state(e["object"]).state == "succeeded" for e in seen
+                   if e["object"]["metadata"]["name"] in cleanups)
     finally:
         b.kubectl("delete", "namespace", ns, "--wait=true", "--timeout=120s", check=False,
                   timeout=150)

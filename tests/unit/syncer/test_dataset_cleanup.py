@@ -116,8 +116,8 @@ async def test_release_waits_for_the_download_job_to_be_gone(fleet: SyncTest) ->
     folder = copy_folder(download)
     assert folder is not None
     cleanup = translate_cleanup_job(download, folder, SETTINGS)
-    download["metadata"]["deletionTimestamp"] = "2026-12-01T00:00:00Z"  # its pod still goes
-    fleet.put(edge, JOBS, download)
+    assert cleanup["metadata"]["annotations"]["edge.fusionvc.io/retired-job-uid"] == "job-uid"
+    fleet.put(edge, JOBS, download)  # the retired one, still in the cache (deleted, or soon)
     fleet.put(edge, JOBS, cleanup)
     await release(edge, [cleanup])
     assert not fleet.client(edge).writes(JOBS)
@@ -260,7 +260,8 @@ async def test_a_waiting_cleanup_of_a_copy_wanted_again_is_cancelled(fleet: Sync
     assert folder is not None
     cleanup = translate_cleanup_job(download, folder, SETTINGS)
     cleanup["metadata"]["uid"] = "cleanup-uid"
-    fleet.put(edge, JOBS, download)  # live, not being deleted: its folder is in use
+    download["metadata"]["uid"] = "a-new-one"  # the same copy downloaded again: in use
+    fleet.put(edge, JOBS, download)
     fleet.put(edge, JOBS, cleanup)
     await release(edge, [cleanup])
     (call,) = fleet.client(edge).writes(JOBS)
