@@ -34,6 +34,7 @@ from syncer.kinds.dataset_claims import (
 )
 from syncer.kinds.dataset_cleanup import cleaning, retire, settle, split_cleanups
 from syncer.kinds.dataset_pending import readiness, with_pending
+from syncer.kinds.dataset_quota import Hold
 from syncer.kinds.dataset_translate import (
     DATASET_LABEL,
     DATASET_NAMESPACE,
@@ -120,6 +121,13 @@ class EdgeDatasetSyncer(NodeWorkSyncer):
         wanted = [t for t in to_start(states, spec) if (t.cluster, job_name(
             tenant.name, key.namespace, key.name, spec.sha256, t)) not in busy]
         held = await self.admission.start(tenant, dataset, spec, wanted, start)
+        return await self._report(tenant, key, dataset, spec, states, held)
+
+    async def _report(self, tenant: TenantConn, key: WorkKey, dataset: Obj, spec: DatasetSpec,
+                      states: dict[Target, NodeState | None], held: dict[Target, Hold]
+                      ) -> float | None:
+        """The volumes of the downloaded copies, then the status: ready copies (claim Bound),
+        pending ones with why; when to look again."""
         ready = [t for t, s in states.items() if s is not None and s.state == "succeeded"]
         refused = await self.volumes.converge(tenant, key, dataset, spec, ready)
         shown, pending = readiness(states, claim_phases(self.ctx.edges, tenant, dataset, spec,
