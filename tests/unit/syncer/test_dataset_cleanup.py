@@ -110,12 +110,16 @@ def fleet() -> Iterator[SyncTest]:
     sync.close()
 
 
-async def test_release_waits_for_the_download_job_to_be_gone(fleet: SyncTest) -> None:
-    edge = fleet.ctx.edges["edge-1"]
+def download_and_cleanup() -> tuple[Obj, Obj]:
     download = download_job()
     folder = copy_folder(download)
     assert folder is not None
-    cleanup = translate_cleanup_job(download, folder, SETTINGS)
+    return download, translate_cleanup_job(download, folder, SETTINGS)
+
+
+async def test_release_waits_for_the_download_job_to_be_gone(fleet: SyncTest) -> None:
+    edge = fleet.ctx.edges["edge-1"]
+    download, cleanup = download_and_cleanup()
     assert cleanup["metadata"]["annotations"]["edge.fusionvc.io/retired-job-uid"] == "job-uid"
     fleet.put(edge, JOBS, download)  # the retired one, still in the cache (deleted, or soon)
     fleet.put(edge, JOBS, cleanup)
@@ -255,10 +259,7 @@ async def test_a_source_changed_back_waits_for_the_old_folders_cleanup(fleet: Sy
 
 async def test_a_waiting_cleanup_of_a_copy_wanted_again_is_cancelled(fleet: SyncTest) -> None:
     edge = fleet.ctx.edges["edge-1"]
-    download = download_job()
-    folder = copy_folder(download)
-    assert folder is not None
-    cleanup = translate_cleanup_job(download, folder, SETTINGS)
+    download, cleanup = download_and_cleanup()
     cleanup["metadata"]["uid"] = "cleanup-uid"
     download["metadata"]["uid"] = "a-new-one"  # the same copy downloaded again: in use
     fleet.put(edge, JOBS, download)
