@@ -16,6 +16,7 @@ import structlog
 
 from syncer.core.context import SyncContext
 from syncer.fleet.conn import EdgeConn, TenantConn
+from syncer.kinds.dataset_claims import INDEX
 from syncer.kinds.dataset_cleanup import is_cleanup
 from syncer.kinds.dataset_quota import (
     DatasetQuota,
@@ -31,7 +32,6 @@ from syncer.kube import Obj
 from syncer.kube.apis import JOBS
 
 log = structlog.get_logger(__name__)
-INDEX = "edgedataset-key"
 Starter = Callable[[Target], Awaitable[None]]
 
 
