@@ -26,6 +26,7 @@ from syncer.core.queue import FairQueue, QueueObserver
 from syncer.core.recorder import EventRecorder
 from syncer.failover.monitor import FailoverMonitor
 from syncer.fleet.management import Management
+from syncer.kinds.edgedatasets import EdgeDatasetSyncer
 from syncer.kinds.registry import syncer_classes
 from syncer.kube.client import KubeClient
 from syncer.kubelet.endpoint import advertised_address, build_endpoint
@@ -87,6 +88,9 @@ class Daemon:
         delivery = self.controller.syncers.get(MetricsDeliverySyncer.kind)
         if isinstance(delivery, MetricsDeliverySyncer):
             delivery.use_sources(self.metric_sources, sync.request_timeout_s, self.metrics)
+        datasets = self.controller.syncers.get(EdgeDatasetSyncer.kind)
+        if isinstance(datasets, EdgeDatasetSyncer):
+            datasets.job_settings = settings.datasets  # image and resources of its Jobs
         self.management: Management | None = None
         self._tasks: list[asyncio.Task[object]] = []
         self.failover: FailoverMonitor | None = None

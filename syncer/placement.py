@@ -32,11 +32,12 @@ from scheduler import (
 )
 from scheduler.podaffinity import TenantPod, name_label_only, tenant_pod
 from scheduler.resources import pod_resources
+from syncer.bound_claims import BoundClaims
 from syncer.core import markers
 from syncer.core.names import virtual_node_name
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.kube import Obj
-from syncer.kube.apis import NAMESPACES, NODES, PODS
+from syncer.kube.apis import NAMESPACES, NODES, PODS, PVCS
 from syncer.warm_nodes import WarmNodes
 
 Unplaceable = Unschedulable
@@ -85,6 +86,7 @@ class Placer:
                                         node_namer=virtual_node_name, tenancy=tenancy)
         self.scheduler = Scheduler(self.snapshot, observer=observer)
         self.warm = WarmNodes()  # images and datasets put on nodes by fusionvc's work pods
+        self.claims = BoundClaims()  # datasets count only where their claim is Bound
 
     def add_listener(self, listener: Callable[[int], None]) -> Callable[[], None]:
         return self.snapshot.add_listener(listener)
@@ -123,13 +125,15 @@ class Placer:
     def edge_watches(self) -> tuple[WatchSpec, ...]:
         """Every node and every pod of every edge (not only fusionvc's): the snapshot counts
         what really runs there."""
-        return (WatchSpec(NODES), WatchSpec(PODS))
+        return (WatchSpec(NODES), WatchSpec(PODS), WatchSpec(PVCS, markers.MANAGED_SELECTOR))
 
     def edge_event(self, edge: EdgeConn, watch: str, old: Obj | None, new: Obj | None) -> None:
         if watch == NODES.plural:
             self.edge_node_event(edge, old, new)
         elif watch == PODS.plural:
             self.edge_pod_event(edge, old, new)
+        elif watch == PVCS.plural and edge.name in self.snapshot.clusters:
+            self._rewarm(edge.name, self.claims.claim_event(edge.name, old, new))
 
     def resize_shortfall(self, cluster: str, edge_pod: Obj,
                          resized: Obj) -> tuple[str, str] | None:
@@ -162,8 +166,9 @@ class Placer:
             assert old is not None
             self.snapshot.remove_node(edge.name, old["metadata"]["name"])
             self.warm.forget_node(edge.name, old["metadata"]["name"])
+            self.claims.forget_node(edge.name, old["metadata"]["name"])
         else:
-            self.snapshot.upsert_node(edge.name, self.warm.merged(edge.name, new))
+            self.snapshot.upsert_node(edge.name, self._merged(edge.name, new))
 
     def edge_pod_event(self, edge: EdgeConn, old: Obj | None, new: Obj | None) -> None:
         if edge.name not in self.snapshot.clusters:
@@ -174,10 +179,17 @@ class Placer:
             self.snapshot.remove_pod(edge.name, meta["namespace"], meta["name"])
         else:
             self.snapshot.upsert_pod(edge.name, new)
-        warmed = self.warm.pod_event(edge.name, old, new)
-        info = self.snapshot.node(edge.name, warmed) if warmed else None
+        self._rewarm(edge.name, self.warm.pod_event(edge.name, old, new))
+
+    def _merged(self, cluster: str, node: Mapping[str, Any]) -> Mapping[str, Any]:
+        bound = self.claims.datasets(cluster, node["metadata"]["name"])
+        return self.warm.merged(cluster, node, bound)
+
+    def _rewarm(self, cluster: str, node: str | None) -> None:
+        """The node's images again, after what its work pods or claims provide changed."""
+        info = self.snapshot.node(cluster, node) if node else None
         if info is not None:
-            self.snapshot.upsert_node(edge.name, self.warm.merged(edge.name, info.node))
+            self.snapshot.upsert_node(cluster, self._merged(cluster, info.node))
 
     def known_regions(self) -> set[str]:
         return self.snapshot.known_regions()

@@ -9,12 +9,13 @@ reports them, and a pod that needs a dataset finds it there. The node's own
 report is never changed (a new object is built); an entry disappears with its
 pod (deleted with its Job, e.g. by the ImagePrewarm's TTL). A dataset counts
 under the name ``scheduler.datasets.dataset_image`` gives it, which carries the tenant: another
-tenant's pods never match it.
+tenant's pods never match it, and only while that copy's edge claim is Bound
+(``bound``: ``syncer/bound_claims.py``), so a pod placed there finds its claim.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from typing import Any
 
 import orjson
@@ -90,9 +91,11 @@ class WarmNodes:
     def forget_node(self, cluster: str, node: str) -> None:
         self._by_node.pop((cluster, node), None)
 
-    def merged(self, cluster: str, node: Mapping[str, Any]) -> Mapping[str, Any]:
+    def merged(self, cluster: str, node: Mapping[str, Any],
+               bound: Container[str] = frozenset()) -> Mapping[str, Any]:
         """The node with what its work pods provide added to ``status.images`` (a new object
-        when anything is added or was added before; the node itself otherwise)."""
+        when anything is added or was added before; the node itself otherwise); a dataset
+        only when it is in ``bound`` (its claim on the node is Bound), or an OCI pull's."""
         status: Mapping[str, Any] = node.get("status") or {}
         images = status.get("images") or []
         own = [i for i in images if not i.get(_ADDED)]
@@ -100,8 +103,13 @@ class WarmNodes:
         if not held and len(own) == len(images):
             return node
         extra: dict[str, int] = {}
-        for entries in (held or {}).values():
+        for (pod_namespace, _), entries in (held or {}).items():
+            # A download (in fusionvc-datasets) is mounted through its claim; an OCI pull (in
+            # the tenant's edge namespace) as an image volume, with no claim to wait for.
+            needs_claim = pod_namespace == DATASET_NAMESPACE
             for name, size in entries.items():
+                if needs_claim and name.startswith(DATASET_PREFIX) and name not in bound:
+                    continue  # downloaded, but its claim is not Bound (yet)
                 extra[name] = max(size, extra.get(name, 0))
         added = [{"names": [name], "sizeBytes": size, _ADDED: True}
                  for name, size in sorted(extra.items())]

@@ -254,6 +254,11 @@ class Controller:
     def forget_tenant(self, tenant: str) -> None:
         self._managed_kinds.pop(tenant, None)
 
+    async def remove_tenant(self, tenant: str) -> None:
+        """Every syncer's own clean-up for a deleted Tenant (ResourceSyncer.remove_tenant)."""
+        for syncer in self.syncers.values():
+            await syncer.remove_tenant(tenant)
+
     # ---- drift scan ------------------------------------------------------------------------
 
     def scan_once(self) -> int:

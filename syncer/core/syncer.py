@@ -69,6 +69,10 @@ class ResourceSyncer:
     async def stop(self) -> None:
         """Ends tasks the syncer owns beyond its reconciles (none by default); at shutdown."""
 
+    async def remove_tenant(self, tenant: str) -> None:
+        """Removes what the syncer wrote for a deleted Tenant outside its edge namespaces and
+        ``cluster_scoped_copies`` (nothing by default); before those are deleted."""
+
     def tenant_event(self, tenant: TenantConn, watch: str, old: Obj | None,
                      new: Obj | None) -> Iterable[WorkKey]:
         return ()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import re
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ from syncer.datasetfetch.fetch import (
     FetchError,
     fetch,
 )
+from syncer.datasetfetch.report import say
 
 SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 
@@ -38,31 +38,24 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _say(message: str, log: Path | None) -> None:
-    print(message, file=sys.stderr, flush=True)
-    if log is not None:
-        with contextlib.suppress(OSError):
-            log.write_text(message)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if not args.url.startswith(("http://", "https://")) or not SHA256.match(args.sha256):
-        _say("InvalidArguments: --url must be http(s) and --sha256 64 hex digits",
+        say("InvalidArguments: --url must be http(s) and --sha256 64 hex digits",
              args.termination_log)
         return 2
     try:
         result = asyncio.run(fetch(args.url, args.sha256, args.dest, retries=args.retries,
                                    read_timeout=args.read_timeout, backoff=args.backoff))
     except ChecksumMismatch as err:
-        _say(f"ChecksumMismatch: {err}", args.termination_log)
+        say(f"ChecksumMismatch: {err}", args.termination_log)
         return EXIT_CHECKSUM
     except FetchError as err:
-        _say(f"TransferFailed: {err}", args.termination_log)
+        say(f"TransferFailed: {err}", args.termination_log)
         return EXIT_TRANSFER
     how = "already there" if result.already_there else (
         f"resumed at {result.resumed_from} bytes" if result.resumed_from else "downloaded")
-    _say(f"Ready: {result.path.name} ({result.size} bytes, {how})", args.termination_log)
+    say(f"Ready: {result.path.name} ({result.size} bytes, {how})", args.termination_log)
     return 0
 
 

@@ -237,6 +237,7 @@ class Management:
         """Removes everything fusionvc wrote for the tenant on every edge, then the finalizer."""
         name = obj["metadata"]["name"]
         await self._drop("Tenant", self.ctx.tenants, name)
+        await self.controller.remove_tenant(name)  # e.g. its Jobs in fusionvc's namespaces
         selector = f"{markers.MANAGED_SELECTOR},{markers.TENANT}={name}"
         for edge in list(self.ctx.edges.values()):
             # Edge namespaces hold the rest; cluster-scoped copies go by their labels.

@@ -58,6 +58,7 @@ class TenantSpec:
     registries: tuple[RegistrySpec, ...] = ()
     # (host, port) of the tenant apiserver for in-pod clients (None: the kubeconfig's).
     pod_api_server: tuple[str, int] | None = None
+    datasets: Obj | None = None  # raw; see syncer/kinds/dataset_quota.py
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,8 @@ def parse_tenant_spec(spec: Obj) -> TenantSpec:
                                       credentials_secret=str(
                                           (r.get("credentialsSecretRef") or {}).get("name", "")))
                          for r in spec.get("registries") or []),
-        pod_api_server=_pod_api_server(spec.get("podAPIServer")))
+        pod_api_server=_pod_api_server(spec.get("podAPIServer")),
+        datasets=spec.get("datasets"))
 
 
 def _pod_api_server(value: Obj | None) -> tuple[str, int] | None:

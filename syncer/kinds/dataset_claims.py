@@ -17,7 +17,7 @@ scheduler placed it where the dataset is ready: ``datasetReady``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
 import structlog
 
@@ -25,6 +25,7 @@ from scheduler.datasets import dataset_names
 from syncer.core import markers
 from syncer.core.context import SyncContext
 from syncer.core.keys import WorkKey
+from syncer.core.names import edge_namespace
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.kinds.dataset_oci import DatasetMount, oci_mount
 from syncer.kinds.dataset_translate import (
@@ -94,14 +95,32 @@ def pod_dataset_claims(tenant: TenantConn, pod: Obj, target: Target) -> dict[str
             for name, _dataset, spec in pod_dataset_specs(tenant, pod)}
 
 
+def claim_phases(edges: Mapping[str, EdgeConn], tenant: TenantConn, dataset: Obj,
+                 spec: DatasetSpec, targets: Iterable[Target]) -> dict[Target, str | None]:
+    """The phase of each copy's edge claim in the edge caches (None: not there, or being
+    deleted)."""
+    meta, out = dataset["metadata"], {}
+    ens = edge_namespace(tenant.name, tenant.uid, meta["namespace"])
+    for target in targets:
+        edge = edges.get(target.cluster)
+        claim = None if edge is None or PVCS.plural not in edge.informers else edge.get(
+            PVCS, ens, claim_name(tenant.name, meta["namespace"], meta["name"], spec.sha256,
+                                  target))
+        out[target] = None if claim is None or claim["metadata"].get("deletionTimestamp") \
+            else str((claim.get("status") or {}).get("phase") or "Pending")
+    return out
+
+
 class DatasetVolumes:
     def __init__(self, ctx: SyncContext) -> None:
         self.ctx = ctx
 
     async def converge(self, tenant: TenantConn, key: WorkKey, dataset: Obj | None,
-                       spec: DatasetSpec | None, ready: Iterable[Target]) -> None:
-        """The pairs of ``ready`` copies (none without ``dataset``) on every synced edge."""
+                       spec: DatasetSpec | None, ready: Iterable[Target]) -> dict[Target, str]:
+        """The pairs of ``ready`` copies (none without ``dataset``) on every synced edge;
+        returns the copies whose pair the edge refused, with the edge's message."""
         value, targets = f"{tenant.name}/{key.namespace}/{key.name}", list(ready)
+        refused: dict[Target, str] = {}
         for edge in self.ctx.edges.values():
             if not edge.synced or not all(rt.plural in edge.informers for rt in VOLUME_KINDS):
                 continue
@@ -116,13 +135,16 @@ class DatasetVolumes:
                 if volume not in have[PERSISTENTVOLUMES.plural] or \
                         claim not in have[PVCS.plural]:
                     assert dataset is not None and spec is not None
-                    await self._create(tenant, edge, dataset, spec, target, have)
+                    why = await self._create(tenant, edge, dataset, spec, target, have)
+                    if why is not None:
+                        refused[target] = why
             await self._remove(edge, PVCS, have[PVCS.plural], {c for _, c in want})
             await self._remove(edge, PERSISTENTVOLUMES, have[PERSISTENTVOLUMES.plural],
                                {v for v, _ in want})
+        return refused
 
     async def _create(self, tenant: TenantConn, edge: EdgeConn, dataset: Obj, spec: DatasetSpec,
-                      target: Target, have: dict[str, dict[str, Obj]]) -> None:
+                      target: Target, have: dict[str, dict[str, Obj]]) -> str | None:
         ens = await self.ctx.namespaces.ensure(tenant, edge, dataset["metadata"]["namespace"])
         node = edge.get(NODES, "", target.node) if NODES.plural in edge.informers else None
         hostname = ((node or {}).get("metadata", {}).get("labels") or {}).get(
@@ -139,12 +161,13 @@ class DatasetVolumes:
                     continue
                 if not 400 <= err.status < 500:
                     raise
+                why = (f"{edge.name} refused the {rt.kind} of the copy on {target.node} "
+                       f"({err.reason or err.status}): "
+                       f"{err.message.replace(ens, dataset['metadata']['namespace'])}")
                 await self.ctx.recorder.warn(
-                    tenant.client, {"kind": "EdgeDataset", **dataset}, "VolumeRefused",
-                    f"{edge.name} refused the {rt.kind} of the copy on {target.node} "
-                    f"({err.reason or err.status}): "
-                    f"{err.message.replace(ens, dataset['metadata']['namespace'])}")
-                return
+                    tenant.client, {"kind": "EdgeDataset", **dataset}, "VolumeRefused", why)
+                return why
+        return None
 
     @staticmethod
     async def _remove(edge: EdgeConn, rt: ResourceType, have: dict[str, Obj],

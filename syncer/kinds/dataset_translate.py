@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from scheduler.datasets import dataset_image
 from scheduler.labels import NodeSelectorTerm
+from syncer.bound_claims import DATASET_LABEL as DATASET_LABEL
 from syncer.core import markers
 from syncer.core.names import fit, short_hash
 from syncer.datasetfetch.fetch import EXIT_CHECKSUM
@@ -37,18 +38,26 @@ from syncer.kinds.edge_targets import (
     parse_selector,
 )
 from syncer.kube import Obj
+from syncer.ops.settings import DatasetSettings
 from syncer.warm_nodes import DATASET_NAMESPACE as DATASET_NAMESPACE
 from syncer.warm_nodes import PROVIDES, provides
 
-DATASET_LABEL = "edge.fusionvc.io/edgedataset"
 SOURCE_ANNOTATION = "edge.fusionvc.io/source-sha256"
 HOST_ROOT = "/var/lib/fusionvc/datasets"
 MOUNT = "/dataset"
-# The fusionvc image holds the downloader (Dockerfile); kwok never runs it, a kubelet does.
-FETCHER_IMAGE = "ghcr.io/fusionvc/fusionvc:0.1.0"
 STRATEGIES = ("AllAtOnce", "Rolling", "OnFirstUse")  # OnFirstUse: dataset_first_use
-FETCH_RESOURCES = {"requests": {"cpu": "50m", "memory": "64Mi"},
-                   "limits": {"cpu": "1", "memory": "256Mi"}}
+
+
+def job_resources(settings: DatasetSettings) -> Obj:
+    """Requests and limits of a download or cleanup Job's container (settings.datasets)."""
+    return {"requests": {"cpu": settings.cpu_request, "memory": settings.memory_request},
+            "limits": {"cpu": settings.cpu_limit, "memory": settings.memory_limit}}
+
+
+# The fusionvc image holds the downloader (Dockerfile); kwok never runs it, a kubelet does.
+# Both defaults are settings.datasets' (--dataset-image, --dataset-job-*).
+FETCHER_IMAGE = DatasetSettings().image
+FETCH_RESOURCES = job_resources(DatasetSettings())
 DatasetError = TargetError
 
 
@@ -143,7 +152,8 @@ def host_path(edge_namespace: str, name: str, sha256: str) -> str:
 
 
 def translate_dataset_job(dataset: Obj, spec: DatasetSpec, target: Target, *, tenant: str,
-                          edge_namespace: str, image: str = FETCHER_IMAGE) -> Obj:
+                          edge_namespace: str, image: str = FETCHER_IMAGE,
+                          resources: Obj = FETCH_RESOURCES) -> Obj:
     meta = dataset["metadata"]
     name, namespace = meta["name"], meta["namespace"]
     command = ["python", "-m", "syncer.datasetfetch", "--url", spec.url, "--sha256",
@@ -153,7 +163,7 @@ def translate_dataset_job(dataset: Obj, spec: DatasetSpec, target: Target, *, te
         "automountServiceAccountToken": False, "enableServiceLinks": False,
         "tolerations": [{"operator": "Exists"}],  # the node was chosen by the tenant's target
         "containers": [{"name": "fetch", "image": image, "command": command,
-                        "resources": FETCH_RESOURCES,
+                        "resources": resources,
                         "volumeMounts": [{"name": "dataset", "mountPath": MOUNT}],
                         "securityContext": {"allowPrivilegeEscalation": False,
                                             "capabilities": {"drop": ["ALL"]}}}],

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from syncer.bound_claims import STORAGE_CLASS as STORAGE_CLASS
 from syncer.core import markers
 from syncer.core.dataset_mounts import MOUNTED_GROUPS
 from syncer.core.names import fit, short_hash
@@ -32,7 +33,6 @@ from syncer.kinds.edge_targets import Target
 from syncer.kinds.prewarm_translate import image_volume
 from syncer.kube import Obj
 
-STORAGE_CLASS = "fusionvc-dataset"
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 ACCESS_MODES = ["ReadOnlyMany"]
 

@@ -8,8 +8,11 @@ type or raises :class:`SettingsError` naming where the value came from.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from scheduler.quantity import QuantityError, parse_quantity
 
 ENV_PREFIX = "FUSIONVC_"
 
@@ -22,7 +25,7 @@ class SettingsError(ValueError):
 class Spec:
     key: str  # "group.field": the YAML key path and the dataclass field
     flag: str
-    kind: str  # str | optstr | int | float | duration | bool | choice | refs
+    kind: str  # str | optstr | int | float | duration | bool | choice | refs | quantity
     help: str
     minimum: int | None = None  # ints only; floats and durations must be > 0
     choices: tuple[str, ...] = ()
@@ -133,4 +136,25 @@ def convert(spec: Spec, raw: object, where: str) -> Any:
         return _boolean(raw, where)
     if spec.kind == "refs":
         return _refs(raw, where)
+    if spec.kind == "quantity":
+        return _quantity(raw, where)
     return _string(spec, raw, where)
+
+
+def _quantity(raw: object, where: str) -> str:
+    """A positive Kubernetes quantity ("50m", "256Mi", 2), kept as its text."""
+    text = str(raw).strip() if isinstance(raw, str | int) and not isinstance(raw, bool) else ""
+    try:
+        if parse_quantity(text) > 0:
+            return text
+    except QuantityError:
+        pass
+    raise bad(where, f"expected a positive quantity such as 50m or 256Mi, got {raw!r}")
+
+
+def check_within(values: Mapping[str, Any], where: Mapping[str, str], request: str,
+                 limit: str) -> None:
+    """A quantity setting (a request) must not exceed another (its limit)."""
+    if parse_quantity(values[request]) > parse_quantity(values[limit]):
+        raise bad(where[request], f"{values[request]} is above the limit {values[limit]} "
+                                  f"(from {where[limit]})")

@@ -25,7 +25,7 @@ from typing import Any, NoReturn
 
 import yaml
 
-from syncer.ops.setting_values import ENV_PREFIX, Spec, bad, convert
+from syncer.ops.setting_values import ENV_PREFIX, Spec, bad, check_within, convert
 from syncer.ops.setting_values import SettingsError as SettingsError  # re-exported
 
 CONFIG_ENV = ENV_PREFIX + "CONFIG"
@@ -119,6 +119,15 @@ class MetricsApiSettings:  # syncer/metricsapi: metrics.k8s.io for tenants; port
 
 
 @dataclass(frozen=True)
+class DatasetSettings:  # the edge Jobs of EdgeDatasets (syncer/kinds/edgedatasets.py)
+    image: str = "ghcr.io/fusionvc/fusionvc:0.1.0"  # holds python -m syncer.datasetfetch
+    cpu_request: str = "50m"
+    memory_request: str = "64Mi"
+    cpu_limit: str = "1"
+    memory_limit: str = "256Mi"
+
+
+@dataclass(frozen=True)
 class Settings:
     management: ManagementSettings = dataclasses.field(default_factory=ManagementSettings)
     sync: SyncSettings = dataclasses.field(default_factory=SyncSettings)
@@ -128,6 +137,7 @@ class Settings:
     logging: LogSettings = dataclasses.field(default_factory=LogSettings)
     shutdown: ShutdownSettings = dataclasses.field(default_factory=ShutdownSettings)
     metrics_api: MetricsApiSettings = dataclasses.field(default_factory=MetricsApiSettings)
+    datasets: DatasetSettings = dataclasses.field(default_factory=DatasetSettings)
 
 
 _GROUPS: dict[str, tuple[type[Any], str]] = {
@@ -139,6 +149,7 @@ _GROUPS: dict[str, tuple[type[Any], str]] = {
     "logging": (LogSettings, "logging"),
     "shutdown": (ShutdownSettings, "shutdown"),
     "metrics_api": (MetricsApiSettings, "metrics.k8s.io for tenants (kubectl top, HPA)"),
+    "datasets": (DatasetSettings, "download and cleanup Jobs of EdgeDatasets on edge nodes"),
 }
 
 
@@ -213,6 +224,14 @@ _SPECS: tuple[Spec, ...] = (
           "period of reading the edge clusters' metrics.k8s.io"),
     Spec("metrics_api.pod_metrics_interval_s", "--pod-metrics-interval", "duration",
           "period of scraping the pods' own metrics on edge nodes (custom metrics, delivery)"),
+    Spec("datasets.image", "--dataset-image", "str",
+          "image of the edge download and cleanup Jobs (runs python -m syncer.datasetfetch)"),
+    Spec("datasets.cpu_request", "--dataset-job-cpu-request", "quantity",
+          "CPU request of a download or cleanup Job's container"),
+    Spec("datasets.memory_request", "--dataset-job-memory-request", "quantity",
+          "memory request of that container"),
+    Spec("datasets.cpu_limit", "--dataset-job-cpu-limit", "quantity", "its CPU limit"),
+    Spec("datasets.memory_limit", "--dataset-job-memory-limit", "quantity", "its memory limit"),
 )
 _BY_KEY = {spec.key: spec for spec in _SPECS}
 
@@ -230,7 +249,7 @@ def _default_of(key: str) -> Any:
 
 
 _METAVARS = {"str": "TEXT", "optstr": "TEXT", "int": "N", "float": "NUMBER", "duration": "DURATION",
-             "refs": "MODULE:CLASS,..."}
+             "refs": "MODULE:CLASS,...", "quantity": "QUANTITY"}
 
 
 def build_arg_parser() -> argparse.ArgumentParser:
@@ -360,6 +379,8 @@ def load_settings(argv: list[str], environ: Mapping[str, str]) -> Settings:
     _check_leader(values, where)
     _check_kubelet(values, where)
     _check_node_heartbeat(values["sync.node_heartbeat_s"], where["sync.node_heartbeat_s"])
+    for resource in ("cpu", "memory"):
+        check_within(values, where, f"datasets.{resource}_request", f"datasets.{resource}_limit")
     if values["metrics_api.port"] and not (values["metrics_api.cert_file"]
                                            and values["metrics_api.key_file"]):
         raise bad(where["metrics_api.port"], "needs --metrics-api-cert-file and -key-file")

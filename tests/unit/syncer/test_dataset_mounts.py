@@ -37,7 +37,7 @@ from syncer.kube.apis import (
 from tests.builders import container, edge_node, namespace, pod, pod_spec
 
 from .harness import SyncTest
-from .test_edgedatasets import SHA, dataset, finish, work_pod
+from .test_edgedatasets import SHA, bind_claims, dataset, finish, work_pod
 
 OTHER_SHA = "cd" * 32
 
@@ -180,6 +180,7 @@ async def ready_on(sync: SyncTest, node: str) -> None:
         if job["metadata"]["annotations"][markers.EDGE_NODE] == node:
             sync.put(edge, PODS, work_pod(job, "Succeeded"))
     await finish(sync)
+    await bind_claims(sync, node)
 
 
 async def test_ready_copies_get_volumes_and_lose_them_with_the_source_and_the_dataset(

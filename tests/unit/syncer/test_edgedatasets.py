@@ -23,7 +23,16 @@ from syncer.kinds.dataset_translate import (
 )
 from syncer.kinds.edge_targets import NodeState, Target
 from syncer.kube import Obj
-from syncer.kube.apis import EDGEDATASETS, EVENTS, IMAGEPREWARMS, JOBS, NAMESPACES, NODES, PODS
+from syncer.kube.apis import (
+    EDGEDATASETS,
+    EVENTS,
+    IMAGEPREWARMS,
+    JOBS,
+    NAMESPACES,
+    NODES,
+    PODS,
+    PVCS,
+)
 from syncer.warm_nodes import PROVIDES, provides
 from tests.builders import edge_node, namespace
 
@@ -97,15 +106,20 @@ def test_a_checksum_failure_is_told_in_the_downloaders_terms() -> None:
 # ---- the syncer -----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def fleet() -> Iterator[SyncTest]:
-    """tenant-a with namespace shop; edge-1 (r1) with n0..n2, edge-2 (r2) with n0."""
+def two_edges(nodes: int = 3, tenant_spec: Obj | None = None) -> SyncTest:
+    """tenant-a with namespace shop; edge-1 (r1) with n0..n<nodes-1>, edge-2 (r2) with n0."""
     sync = SyncTest()
-    sync.put(sync.add_tenant("tenant-a"), NAMESPACES, namespace("shop"))
+    sync.put(sync.add_tenant("tenant-a", tenant_spec), NAMESPACES, namespace("shop"))
     one = sync.add_edge("edge-1", region="r1")
-    for i in range(3):
+    for i in range(nodes):
         sync.put(one, NODES, edge_node(f"n{i}"))
     sync.put(sync.add_edge("edge-2", region="r2"), NODES, edge_node("n0"))
+    return sync
+
+
+@pytest.fixture
+def fleet() -> Iterator[SyncTest]:
+    sync = two_edges()
     yield sync
     sync.close()
 
@@ -114,6 +128,18 @@ def jobs(sync: SyncTest) -> dict[tuple[str, str], Obj]:
     return {(e.name, j["metadata"]["annotations"][markers.EDGE_NODE]): j
             for e in sync.ctx.edges.values() for j in e.store(JOBS)
             if "edge.fusionvc.io/edgedataset" in j["metadata"]["labels"]}
+
+
+def downloads(sync: SyncTest) -> dict[tuple[str, str], Obj]:
+    return {(e.name, j["metadata"]["annotations"][markers.EDGE_NODE]): j
+            for e in sync.ctx.edges.values() for j in e.store(JOBS)
+            if "edge.fusionvc.io/edgedataset" in j["metadata"]["labels"]
+            and "edge.fusionvc.io/dataset-cleanup" not in j["metadata"]["labels"]}
+
+
+def cleanups(sync: SyncTest) -> list[Obj]:
+    return [j for e in sync.ctx.edges.values() for j in e.store(JOBS)
+            if "edge.fusionvc.io/dataset-cleanup" in j["metadata"]["labels"]]
 
 
 def status(sync: SyncTest, name: str = "qwen") -> Obj:
@@ -127,6 +153,17 @@ async def finish(sync: SyncTest, ok: bool = True, reason: str = "BackoffLimitExc
     for (cluster, _node), job in jobs(sync).items():
         if "status" not in job:
             sync.put(sync.ctx.edges[cluster], JOBS, finished(job, ok, reason))
+    await sync.settle()
+
+
+async def bind_claims(sync: SyncTest, node: str | None = None) -> None:
+    """The edge's PV binder: fusionvc's dataset claims (on ``node``, or all) become Bound."""
+    for edge in sync.ctx.edges.values():
+        for claim in list(edge.store(PVCS)):
+            if "edge.fusionvc.io/edgedataset" not in claim["metadata"].get("labels", {}) or \
+                    node not in (None, claim["metadata"]["annotations"][markers.EDGE_NODE]):
+                continue
+            sync.put(edge, PVCS, {**claim, "status": {"phase": "Bound"}})
     await sync.settle()
 
 
@@ -147,8 +184,13 @@ async def test_all_at_once_downloads_on_every_node_into_a_private_folder(
     assert command[:3] == ["python", "-m", "syncer.datasetfetch"] and URL in command
     assert job["spec"]["podFailurePolicy"]["rules"][0]["onExitCodes"]["values"] == [3]
     await finish(fleet)
+    got = status(fleet)  # downloaded; a copy is ready once the edge binds its claim
+    assert (got["phase"], got["ready"], got["desired"]) == ("Distributing", 0, 4)
+    assert {p["reason"] for p in got["pendingNodes"]} == {"VolumePending"}
+    await bind_claims(fleet)
     got = status(fleet)
     assert (got["phase"], got["ready"], got["desired"]) == ("Ready", 4, 4)
+    assert got["pendingNodes"] == []
     assert {c["name"]: c["ready"] for c in got["clusters"]} == {"edge-1": 3, "edge-2": 1}
     assert "vn-edge-1-n1" in got["readyNodes"]
 
@@ -160,6 +202,7 @@ async def test_rolling_keeps_at_most_max_concurrent_transfers(fleet: SyncTest) -
         await fleet.settle()
         assert len(jobs(fleet)) == started
         await finish(fleet)
+    await bind_claims(fleet)
     assert status(fleet)["phase"] == "Ready"
 
 
@@ -176,6 +219,7 @@ async def test_a_checksum_mismatch_is_reported_and_the_node_replaced(fleet: Sync
     assert got["failed"] == 2 and got["phase"] == "Distributing"
     assert {f["reason"] for f in got["failedNodes"]} == {"ChecksumMismatch"}
     await finish(fleet)
+    await bind_claims(fleet)
     assert status(fleet)["phase"] == "Degraded" and status(fleet)["ready"] == 1
 
 
@@ -191,7 +235,7 @@ async def test_a_changed_source_replaces_the_jobs_and_deletion_removes_them(
     assert new["metadata"]["name"] != old["metadata"]["name"]
     fleet.remove(tenant, EDGEDATASETS, "shop", "qwen")
     await fleet.settle()
-    assert not jobs(fleet)
+    assert not downloads(fleet)  # each left a cleanup Job of its folder (test_dataset_cleanup)
 
 
 async def test_a_prewarm_of_the_same_name_keeps_its_own_jobs(fleet: SyncTest) -> None:
@@ -203,7 +247,8 @@ async def test_a_prewarm_of_the_same_name_keeps_its_own_jobs(fleet: SyncTest) ->
     assert len(list(edge.store(JOBS))) == 2
     fleet.remove(tenant, EDGEDATASETS, "shop", "qwen")
     await fleet.settle()
-    (left,) = edge.store(JOBS)
+    (left,) = [j for j in edge.store(JOBS)
+               if j["metadata"]["name"] not in {d["metadata"]["name"] for d in cleanups(fleet)}]
     assert "edge.fusionvc.io/imageprewarm" in left["metadata"]["labels"]
 
 
@@ -258,8 +303,15 @@ async def test_a_succeeded_download_makes_the_node_ready_for_pods_that_need_it(
     fleet.put(edge, PODS, work_pod(job, "Running"))
     assert isinstance(fleet.placer.place(tenant, needs), Unschedulable)
     fleet.put(edge, PODS, work_pod(job, "Succeeded"))
+    fleet.put(edge, JOBS, finished(job, True))
+    await fleet.settle()  # the claim is written, not Bound yet: a pod placed now has no claim
+    assert isinstance(fleet.placer.place(tenant, needs), Unschedulable)
+    assert {p["node"]: p["reason"] for p in status(fleet)["pendingNodes"]}[
+        "vn-edge-1-n2"] == "VolumePending"
+    await bind_claims(fleet, "n2")
     placed = fleet.placer.place(tenant, needs)
     assert isinstance(placed, Placement) and placed.node == "n2"
+    assert status(fleet)["readyNodes"] == ["vn-edge-1-n2"]
     images = fleet.placer.snapshot.node("edge-1", "n2").facts.images  # type: ignore[union-attr]
     assert images[dataset_image("tenant-a", "shop", "qwen")] == 4_000_000_000
     # The node's own report comes back when the node changes; the work pod's entry stays.
