@@ -30,7 +30,7 @@ from syncer.kube.apis import EDGEDATASETS, EVENTS, JOBS, PODS
 
 from .harness import SyncTest
 from .test_dataset_oci import jobs, one_edge
-from .test_edgedatasets import dataset, finished
+from .test_edgedatasets import bind_claims, dataset, finished
 
 FIRST_USE = {"type": "OnFirstUse"}
 HOST = "kubernetes.io/hostname"
@@ -236,6 +236,8 @@ async def test_a_node_with_a_ready_copy_is_preferred(fleet: SyncTest) -> None:
                                         "ownerReferences": [{"kind": "Job", "controller": True,
                                                              "name": "j", "uid": "j"}]},
                            "spec": template["spec"], "status": {"phase": "Succeeded"}})
+    await fleet.settle()
+    await bind_claims(fleet)  # a downloaded copy counts once its claim is Bound (bound_claims)
     for _ in range(3):
         placed = fleet.placer.place(tenant, gate(fleet).view(tenant, needs("next")))
         assert isinstance(placed, Placement) and placed.node == node
