@@ -122,8 +122,10 @@ class Controller:
                 for listener in listeners:
                     listener.edge_event(edge, spec.id, old, new)
                 for syncer in interested:
+                    # Urgent: an edge event finishes what was started (a copy's status up),
+                    # so it is not queued behind the tenant's creates (core/queue.py).
                     for key in syncer.edge_event(edge, spec.id, old, new):
-                        self.ctx.queue.add(key)
+                        self.ctx.queue.add(key, urgent=True)
             return handle
         return handler_for
 
