@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 import urllib.request
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextvars import ContextVar
 from typing import Any
@@ -34,7 +34,7 @@ WRITES: ContextVar[list[int] | None] = ContextVar("fusionvc_writes", default=Non
 REQUESTS: Counter[tuple[str, str]] = Counter()
 # Seconds those requests took, from sending to the whole answer read (watches not counted):
 # fusionvc_api_request_seconds_total; over the requests, the mean wait of a worker on a call.
-REQUEST_SECONDS: Counter[tuple[str, str]] = Counter()
+REQUEST_SECONDS: defaultdict[tuple[str, str], float] = defaultdict(float)
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"

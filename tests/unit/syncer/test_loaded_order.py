@@ -46,5 +46,6 @@ async def test_an_edge_event_ahead_of_the_binding_mirrors_status_without_binding
     await sync.controller.process(key)
     sync.ctx.queue.done(key)
     assert len([c for c in tenant_client.writes() if c.verb == "bind"]) == 1
-    status = [c for c in tenant_client.writes() if c.verb == "patch/status" and c.resource == "pods"]
+    status = [c for c in tenant_client.writes()
+              if c.verb == "patch/status" and c.resource == "pods"]
     assert status and status[-1].body["status"]["phase"] == "Running"
