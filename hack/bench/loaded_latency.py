@@ -60,7 +60,14 @@ def legs_of(watched: list[Watched]) -> dict[str, Any]:
     """p50/p99/max of each leg over every pod seen Running on both sides."""
     legs = [x for w in watched for n in w.tenant.running if (x := w.legs(n))]
     added, down, up = ([leg[i] for leg in legs] for i in range(3))
-    return {"pods": len(legs), "tenant_create_to_edge_create": spread(down),
+    tenant_seen = [x for w in watched for x in w.tenant.seen.values()]
+    edge_seen = [x for w in watched for e in w.edges.values() for x in e.seen.values()]
+    return {"pods": len(legs),
+            # How fast pods arrived (the tenants' ReplicaSet controllers) against how fast
+            # their copies were made: when copies come slower, the backlog is the latency.
+            "tenant_pods_appeared_within_s": round(max(tenant_seen) - min(tenant_seen), 1),
+            "edge_copies_appeared_within_s": round(max(edge_seen) - min(tenant_seen), 1),
+            "tenant_create_to_edge_create": spread(down),
             "edge_running_to_tenant_running": spread(up), "added": spread(added)}
 
 
