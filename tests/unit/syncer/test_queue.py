@@ -283,10 +283,9 @@ async def test_urgent_lane_keeps_tenants_in_turn() -> None:
 
 
 async def test_urgent_add_while_processing_requeues_as_urgent() -> None:
-    q = FairQueue(qps=FAST, burst=FAST)
-    k = key("a", "p")
+    q, k = FairQueue(qps=FAST, burst=FAST), key("a", "p")
     q.add(k)
-    assert await get_now(q) == k
+    assert await get_now(q) == k  # now being processed
     q.add(key("a", "other"))
     q.add(k, urgent=True)
     q.done(k)
