@@ -224,8 +224,8 @@ class Controller:
                     log.info("orphan removed from the edge")
                 elif scanned and wrote:
                     self.metrics.drift_findings.labels(key.tenant, "difference_requeued").inc()
-                if again:
-                    queue.add_after(key, again)
+                if again:  # asked for at a time (a Lease renewal): served before new work
+                    queue.add_after(key, again, urgent=True)
             except KubeError as err:
                 result = "conflict" if err.conflict else "error"
                 delay = queue.add_rate_limited(key)

@@ -11,7 +11,10 @@ pending pods cannot starve one with a single pod. Within a tenant, urgent keys
 pod's status going up to its tenant pod) are served before the others: under a
 rollout, a pod that already runs on its edge does not wait behind every pod still
 to be created (issue 16: status writes queued behind creates doubled the latency).
-A key queued normally and added again as urgent moves to the urgent lane. The queue
+A key queued normally and added again as urgent moves to the urgent lane.
+A requeue a reconcile asked for itself (``add_after(..., urgent=True)``) is urgent too:
+it has a deadline (a virtual node's Lease renewal must not wait behind a rollout's
+creates, or the tenant marks the node NotReady). The queue
 is bounded: past ``max_items`` a key is dropped and counted; the periodic drift scan
 brings it back.
 """
@@ -140,9 +143,9 @@ class FairQueue:
         if urgent:
             self._urgent.add(key)
 
-    def add_after(self, key: WorkKey, delay: float) -> None:
+    def add_after(self, key: WorkKey, delay: float, urgent: bool = False) -> None:
         if delay <= 0:
-            self.add(key)
+            self.add(key, urgent)
             return
         if self._shutdown:
             return
@@ -153,11 +156,11 @@ class FairQueue:
             if old.when() <= when:
                 return
             old.cancel()
-        self._timers[key] = loop.call_at(when, self._fire, key)
+        self._timers[key] = loop.call_at(when, self._fire, key, urgent)
 
-    def _fire(self, key: WorkKey) -> None:
+    def _fire(self, key: WorkKey, urgent: bool) -> None:
         self._timers.pop(key, None)
-        self.add(key)
+        self.add(key, urgent)
 
     def add_rate_limited(self, key: WorkKey) -> float:
         """Re-adds a failed key after its backoff; returns the delay chosen."""

@@ -1,9 +1,13 @@
 """Under a rollout, an edge pod's status goes up before pods queued earlier are created
-(issue 16, part 3: status writes queued behind creates doubled the loaded latency)."""
+(issue 16, part 3: status writes queued behind creates doubled the loaded latency), and a
+requeue a reconcile asked for (a virtual node's Lease renewal) is not starved by them."""
 
 from __future__ import annotations
 
+import asyncio
+
 from syncer.core.keys import WorkKey
+from syncer.core.syncer import ResourceSyncer
 from syncer.kube.apis import PODS
 from tests.builders import pod
 
@@ -49,3 +53,24 @@ async def test_an_edge_event_ahead_of_the_binding_mirrors_status_without_binding
     status = [c for c in tenant_client.writes()
               if c.verb == "patch/status" and c.resource == "pods"]
     assert status and status[-1].body["status"]["phase"] == "Running"
+
+
+class Renewing(ResourceSyncer):
+    """A kind whose reconcile asks to be looked at again, as a virtual node's Lease does."""
+
+    kind = "Renewing"
+
+    async def reconcile(self, key: WorkKey) -> float | None:
+        return 0.01 if key.name == "lease" else None
+
+
+async def test_a_requeue_the_reconcile_asked_for_is_not_queued_behind_new_work() -> None:
+    sync = SyncTest(syncers=(Renewing,))
+    sync.add_tenant()
+    lease = WorkKey("tenant-a", "Renewing", "", "lease")
+    await sync.controller.process(lease)
+    for i in range(3):  # a rollout's work, queued before the renewal is due
+        sync.ctx.queue.add(WorkKey("tenant-a", "Renewing", "", f"pod-{i}"))
+    await asyncio.sleep(0.05)
+    assert await sync.ctx.queue.get() == lease
+    sync.close()

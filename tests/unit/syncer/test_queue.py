@@ -291,3 +291,14 @@ async def test_urgent_add_while_processing_requeues_as_urgent() -> None:
     q.done(k)
     assert await get_now(q) == k  # ahead of "other", queued before it
     q.shutdown()
+
+
+async def test_an_urgent_delayed_add_is_served_before_keys_queued_meanwhile() -> None:
+    q = FairQueue(qps=FAST, burst=FAST)
+    q.add_after(key("a", "renew"), 0.01, urgent=True)
+    q.add(key("a", "create-1"))
+    q.add_after(key("a", "create-2"), 0.01)
+    await asyncio.sleep(0.05)
+    assert [await get_now(q) for _ in range(3)] == [
+        key("a", "renew"), key("a", "create-1"), key("a", "create-2")]
+    q.shutdown()
