@@ -21,7 +21,7 @@ from syncer.core import markers
 from syncer.core.context import EdgeListener, SyncContext
 from syncer.core.keys import WorkKey
 from syncer.core.names import edge_namespace
-from syncer.core.queue import QueueShutDown
+from syncer.core.queue import DEADLINE, NEW, STARTED, QueueShutDown
 from syncer.core.syncer import ResourceSyncer
 from syncer.fleet.conn import ClusterConn, EdgeConn, TenantConn, WatchSpec, merge_specs
 from syncer.kube import Obj
@@ -100,8 +100,9 @@ class Controller:
                     if new is None and old is not None and syncer.copied is not None \
                             and syncer.copied.plural == spec.id:
                         self._note_tenant_delete(tenant, syncer.kind, old)
+                    lane = DEADLINE if syncer.deadline else NEW
                     for key in syncer.tenant_event(tenant, spec.id, old, new):
-                        self.ctx.queue.add(key)
+                        self.ctx.queue.add(key, lane)
             return handle
         return handler_for
 
@@ -122,10 +123,11 @@ class Controller:
                 for listener in listeners:
                     listener.edge_event(edge, spec.id, old, new)
                 for syncer in interested:
-                    # Urgent: an edge event finishes what was started (a copy's status up),
-                    # so it is not queued behind the tenant's creates (core/queue.py).
+                    # An edge event finishes what was started (a copy's status up): not
+                    # queued behind the tenant's creates (core/queue.py).
+                    lane = DEADLINE if syncer.deadline else STARTED
                     for key in syncer.edge_event(edge, spec.id, old, new):
-                        self.ctx.queue.add(key, urgent=True)
+                        self.ctx.queue.add(key, lane)
             return handle
         return handler_for
 
@@ -224,8 +226,8 @@ class Controller:
                     log.info("orphan removed from the edge")
                 elif scanned and wrote:
                     self.metrics.drift_findings.labels(key.tenant, "difference_requeued").inc()
-                if again:  # asked for at a time (a Lease renewal): served before new work
-                    queue.add_after(key, again, urgent=True)
+                if again:  # asked for at a time (a Lease renewal): served before other work
+                    queue.add_after(key, again, DEADLINE)
             except KubeError as err:
                 result = "conflict" if err.conflict else "error"
                 delay = queue.add_rate_limited(key)

@@ -6,17 +6,18 @@ and if it is added meanwhile it is queued again when the first is done;
 failed keys come back after a per-key exponential backoff; an overall token
 bucket caps the rate of work. On top of that, fairness: every tenant has its
 own sub-queue and workers take from tenants in turn, so a tenant with 5,000
-pending pods cannot starve one with a single pod. Within a tenant, urgent keys
-(``add(key, urgent=True)``: work that finishes what was started, such as an edge
-pod's status going up to its tenant pod) are served before the others: under a
-rollout, a pod that already runs on its edge does not wait behind every pod still
-to be created (issue 16: status writes queued behind creates doubled the latency).
-A key queued normally and added again as urgent moves to the urgent lane.
-A requeue a reconcile asked for itself (``add_after(..., urgent=True)``) is urgent too:
-it has a deadline (a virtual node's Lease renewal must not wait behind a rollout's
-creates, or the tenant marks the node NotReady). The queue
-is bounded: past ``max_items`` a key is dropped and counted; the periodic drift scan
-brings it back.
+pending pods cannot starve one with a single pod. Within a tenant, keys wait in
+three lanes, served in order (issue 16: under a rollout, status writes queued behind
+creates doubled the latency, and Lease renewals queued behind them made the tenant
+mark its virtual nodes NotReady):
+
+- ``DEADLINE``: work that must happen by a time: kinds that declare it (virtual
+  nodes, whose Leases must be renewed) and requeues a reconcile asked for;
+- ``STARTED``: work that finishes what was started (an edge copy's status going up);
+- ``NEW``: everything else (a tenant pod to create).
+
+A queued key added again in a more urgent lane moves there. The queue is bounded:
+past ``max_items`` a key is dropped and counted; the periodic drift scan brings it back.
 """
 
 from __future__ import annotations
@@ -65,17 +66,20 @@ class TokenBucket:
         return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
 
 
+DEADLINE, STARTED, NEW = 0, 1, 2  # lanes, served in this order within a tenant
+
+
 @dataclass
 class _Lanes:
-    """One tenant's queued keys: urgent ones first. An entry is (key, ticket); an entry
+    """One tenant's queued keys, one deque per lane. An entry is (key, ticket); an entry
     whose ticket is no longer the key's (it moved lanes, or was served) is skipped."""
 
-    urgent: deque[tuple[WorkKey, object]] = field(default_factory=deque)
-    normal: deque[tuple[WorkKey, object]] = field(default_factory=deque)
+    lanes: tuple[deque[tuple[WorkKey, object]], ...] = field(
+        default_factory=lambda: (deque(), deque(), deque()))
     live: int = 0  # keys of this tenant really queued
 
     def pop(self, tickets: dict[WorkKey, object]) -> WorkKey:
-        for lane in (self.urgent, self.normal):
+        for lane in self.lanes:
             while lane:
                 key, ticket = lane.popleft()
                 if tickets.get(key) is ticket:
@@ -91,9 +95,9 @@ class FairQueue:
         self._ring: deque[str] = deque()  # tenants with ready keys, in serving order
         self._queued: dict[WorkKey, float] = {}  # key -> time it was queued
         self._tickets: dict[WorkKey, object] = {}  # key -> its live lane entry's ticket
-        self._urgent: set[WorkKey] = set()  # queued keys in the urgent lane
+        self._lane: dict[WorkKey, int] = {}  # queued key -> its lane
         self._processing: set[WorkKey] = set()
-        self._dirty: dict[WorkKey, bool] = {}  # added while processing -> urgent
+        self._dirty: dict[WorkKey, int] = {}  # added while processing -> its lane
         self._failures: dict[WorkKey, int] = {}
         self._timers: dict[WorkKey, asyncio.TimerHandle] = {}
         self._ready = asyncio.Event()  # set while some tenant has a ready key
@@ -113,15 +117,15 @@ class FairQueue:
         """Keys queued, being processed, or waiting for a delayed add."""
         return len(self._queued) + len(self._processing) + len(self._timers)
 
-    def add(self, key: WorkKey, urgent: bool = False) -> None:
+    def add(self, key: WorkKey, lane: int = NEW) -> None:
         if self._shutdown:
             return
         if key in self._queued:
-            if urgent and key not in self._urgent:
-                self._enter_lane(key, urgent=True)  # promoted; its old entry is skipped
+            if lane < self._lane[key]:
+                self._enter_lane(key, lane)  # promoted; its old entry is skipped
             return
         if key in self._processing:
-            self._dirty[key] = self._dirty.get(key, False) or urgent
+            self._dirty[key] = min(self._dirty.get(key, NEW), lane)
             return
         if len(self._queued) >= self._max_items:
             self._observer.dropped(key.tenant)
@@ -131,21 +135,19 @@ class FairQueue:
             self._ring.append(key.tenant)
         lanes.live += 1
         self._queued[key] = time.monotonic()
-        self._enter_lane(key, urgent)
+        self._enter_lane(key, lane)
         self._observer.added(key.tenant)
         self._observer.depth(key.tenant, lanes.live)
         self._ready.set()
 
-    def _enter_lane(self, key: WorkKey, urgent: bool) -> None:
+    def _enter_lane(self, key: WorkKey, lane: int) -> None:
         ticket = self._tickets[key] = object()
-        lanes = self._queues[key.tenant]
-        (lanes.urgent if urgent else lanes.normal).append((key, ticket))
-        if urgent:
-            self._urgent.add(key)
+        self._queues[key.tenant].lanes[lane].append((key, ticket))
+        self._lane[key] = lane
 
-    def add_after(self, key: WorkKey, delay: float, urgent: bool = False) -> None:
+    def add_after(self, key: WorkKey, delay: float, lane: int = NEW) -> None:
         if delay <= 0:
-            self.add(key, urgent)
+            self.add(key, lane)
             return
         if self._shutdown:
             return
@@ -156,11 +158,11 @@ class FairQueue:
             if old.when() <= when:
                 return
             old.cancel()
-        self._timers[key] = loop.call_at(when, self._fire, key, urgent)
+        self._timers[key] = loop.call_at(when, self._fire, key, lane)
 
-    def _fire(self, key: WorkKey, urgent: bool) -> None:
+    def _fire(self, key: WorkKey, lane: int) -> None:
         self._timers.pop(key, None)
-        self.add(key, urgent)
+        self.add(key, lane)
 
     def add_rate_limited(self, key: WorkKey) -> float:
         """Re-adds a failed key after its backoff; returns the delay chosen."""
@@ -198,7 +200,7 @@ class FairQueue:
         lanes = self._queues[tenant]
         key = lanes.pop(self._tickets)
         del self._tickets[key]
-        self._urgent.discard(key)
+        del self._lane[key]
         lanes.live -= 1
         if lanes.live:
             self._ring.append(tenant)
@@ -212,7 +214,7 @@ class FairQueue:
     def done(self, key: WorkKey) -> None:
         self._processing.discard(key)
         if key in self._dirty:
-            self.add(key, urgent=self._dirty.pop(key))
+            self.add(key, self._dirty.pop(key))
 
     def shutdown(self) -> None:
         self._shutdown = True

@@ -8,8 +8,8 @@ import asyncio
 
 from syncer.core.keys import WorkKey
 from syncer.core.syncer import ResourceSyncer
-from syncer.kube.apis import PODS
-from tests.builders import pod
+from syncer.kube.apis import NODES, PODS
+from tests.builders import edge_node, pod
 
 from .harness import SyncTest
 
@@ -74,3 +74,19 @@ async def test_a_requeue_the_reconcile_asked_for_is_not_queued_behind_new_work()
     await asyncio.sleep(0.05)
     assert await sync.ctx.queue.get() == lease
     sync.close()
+
+
+async def test_virtual_node_work_goes_before_a_backlog_of_pod_status(sync: SyncTest) -> None:
+    """As after a restart holding many pods: every pod's edge event is queued, and the
+    virtual node (its Lease renewal) must not wait for all of them."""
+    tenant, edge = sync.ctx.tenants["tenant-a"], sync.ctx.edges["edge-1"]
+    for i in range(5):
+        sync.put(tenant, PODS, pod("shop", f"web-{i}"))
+    await sync.settle()
+    for i in range(5):
+        epod = edge.get(PODS, sync.edge_ns(), f"web-{i}")
+        assert epod is not None
+        sync.put(edge, PODS, {**epod, "status": {"phase": "Running"}})
+    sync.put(edge, NODES, edge_node("n1", labels={"changed": "yes"}))  # the node, last
+    first = await sync.ctx.queue.get()
+    assert first.kind == "Node"
