@@ -1,7 +1,7 @@
 """Restart of the syncer holding many pods (issue 16, part 5).
 
 On a sandbox with room for the pods (`hack/sandbox --dir D up --with-syncer
---pods-per-node 500` fits 10,000):
+--pods-per-node 550` fits 10,000 on its 19 amd64 nodes):
 
 1. the syncer is restarted empty (its RSS with no pod synced is the baseline);
 2. for each size S of --sizes: tenant-a and tenant-b scale one Deployment each to S/2

@@ -44,7 +44,7 @@ def _parser() -> argparse.ArgumentParser:
                     "nodeHeartbeatSeconds, 10)")
     up.add_argument("--pods-per-node", type=int, metavar="N",
                     help="pod capacity of every edge node (default: the topology's, 110-250); "
-                    "for benchmarks at scale, e.g. 500 fits 10,000 pods")
+                    "for benchmarks at scale: 550 fits 10,000 amd64 pods (19 amd64 nodes)")
     for verb, text in (
         ("stop", "stop one process, e.g. edge-bj-apiserver"),
         ("start", "start a stopped process again"),
