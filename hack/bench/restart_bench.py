@@ -39,7 +39,7 @@ from common import REPO, live_processes, rss_kib, sandbox_status
 from syncer_scrape import counters, gauges, scrape_text
 from syncer_throughput import DEPLOYMENTS, Tracker, clients, deployment, track, until
 
-from syncer.kube.apis import NAMESPACES, ResourceType
+from syncer.kube.apis import NAMESPACES, PODS, ResourceType
 from syncer.kube.client import KubeClient, KubeError
 
 TENANTS_USED = ("tenant-a", "tenant-b")
@@ -188,6 +188,8 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
     try:
         for t in TENANTS_USED:
             await create_if_missing(cl[t], NAMESPACES, {"metadata": {"name": NS}})
+            for p in (await cl[t].list(PODS, NS))["items"]:  # pods an earlier run left
+                trackers[t].note(p)
             tasks.append(asyncio.create_task(track(cl[t], NS, trackers[t])))
             await create_if_missing(cl[t], DEPLOYMENTS, deployment(NS, 0), NS)
         await asyncio.sleep(2)
