@@ -20,11 +20,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
-import urllib.request
 from typing import Any
 
 from common import percentile, sandbox_status
-from prometheus_client.parser import text_string_to_metric_families
+from syncer_scrape import Histo, histograms, scrape_text
 from syncer_throughput import DEPLOYMENTS, Tracker, clients, deployment, pod_spec, track, until
 
 from syncer.kube.apis import NAMESPACES, PODS
@@ -33,28 +32,13 @@ from syncer.kube.client import KubeClient
 GREEDY, QUIET = "tenant-a", "tenant-b"
 
 
-def queue_wait(metrics_url: str) -> dict[str, tuple[float, float]]:
-    """(sum, count) of the syncer's queue wait, by tenant."""
-    with urllib.request.urlopen(metrics_url, timeout=10) as resp:
-        text = resp.read().decode()
-    out: dict[str, list[float]] = {}
-    for family in text_string_to_metric_families(text):
-        if family.name != "fusionvc_queue_wait_seconds":
-            continue
-        for s in family.samples:
-            tenant = s.labels.get("tenant", "")
-            if s.name.endswith("_sum"):
-                out.setdefault(tenant, [0.0, 0.0])[0] += s.value
-            elif s.name.endswith("_count"):
-                out.setdefault(tenant, [0.0, 0.0])[1] += s.value
-    return {t: (v[0], v[1]) for t, v in out.items()}
+def queue_wait(metrics_url: str) -> dict[str, Histo]:
+    """The syncer's queue wait histogram, by tenant."""
+    return histograms(scrape_text(metrics_url), "fusionvc_queue_wait_seconds", "tenant")
 
 
-def mean_wait(before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]],
-              tenant: str) -> float:
-    s0, c0 = before.get(tenant, (0.0, 0.0))
-    s1, c1 = after.get(tenant, (0.0, 0.0))
-    return (s1 - s0) / (c1 - c0) if c1 > c0 else float("nan")
+def mean_wait(before: dict[str, Histo], after: dict[str, Histo], tenant: str) -> float:
+    return after.get(tenant, Histo()).minus(before.get(tenant)).mean()
 
 
 async def quiet_pods(client: KubeClient, ns: str, tracker: Tracker, count: int,

@@ -63,7 +63,8 @@ async def scrape(kubeconfig: str) -> str:
 
 
 def api_counts(text: str) -> dict[str, float]:
-    """{'writes', 'reads', 'watch events', 'writes <resource>'} from one /metrics text."""
+    """{'writes', 'reads', 'watch events', 'writes <resource>', 'write <VERB> <resource>'}
+    from one /metrics text."""
     out = {"writes": 0.0, "reads": 0.0, "watch events": 0.0}
     for line in text.splitlines():
         if not line.startswith(("apiserver_request_total{", "apiserver_watch_events_total{")):
@@ -82,6 +83,8 @@ def api_counts(text: str) -> dict[str, float]:
         res = labels.get("resource", "") + (f"/{labels['subresource']}"
                                             if labels.get("subresource") else "")
         out[f"writes {res}"] = out.get(f"writes {res}", 0.0) + value
+        verb = f"write {labels.get('verb', '?')} {res}"  # "write", not "writes": not summed
+        out[verb] = out.get(verb, 0.0) + value
     return out
 
 

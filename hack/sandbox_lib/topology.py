@@ -7,7 +7,7 @@ Every error names the field that is wrong, as a path into the file
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -232,3 +232,14 @@ def load_topology(path: Path) -> Topology:
     except yaml.YAMLError as err:
         raise TopologyError(f"{path}: not valid YAML: {err}") from None
     return parse_topology(raw, str(path))
+
+
+def with_pods_per_node(topology: Topology, pods: int) -> Topology:
+    """Every edge node group with room for ``pods`` pods per node (`hack/sandbox up
+    --pods-per-node`: a sandbox for benchmarks at scale; kwok's per-edge /16 pod CIDR
+    holds 65,534 pod IPs, so the pod count is the only limit)."""
+    if not 1 <= pods <= 5000:
+        raise TopologyError(f"--pods-per-node: must be 1 to 5000, got {pods}")
+    clusters = tuple(replace(c, nodes=tuple(replace(g, pods=pods) for g in c.nodes))
+                     for c in topology.clusters)
+    return replace(topology, clusters=clusters)

@@ -21,7 +21,7 @@ from syncer.core import markers
 from syncer.core.context import EdgeListener, SyncContext
 from syncer.core.keys import WorkKey
 from syncer.core.names import edge_namespace
-from syncer.core.queue import QueueShutDown
+from syncer.core.queue import DEADLINE, NEW, STARTED, QueueShutDown
 from syncer.core.syncer import ResourceSyncer
 from syncer.fleet.conn import ClusterConn, EdgeConn, TenantConn, WatchSpec, merge_specs
 from syncer.kube import Obj
@@ -34,6 +34,7 @@ log = structlog.get_logger(__name__)
 Reconciler = Callable[[WorkKey], Awaitable[float | None]]
 TENANT_DELETE_TTL = 600.0
 SCANNED_MAX = 200_000
+UNPARK_INTERVAL_S = 0.2  # how often keys waiting for their tenant's caches are looked at
 
 
 def build_syncers(ctx: SyncContext,
@@ -71,6 +72,8 @@ class Controller:
             maxsize=100_000, ttl=TENANT_DELETE_TTL)
         self._managed_kinds: dict[str, set[str]] = {}
         self._scanned: set[WorkKey] = set()  # queued by the drift scan, not yet processed
+        # Keys of tenants whose caches (or the edges') are not synced yet, by tenant.
+        self._parked: dict[str, set[WorkKey]] = {}
 
     def cluster_scoped_copies(self) -> tuple[ResourceType, ...]:
         """Cluster-scoped resources some syncer copies with the tenant's markers."""
@@ -100,8 +103,9 @@ class Controller:
                     if new is None and old is not None and syncer.copied is not None \
                             and syncer.copied.plural == spec.id:
                         self._note_tenant_delete(tenant, syncer.kind, old)
+                    lane = DEADLINE if syncer.deadline else NEW
                     for key in syncer.tenant_event(tenant, spec.id, old, new):
-                        self.ctx.queue.add(key)
+                        self.ctx.queue.add(key, lane)
             return handle
         return handler_for
 
@@ -122,8 +126,11 @@ class Controller:
                 for listener in listeners:
                     listener.edge_event(edge, spec.id, old, new)
                 for syncer in interested:
+                    # An edge event finishes what was started (a copy's status up): not
+                    # queued behind the tenant's creates (core/queue.py).
+                    lane = DEADLINE if syncer.deadline else STARTED
                     for key in syncer.edge_event(edge, spec.id, old, new):
-                        self.ctx.queue.add(key)
+                        self.ctx.queue.add(key, lane)
             return handle
         return handler_for
 
@@ -140,6 +147,7 @@ class Controller:
         for i in range(self.workers):
             self._tasks.append(asyncio.create_task(self._worker(), name=f"worker-{i}"))
         self._tasks.append(asyncio.create_task(self._scan_loop(scan_interval), name="drift-scan"))
+        self._tasks.append(asyncio.create_task(self._unpark_loop(), name="unpark"))
 
     async def stop(self, grace: float) -> None:
         """Stops taking work; in-flight reconciles get `grace` seconds to finish."""
@@ -182,6 +190,27 @@ class Controller:
             return True  # the syncer will find nothing to do
         return tenant.synced and all(e.synced for e in self.ctx.edges.values())
 
+    def unpark(self) -> int:
+        """Queues again the keys of tenants whose caches are now synced; returns how many.
+        Parked rather than re-queued every second: after a restart with 10,000 pods the
+        workers spun through every key each second while the informers were still listing,
+        slowing the lists they waited for (issue 16, part 5)."""
+        count = 0
+        for tenant in list(self._parked):
+            keys = self._parked[tenant]
+            if keys and not self._caches_ready(next(iter(keys))):
+                continue
+            del self._parked[tenant]
+            for key in keys:
+                self.ctx.queue.add(key)
+            count += len(keys)
+        return count
+
+    async def _unpark_loop(self) -> None:
+        while True:
+            await asyncio.sleep(UNPARK_INTERVAL_S)
+            self.unpark()
+
     def _orphan_copy(self, key: WorkKey) -> bool:
         """A live edge copy marked as the tenant's with no tenant object behind it, and not one
         the tenant just deleted (removing that is ordinary clean-up, not drift)."""
@@ -203,8 +232,11 @@ class Controller:
         labels = (key.tenant or "-", key.kind, syncer.direction if syncer else "down")
         with structlog.contextvars.bound_contextvars(tenant=key.tenant, key=str(key)):
             try:
-                if not self.ctx.is_leader() or not self._caches_ready(key):
+                if not self.ctx.is_leader():
                     queue.add_after(key, 1.0)
+                    return
+                if not self._caches_ready(key):
+                    self._parked.setdefault(key.tenant, set()).add(key)
                     return
                 orphan, scanned = self._orphan_copy(key), key in self._scanned
                 self._scanned.discard(key)
@@ -222,8 +254,8 @@ class Controller:
                     log.info("orphan removed from the edge")
                 elif scanned and wrote:
                     self.metrics.drift_findings.labels(key.tenant, "difference_requeued").inc()
-                if again:
-                    queue.add_after(key, again)
+                if again:  # asked for at a time (a Lease renewal): served before other work
+                    queue.add_after(key, again, DEADLINE)
             except KubeError as err:
                 result = "conflict" if err.conflict else "error"
                 delay = queue.add_rate_limited(key)

@@ -6,8 +6,18 @@ and if it is added meanwhile it is queued again when the first is done;
 failed keys come back after a per-key exponential backoff; an overall token
 bucket caps the rate of work. On top of that, fairness: every tenant has its
 own sub-queue and workers take from tenants in turn, so a tenant with 5,000
-pending pods cannot starve one with a single pod. The queue is bounded: past
-``max_items`` a key is dropped and counted; the periodic drift scan brings it back.
+pending pods cannot starve one with a single pod. Within a tenant, keys wait in
+three lanes, served in order (issue 16: under a rollout, status writes queued behind
+creates doubled the latency, and Lease renewals queued behind them made the tenant
+mark its virtual nodes NotReady):
+
+- ``DEADLINE``: work that must happen by a time: kinds that declare it (virtual
+  nodes, whose Leases must be renewed) and requeues a reconcile asked for;
+- ``STARTED``: work that finishes what was started (an edge copy's status going up);
+- ``NEW``: everything else (a tenant pod to create).
+
+A queued key added again in a more urgent lane moves there. The queue is bounded:
+past ``max_items`` a key is dropped and counted; the periodic drift scan brings it back.
 """
 
 from __future__ import annotations
@@ -56,15 +66,38 @@ class TokenBucket:
         return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
 
 
+DEADLINE, STARTED, NEW = 0, 1, 2  # lanes, served in this order within a tenant
+
+
+@dataclass
+class _Lanes:
+    """One tenant's queued keys, one deque per lane. An entry is (key, ticket); an entry
+    whose ticket is no longer the key's (it moved lanes, or was served) is skipped."""
+
+    lanes: tuple[deque[tuple[WorkKey, object]], ...] = field(
+        default_factory=lambda: (deque(), deque(), deque()))
+    live: int = 0  # keys of this tenant really queued
+
+    def pop(self, tickets: dict[WorkKey, object]) -> WorkKey:
+        for lane in self.lanes:
+            while lane:
+                key, ticket = lane.popleft()
+                if tickets.get(key) is ticket:
+                    return key
+        raise LookupError("no live key")  # callers keep live > 0 consistent
+
+
 class FairQueue:
     def __init__(self, *, max_items: int = 100_000, qps: float = 200.0, burst: float = 400.0,
                  base_delay: float = 0.05, max_delay: float = 300.0,
                  observer: QueueObserver | None = None) -> None:
-        self._queues: dict[str, deque[WorkKey]] = {}
+        self._queues: dict[str, _Lanes] = {}
         self._ring: deque[str] = deque()  # tenants with ready keys, in serving order
         self._queued: dict[WorkKey, float] = {}  # key -> time it was queued
+        self._tickets: dict[WorkKey, object] = {}  # key -> its live lane entry's ticket
+        self._lane: dict[WorkKey, int] = {}  # queued key -> its lane
         self._processing: set[WorkKey] = set()
-        self._dirty: set[WorkKey] = set()
+        self._dirty: dict[WorkKey, int] = {}  # added while processing -> its lane
         self._failures: dict[WorkKey, int] = {}
         self._timers: dict[WorkKey, asyncio.TimerHandle] = {}
         self._ready = asyncio.Event()  # set while some tenant has a ready key
@@ -77,33 +110,44 @@ class FairQueue:
         return len(self._queued)
 
     def depth(self, tenant: str) -> int:
-        return len(self._queues.get(tenant, ()))
+        lanes = self._queues.get(tenant)
+        return lanes.live if lanes else 0
 
     def pending(self) -> int:
         """Keys queued, being processed, or waiting for a delayed add."""
         return len(self._queued) + len(self._processing) + len(self._timers)
 
-    def add(self, key: WorkKey) -> None:
-        if self._shutdown or key in self._queued:
+    def add(self, key: WorkKey, lane: int = NEW) -> None:
+        if self._shutdown:
+            return
+        if key in self._queued:
+            if lane < self._lane[key]:
+                self._enter_lane(key, lane)  # promoted; its old entry is skipped
             return
         if key in self._processing:
-            self._dirty.add(key)
+            self._dirty[key] = min(self._dirty.get(key, NEW), lane)
             return
         if len(self._queued) >= self._max_items:
             self._observer.dropped(key.tenant)
             return
-        queue = self._queues.setdefault(key.tenant, deque())
-        if not queue:
+        lanes = self._queues.setdefault(key.tenant, _Lanes())
+        if not lanes.live:
             self._ring.append(key.tenant)
-        queue.append(key)
+        lanes.live += 1
         self._queued[key] = time.monotonic()
+        self._enter_lane(key, lane)
         self._observer.added(key.tenant)
-        self._observer.depth(key.tenant, len(queue))
+        self._observer.depth(key.tenant, lanes.live)
         self._ready.set()
 
-    def add_after(self, key: WorkKey, delay: float) -> None:
+    def _enter_lane(self, key: WorkKey, lane: int) -> None:
+        ticket = self._tickets[key] = object()
+        self._queues[key.tenant].lanes[lane].append((key, ticket))
+        self._lane[key] = lane
+
+    def add_after(self, key: WorkKey, delay: float, lane: int = NEW) -> None:
         if delay <= 0:
-            self.add(key)
+            self.add(key, lane)
             return
         if self._shutdown:
             return
@@ -114,11 +158,11 @@ class FairQueue:
             if old.when() <= when:
                 return
             old.cancel()
-        self._timers[key] = loop.call_at(when, self._fire, key)
+        self._timers[key] = loop.call_at(when, self._fire, key, lane)
 
-    def _fire(self, key: WorkKey) -> None:
+    def _fire(self, key: WorkKey, lane: int) -> None:
         self._timers.pop(key, None)
-        self.add(key)
+        self.add(key, lane)
 
     def add_rate_limited(self, key: WorkKey) -> float:
         """Re-adds a failed key after its backoff; returns the delay chosen."""
@@ -153,13 +197,16 @@ class FairQueue:
 
     def _pop(self) -> WorkKey:
         tenant = self._ring.popleft()
-        queue = self._queues[tenant]
-        key = queue.popleft()
-        if queue:
+        lanes = self._queues[tenant]
+        key = lanes.pop(self._tickets)
+        del self._tickets[key]
+        del self._lane[key]
+        lanes.live -= 1
+        if lanes.live:
             self._ring.append(tenant)
         else:
             del self._queues[tenant]
-        self._observer.depth(tenant, len(queue))
+        self._observer.depth(tenant, lanes.live)
         self._observer.waited(tenant, time.monotonic() - self._queued.pop(key))
         self._processing.add(key)
         return key
@@ -167,8 +214,7 @@ class FairQueue:
     def done(self, key: WorkKey) -> None:
         self._processing.discard(key)
         if key in self._dirty:
-            self._dirty.discard(key)
-            self.add(key)
+            self.add(key, self._dirty.pop(key))
 
     def shutdown(self) -> None:
         self._shutdown = True

@@ -60,6 +60,9 @@ class ResourceSyncer:
     # Cluster-scoped resources whose copies carry the tenant's markers: they live outside
     # the tenant's edge namespaces, so removing a Tenant deletes them by label.
     cluster_scoped_copies: ClassVar[tuple[ResourceType, ...]] = ()
+    # Its work has a deadline (virtual nodes: Lease renewals): every key of the kind goes in
+    # the queue's DEADLINE lane, ahead of the tenant's other work (core/queue.py).
+    deadline: ClassVar[bool] = False
     tenant_watches: ClassVar[tuple[WatchSpec, ...]] = ()
     edge_watches: ClassVar[tuple[WatchSpec, ...]] = ()
 

@@ -127,6 +127,7 @@ def pod_node_index(pod: Obj) -> list[str]:
 class VirtualNodeSyncer(ResourceSyncer):
     kind = "Node"
     direction = "up"
+    deadline = True  # Lease renewals: a tenant marks a node NotReady past its grace period
     # Pods by node, on both sides: a virtual node lives while the tenant has pods on it.
     tenant_watches = (WatchSpec(NODES), WatchSpec(PODS, indexers=(("node", pod_node_index),)))
     edge_watches = (WatchSpec(NODES), WatchSpec(PODS, indexers=(("node", pod_node_index),)))

@@ -82,6 +82,9 @@ class PodSyncer(ResourceSyncer):
             maxsize=50_000, ttl=3600)
         self.ephemeral = EphemeralContainers(ctx.recorder)  # kubectl debug (syncer/kubelet)
         self.first_use = FirstUseGate(ctx, self._bind)  # OnFirstUse EdgeDatasets
+        # UIDs of tenant pods this syncer bound, until the tenant cache shows them bound: an
+        # edge event of the new copy (served first, core/queue.py) must not bind them again.
+        self._bound: TTLCache[str, bool] = TTLCache(maxsize=50_000, ttl=60)
         ctx.placer.add_listener(lambda _generation: self.requeue_unschedulable())
 
     # ---- events -> keys ----------------------------------------------------------------
@@ -318,12 +321,18 @@ class PodSyncer(ResourceSyncer):
         except KubeError as err:
             if not err.conflict:  # 409: already bound, by an earlier attempt
                 raise
+        self._bound[meta["uid"]] = True
 
     async def _update(self, tenant: TenantConn, tpod: Obj, edge: EdgeConn, epod: Obj) -> None:
         if not tpod["spec"].get("nodeName"):
-            node = epod["spec"]["nodeName"]
-            await self.ctx.virtual_nodes.ensure(tenant, edge, node)
-            await self._bind(tenant, tpod, edge.name, node, virtual_node_name(edge.name, node))
+            # Bound now (or already, the tenant cache lagging): its status goes up at once,
+            # not after the binding's tenant event has waited its turn.
+            if tpod["metadata"]["uid"] not in self._bound:
+                node = epod["spec"]["nodeName"]
+                await self.ctx.virtual_nodes.ensure(tenant, edge, node)
+                await self._bind(tenant, tpod, edge.name, node,
+                                 virtual_node_name(edge.name, node))
+            await mirror_status(tenant, tpod, epod)
             return
         desired = translate_pod_down(tpod, tenant=tenant.name,
                                      edge_namespace=epod["metadata"]["namespace"],

@@ -10,8 +10,9 @@ than the standard library. Every call has a timeout.
 
 from __future__ import annotations
 
+import time
 import urllib.request
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextvars import ContextVar
 from typing import Any
@@ -30,6 +31,9 @@ WRITES: ContextVar[list[int] | None] = ContextVar("fusionvc_writes", default=Non
 # Requests this process made, by (cluster name, HTTP method; WATCH for a watch): exported as
 # fusionvc_api_requests_total (ops/metrics.py), so benchmarks count the syncer's own writes.
 REQUESTS: Counter[tuple[str, str]] = Counter()
+# Seconds those requests took, from sending to the whole answer read (watches not counted):
+# fusionvc_api_request_seconds_total; over the requests, the mean wait of a worker on a call.
+REQUEST_SECONDS: defaultdict[tuple[str, str], float] = defaultdict(float)
 JSON = "application/json"
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"
@@ -128,11 +132,15 @@ class KubeClient:
         if writes is not None and method != "GET":
             writes[0] += 1
         REQUESTS[self.name, method] += 1
-        resp = await self._send(method, path, query, body, content_type, timeout)
+        started = time.perf_counter()
         try:
-            data = await resp.read()
+            resp = await self._send(method, path, query, body, content_type, timeout)
+            try:
+                data = await resp.read()
+            finally:
+                resp.release()
         finally:
-            resp.release()
+            REQUEST_SECONDS[self.name, method] += time.perf_counter() - started
         if not 200 <= resp.status <= 299:
             raise _error_from_body(resp.status, data)
         return orjson.loads(data) if data and decode else None

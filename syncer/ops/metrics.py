@@ -35,7 +35,7 @@ from prometheus_client.core import CounterMetricFamily
 from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.registry import Collector
 
-from syncer.kube.client import REQUESTS
+from syncer.kube.client import REQUEST_SECONDS, REQUESTS
 
 # prometheus_client's switch has no type hints; typed once here.
 _disable_created_series: Callable[[], None] = disable_created_metrics
@@ -174,8 +174,9 @@ class Metrics:
     def forget_cluster(self, cluster: str) -> None:
         """Drop a removed cluster's series."""
         self._forget("cluster", cluster)
-        for key in [k for k in REQUESTS if k[0] == cluster]:
-            del REQUESTS[key]
+        for counts in (REQUESTS, REQUEST_SECONDS):
+            for key in [k for k in counts if k[0] == cluster]:
+                del counts[key]
 
 
 class SchedulerMetrics:
@@ -199,7 +200,8 @@ class SchedulerMetrics:
 
 class ApiRequests(Collector):
     """fusionvc_api_requests_total{cluster, verb}: every API request of this process, from
-    the counts KubeClient keeps (kube/client.py); verb is the HTTP method, or WATCH."""
+    the counts KubeClient keeps (kube/client.py); verb is the HTTP method, or WATCH. And
+    fusionvc_api_request_seconds_total{cluster, verb}: the time those requests took."""
 
     def collect(self) -> Iterator[CounterMetricFamily]:
         family = CounterMetricFamily(
@@ -208,3 +210,10 @@ class ApiRequests(Collector):
         for (cluster, verb), count in sorted(REQUESTS.items()):
             family.add_metric((cluster, verb), count)
         yield family
+        seconds = CounterMetricFamily(
+            f"{NAMESPACE}_api_request_seconds", "Seconds spent in API requests (sent to the "
+            "answer read; watches not counted), by cluster and HTTP method.",
+            labels=("cluster", "verb"))
+        for (cluster, verb), spent in sorted(REQUEST_SECONDS.items()):
+            seconds.add_metric((cluster, verb), spent)
+        yield seconds

@@ -6,7 +6,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from scheduler.observer import SchedulerObserver
-from syncer.kube.client import REQUESTS
+from syncer.kube.client import REQUEST_SECONDS, REQUESTS
 from syncer.ops.metrics import Metrics, SchedulerMetrics
 
 EXPECTED = {
@@ -32,6 +32,7 @@ EXPECTED = {
     "fusionvc_event_loop_lag_seconds": ("histogram", set()),
     "fusionvc_metrics_delivery_samples": ("counter", {"tenant", "result"}),
     "fusionvc_api_requests": ("counter", {"cluster", "verb"}),
+    "fusionvc_api_request_seconds": ("counter", {"cluster", "verb"}),
 }
 
 
@@ -54,6 +55,7 @@ def exercise(metrics: Metrics) -> None:
     metrics.event_loop_lag.observe(0.001)
     metrics.delivery_samples.labels("a", "dropped").inc(3)
     REQUESTS["edge-1", "POST"] += 1  # counted by KubeClient, process-wide
+    REQUEST_SECONDS["edge-1", "POST"] += 0.02
     observer: SchedulerObserver = SchedulerMetrics(metrics)
     observer.attempt("scheduled", 0.003)
     observer.plugin("NodeResourcesFit", "Filter", 0.0001)

@@ -7,7 +7,14 @@ import asyncio
 import pytest
 
 from syncer.core.keys import WorkKey
-from syncer.core.queue import FairQueue, QueueObserver, QueueShutDown, TokenBucket
+from syncer.core.queue import (
+    DEADLINE,
+    STARTED,
+    FairQueue,
+    QueueObserver,
+    QueueShutDown,
+    TokenBucket,
+)
 
 FAST = 1e6  # qps and burst: no rate limiting unless a test wants it
 
@@ -247,3 +254,70 @@ def test_token_bucket_waits(rate: float, burst: float, steps: list[tuple[float, 
     for advance, expected in steps:
         clock.now += advance
         assert bucket.take() == pytest.approx(expected)
+
+
+async def test_urgent_keys_of_a_tenant_are_served_before_its_earlier_keys() -> None:
+    q = FairQueue(qps=FAST, burst=FAST)
+    for name in ("create-1", "create-2"):
+        q.add(key("a", name))
+    q.add(key("a", "status-1"), STARTED)
+    assert [await get_now(q) for _ in range(3)] == [
+        key("a", "status-1"), key("a", "create-1"), key("a", "create-2")]
+    assert q.depth("a") == 0
+    q.shutdown()
+
+
+async def test_a_queued_key_added_as_urgent_moves_ahead_once() -> None:
+    q = FairQueue(qps=FAST, burst=FAST)
+    for name in ("p1", "p2", "p3"):
+        q.add(key("a", name))
+    q.add(key("a", "p3"), STARTED)
+    assert len(q) == 3 and q.depth("a") == 3
+    got = [await get_now(q) for _ in range(3)]
+    assert got == [key("a", "p3"), key("a", "p1"), key("a", "p2")]
+    await assert_blocks(q)  # its old place in the normal lane is not served again
+    q.shutdown()
+
+
+async def test_urgent_lane_keeps_tenants_in_turn() -> None:
+    q = FairQueue(qps=FAST, burst=FAST)
+    q.add(key("a", "a1"))
+    q.add(key("a", "a2"), STARTED)
+    q.add(key("b", "b1"))
+    assert [await get_now(q) for _ in range(3)] == [key("a", "a2"), key("b", "b1"),
+                                                    key("a", "a1")]
+    q.shutdown()
+
+
+async def test_urgent_add_while_processing_requeues_as_urgent() -> None:
+    q, k = FairQueue(qps=FAST, burst=FAST), key("a", "p")
+    q.add(k)
+    assert await get_now(q) == k  # now being processed
+    q.add(key("a", "other"))
+    q.add(k, STARTED)
+    q.done(k)
+    assert await get_now(q) == k  # ahead of "other", queued before it
+    q.shutdown()
+
+
+async def test_an_urgent_delayed_add_is_served_before_keys_queued_meanwhile() -> None:
+    q = FairQueue(qps=FAST, burst=FAST)
+    q.add_after(key("a", "renew"), 0.01, DEADLINE)
+    q.add(key("a", "create-1"))
+    q.add_after(key("a", "create-2"), 0.01)
+    await asyncio.sleep(0.05)
+    assert [await get_now(q) for _ in range(3)] == [
+        key("a", "renew"), key("a", "create-1"), key("a", "create-2")]
+    q.shutdown()
+
+
+async def test_deadline_work_goes_before_started_work_before_new_work() -> None:
+    q = FairQueue(qps=FAST, burst=FAST)
+    q.add(key("a", "create"))
+    q.add(key("a", "status"), STARTED)
+    q.add(key("a", "lease"), DEADLINE)
+    q.add(key("a", "create"), DEADLINE)  # promoted past both
+    assert [await get_now(q) for _ in range(3)] == [
+        key("a", "lease"), key("a", "create"), key("a", "status")]
+    await assert_blocks(q)
+    q.shutdown()
