@@ -127,21 +127,25 @@ async def retire(edge: EdgeConn, download: Obj, settings: DatasetSettings) -> No
     meta = download["metadata"]
     if meta.get("deletionTimestamp"):
         return
-    folder = copy_folder(download)
-    if meta.get("namespace") != DATASET_NAMESPACE:
-        pass  # an OCI source's pull Job (dataset_oci): it wrote no folder
-    elif folder is None:
-        log.warning("dataset Job without a folder fusionvc writes: deleted, not cleaned",
-                    edge=edge.name, job=meta["name"])
-    else:
-        try:
-            await edge.client.create(JOBS, translate_cleanup_job(download, folder, settings),
-                                     namespace=DATASET_NAMESPACE)
-        except KubeError as err:
-            if not err.conflict:
-                raise
+    if meta.get("namespace") == DATASET_NAMESPACE:  # an OCI pull Job, elsewhere, wrote none
+        await _start_cleanup(edge, download, settings)
     await edge.client.delete(JOBS, meta["name"], meta["namespace"], uid=meta["uid"],
                              propagation="Foreground")
+
+
+async def _start_cleanup(edge: EdgeConn, download: Obj, settings: DatasetSettings) -> None:
+    """The suspended cleanup Job of a download Job's folder."""
+    folder = copy_folder(download)
+    if folder is None:
+        log.warning("dataset Job without a folder fusionvc writes: deleted, not cleaned",
+                    edge=edge.name, job=download["metadata"]["name"])
+        return
+    try:
+        await edge.client.create(JOBS, translate_cleanup_job(download, folder, settings),
+                                 namespace=DATASET_NAMESPACE)
+    except KubeError as err:
+        if not err.conflict:
+            raise
 
 
 def download_name(cleanup: str) -> str:
