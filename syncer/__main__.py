@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import ctypes
 import os
 import signal
 import sys
 
+from syncer.ops import event_loop
 from syncer.ops.logs import configure_logging, shutdown_logging
 from syncer.ops.settings import Settings, SettingsError, load_settings
 
@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.logging.format, settings.logging.level)
     keep_large_blocks_returnable()
     try:
-        return asyncio.run(_run(settings))
+        return event_loop.run(_run(settings), settings.process.event_loop)
     except SettingsError as err:  # an --extra-kinds reference that does not import
         print(f"fusionvc-syncer: {err}", file=sys.stderr)
         return 2

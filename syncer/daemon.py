@@ -32,6 +32,7 @@ from syncer.kube.client import KubeClient
 from syncer.kubelet.endpoint import advertised_address, build_endpoint
 from syncer.metricsapi.server import MetricsApiServer
 from syncer.metricsdelivery.syncer import MetricsDeliverySyncer
+from syncer.ops.event_loop import loop_name
 from syncer.ops.health import HealthServer, ReadinessChecks
 from syncer.ops.leader import LeaderElector
 from syncer.ops.metrics import Metrics, SchedulerMetrics
@@ -113,6 +114,7 @@ class Daemon:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop_requested.set)
+        log.info("starting", event_loop=loop_name(loop))
         health: HealthServer | None = None
         self.stall_watch.start()
         self.gc_pauses.install()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 
 from syncer.edgedns.settings import load_settings
+from syncer.ops import event_loop
 from syncer.ops.logs import configure_logging, shutdown_logging
 from syncer.ops.settings import SettingsError
 
@@ -20,10 +20,13 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(settings.log_format, settings.log_level)
     from syncer.edgedns.app import run  # after logging, so import-time loggers use it
     try:
-        return asyncio.run(run(settings))
+        return event_loop.run(run(settings))
     except OSError as err:  # a listen address that cannot be bound, an unreadable kubeconfig
         print(f"fusionvc-edgedns: {err}", file=sys.stderr)
         return 1
+    except event_loop.EventLoopError as err:
+        print(f"fusionvc-edgedns: {err}", file=sys.stderr)
+        return 2
     finally:
         shutdown_logging()
 

@@ -18,6 +18,7 @@ from syncer.gslb.select import Selector
 from syncer.gslb.server import DNSServer
 from syncer.gslb.source import TableSource
 from syncer.kube.client import KubeClient
+from syncer.ops import event_loop
 from syncer.ops.health import HealthServer, ReadinessChecks
 from syncer.ops.logs import configure_logging, shutdown_logging
 
@@ -94,7 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     configure_logging(args.log_format, args.log_level)
     try:
-        return asyncio.run(run(args))
+        return event_loop.run(run(args))
+    except event_loop.EventLoopError as err:
+        print(f"fusionvc-gslb: {err}", file=sys.stderr)
+        return 2
     finally:
         shutdown_logging()
 

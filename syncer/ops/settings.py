@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 
 import yaml
 
+from syncer.ops.event_loop import EVENT_LOOPS
 from syncer.ops.setting_values import ENV_PREFIX, Spec, bad, check_within, convert
 from syncer.ops.setting_values import SettingsError as SettingsError  # re-exported
 
@@ -102,6 +103,11 @@ class LogSettings:
 
 
 @dataclass(frozen=True)
+class ProcessSettings:
+    event_loop: str = "auto"  # syncer/ops/event_loop.py: uvloop where installed
+
+
+@dataclass(frozen=True)
 class ShutdownSettings:
     grace_s: float = 20.0
 
@@ -136,6 +142,7 @@ class Settings:
     kubelet: KubeletSettings = dataclasses.field(default_factory=KubeletSettings)
     logging: LogSettings = dataclasses.field(default_factory=LogSettings)
     shutdown: ShutdownSettings = dataclasses.field(default_factory=ShutdownSettings)
+    process: ProcessSettings = dataclasses.field(default_factory=ProcessSettings)
     metrics_api: MetricsApiSettings = dataclasses.field(default_factory=MetricsApiSettings)
     datasets: DatasetSettings = dataclasses.field(default_factory=DatasetSettings)
 
@@ -148,6 +155,7 @@ _GROUPS: dict[str, tuple[type[Any], str]] = {
     "kubelet": (KubeletSettings, "kubelet endpoint of virtual nodes (logs, exec, ...)"),
     "logging": (LogSettings, "logging"),
     "shutdown": (ShutdownSettings, "shutdown"),
+    "process": (ProcessSettings, "the process"),
     "metrics_api": (MetricsApiSettings, "metrics.k8s.io for tenants (kubectl top, HPA)"),
     "datasets": (DatasetSettings, "download and cleanup Jobs of EdgeDatasets on edge nodes"),
 }
@@ -209,6 +217,8 @@ _SPECS: tuple[Spec, ...] = (
     Spec("logging.format", "--log-format", "choice",
           "json (production) or console (development)", choices=LOG_FORMATS),
     Spec("logging.level", "--log-level", "choice", "lowest level logged", choices=LOG_LEVELS),
+    Spec("process.event_loop", "--event-loop", "choice",
+          "auto (uvloop where installed), uvloop or asyncio", choices=EVENT_LOOPS),
     Spec("shutdown.grace_s", "--shutdown-grace", "duration",
           "time given to in-flight work on SIGTERM before it is cancelled"),
     Spec("metrics_api.port", "--metrics-api-port", "int",
