@@ -49,6 +49,9 @@ class ClusterConn:
     client: KubeClient
     informers: dict[str, Informer] = field(default_factory=dict)
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    # How many informers were all synced when last checked: synced is asked before every
+    # reconcile, for the tenant and every edge, and an informer never becomes unsynced.
+    _synced_count: int = field(default=-1, repr=False)
 
     def store(self, resource: ResourceType) -> Store:
         return self.informers[resource.plural].store
@@ -58,7 +61,12 @@ class ClusterConn:
 
     @property
     def synced(self) -> bool:
-        return all(i.synced.is_set() for i in self.informers.values())
+        if self._synced_count == len(self.informers):
+            return True
+        if all(i.synced.is_set() for i in self.informers.values()):
+            self._synced_count = len(self.informers)
+            return True
+        return False
 
     @property
     def healthy(self) -> bool:
