@@ -114,7 +114,7 @@ def answer(tables: Tables, tenant: str, query: dns.message.Message,
         _authoritative(response, tables, zone, qname, name, qtype, ttl)
         return response
     ip = reverse_ip(name)
-    if ip is not None and (ip in tables.known_ips or ip in zone.ptr):
+    if ip is not None and (ip in tables.known_ips or ip in tables.pod_tenant or ip in zone.ptr):
         response = dns.message.make_response(query)
         if qtype in (dns.rdatatype.PTR, dns.rdatatype.ANY):
             _reverse(response, tables, zone, qname, ip, ttl)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from syncer.core import markers
+from syncer.edgedns.pod_ips import PodAddresses
 
 Obj = dict[str, Any]
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
@@ -212,17 +213,9 @@ def build_tables(domain: str, namespaces: Iterable[Obj], services: Iterable[Obj]
 
 def pod_tenants(owners: dict[str, tuple[str, str]], pods: Iterable[Obj]) -> dict[str, str]:
     """Pod IP -> tenant, for fusionvc's pods in fusionvc's edge namespaces."""
-    found = {}
-    for pod in pods:
-        owner = owners.get(pod["metadata"].get("namespace", ""))
-        if owner is None or not markers.is_managed(pod, owner[0]):
-            continue
-        status = pod.get("status") or {}
-        ips = [p.get("ip") for p in status.get("podIPs") or []] or [status.get("podIP")]
-        for ip in ips:
-            if ip:
-                found[ip] = owner[0]
-    return found
+    addresses = PodAddresses()
+    addresses.rebuild(owners, pods)
+    return addresses.tenant_of
 
 
 def reverse_ip(name: str) -> str | None:
