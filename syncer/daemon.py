@@ -56,10 +56,10 @@ def queue_observer(metrics: Metrics) -> QueueObserver:
     def name(tenant: str) -> str:
         return tenant or "-"
     return QueueObserver(
-        added=lambda t: metrics.queue_adds.labels(name(t)).inc(),
-        retried=lambda t: metrics.queue_retries.labels(name(t)).inc(),
-        waited=lambda t, s: metrics.queue_wait.labels(name(t)).observe(s),
-        depth=lambda t, d: metrics.queue_depth.labels(name(t)).set(d))
+        added=lambda t: metrics.child(metrics.queue_adds, name(t)).inc(),
+        retried=lambda t: metrics.child(metrics.queue_retries, name(t)).inc(),
+        waited=lambda t, s: metrics.child(metrics.queue_wait, name(t)).observe(s),
+        depth=lambda t, d: metrics.child(metrics.queue_depth, name(t)).set(d))
 
 
 class Daemon:

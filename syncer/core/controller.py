@@ -268,8 +268,9 @@ class Controller:
                 result = "error"
                 queue.add_rate_limited(key)
                 log.exception("reconcile crashed")
-            self.metrics.sync_operations.labels(*labels, result).inc()
-            self.metrics.sync_duration.labels(*labels).observe(time.perf_counter() - started)
+            m = self.metrics
+            m.child(m.sync_operations, *labels, result).inc()
+            m.child(m.sync_duration, *labels).observe(time.perf_counter() - started)
 
     def count_managed(self, tenant: str) -> None:
         """Sets fusionvc_managed_objects of one tenant from the edge caches."""

@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 
@@ -45,6 +46,7 @@ def looks_cut(name: str) -> bool:
     return len(name) == NAMESPACE_MAX and _CUT_SHAPE.match(name) is not None
 
 
+@functools.lru_cache(maxsize=8192)  # asked for on every pod reconcile; sha256 each time
 def edge_namespace(tenant: str, tenant_uid: str, namespace: str) -> str:
     name = f"{tenant}-{short_hash(tenant_uid, 6)}-{namespace}"
     if looks_cut(name):

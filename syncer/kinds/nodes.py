@@ -179,7 +179,7 @@ class VirtualNodeSyncer(ResourceSyncer):
     def _in_use(self, tenant: TenantConn, vnode: Obj) -> bool:
         """A tenant pod is bound to it, or one of the tenant's edge pods runs on its node
         (about to be bound), or it was made moments ago for a pod still on its way."""
-        if tenant.store(PODS).by_index("node", vnode["metadata"]["name"]):
+        if tenant.store(PODS).has_index("node", vnode["metadata"]["name"]):
             return True
         found = self._edge_node(vnode)
         if found is not None and any(

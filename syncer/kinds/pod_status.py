@@ -17,8 +17,6 @@ Pure helpers plus the two status writes; the pod syncer (``pods.py``) decides wh
 
 from __future__ import annotations
 
-import copy
-
 import structlog
 
 from syncer.core.conditions import get_condition, now_rfc3339
@@ -50,12 +48,15 @@ def translate_pod_status_up(edge_pod: Obj) -> Obj:
     ``observedGeneration`` (of the status and of each condition) is the tenant generation
     the edge copy was written from: the edge pod has a generation of its own."""
     status = edge_pod.get("status") or {}
-    out = {k: copy.deepcopy(status[k]) for k in STATUS_FIELDS if k in status}
+    # Not copied: the values are the cached edge pod's, read-only (kube/compact.py), and
+    # nothing below or in the callers changes them; only the conditions get new dicts.
+    out = {k: status[k] for k in STATUS_FIELDS if k in status}
     generation = tenant_generation(edge_pod)
     if out and generation is not None:
         out["observedGeneration"] = generation
-        for cond in out.get("conditions") or []:
-            cond["observedGeneration"] = generation
+        if out.get("conditions"):
+            out["conditions"] = [{**cond, "observedGeneration": generation}
+                                 for cond in out["conditions"]]
     return out
 
 

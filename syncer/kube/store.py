@@ -50,6 +50,10 @@ class Store:
         keys = self._indexes[index].get(value, ())
         return [self._items[k] for k in keys if k in self._items]
 
+    def has_index(self, index: str, value: str) -> bool:
+        """Whether some object gives ``value`` (by_index without building the list)."""
+        return any(k in self._items for k in self._indexes[index].get(value, ()))
+
     def index_values(self, index: str) -> list[str]:
         return list(self._indexes[index])
 

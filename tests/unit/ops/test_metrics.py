@@ -112,3 +112,17 @@ def test_forget_tenant_and_cluster() -> None:
     assert 'cluster="edge-1"' not in text
     assert 'fusionvc_queue_depth{tenant="b"} 1.0' in text
     assert 'cluster="edge-2"' in text
+
+
+def test_child_is_remembered_until_its_series_is_forgotten() -> None:
+    metrics = Metrics(CollectorRegistry())
+    first = metrics.child(metrics.queue_adds, "a")
+    assert metrics.child(metrics.queue_adds, "a") is first
+    assert metrics.child(metrics.queue_retries, "a") is not first  # per metric
+    first.inc()
+    metrics.forget_tenant("a")
+    again = metrics.child(metrics.queue_adds, "a")  # a tenant made again with the same name
+    assert again is not first
+    again.inc()
+    assert 'fusionvc_queue_adds_total{tenant="a"} 1.0' in generate_latest(
+        metrics.registry).decode()

@@ -75,8 +75,10 @@ def test_index_follows_changes() -> None:
     assert names(store.by_index("team", "red")) == {"p2"}
     assert names(store.by_index("team", "blue")) == {"p1", "p3"}
 
+    assert store.has_index("team", "red") and not store.has_index("team", "green")
     store.upsert(obj("p2"))  # no longer indexed at all
     assert store.by_index("team", "red") == []
+    assert not store.has_index("team", "red")
     assert sorted(store.index_values("team")) == ["blue"]  # no stale value left
 
     store.remove("default", "p1")
