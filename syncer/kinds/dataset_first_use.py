@@ -22,7 +22,6 @@ its copy when a pod that names the dataset is placed there.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Mapping
 
 from scheduler.datasets import FIRST_USE_ANNOTATION, dataset_names
@@ -31,7 +30,7 @@ from syncer.core import markers
 from syncer.core.keys import WorkKey
 from syncer.kinds.dataset_translate import DatasetSpec
 from syncer.kinds.edge_targets import NodeState, Target
-from syncer.kube import Obj
+from syncer.kube import Obj, json_copy
 
 ON_FIRST_USE = "OnFirstUse"
 WAITING_REASON = "WaitingForDataset"
@@ -156,7 +155,7 @@ def placement_view(pod: Obj, first_use: Iterable[str], terms: Iterable[list[Obj]
     if not names:
         return view
     view["metadata"]["annotations"][FIRST_USE_ANNOTATION] = ",".join(names)
-    spec = view["spec"] = copy.deepcopy(pod["spec"])
+    spec = view["spec"] = json_copy(pod["spec"])
     node_affinity = spec.setdefault("affinity", {}).setdefault("nodeAffinity", {})
     required = node_affinity.setdefault("requiredDuringSchedulingIgnoredDuringExecution", {})
     selector_terms = required.get("nodeSelectorTerms")

@@ -10,7 +10,6 @@ in-place resize is ``pod_resize.py``.
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Mapping
 
@@ -22,7 +21,7 @@ from syncer.kinds.dataset_volumes import mount_datasets
 from syncer.kinds.pod_credentials import strip_edge_credentials
 from syncer.kinds.pod_projection import PodAPIAccess, project_pod_secret, tenant_field_value
 from syncer.kinds.pvcs import ephemeral_as_claims
-from syncer.kube import Obj
+from syncer.kube import Obj, json_copy
 
 # Fields of the pod spec that make no sense in the edge cluster.
 DROPPED_SPEC_FIELDS = ("nodeSelector", "affinity", "topologySpreadConstraints", "schedulerName",
@@ -85,7 +84,7 @@ def translate_pod_down(pod: Obj, *, tenant: str, edge_namespace: str, edge_node:
     edge claims of the pod's datasets on its node (dataset name -> claim), mounted read-only
     where the pod asks (core/dataset_mounts, kinds/dataset_volumes)."""
     meta = pod["metadata"]
-    spec = copy.deepcopy(pod["spec"])
+    spec = json_copy(pod["spec"])
     for name in DROPPED_SPEC_FIELDS:
         spec.pop(name, None)
     for name in ("dnsPolicy", "dnsConfig"):  # the edge DNS for tenant names (edgedns/pod_dns)

@@ -9,7 +9,6 @@ allows them.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 
 import structlog
@@ -22,7 +21,7 @@ from syncer.core.names import edge_namespace
 from syncer.core.syncer import NameTaken, ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.kinds.service_converge import serves_namespace, service_patch
-from syncer.kube import Obj
+from syncer.kube import Obj, json_copy
 from syncer.kube.apis import PODS, SERVICES
 
 log = structlog.get_logger(__name__)
@@ -33,7 +32,7 @@ CONDITION = "fusionvc.io/Synced"
 
 def translate_service_down(svc: Obj, *, tenant: str, edge_namespace: str) -> Obj:
     meta = svc["metadata"]
-    spec = copy.deepcopy(svc["spec"])
+    spec = json_copy(svc["spec"])
     headless = spec.get("clusterIP") == "None"
     for name in EDGE_ALLOCATED:
         spec.pop(name, None)

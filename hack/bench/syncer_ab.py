@@ -1,0 +1,106 @@
+"""The syncer's CPU and writes per pod for two checkouts of fusionvc, side by side.
+
+On the running sandbox (`hack/sandbox up --with-syncer`): for each round and each arm,
+stops the sandbox's syncer and starts one from the arm's checkout (its own .venv and
+code, the sandbox's flags), then runs fair_throughput.py's fusionvc phase (two
+tenants, a Deployment of N replicas each). Rounds alternate the order of the arms, so
+both see the same machine. Prints each run and the medians: syncer CPU ms per pod
+(/proc/<pid>/stat), its writes per pod, pods/s, load average. The sandbox's own
+syncer is started again at the end.
+
+    PYTHONPATH=.:hack/bench .venv/bin/python hack/bench/syncer_ab.py \\
+        --arm before=/work/main --arm after=. --pods 300 --rounds 3
+
+An arm may add environment settings: ``--arm asyncio=.@FUSIONVC_EVENT_LOOP=asyncio``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from common import REPO
+from fair_throughput import Run, sandbox_verb
+from syncer_throughput import clients
+
+KEYS = ("syncer ms", "syncer writes", "pods_per_s", "load")
+
+
+def parse_arm(text: str) -> tuple[str, Path, dict[str, str]]:
+    """``label=DIR[@KEY=VAL[,KEY=VAL]]``."""
+    label, _, rest = text.partition("=")
+    folder, _, env = rest.partition("@")
+    pairs = dict(p.split("=", 1) for p in env.split(",") if p)
+    return label, Path(folder).resolve(), pairs
+
+
+def start_syncer(state_dir: Path, checkout: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """The sandbox's syncer command line, run from another checkout with its own .venv."""
+    record = next(r for r in json.loads((state_dir / "processes.json").read_text())
+                  if r["name"] == "syncer")
+    argv = [str(checkout / ".venv/bin/python"), *record["argv"][1:]]
+    log = open(state_dir / "logs" / "syncer-ab.log", "ab")  # noqa: SIM115 (the child owns it)
+    return subprocess.Popen(argv, cwd=checkout, stdout=log, stderr=subprocess.STDOUT,
+                            env={**os.environ, "PYTHONPATH": str(checkout), **env})
+
+
+async def one_run(state_dir: Path, pods: int, arm: tuple[str, Path, dict[str, str]]
+                  ) -> dict[str, Any]:
+    label, checkout, env = arm
+    proc = start_syncer(state_dir, checkout, env)
+    try:
+        await asyncio.sleep(10)  # it lists every cluster before it works
+        run = Run(state_dir, pods, split=False)
+        run.procs.extra = {"syncer": proc.pid}
+        run.cl = await clients(run.status)
+        try:
+            figures, _ = await run.fusionvc_phase()
+        finally:
+            for c in run.cl.values():
+                await c.close()
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    return {"arm": label, "syncer ms": figures["cpu ms"]["syncer"],
+            "syncer writes": figures["syncer requests"]["writes"],
+            "pods_per_s": figures["pods_per_s"], "load": round(figures["load_average"][0], 1)}
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    state_dir = args.state_dir.resolve()
+    arms = [parse_arm(a) for a in args.arm]
+    runs: list[dict[str, Any]] = []
+    await sandbox_verb(state_dir, "stop", "syncer")
+    try:
+        for i in range(args.rounds):
+            for arm in (arms if i % 2 == 0 else arms[::-1]):
+                runs.append(await one_run(state_dir, args.pods, arm))
+                print(json.dumps(runs[-1]), flush=True)
+    finally:
+        await sandbox_verb(state_dir, "start", "syncer")
+    medians = {label: {k: round(statistics.median(r[k] for r in runs if r["arm"] == label), 3)
+                       for k in KEYS} for label, _, _ in arms}
+    first, *others = [label for label, _, _ in arms]
+    ratios = {f"{o}/{first} syncer CPU per pod":
+              round(medians[o]["syncer ms"] / medians[first]["syncer ms"], 3) for o in others}
+    print(json.dumps({"pods": 2 * args.pods, "medians": medians, **ratios}, indent=1))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--arm", action="append", required=True,
+                        help="label=CHECKOUT[@KEY=VAL,...]; give two or more")
+    parser.add_argument("--pods", type=int, default=300, help="replicas per tenant")
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each arm")
+    parser.add_argument("--state-dir", type=Path, default=REPO / ".sandbox")
+    asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
