@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-from typing import Any
+from typing import Any, cast
 
 import h2.config
 import h2.connection
@@ -135,9 +135,10 @@ class H2Link(asyncio.Protocol):
         self.terminated = False  # GOAWAY seen or sent: no new streams
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
-        transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
+        # A stream transport, though not always an asyncio.Transport instance: uvloop's TLS
+        # transport implements the same methods without deriving from it.
+        self.transport = cast(asyncio.Transport, transport)
+        self.transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         self.conn.initiate_connection()
         self.conn.increment_flow_control_window(MAX_STREAMS * STREAM_WINDOW)
         self.flush()
