@@ -5,8 +5,10 @@ stops the sandbox's syncer and starts one from the arm's checkout (its own .venv
 code, the sandbox's flags), then runs fair_throughput.py's fusionvc phase (two
 tenants, a Deployment of N replicas each). Rounds alternate the order of the arms, so
 both see the same machine. Prints each run and the medians: syncer CPU ms per pod
-(/proc/<pid>/stat), its writes per pod, pods/s, load average. The sandbox's own
-syncer is started again at the end.
+(/proc/<pid>/stat), the same net of its idle CPU (measured for IDLE_S before the
+rollout, times the rollout's duration: a slower rollout on a loaded machine would
+otherwise charge more idle time to each pod), its writes per pod, pods/s, load
+average. The sandbox's own syncer is started again at the end.
 
     PYTHONPATH=.:hack/bench .venv/bin/python hack/bench/syncer_ab.py \\
         --arm before=/work/main --arm after=. --pods 300 --rounds 3
@@ -25,11 +27,12 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from common import REPO
+from common import REPO, cpu_seconds
 from fair_throughput import Run, sandbox_verb
 from syncer_throughput import clients
 
-KEYS = ("syncer ms", "syncer writes", "pods_per_s", "load")
+KEYS = ("syncer ms", "syncer net ms", "syncer writes", "pods_per_s", "load")
+IDLE_S = 15.0
 
 
 def parse_arm(text: str) -> tuple[str, Path, dict[str, str]]:
@@ -56,6 +59,9 @@ async def one_run(state_dir: Path, pods: int, arm: tuple[str, Path, dict[str, st
     proc = start_syncer(state_dir, checkout, env)
     try:
         await asyncio.sleep(10)  # it lists every cluster before it works
+        idle_from = cpu_seconds(proc.pid)
+        await asyncio.sleep(IDLE_S)
+        idle_rate = (cpu_seconds(proc.pid) - idle_from) / IDLE_S
         run = Run(state_dir, pods, split=False)
         run.procs.extra = {"syncer": proc.pid}
         run.cl = await clients(run.status)
@@ -67,7 +73,9 @@ async def one_run(state_dir: Path, pods: int, arm: tuple[str, Path, dict[str, st
     finally:
         proc.terminate()
         proc.wait(30)
+    idle_ms = 1000 * idle_rate * figures["seconds"] / (2 * pods)
     return {"arm": label, "syncer ms": figures["cpu ms"]["syncer"],
+            "syncer net ms": round(figures["cpu ms"]["syncer"] - idle_ms, 3),
             "syncer writes": figures["syncer requests"]["writes"],
             "pods_per_s": figures["pods_per_s"], "load": round(figures["load_average"][0], 1)}
 
@@ -89,6 +97,9 @@ async def main_async(args: argparse.Namespace) -> None:
     first, *others = [label for label, _, _ in arms]
     ratios = {f"{o}/{first} syncer CPU per pod":
               round(medians[o]["syncer ms"] / medians[first]["syncer ms"], 3) for o in others}
+    ratios.update({f"{o}/{first} syncer CPU per pod, net of idle":
+                   round(medians[o]["syncer net ms"] / medians[first]["syncer net ms"], 3)
+                   for o in others})
     print(json.dumps({"pods": 2 * args.pods, "medians": medians, **ratios}, indent=1))
 
 
