@@ -20,6 +20,7 @@ from syncer.core import markers
 from syncer.core.context import SyncContext
 from syncer.core.keys import WorkKey
 from syncer.core.names import virtual_node_name
+from syncer.core.single_flight import SingleFlight
 from syncer.core.syncer import ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.kinds.node_heartbeat import RenewalSchedule
@@ -138,6 +139,7 @@ class VirtualNodeSyncer(ResourceSyncer):
         # The node Lease is renewed when due (syncer/kinds/node_heartbeat.py), not on every
         # reconcile: the drift scan and edge node updates wake a node without a write.
         self.heartbeats = RenewalSchedule(ctx.node_heartbeat_s)
+        self._creating: SingleFlight[tuple[str, str], str] = SingleFlight()
 
     def tenant_event(self, tenant: TenantConn, watch: str, old: Obj | None,
                      new: Obj | None) -> Iterable[WorkKey]:
@@ -205,6 +207,12 @@ class VirtualNodeSyncer(ResourceSyncer):
         vnode = virtual_node_name(edge.name, node_name)
         if tenant.get(NODES, "", vnode) is not None:
             return vnode
+        # Pods bound at once to a new node: one worker creates it, the others wait for it.
+        return await self._creating.run((tenant.name, vnode),
+                                        lambda: self._create(tenant, edge, node_name, vnode))
+
+    async def _create(self, tenant: TenantConn, edge: EdgeConn, node_name: str,
+                      vnode: str) -> str:
         edge_node = edge.get(NODES, "", node_name)
         if edge_node is None:
             raise KubeError(404, "NodeGone", f"edge node {node_name} on {edge.name} is gone")
