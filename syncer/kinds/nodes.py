@@ -218,12 +218,20 @@ class VirtualNodeSyncer(ResourceSyncer):
             raise KubeError(404, "NodeGone", f"edge node {node_name} on {edge.name} is gone")
         want = translate_node_up(edge, edge_node, _micro_now(), tolerable_taints(tenant),
                                  self.ctx.kubelet_address)
+        # Its Lease is made here: the node's own first reconcile must not renew it meanwhile
+        # (a PATCH answered 404, then a create answered 409).
+        key = WorkKey(tenant.name, self.kind, "", vnode)
+        self.heartbeats.renewed(key)
         try:
-            await tenant.client.create(NODES, want)
-        except KubeError as err:
-            if not err.conflict:
-                raise
-        await self._renew_lease(tenant, vnode)
+            try:
+                await tenant.client.create(NODES, want)
+            except KubeError as err:
+                if not err.conflict:
+                    raise
+            await self._renew_lease(tenant, vnode, new=True)
+        except BaseException:
+            self.heartbeats.forget(key)
+            raise
         return vnode
 
     async def reconcile(self, key: WorkKey) -> float | None:
@@ -274,22 +282,31 @@ class VirtualNodeSyncer(ResourceSyncer):
                                   {"status": {"conditions": [*others, cond]}},
                                   subresource="status")
 
-    async def _renew_lease(self, tenant: TenantConn, vnode: str) -> None:
-        """The node Lease is the tenant controller-manager's proof the node is alive."""
+    async def _renew_lease(self, tenant: TenantConn, vnode: str, *, new: bool = False) -> None:
+        """The node Lease is the tenant controller-manager's proof the node is alive. A new
+        node's Lease is created first: a PATCH would only be answered 404."""
         body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                 "metadata": {"name": vnode, "namespace": LEASE_NAMESPACE},
                 "spec": {"holderIdentity": vnode,
                          "leaseDurationSeconds": self.heartbeats.lease_seconds,
                          "renewTime": _micro_now()}}
-        try:
-            await tenant.client.patch(LEASES, vnode, {"spec": body["spec"]},
-                                      namespace=LEASE_NAMESPACE)
-        except KubeError as err:
-            if not err.not_found:
-                raise
+        if not new or not await self._create_lease(tenant, body):
             try:
-                await tenant.client.create(LEASES, body, namespace=LEASE_NAMESPACE)
-            except KubeError as created:
-                if not created.conflict:  # another worker created it just now: renewed
+                await tenant.client.patch(LEASES, vnode, {"spec": body["spec"]},
+                                          namespace=LEASE_NAMESPACE)
+            except KubeError as err:
+                if not err.not_found:
                     raise
+                await self._create_lease(tenant, body)
         self.heartbeats.renewed(WorkKey(tenant.name, self.kind, "", vnode))
+
+    @staticmethod
+    async def _create_lease(tenant: TenantConn, body: Obj) -> bool:
+        """Creates the Lease; False when it exists (another worker made it just now)."""
+        try:
+            await tenant.client.create(LEASES, body, namespace=LEASE_NAMESPACE)
+        except KubeError as err:
+            if not err.conflict:
+                raise
+            return False
+        return True

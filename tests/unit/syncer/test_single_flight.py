@@ -1,5 +1,6 @@
 """SingleFlight (syncer/core/single_flight.py), and the races it ends: the first pods of a
-rollout making the same edge namespace and virtual node at once."""
+rollout making the same edge namespace and virtual node at once (and the new node's Lease
+renewed by its own first reconcile meanwhile)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import asyncio
 import pytest
 
 from syncer.core.single_flight import SingleFlight
-from syncer.kube.apis import NAMESPACES, NETWORKPOLICIES, NODES
-from tests.builders import edge_node, namespace
+from syncer.kinds.nodes import VirtualNodeSyncer
+from syncer.kube.apis import LEASES, NAMESPACES, NETWORKPOLICIES, NODES, PODS
+from tests.builders import edge_node, namespace, pod
 
 from .harness import SyncTest
 
@@ -145,9 +147,10 @@ async def test_workers_making_one_edge_namespace_at_once_create_it_once(
 
 
 async def test_workers_binding_pods_to_one_new_node_create_its_virtual_node_once() -> None:
-    sync = SyncTest()
+    sync = SyncTest(syncers=(VirtualNodeSyncer,))
     tenant = sync.add_tenant()
     sync.put(tenant, NAMESPACES, namespace("shop"))
+    sync.put(tenant, PODS, {**pod("shop", "web"), "spec": {"nodeName": "vn-edge-1-n1"}})
     edge = sync.add_edge()
     sync.put(edge, NODES, edge_node("n1"))
     slow = SlowCreates(sync, "tenant-a")
@@ -156,5 +159,8 @@ async def test_workers_binding_pods_to_one_new_node_create_its_virtual_node_once
     await asyncio.sleep(0.01)
     slow.release.set()
     assert len(set(await asyncio.gather(*calls))) == 1
-    assert len([c for c in slow.client.writes(NODES) if c.verb == "create"]) == 1
+    await sync.settle()  # the new node's own reconcile: its Lease was just made
+    assert [(c.verb, c.resource) for c in slow.client.writes()
+            if c.resource in (NODES.plural, LEASES.plural)] == [("create", "nodes"),
+                                                                ("create", "leases")]
     sync.close()
