@@ -21,7 +21,7 @@ from syncer.core import markers
 from syncer.core.context import EdgeListener, SyncContext
 from syncer.core.keys import WorkKey
 from syncer.core.names import edge_namespace
-from syncer.core.queue import DEADLINE, NEW, STARTED, QueueShutDown
+from syncer.core.queue import DEADLINE, NEW, QueueShutDown
 from syncer.core.syncer import ResourceSyncer
 from syncer.fleet.conn import ClusterConn, EdgeConn, TenantConn, WatchSpec, merge_specs
 from syncer.kube import Obj
@@ -127,8 +127,9 @@ class Controller:
                     listener.edge_event(edge, spec.id, old, new)
                 for syncer in interested:
                     # An edge event finishes what was started (a copy's status up): not
-                    # queued behind the tenant's creates (core/queue.py).
-                    lane = DEADLINE if syncer.deadline else STARTED
+                    # queued behind the tenant's creates (core/queue.py), unless the kind
+                    # says this one can wait (a pod still starting: kinds/pod_lanes.py).
+                    lane = DEADLINE if syncer.deadline else syncer.edge_lane(spec.id, old, new)
                     for key in syncer.edge_event(edge, spec.id, old, new):
                         self.ctx.queue.add(key, lane)
             return handle

@@ -25,6 +25,7 @@ from syncer.core.context import SyncContext
 from syncer.core.keys import WorkKey
 from syncer.core.names import edge_namespace
 from syncer.core.ownership import is_tampered_copy
+from syncer.core.queue import STARTED
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.kube import Obj
 from syncer.kube.apis import ResourceType
@@ -88,6 +89,11 @@ class ResourceSyncer:
             return ()
         keys = {k for obj in (new, old) if obj is not None for k in self.marked_key(obj)}
         return sorted(keys)
+
+    def edge_lane(self, watch: str, old: Obj | None, new: Obj | None) -> int:
+        """The queue lane of the keys an edge event yields (unless the kind has a
+        ``deadline``): an edge event finishes what was started, so STARTED (core/queue.py)."""
+        return STARTED
 
     async def reconcile(self, key: WorkKey) -> float | None:
         """Brings one object in line; returns seconds until it should be looked at again."""

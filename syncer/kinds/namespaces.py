@@ -17,6 +17,7 @@ from syncer.core import markers
 from syncer.core.context import SyncContext
 from syncer.core.keys import WorkKey
 from syncer.core.names import edge_namespace
+from syncer.core.single_flight import SingleFlight
 from syncer.core.syncer import NameTaken, ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.kube import Obj
@@ -103,6 +104,9 @@ class NamespaceSyncer(ResourceSyncer):
         super().__init__(ctx)
         ctx.namespaces = self
         self._ensured: TTLCache[tuple[str, str], bool] = TTLCache(maxsize=50_000, ttl=300)
+        # The first pods of a rollout all need their edge namespace: one worker makes it
+        # while the others wait, instead of each of them getting 409s (core/single_flight).
+        self._ensuring: SingleFlight[tuple[str, str], str] = SingleFlight()
 
     def tenant_event(self, tenant: TenantConn, watch: str, old: Obj | None,
                      new: Obj | None) -> Iterable[WorkKey]:
@@ -134,6 +138,10 @@ class NamespaceSyncer(ResourceSyncer):
         name = edge_namespace(tenant.name, tenant.uid, namespace)
         if self._ensured.get((edge.name, name)):
             return name
+        return await self._ensuring.run((edge.name, name),
+                                        lambda: self._make(tenant, edge, namespace, name))
+
+    async def _make(self, tenant: TenantConn, edge: EdgeConn, namespace: str, name: str) -> str:
         tenant_ns = tenant.get(NAMESPACES, "", namespace)
         if tenant_ns is None or tenant_ns["metadata"].get("deletionTimestamp"):
             raise KubeError(409, "NamespaceTerminating", f"tenant namespace {namespace} is gone")

@@ -20,6 +20,7 @@ from syncer.core import markers
 from syncer.core.context import SyncContext
 from syncer.core.keys import WorkKey
 from syncer.core.names import virtual_node_name
+from syncer.core.single_flight import SingleFlight
 from syncer.core.syncer import ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.kinds.node_heartbeat import RenewalSchedule
@@ -138,6 +139,7 @@ class VirtualNodeSyncer(ResourceSyncer):
         # The node Lease is renewed when due (syncer/kinds/node_heartbeat.py), not on every
         # reconcile: the drift scan and edge node updates wake a node without a write.
         self.heartbeats = RenewalSchedule(ctx.node_heartbeat_s)
+        self._creating: SingleFlight[tuple[str, str], str] = SingleFlight()
 
     def tenant_event(self, tenant: TenantConn, watch: str, old: Obj | None,
                      new: Obj | None) -> Iterable[WorkKey]:
@@ -205,17 +207,31 @@ class VirtualNodeSyncer(ResourceSyncer):
         vnode = virtual_node_name(edge.name, node_name)
         if tenant.get(NODES, "", vnode) is not None:
             return vnode
+        # Pods bound at once to a new node: one worker creates it, the others wait for it.
+        return await self._creating.run((tenant.name, vnode),
+                                        lambda: self._create(tenant, edge, node_name, vnode))
+
+    async def _create(self, tenant: TenantConn, edge: EdgeConn, node_name: str,
+                      vnode: str) -> str:
         edge_node = edge.get(NODES, "", node_name)
         if edge_node is None:
             raise KubeError(404, "NodeGone", f"edge node {node_name} on {edge.name} is gone")
         want = translate_node_up(edge, edge_node, _micro_now(), tolerable_taints(tenant),
                                  self.ctx.kubelet_address)
+        # Its Lease is made here: the node's own first reconcile must not renew it meanwhile
+        # (a PATCH answered 404, then a create answered 409).
+        key = WorkKey(tenant.name, self.kind, "", vnode)
+        self.heartbeats.renewed(key)
         try:
-            await tenant.client.create(NODES, want)
-        except KubeError as err:
-            if not err.conflict:
-                raise
-        await self._renew_lease(tenant, vnode)
+            try:
+                await tenant.client.create(NODES, want)
+            except KubeError as err:
+                if not err.conflict:
+                    raise
+            await self._renew_lease(tenant, vnode, new=True)
+        except BaseException:
+            self.heartbeats.forget(key)
+            raise
         return vnode
 
     async def reconcile(self, key: WorkKey) -> float | None:
@@ -266,22 +282,31 @@ class VirtualNodeSyncer(ResourceSyncer):
                                   {"status": {"conditions": [*others, cond]}},
                                   subresource="status")
 
-    async def _renew_lease(self, tenant: TenantConn, vnode: str) -> None:
-        """The node Lease is the tenant controller-manager's proof the node is alive."""
+    async def _renew_lease(self, tenant: TenantConn, vnode: str, *, new: bool = False) -> None:
+        """The node Lease is the tenant controller-manager's proof the node is alive. A new
+        node's Lease is created first: a PATCH would only be answered 404."""
         body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                 "metadata": {"name": vnode, "namespace": LEASE_NAMESPACE},
                 "spec": {"holderIdentity": vnode,
                          "leaseDurationSeconds": self.heartbeats.lease_seconds,
                          "renewTime": _micro_now()}}
-        try:
-            await tenant.client.patch(LEASES, vnode, {"spec": body["spec"]},
-                                      namespace=LEASE_NAMESPACE)
-        except KubeError as err:
-            if not err.not_found:
-                raise
+        if not new or not await self._create_lease(tenant, body):
             try:
-                await tenant.client.create(LEASES, body, namespace=LEASE_NAMESPACE)
-            except KubeError as created:
-                if not created.conflict:  # another worker created it just now: renewed
+                await tenant.client.patch(LEASES, vnode, {"spec": body["spec"]},
+                                          namespace=LEASE_NAMESPACE)
+            except KubeError as err:
+                if not err.not_found:
                     raise
+                await self._create_lease(tenant, body)
         self.heartbeats.renewed(WorkKey(tenant.name, self.kind, "", vnode))
+
+    @staticmethod
+    async def _create_lease(tenant: TenantConn, body: Obj) -> bool:
+        """Creates the Lease; False when it exists (another worker made it just now)."""
+        try:
+            await tenant.client.create(LEASES, body, namespace=LEASE_NAMESPACE)
+        except KubeError as err:
+            if not err.conflict:
+                raise
+            return False
+        return True

@@ -18,6 +18,12 @@ from syncer.fleet.conn import EdgeConn, TenantConn
 from syncer.kube import Obj
 
 
+def copy_uid(edge_pod: Obj) -> str | None:
+    """The UID of the tenant pod an edge pod is a copy of."""
+    ref = markers.tenant_ref(edge_pod)
+    return ref[2] if ref else None
+
+
 def is_own_copy(edge: EdgeConn, tenant: TenantConn, obj: Obj) -> bool:
     """Marked as this tenant's, or its copy with labels tampered with (core/ownership.py)."""
     return markers.is_managed(obj, tenant.name) or is_tampered_copy(edge, tenant, obj)

@@ -6,13 +6,17 @@ was written from as ``observedGeneration``, the binding's ``PodScheduled=True`` 
 kept when the edge's kubelet leaves it out (kwok does), and a field the edge no
 longer reports is cleared. fusionvc may add one condition it reports itself
 (``PodResizePending``, from ``pod_resize.py``). A status-only change of a tenant
-pod is fusionvc's own write, so it queues nothing.
+pod is fusionvc's own write, so it queues nothing. An edge status that holds only
+what the edge API server sets at create (``phase: Pending``) is no kubelet's report
+yet: nothing goes up (the tenant pod is Pending already; writing its
+``observedGeneration`` alone was one more status write per pod, issue 16).
 
 Where there is no edge status to mirror, fusionvc writes the kubelet's own
 verdict: ``Failed`` for a bound pod its node cannot admit, or whose edge copy
 vanished (``EdgePodLost``), with a Warning Event.
 
-Pure helpers plus the two status writes; the pod syncer (``pods.py``) decides when.
+Pure helpers plus the Failed write; the mirrored status is written by
+``pod_status_writes.py``, once per edge status; the pod syncer (``pods.py``) decides when.
 """
 
 from __future__ import annotations
@@ -42,12 +46,22 @@ def status_only_change(old: Obj, new: Obj) -> bool:
     return same_meta and old.get("spec") == new.get("spec")
 
 
+def kubelet_reported(edge_status: Obj) -> bool:
+    """The edge status says more than its API server's defaults at create (``phase:
+    Pending``, and ``qosClass``, which is not mirrored): a kubelet has reported the pod."""
+    return edge_status.get("phase", "Pending") != "Pending" \
+        or any(k in edge_status for k in STATUS_FIELDS if k != "phase")
+
+
 def translate_pod_status_up(edge_pod: Obj) -> Obj:
-    """The status the tenant pod should show for this edge pod.
+    """The status the tenant pod should show for this edge pod (nothing before a kubelet
+    reported it).
 
     ``observedGeneration`` (of the status and of each condition) is the tenant generation
     the edge copy was written from: the edge pod has a generation of its own."""
     status = edge_pod.get("status") or {}
+    if not kubelet_reported(status):
+        return {}
     # Not copied: the values are the cached edge pod's, read-only (kube/compact.py), and
     # nothing below or in the callers changes them; only the conditions get new dicts.
     out = {k: status[k] for k in STATUS_FIELDS if k in status}
@@ -101,16 +115,6 @@ def mirrored_status_patch(tpod: Obj, epod: Obj, extra: Obj | None, now: str) -> 
             **extra, "observedGeneration": tpod["metadata"].get("generation"),
             "lastTransitionTime": since or now, "lastProbeTime": None}]
     return status_patch(tpod.get("status") or {}, desired)
-
-
-async def mirror_status(tenant: TenantConn, tpod: Obj, epod: Obj,
-                        extra: Obj | None = None) -> None:
-    """The edge status up; ``extra`` is one more condition fusionvc reports itself."""
-    patch = mirrored_status_patch(tpod, epod, extra, now_rfc3339())
-    if patch:
-        meta = tpod["metadata"]
-        await tenant.client.patch(PODS, meta["name"], {"status": patch},
-                                  namespace=meta["namespace"], subresource="status")
 
 
 async def fail_pod(tenant: TenantConn, recorder: EventRecorder, tpod: Obj, reason: str,

@@ -6,8 +6,8 @@ virtual node of the chosen edge node, reports the edge status up, and
 finishes graceful deletions once the edge copy is gone.
 
 This module is the reconcile/apply layer (PodSyncer); what it applies comes from
-pod_translate (edge copy, in-place update), pod_status (status up, Failed),
-pod_resize (in-place resize), pod_refusals and pod_admission.
+pod_translate (edge copy, in-place update), pod_status(_writes) (status up, Failed),
+pod_resize (in-place resize), pod_refusals, pod_admission and pod_lanes (queue lanes).
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from syncer.kinds.dataset_claims import pod_dataset_claims
 from syncer.kinds.dataset_first_use_gate import FirstUseGate
 from syncer.kinds.edge_targets import Target
 from syncer.kinds.pod_admission import admission_failure, scheduled_by_fusionvc, was_placed
-from syncer.kinds.pod_ownership import is_bound_copy, is_own_copy
+from syncer.kinds.pod_lanes import edge_pod_lane
+from syncer.kinds.pod_ownership import copy_uid, is_bound_copy, is_own_copy
 from syncer.kinds.pod_refusals import (
     EDGE_REFUSED,
     QUOTA_RETRY_SECONDS,
@@ -44,7 +45,8 @@ from syncer.kinds.pod_refusals import (
 )
 from syncer.kinds.pod_resize import carry_resize
 from syncer.kinds.pod_secrets import pod_api_access
-from syncer.kinds.pod_status import TERMINAL, fail_pod, mark_lost, mirror_status, status_only_change
+from syncer.kinds.pod_status import TERMINAL, fail_pod, mark_lost, status_only_change
+from syncer.kinds.pod_status_writes import StatusWrites
 from syncer.kinds.pod_translate import translate_pod_down, update_patch
 from syncer.kube import Obj
 from syncer.kube.apis import NAMESPACES, PODS
@@ -59,12 +61,6 @@ SCHEDULING_GATED = "Scheduling is blocked due to non-empty scheduling gates"  # 
 def _edge_runtime_class(tenant: TenantConn, tpod: Obj) -> str | None:
     name = tpod["spec"].get("runtimeClassName")
     return edge_runtime_class(tenant.name, tenant.uid, name) if name else None
-
-
-def _copy_uid(edge_pod: Obj) -> str | None:
-    """The UID of the tenant pod an edge pod is a copy of."""
-    ref = markers.tenant_ref(edge_pod)
-    return ref[2] if ref else None
 
 
 class PodSyncer(ResourceSyncer):
@@ -85,6 +81,7 @@ class PodSyncer(ResourceSyncer):
         # UIDs of tenant pods this syncer bound, until the tenant cache shows them bound: an
         # edge event of the new copy (served first, core/queue.py) must not bind them again.
         self._bound: TTLCache[str, bool] = TTLCache(maxsize=50_000, ttl=60)
+        self.status_up = StatusWrites()  # the edge status up, once per edge status
         ctx.placer.add_listener(lambda _generation: self.requeue_unschedulable())
 
     # ---- events -> keys ----------------------------------------------------------------
@@ -97,6 +94,9 @@ class PodSyncer(ResourceSyncer):
             return  # fusionvc wrote that status itself: nothing to do down
         yield WorkKey(tenant.name, self.kind, obj["metadata"]["namespace"],
                       obj["metadata"]["name"])
+
+    def edge_lane(self, watch: str, old: Obj | None, new: Obj | None) -> int:
+        return edge_pod_lane(old, new)  # a pod still starting waits its turn (pod_lanes)
 
     def scan(self, tenant: TenantConn) -> Iterable[WorkKey]:
         return self.copied_keys(tenant)
@@ -128,7 +128,7 @@ class PodSyncer(ResourceSyncer):
         if tpod is None or tpod["metadata"].get("deletionTimestamp"):
             self.unschedulable.discard(key)
             return await self._delete(tenant, tpod, found)
-        if found and _copy_uid(found[1]) != tpod["metadata"]["uid"] \
+        if found and copy_uid(found[1]) != tpod["metadata"]["uid"] \
                 and not is_bound_copy(tpod, found[0].name, found[1]):
             await self._delete_edge(*found)  # an older pod of the same name
             return 1.0
@@ -146,7 +146,7 @@ class PodSyncer(ResourceSyncer):
             if not epod["metadata"].get("deletionTimestamp"):
                 await self._delete_edge(edge, epod, grace)
             if tpod is not None and epod.get("status", {}).get("phase") not in TERMINAL:
-                await mirror_status(tenant, tpod, epod)
+                await self.status_up.mirror(tenant, tpod, epod)
             return None
         if tpod is not None and tpod["spec"].get("nodeName"):
             # Edge copy gone: finish the graceful delete as a kubelet would.
@@ -332,7 +332,7 @@ class PodSyncer(ResourceSyncer):
                 await self.ctx.virtual_nodes.ensure(tenant, edge, node)
                 await self._bind(tenant, tpod, edge.name, node,
                                  virtual_node_name(edge.name, node))
-            await mirror_status(tenant, tpod, epod)
+            await self.status_up.mirror(tenant, tpod, epod)
             return
         desired = translate_pod_down(tpod, tenant=tenant.name,
                                      edge_namespace=epod["metadata"]["namespace"],
@@ -358,7 +358,7 @@ class PodSyncer(ResourceSyncer):
                                              "UpdateRejected", update_refusal_message(err))
         pending = await carry_resize(self.ctx.placer, edge, epod, desired)
         await self.ephemeral.sync(tenant, tpod, edge, epod, desired)
-        await mirror_status(tenant, tpod, epod, pending)
+        await self.status_up.mirror(tenant, tpod, epod, pending)
 
     async def _reject(self, tenant: TenantConn, tpod: Obj, reason: str, message: str, *,
                       event: bool = True) -> None:

@@ -10,6 +10,7 @@ import pytest
 from syncer.core import markers
 from syncer.kinds.pod_status import (
     STATUS_FIELDS,
+    kubelet_reported,
     mirrored_status_patch,
     status_only_change,
     status_patch,
@@ -51,6 +52,34 @@ def test_status_up_never_changes_the_cached_edge_pod() -> None:
 @pytest.mark.parametrize("edge_pod", [{}, {"status": None}, {"status": {}}])
 def test_status_up_empty(edge_pod: Obj) -> None:
     assert translate_pod_status_up(edge_pod) == {}
+
+
+@pytest.mark.parametrize(("edge_status", "reported"), [
+    ({}, False),
+    ({"phase": "Pending"}, False),
+    ({"phase": "Pending", "qosClass": "BestEffort"}, False),  # the edge API server's, at create
+    ({"qosClass": "BestEffort"}, False),
+    ({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "True"}]}, True),
+    ({"phase": "Pending", "containerStatuses": [{"name": "c"}]}, True),
+    ({"phase": "Pending", "hostIP": "192.168.7.7"}, True),
+    ({"phase": "Running"}, True),
+    ({"phase": "Failed", "reason": "Evicted"}, True),
+])
+def test_a_kubelet_reported_the_pod_once_its_status_says_more_than_the_defaults(
+        edge_status: Obj, reported: bool) -> None:
+    assert kubelet_reported(edge_status) is reported
+
+
+def test_a_copy_no_kubelet_reported_yet_sends_nothing_up() -> None:
+    """Its observedGeneration alone was one status write per pod more (issue 16)."""
+    created = {"metadata": {"annotations": {"fusionvc.io/tenant-generation": "1"}},
+               "status": {"phase": "Pending", "qosClass": "BestEffort"}}
+    assert translate_pod_status_up(created) == {}
+    tpod: Obj = {"metadata": {"generation": 1}, "status": {"phase": "Pending"}}
+    assert mirrored_status_patch(tpod, created, None, "2024-06-01T00:00:00Z") is None
+    reported = {**created, "status": {**created["status"], "conditions": []}}
+    assert translate_pod_status_up(reported) == {"phase": "Pending", "conditions": [],
+                                                 "observedGeneration": 1}
 
 
 @pytest.mark.parametrize(
