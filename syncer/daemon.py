@@ -29,13 +29,14 @@ from syncer.fleet.management import Management
 from syncer.kinds.edgedatasets import EdgeDatasetSyncer
 from syncer.kinds.registry import syncer_classes
 from syncer.kube.client import KubeClient
+from syncer.kube.limiter import WriteLimiter
 from syncer.kubelet.endpoint import advertised_address, build_endpoint
 from syncer.metricsapi.server import MetricsApiServer
 from syncer.metricsdelivery.syncer import MetricsDeliverySyncer
 from syncer.ops.health import HealthServer, ReadinessChecks
 from syncer.ops.leader import LeaderElector
 from syncer.ops.metrics import Metrics, SchedulerMetrics
-from syncer.ops.settings import Settings
+from syncer.ops.settings import Settings, SyncSettings
 from syncer.ops.stalls import GcPauses, StallWatch, tune_gc
 from syncer.placement import Placer
 from syncer.podmetrics.sources import MetricSources
@@ -57,8 +58,16 @@ def queue_observer(metrics: Metrics) -> QueueObserver:
     return QueueObserver(
         added=lambda t: metrics.queue_adds.labels(name(t)).inc(),
         retried=lambda t: metrics.queue_retries.labels(name(t)).inc(),
+        dropped=lambda t: metrics.queue_dropped.labels(name(t)).inc(),
         waited=lambda t, s: metrics.queue_wait.labels(name(t)).observe(s),
         depth=lambda t, d: metrics.queue_depth.labels(name(t)).set(d))
+
+
+def write_limiter(sync: SyncSettings, metrics: Metrics) -> WriteLimiter | None:
+    """The cap on writes every tenant and edge client shares (kube/limiter.py); None: off."""
+    if not sync.write_qps:
+        return None
+    return WriteLimiter(sync.write_qps, sync.write_burst, on_wait=metrics.write_throttle.observe)
 
 
 class Daemon:
@@ -66,13 +75,14 @@ class Daemon:
         self.settings = settings
         self.metrics = Metrics(CollectorRegistry())
         sync = settings.sync
-        queue = FairQueue(max_items=sync.queue_max, qps=sync.queue_qps, burst=sync.queue_burst,
-                          observer=queue_observer(self.metrics))
+        queue = FairQueue(max_items=sync.queue_max, qps=sync.queue_qps or None,
+                          burst=sync.queue_burst, observer=queue_observer(self.metrics))
         self.placer = Placer(observer=SchedulerMetrics(self.metrics))
         self.ctx = SyncContext(tenants={}, edges={}, queue=queue, recorder=EventRecorder(),
                                placer=self.placer,
                                kubelet_address=advertised_address(settings.kubelet),
-                               node_heartbeat_s=sync.node_heartbeat_s)
+                               node_heartbeat_s=sync.node_heartbeat_s,
+                               write_limiter=write_limiter(sync, self.metrics))
         self.controller = Controller(self.ctx, self.metrics, syncer_classes(sync.extra_kinds),
                                      listeners=(self.placer,), workers=sync.workers,
                                      reconcile_timeout=sync.request_timeout_s * 2)

@@ -121,7 +121,7 @@ class Management:
         if self.fingerprints.get((kind, name)) == fingerprint:
             return None
         kubeconfig = kubeconfig_from_secret(secret, ref, self.namespace)
-        client = await connect(name, kubeconfig, self.client.timeout)
+        client = await connect(name, kubeconfig, self.client.timeout, self.ctx.write_limiter)
         conns: dict[str, Any] = self.ctx.tenants if kind == "Tenant" else self.ctx.edges
         await self._drop(kind, conns, name)  # the old connection, if any
         self.fingerprints[(kind, name)] = fingerprint
