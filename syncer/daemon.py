@@ -114,7 +114,8 @@ class Daemon:
         def clusters_synced() -> bool:
             if elector is not None and not elector.is_leader:
                 return True  # a standby has no tenant or edge informers
-            return all(c.synced for c in [*self.ctx.tenants.values(), *self.ctx.edges.values()])
+            conns = [*self.ctx.tenants.values(), *self.ctx.edges.values()]
+            return management.clusters_tried and all(c.synced for c in conns)
         checks.add("tenant and edge informers synced", clusters_synced)
         return checks
 
