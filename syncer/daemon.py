@@ -29,6 +29,7 @@ from syncer.fleet.management import Management
 from syncer.kinds.edgedatasets import EdgeDatasetSyncer
 from syncer.kinds.registry import syncer_classes
 from syncer.kube.client import KubeClient
+from syncer.kube.limiter import WriteLimiter
 from syncer.kubelet.endpoint import advertised_address, build_endpoint
 from syncer.metricsapi.server import MetricsApiServer
 from syncer.metricsdelivery.syncer import MetricsDeliverySyncer
@@ -36,7 +37,7 @@ from syncer.ops.event_loop import loop_name
 from syncer.ops.health import HealthServer, ReadinessChecks
 from syncer.ops.leader import LeaderElector
 from syncer.ops.metrics import Metrics, SchedulerMetrics
-from syncer.ops.settings import Settings
+from syncer.ops.settings import Settings, SyncSettings
 from syncer.ops.stalls import GcPauses, StallWatch, tune_gc
 from syncer.placement import Placer
 from syncer.podmetrics.sources import MetricSources
@@ -58,8 +59,16 @@ def queue_observer(metrics: Metrics) -> QueueObserver:
     return QueueObserver(
         added=lambda t: metrics.child(metrics.queue_adds, name(t)).inc(),
         retried=lambda t: metrics.child(metrics.queue_retries, name(t)).inc(),
+        dropped=lambda t: metrics.child(metrics.queue_dropped, name(t)).inc(),
         waited=lambda t, s: metrics.child(metrics.queue_wait, name(t)).observe(s),
         depth=lambda t, d: metrics.child(metrics.queue_depth, name(t)).set(d))
+
+
+def write_limiter(sync: SyncSettings, metrics: Metrics) -> WriteLimiter | None:
+    """The cap on writes every tenant and edge client shares (kube/limiter.py); None: off."""
+    if not sync.write_qps:
+        return None
+    return WriteLimiter(sync.write_qps, sync.write_burst, on_wait=metrics.write_throttle.observe)
 
 
 class Daemon:
@@ -67,13 +76,14 @@ class Daemon:
         self.settings = settings
         self.metrics = Metrics(CollectorRegistry())
         sync = settings.sync
-        queue = FairQueue(max_items=sync.queue_max, qps=sync.queue_qps, burst=sync.queue_burst,
-                          observer=queue_observer(self.metrics))
+        queue = FairQueue(max_items=sync.queue_max, qps=sync.queue_qps or None,
+                          burst=sync.queue_burst, observer=queue_observer(self.metrics))
         self.placer = Placer(observer=SchedulerMetrics(self.metrics))
         self.ctx = SyncContext(tenants={}, edges={}, queue=queue, recorder=EventRecorder(),
                                placer=self.placer,
                                kubelet_address=advertised_address(settings.kubelet),
-                               node_heartbeat_s=sync.node_heartbeat_s)
+                               node_heartbeat_s=sync.node_heartbeat_s,
+                               write_limiter=write_limiter(sync, self.metrics))
         self.controller = Controller(self.ctx, self.metrics, syncer_classes(sync.extra_kinds),
                                      listeners=(self.placer,), workers=sync.workers,
                                      reconcile_timeout=sync.request_timeout_s * 2)
@@ -105,7 +115,8 @@ class Daemon:
         def clusters_synced() -> bool:
             if elector is not None and not elector.is_leader:
                 return True  # a standby has no tenant or edge informers
-            return all(c.synced for c in [*self.ctx.tenants.values(), *self.ctx.edges.values()])
+            conns = [*self.ctx.tenants.values(), *self.ctx.edges.values()]
+            return management.clusters_tried and all(c.synced for c in conns)
         checks.add("tenant and edge informers synced", clusters_synced)
         return checks
 

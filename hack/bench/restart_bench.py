@@ -11,14 +11,16 @@ On a sandbox with room for the pods (`hack/sandbox --dir D up --with-syncer
    replica, not a failover to a standby).
 
 Per size it prints: time from the start of the new process to /readyz answering 200
-("ready"); time to converged, defined from the syncer's own metrics as the last
-moment before which its work queue was empty (sum of fusionvc_queue_depth 0) and it
-made no write to a tenant or edge cluster (fusionvc_api_requests_total, verbs other
-than GET/WATCH; the management cluster gets the leader Lease every 2 s) for --quiet
-seconds; the new process's own requests by cluster role and verb; every API server's
-writes during the restart window minus the idle window's, by cluster role, verb and
-resource (apiserver_request_total), per pod; and the syncer's RSS per synced pod
-((RSS after converging with S pods - RSS with none) / S).
+while it leads ("ready") and the CPU seconds the new process had used by then (by
+converged too: on a loaded machine the wall times follow the load, the CPU does not);
+time to converged, defined from the syncer's own metrics as the last moment before which
+its work queue was empty (sum of fusionvc_queue_depth 0) and it made no write to a
+tenant or edge cluster (fusionvc_api_requests_total, verbs other than GET/WATCH; the
+management cluster gets the leader Lease every 2 s) for --quiet seconds; the new
+process's own requests by cluster role and verb; every API server's writes during the
+restart window minus the idle window's, by cluster role, verb and resource
+(apiserver_request_total), per pod; and the syncer's RSS per synced pod ((RSS after
+converging with S pods - RSS with none) / S).
 
     PYTHONPATH=.:hack/bench .venv/bin/python hack/bench/restart_bench.py \
         --state-dir .sandbox-big --sizes 5000,10000
@@ -35,7 +37,7 @@ import urllib.request
 from typing import Any
 
 import sandbox_meter as meter
-from common import REPO, live_processes, rss_kib, sandbox_status
+from common import REPO, cpu_seconds, live_processes, rss_kib, sandbox_status
 from syncer_scrape import counters, gauges, scrape_text
 from syncer_throughput import DEPLOYMENTS, Tracker, clients, deployment, track, until
 
@@ -74,10 +76,14 @@ class Syncer:
         await proc.wait()
 
     def ready(self) -> bool:
+        """/readyz answers 200 and the process leads: a replica that does not lead yet is
+        ready as a standby, before it has connected a single cluster."""
         try:
             with urllib.request.urlopen(self.url.replace("/metrics", "/readyz"),
                                         timeout=2) as resp:
-                return bool(resp.status == 200)
+                if resp.status != 200:
+                    return False
+            return gauges(scrape_text(self.url), "fusionvc_is_leader") == 1.0
         except OSError:
             return False
 
@@ -158,12 +164,16 @@ async def one_size(cl: dict[str, KubeClient], status: dict[str, Any],  # type: i
     async def restart() -> dict[str, Any]:
         started = await syncer.restart()
         ready = await until(syncer.ready, 600, "the restarted syncer ready")
+        cpu_ready = cpu_seconds(syncer.pid())
         done = await syncer.converged(args.quiet, 900)
+        cpu_done = cpu_seconds(syncer.pid())
         text = scrape_text(syncer.url)
         own = {f"{syncer.roles.get(c, 'management')} {v}": n
                for (c, v), n in counters(text, "fusionvc_api_requests", ("cluster", "verb"))
                .items() if v not in meter.READ_VERBS}
         return {"ready_s": round(ready - started, 2), "converged_s": round(done - started, 2),
+                "syncer_cpu_s_to_ready": round(cpu_ready, 2),
+                "syncer_cpu_s_to_converged": round(cpu_done, 2),
                 "syncer_writes_by_role_verb": own,
                 "syncer_writes_per_pod": round(sum(own.values()) / size, 4),
                 "rss_kib": rss_kib(syncer.pid())}

@@ -18,6 +18,7 @@ from syncer.core.recorder import EventRecorder
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.kube import Obj
 from syncer.kube.client import KubeClient
+from syncer.kube.limiter import WriteLimiter
 
 if TYPE_CHECKING:
     from syncer.metricsapi.translate import PodUsage
@@ -124,3 +125,6 @@ class SyncContext:
     # Seconds between renewals of a virtual node's Lease (--node-heartbeat; the kubelet's 10 s
     # by default): syncer/kinds/node_heartbeat.py.
     node_heartbeat_s: float = 10.0
+    # The cap on writes shared by every tenant and edge client (--write-qps; None: no cap),
+    # given to each client Management connects: kube/limiter.py.
+    write_limiter: WriteLimiter | None = None

@@ -180,6 +180,10 @@ class Controller:
                 await self.process(key)
             finally:
                 queue.done(key)
+            # A reconcile that writes nothing never suspends, and nor does get() with keys
+            # queued: without this, the workers drained a restart's 10,000 such keys in one
+            # hold of the event loop (10 s at load 20), and the leader Lease was lost.
+            await asyncio.sleep(0)
 
     def _caches_ready(self, key: WorkKey) -> bool:
         """Tenant work waits for the tenant's and every edge's caches: deciding on a partial

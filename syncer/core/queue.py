@@ -3,13 +3,12 @@
 What it guarantees, like client-go's workqueue: a key waits in the queue at
 most once (dedup); a key being processed is never handed to a second worker,
 and if it is added meanwhile it is queued again when the first is done;
-failed keys come back after a per-key exponential backoff; an overall token
-bucket caps the rate of work. On top of that, fairness: every tenant has its
-own sub-queue and workers take from tenants in turn, so a tenant with 5,000
-pending pods cannot starve one with a single pod. Within a tenant, keys wait in
-three lanes, served in order (issue 16: under a rollout, status writes queued behind
-creates doubled the latency, and Lease renewals queued behind them made the tenant
-mark its virtual nodes NotReady):
+failed keys come back after a per-key exponential backoff. On top of that,
+fairness: every tenant has its own sub-queue and workers take from tenants in
+turn, so a tenant with 5,000 pending pods cannot starve one with a single pod.
+Within a tenant, keys wait in three lanes, served in order (issue 16: under a
+rollout, status writes queued behind creates doubled the latency, and Lease
+renewals queued behind them made the tenant mark its virtual nodes NotReady):
 
 - ``DEADLINE``: work that must happen by a time: kinds that declare it (virtual
   nodes, whose Leases must be renewed) and requeues a reconcile asked for;
@@ -17,7 +16,17 @@ mark its virtual nodes NotReady):
 - ``NEW``: everything else (a tenant pod to create).
 
 A queued key added again in a more urgent lane moves there. The queue is bounded:
-past ``max_items`` a key is dropped and counted; the periodic drift scan brings it back.
+past ``max_items`` a key is dropped and counted (``fusionvc_queue_dropped_total``); the
+periodic drift scan brings it back.
+
+No rate limit per key by default (``qps=None``). The load the syncer puts on API servers
+is its writes, and those are capped where they are sent, by the WriteLimiter the tenant
+and edge clients share (kube/limiter.py). A token per key paced reconciles that write
+nothing: after a restart holding 10,000 pods, 10,000 of them at 1,000 keys/s (issue 16,
+part 5). What is left for the queue to bound is the syncer's own CPU, which its workers
+already bound, and a failing key, which its backoff spaces out. An operator who wants
+the reconciles themselves paced still can: ``qps``/``burst`` (``--queue-qps``,
+``--queue-burst``) put a token bucket in front of every key handed to a worker.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from syncer.core.keys import WorkKey
+from syncer.kube.limiter import TokenBucket
 
 
 class QueueShutDown(Exception):
@@ -44,26 +54,6 @@ class QueueObserver:
     dropped: Callable[[str], None] = lambda tenant: None
     waited: Callable[[str, float], None] = lambda tenant, seconds: None
     depth: Callable[[str, int], None] = lambda tenant, depth: None
-
-
-@dataclass
-class TokenBucket:
-    rate: float
-    burst: float
-    clock: Callable[[], float] = time.monotonic
-    _tokens: float = field(init=False)
-    _stamp: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        self._tokens, self._stamp = self.burst, self.clock()
-
-    def take(self) -> float:
-        """Takes a token; returns how long the caller must wait for it (0 if none)."""
-        now = self.clock()
-        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
-        self._stamp = now
-        self._tokens -= 1
-        return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
 
 
 DEADLINE, STARTED, NEW = 0, 1, 2  # lanes, served in this order within a tenant
@@ -88,7 +78,8 @@ class _Lanes:
 
 
 class FairQueue:
-    def __init__(self, *, max_items: int = 100_000, qps: float = 200.0, burst: float = 400.0,
+    def __init__(self, *, max_items: int = 100_000, qps: float | None = None,
+                 burst: float = 1.0,
                  base_delay: float = 0.05, max_delay: float = 300.0,
                  observer: QueueObserver | None = None) -> None:
         self._queues: dict[str, _Lanes] = {}
@@ -101,7 +92,7 @@ class FairQueue:
         self._failures: dict[WorkKey, int] = {}
         self._timers: dict[WorkKey, asyncio.TimerHandle] = {}
         self._ready = asyncio.Event()  # set while some tenant has a ready key
-        self._bucket = TokenBucket(qps, burst)
+        self._bucket = TokenBucket(qps, burst) if qps else None  # None: no cap per key
         self._max_items, self._base_delay, self._max_delay = max_items, base_delay, max_delay
         self._observer = observer or QueueObserver()
         self._shutdown = False
@@ -190,7 +181,7 @@ class FairQueue:
         if self._shutdown:
             raise QueueShutDown
         key = self._pop()
-        wait = self._bucket.take()
+        wait = self._bucket.take() if self._bucket is not None else 0.0
         if wait:
             await asyncio.sleep(wait)
         return key

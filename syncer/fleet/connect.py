@@ -13,6 +13,7 @@ from kubernetes_asyncio.config.config_exception import ConfigException
 from syncer.fleet.specs import SecretKeyRef
 from syncer.kube import Obj
 from syncer.kube.client import KubeClient, KubeError
+from syncer.kube.limiter import WriteLimiter
 
 PROBE_TIMEOUT = 10.0
 POOL_SIZE = 64
@@ -60,8 +61,10 @@ def _explain(err: KubeError) -> ConnectError:
     return ConnectError("Unreachable", f"API server not reachable: {err}")
 
 
-async def connect(name: str, kubeconfig: Obj, timeout: float) -> KubeClient:
-    """A client whose server answered GET /version; raises ConnectError otherwise."""
+async def connect(name: str, kubeconfig: Obj, timeout: float,
+                  limiter: WriteLimiter | None = None) -> KubeClient:
+    """A client whose server answered GET /version; raises ConnectError otherwise. Its
+    writes wait for ``limiter`` (shared by the process's tenant and edge clients)."""
     config = Configuration()
     try:
         await load_kube_config_from_dict(kubeconfig, client_configuration=config)
@@ -70,7 +73,7 @@ async def connect(name: str, kubeconfig: Obj, timeout: float) -> KubeClient:
     # The default pool (5 per CPU) would queue the workers' requests behind each other.
     config.connection_pool_maxsize = POOL_SIZE
     api = ApiClient(configuration=config)
-    client = KubeClient(api, name, timeout)
+    client = KubeClient(api, name, timeout, limiter=limiter)
     try:
         await client.request("GET", "/version", timeout=PROBE_TIMEOUT)
     except KubeError as err:

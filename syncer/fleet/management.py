@@ -67,6 +67,7 @@ class Management:
         self.client, self.namespace, self.ctx = client, namespace, ctx
         self.controller, self.placer, self.metrics = controller, placer, metrics
         self.fingerprints: dict[tuple[str, str], tuple[str, str]] = {}
+        self._tried: set[str] = set()  # uids of the Tenants and EdgeClusters tried to connect
         self.tenant_crds = TenantCRDs()  # tenant-facing CRDs (config/crd/tenant)
         ctx.management, ctx.namespace = client, namespace
         self.tenant_connected: list[Callable[[TenantConn], None]] = []  # e.g. the metrics API
@@ -111,6 +112,16 @@ class Management:
     def synced(self) -> bool:
         return all(i.synced.is_set() for i in self.informers.values())
 
+    @property
+    def clusters_tried(self) -> bool:
+        """Every Tenant and EdgeCluster in the caches had its connection tried (made, or
+        refused with the reason in its status). Before that there are no connections, and
+        "every connection's informers synced" holds for none: a restarted leader answered
+        /readyz before it had listed a single pod (issue 16, part 5)."""
+        return all(obj["metadata"]["uid"] in self._tried
+                   for kind in ("Tenant", "EdgeCluster") for obj in self.informers[kind].store
+                   if not obj["metadata"].get("deletionTimestamp"))
+
     # ---- shared ------------------------------------------------------------------------
 
     async def _connection(self, kind: str, obj: Obj) -> KubeClient | None:
@@ -120,8 +131,12 @@ class Management:
         fingerprint = _fingerprint(obj, secret)
         if self.fingerprints.get((kind, name)) == fingerprint:
             return None
-        kubeconfig = kubeconfig_from_secret(secret, ref, self.namespace)
-        client = await connect(name, kubeconfig, self.client.timeout)
+        try:
+            kubeconfig = kubeconfig_from_secret(secret, ref, self.namespace)
+            client = await connect(name, kubeconfig, self.client.timeout, self.ctx.write_limiter)
+        except ConnectError:
+            self._tried.add(obj["metadata"]["uid"])  # refused: its status says why
+            raise
         conns: dict[str, Any] = self.ctx.tenants if kind == "Tenant" else self.ctx.edges
         await self._drop(kind, conns, name)  # the old connection, if any
         self.fingerprints[(kind, name)] = fingerprint
@@ -180,6 +195,7 @@ class Management:
             conn = TenantConn(key.name, "tenant", client, uid=obj["metadata"]["uid"])
             self.ctx.tenants[key.name] = conn
             self.controller.start_tenant(conn)
+            self._tried.add(obj["metadata"]["uid"])
             log.info("tenant connected", tenant=key.name)
             for hook in self.tenant_connected:
                 hook(conn)
@@ -283,6 +299,7 @@ class Management:
             self.ctx.edges[key.name] = conn
             self.placer.edge_cluster_changed(conn, healthy=True)
             self.controller.start_edge(conn)
+            self._tried.add(obj["metadata"]["uid"])
             log.info("edge cluster connected", edge=key.name)
         conn = self.ctx.edges[key.name]
         self._update_edge(conn, spec)

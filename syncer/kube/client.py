@@ -5,7 +5,8 @@ the aiohttp connector, proxies); this layer speaks in plain dicts, because the
 generated model classes cost several times the memory of the JSON they hold
 and fusionvc caches every pod it syncs. Responses and watch events are parsed
 with orjson: with the compaction of kube/compact.py, a third less CPU per event
-than the standard library. Every call has a timeout.
+than the standard library. Every call has a timeout. A client given a WriteLimiter
+(kube/limiter.py) waits for its token before each write; reads and watches never wait.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from kubernetes_asyncio.client import ApiClient
 
 from syncer.kube import Obj
 from syncer.kube.apis import ResourceType
+from syncer.kube.limiter import WriteLimiter
 
 # Counts the writes made inside one reconcile (the controller sets a fresh [0] per key), so
 # the drift scan can tell a key that needed repair from one that was already right.
@@ -111,12 +113,15 @@ def _session_without_env_lookups(api: ApiClient) -> aiohttp.ClientSession:
 
 
 class KubeClient:
-    """One cluster's API; owns its ApiClient (closed by ``close``)."""
+    """One cluster's API; owns its ApiClient (closed by ``close``). Writes wait for
+    ``limiter`` when one is given (shared by the clients of a process)."""
 
-    def __init__(self, api: ApiClient, name: str, timeout: float = 30.0) -> None:
+    def __init__(self, api: ApiClient, name: str, timeout: float = 30.0, *,
+                 limiter: WriteLimiter | None = None) -> None:
         self.api = api
         self.name = name
         self.timeout = timeout
+        self.limiter = limiter
         self._connector_owner = _session_without_env_lookups(api)
 
     async def close(self) -> None:
@@ -128,9 +133,12 @@ class KubeClient:
                       timeout: float | tuple[float, float] | None = None,
                       decode: bool = True) -> Any:
         """One call; returns the decoded JSON body (None unless ``decode``) or raises KubeError."""
-        writes = WRITES.get()
-        if writes is not None and method != "GET":
-            writes[0] += 1
+        if method != "GET":
+            if self.limiter is not None:
+                await self.limiter.acquire()  # before the clock starts: not the server's time
+            writes = WRITES.get()
+            if writes is not None:
+                writes[0] += 1
         REQUESTS[self.name, method] += 1
         started = time.perf_counter()
         try:

@@ -54,6 +54,8 @@ CLUSTER_ROLES = ("management", "tenant", "edge")
 SYNC_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 # Time a key waits in the queue, up to a long backoff.
 QUEUE_BUCKETS = (0.001, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0, 30.0, 60.0, 300.0)
+# A write waiting for the write limit: up to --write-burst / --write-qps.
+THROTTLE_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 2.0, 5.0)
 # One scheduling decision over hundreds of edge nodes.
 DECISION_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 # One plugin at one extension point.
@@ -85,15 +87,7 @@ class Metrics:
             "to edge, up: edge to tenant) and result.", (*sync, "result"))
         self.sync_duration = self._histogram(
             "sync_duration_seconds", "Time spent in one sync operation.", sync, SYNC_BUCKETS)
-        self.queue_depth = self._gauge(
-            "queue_depth", "Keys waiting in the work queue.", ("tenant",))
-        self.queue_adds = self._counter(
-            "queue_adds", "Keys added to the work queue.", ("tenant",))
-        self.queue_retries = self._counter(
-            "queue_retries", "Keys re-added after a failed reconcile.", ("tenant",))
-        self.queue_wait = self._histogram(
-            "queue_wait_seconds", "Time a key waited in the queue before a worker took it.",
-            ("tenant",), QUEUE_BUCKETS)
+        self._work_metrics()
         self.informer_relists = self._counter(
             "informer_relists", "Full re-lists by informers (start, 410 Gone, errors).",
             ("cluster", "resource"))
@@ -139,6 +133,25 @@ class Metrics:
             ("tenant", "result"))
 
         registry.register(ApiRequests())
+
+    def _work_metrics(self) -> None:
+        """The work queue's (core/queue.py) and the write limiter's (kube/limiter.py)."""
+        self.queue_depth = self._gauge(
+            "queue_depth", "Keys waiting in the work queue.", ("tenant",))
+        self.queue_adds = self._counter(
+            "queue_adds", "Keys added to the work queue.", ("tenant",))
+        self.queue_retries = self._counter(
+            "queue_retries", "Keys re-added after a failed reconcile.", ("tenant",))
+        self.queue_dropped = self._counter(
+            "queue_dropped", "Keys not queued because the queue was full (--queue-max); "
+            "the drift scan queues them again.", ("tenant",))
+        self.queue_wait = self._histogram(
+            "queue_wait_seconds", "Time a key waited in the queue before a worker took it.",
+            ("tenant",), QUEUE_BUCKETS)
+        self.write_throttle = self._histogram(
+            "api_write_throttle_seconds", "Time a write to a tenant or edge cluster waited for "
+            "the client-side write limit (--write-qps); only writes that waited.", (),
+            THROTTLE_BUCKETS)
 
     def _counter(self, name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
         metric = Counter(name, doc, labels, namespace=NAMESPACE, registry=self.registry)

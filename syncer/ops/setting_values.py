@@ -27,8 +27,9 @@ class Spec:
     flag: str
     kind: str  # str | optstr | int | float | duration | bool | choice | refs | quantity
     help: str
-    minimum: int | None = None  # ints only; floats and durations must be > 0
+    minimum: int | None = None  # ints only; floats and durations must be > 0 ...
     choices: tuple[str, ...] = ()
+    zero_is_off: bool = False  # ... or 0 too, when that turns the feature off
 
     @property
     def env(self) -> str:
@@ -62,8 +63,9 @@ def _number(spec: Spec, raw: object, where: str) -> float:
         raise bad(where, f"expected a number, got {type(raw).__name__} {raw!r}")
     if value != value or value in (float("inf"), float("-inf")):
         raise bad(where, f"expected a finite number, got {raw!r}")
-    if value <= 0:
-        raise bad(where, f"must be greater than 0, got {raw!r}")
+    if value < 0 or (value == 0 and not spec.zero_is_off):
+        more = " (or 0: off)" if spec.zero_is_off else ""
+        raise bad(where, f"must be greater than 0{more}, got {raw!r}")
     return value
 
 

@@ -46,8 +46,14 @@ class SyncSettings:
     # The API servers, not the workers, bound throughput: 16 sync as fast as 32 or 96 on the
     # sandbox, and each worker's request in flight holds a TLS connection (256 KiB buffer).
     workers: int = 16
-    queue_max: int = 10000
-    queue_qps: float = 1000.0
+    # A queued key costs about 400 bytes (a pod cached costs 10 KiB): room for the keys of a
+    # restart holding 100,000 pods, their nodes and dependents, in 80 MiB at most.
+    queue_max: int = 200_000
+    # API writes of the tenant and edge clients, per second (kube/limiter.py); 0: no cap.
+    write_qps: float = 1000.0
+    write_burst: int = 2000
+    # Keys handed to workers per second; 0 (the default): no cap per key, writes are capped.
+    queue_qps: float = 0.0
     queue_burst: int = 2000
     request_timeout_s: float = 30.0
     drift_scan_interval_s: float = 60.0
@@ -169,8 +175,15 @@ _SPECS: tuple[Spec, ...] = (
     Spec("sync.workers", "--workers", "int", "reconcile workers", minimum=1),
     Spec("sync.queue_max", "--queue-max", "int",
           "most keys waiting in the work queue", minimum=1),
+    Spec("sync.write_qps", "--write-qps", "float",
+          "API writes to tenant and edge clusters per second, all clusters together "
+          "(client-side cap, as client-go's QPS; reads come from caches); 0: no cap",
+          zero_is_off=True),
+    Spec("sync.write_burst", "--write-burst", "int",
+          "burst of writes above --write-qps", minimum=1),
     Spec("sync.queue_qps", "--queue-qps", "float",
-          "work items handed to workers per second (overall cap)"),
+          "work items handed to workers per second, writing or not (overall cap); "
+          "0: no cap (--write-qps caps the load on API servers)", zero_is_off=True),
     Spec("sync.queue_burst", "--queue-burst", "int",
           "burst of work items above --queue-qps", minimum=1),
     Spec("sync.request_timeout_s", "--request-timeout", "duration",

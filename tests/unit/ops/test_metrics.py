@@ -16,6 +16,7 @@ EXPECTED = {
     "fusionvc_queue_depth": ("gauge", {"tenant"}),
     "fusionvc_queue_adds": ("counter", {"tenant"}),
     "fusionvc_queue_retries": ("counter", {"tenant"}),
+    "fusionvc_queue_dropped": ("counter", {"tenant"}),
     "fusionvc_queue_wait_seconds": ("histogram", {"tenant"}),
     "fusionvc_informer_relists": ("counter", {"cluster", "resource"}),
     "fusionvc_informer_watch_restarts": ("counter", {"cluster", "resource"}),
@@ -33,6 +34,7 @@ EXPECTED = {
     "fusionvc_metrics_delivery_samples": ("counter", {"tenant", "result"}),
     "fusionvc_api_requests": ("counter", {"cluster", "verb"}),
     "fusionvc_api_request_seconds": ("counter", {"cluster", "verb"}),
+    "fusionvc_api_write_throttle_seconds": ("histogram", set()),
 }
 
 
@@ -42,6 +44,8 @@ def exercise(metrics: Metrics) -> None:
     metrics.queue_depth.labels("a").set(4)
     metrics.queue_adds.labels("a").inc()
     metrics.queue_retries.labels("a").inc()
+    metrics.queue_dropped.labels("a").inc()
+    metrics.write_throttle.observe(0.004)
     metrics.queue_wait.labels("a").observe(0.5)
     metrics.informer_relists.labels("edge-1", "pods").inc()
     metrics.informer_watch_restarts.labels("edge-1", "pods").inc()

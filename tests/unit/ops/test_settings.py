@@ -21,7 +21,9 @@ def test_defaults() -> None:
     assert settings.management.kubeconfig is None
     assert settings.management.namespace == "fusionvc-system"
     assert settings.sync.workers == 16
-    assert settings.sync.queue_qps == 1000.0
+    assert (settings.sync.write_qps, settings.sync.write_burst) == (1000.0, 2000)
+    assert settings.sync.queue_qps == 0.0  # no cap per key: writes are capped
+    assert settings.sync.queue_max == 200_000
     assert settings.leader.lease_namespace == "fusionvc-system"
     assert settings.leader.identity
     assert (settings.http.host, settings.http.port) == ("0.0.0.0", 8080)
@@ -44,7 +46,14 @@ def test_precedence_flags_over_env_over_file_over_defaults(tmp_path: Path) -> No
     assert settings.sync.queue_max == 60  # env
     assert settings.sync.queue_burst == 7  # file
     assert settings.logging.format == "console"  # file
-    assert settings.sync.queue_qps == 1000.0  # default
+    assert settings.sync.write_qps == 1000.0  # default
+
+
+def test_zero_turns_the_write_and_queue_caps_off() -> None:
+    settings = load_settings(["--write-qps", "0"], {"FUSIONVC_QUEUE_QPS": "0"})
+    assert (settings.sync.write_qps, settings.sync.queue_qps) == (0.0, 0.0)
+    with pytest.raises(SettingsError, match="--request-timeout: must be greater than 0, got"):
+        load_settings(["--request-timeout", "0"], {})  # elsewhere 0 is still refused
 
 
 def test_config_file_from_env(tmp_path: Path) -> None:
@@ -123,6 +132,8 @@ def test_help_names_every_flag_env_and_key() -> None:
         (["--http-port", "70000"], {}, None, "--http-port: must be at most 65535"),
         (["--namespace", ""], {}, None, "--namespace: must not be empty"),
         (["--queue-qps", "nan"], {}, None, "--queue-qps: expected a finite number"),
+        (["--write-qps", "-1"], {}, None, "--write-qps: must be greater than 0 (or 0: off)"),
+        ([], {"FUSIONVC_WRITE_BURST": "0"}, None, "FUSIONVC_WRITE_BURST: must be at least 1"),
         (["--bogus"], {}, None, "unrecognized arguments: --bogus"),
         ([], {}, "http: {port: }\n", "http.port in {file}: has no value"),
     ],

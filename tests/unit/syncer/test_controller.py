@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from prometheus_client import CollectorRegistry
 
 from syncer.core.context import SyncContext
@@ -77,3 +79,28 @@ async def test_scan_queued_key_that_writes_counts_as_a_difference() -> None:
         "fusionvc_drift_findings_total", {"tenant": "", "finding": "difference_requeued"})
     assert value == 1
     controller.ctx.queue.shutdown()
+
+
+async def test_workers_hand_the_event_loop_back_between_keys() -> None:
+    """Reconciles that write nothing never suspend; the workers still let other tasks (the
+    leader Lease renewal, the informers) run while they drain a restart's keys."""
+    controller, _ = _controller()
+    controller.workers = 4
+    done: list[WorkKey] = []
+
+    async def nothing_to_do(key: WorkKey) -> float | None:
+        done.append(key)
+        return None
+    controller.add_reconciler("Thing", nothing_to_do)
+    for i in range(2_000):
+        controller.ctx.queue.add(WorkKey("", "Thing", "", f"k{i}"))
+    seen_at: list[int] = []
+
+    async def other_task() -> None:
+        for _ in range(5):
+            await asyncio.sleep(0)
+            seen_at.append(len(done))
+    controller.start(scan_interval=3600)
+    await other_task()
+    await controller.stop(grace=1.0)
+    assert seen_at[0] < 100 and seen_at == sorted(seen_at)  # it ran during the drain

@@ -1,10 +1,11 @@
-"""FairQueue and TokenBucket (syncer/queue.py)."""
+"""FairQueue (syncer/core/queue.py) and the TokenBucket (syncer/kube/limiter.py)."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from syncer.core.keys import WorkKey
 from syncer.core.queue import (
@@ -13,8 +14,10 @@ from syncer.core.queue import (
     FairQueue,
     QueueObserver,
     QueueShutDown,
-    TokenBucket,
 )
+from syncer.daemon import queue_observer
+from syncer.kube.limiter import TokenBucket
+from syncer.ops.metrics import Metrics
 
 FAST = 1e6  # qps and burst: no rate limiting unless a test wants it
 
@@ -320,4 +323,32 @@ async def test_deadline_work_goes_before_started_work_before_new_work() -> None:
     assert [await get_now(q) for _ in range(3)] == [
         key("a", "lease"), key("a", "create"), key("a", "status")]
     await assert_blocks(q)
+    q.shutdown()
+
+
+async def test_keys_are_not_paced_by_default() -> None:
+    """No token per key (writes are capped by the clients' WriteLimiter): a restart's
+    20,000 keys that write nothing go as fast as workers take them. The former default
+    bucket (200 keys/s after 400) would have needed 98 s."""
+    q = FairQueue(max_items=50_000)
+    for i in range(20_000):
+        q.add(key(f"t{i % 2}", f"p{i}"))
+
+    async def drain() -> None:
+        for _ in range(20_000):
+            q.done(await q.get())
+    await asyncio.wait_for(drain(), 10.0)
+    assert len(q) == 0
+    q.shutdown()
+
+
+async def test_keys_dropped_by_a_full_queue_are_counted_in_prometheus() -> None:
+    metrics = Metrics(CollectorRegistry())
+    q = FairQueue(max_items=2, observer=queue_observer(metrics))
+    for name in ("p1", "p2", "p3", "p4"):
+        q.add(key("a", name))
+    q.add(WorkKey("", "Tenant", "", "b"))  # management work: tenant label "-"
+    dropped = metrics.registry.get_sample_value
+    assert dropped("fusionvc_queue_dropped_total", {"tenant": "a"}) == 2.0
+    assert dropped("fusionvc_queue_dropped_total", {"tenant": "-"}) == 1.0
     q.shutdown()

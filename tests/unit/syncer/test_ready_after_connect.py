@@ -1,0 +1,49 @@
+"""Readiness waits for every Tenant and EdgeCluster to be tried (syncer/fleet/management.py:
+Management.clusters_tried): before the leader has connected them there are no connections,
+and "every connection synced" held for none (issue 16, part 5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from kubernetes_asyncio.client import ApiClient, Configuration
+from prometheus_client import CollectorRegistry
+
+from syncer.core.context import SyncContext
+from syncer.core.controller import Controller
+from syncer.core.queue import FairQueue
+from syncer.core.recorder import EventRecorder
+from syncer.fleet.connect import ConnectError
+from syncer.fleet.management import Management
+from syncer.kube.client import KubeClient
+from syncer.ops.metrics import Metrics
+from syncer.placement import Placer
+
+
+def cluster(name: str, uid: str, **meta: Any) -> dict[str, Any]:
+    return {"metadata": {"name": name, "uid": uid, **meta},
+            "spec": {"kubeconfigSecretRef": {"name": f"{name}-kubeconfig"}}}
+
+
+async def test_clusters_count_as_tried_once_connected_or_refused() -> None:
+    ctx = SyncContext(tenants={}, edges={}, queue=FairQueue(), recorder=EventRecorder(),
+                      placer=Placer())
+    metrics = Metrics(CollectorRegistry())
+    client = KubeClient(ApiClient(Configuration(host="http://127.0.0.1:9")), "management")
+    try:
+        management = Management(client, "fusionvc-system", ctx,
+                                Controller(ctx, metrics, ()), ctx.placer, metrics)
+        assert management.clusters_tried  # nothing known: nothing to wait for
+        tenants = management.informers["Tenant"].store
+        tenants.upsert(cluster("tenant-a", "u-a"))
+        tenants.upsert(cluster("gone", "u-g", deletionTimestamp="2026-12-01T00:00:00Z"))
+        assert not management.clusters_tried  # tenant-a is not connected yet
+        with pytest.raises(ConnectError, match="not found"):  # its Secret is missing
+            await management._connection("Tenant", tenants.get("", "tenant-a"))
+        assert management.clusters_tried  # refused, the reason goes to its status
+        management.informers["EdgeCluster"].store.upsert(cluster("edge-1", "u-e"))
+        assert not management.clusters_tried
+    finally:
+        ctx.queue.shutdown()
+        await client.close()
