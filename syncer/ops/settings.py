@@ -5,8 +5,9 @@ setting has one entry in ``_SPECS`` giving its file key (``group.field``, the
 same names as the dataclasses of ``setting_groups.py``, re-exported here), its
 flag, and its environment variable (``FUSIONVC_`` + the flag name in upper case
 with ``_`` for ``-``). Sources are merged with the precedence flags >
-environment > YAML file (``--config`` or ``FUSIONVC_CONFIG``) > defaults. Durations are seconds, given as a number
-or with a unit (``500ms``, ``15s``, ``2m``, ``1h``).
+environment > YAML file (``--config`` or ``FUSIONVC_CONFIG``) > defaults.
+Durations are seconds, given as a number or with a unit (``500ms``, ``15s``,
+``2m``, ``1h``).
 
 Any bad value raises :class:`SettingsError`; its message names the setting as
 the user wrote it (``--workers``, ``FUSIONVC_WORKERS`` or ``sync.workers in
