@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import time
+from collections.abc import Callable
 
 from syncer.fleet.conn import TenantConn
 from syncer.kube import Obj
@@ -77,6 +79,24 @@ def metric_names(tenant: TenantConn, source: PodSeriesSource) -> list[str]:
         if samples is not None:
             names.update(s.name for s in samples.samples)
     return sorted(names)
+
+
+class MetricNameCache:
+    """metric_names per tenant, computed at most once per ``ttl`` seconds (the scrape
+    interval: names cannot change faster). A walk over every pod of a tenant took
+    0.2-0.5 s of the event loop at 10,000 pods, and tenant apiservers and controllers
+    ask for this discovery document every few seconds."""
+
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self.clock = ttl, clock
+        self._cached: dict[str, tuple[float, list[str]]] = {}
+
+    def names(self, tenant: str, compute: Callable[[], list[str]]) -> list[str]:
+        now = self.clock()
+        cached = self._cached.get(tenant)
+        if cached is None or now - cached[0] >= self.ttl:
+            cached = self._cached[tenant] = (now, compute())
+        return cached[1]
 
 
 def value_list(items: list[Obj]) -> Obj:

@@ -80,6 +80,7 @@ class MetricsApiServer:
                                                 settings.pod_metrics_interval_s, request_timeout)
         self.source: EdgeMetricsSource = self.sources.usage
         self.series: PodSeriesSource = self.sources.series
+        self.metric_names = custom.MetricNameCache(ttl=self.series.interval)
         self.decisions = DecisionCache()
         self._runner: web.AppRunner | None = None
 
@@ -204,7 +205,10 @@ class MetricsApiServer:
     # ---- custom.metrics.k8s.io --------------------------------------------------------
 
     async def _custom_resources(self, request: web.Request) -> web.Response:
-        return ok(custom.resource_list(custom.metric_names(request[TENANT_KEY], self.series)))
+        tenant: TenantConn = request[TENANT_KEY]
+        names = self.metric_names.names(tenant.name,
+                                        lambda: custom.metric_names(tenant, self.series))
+        return ok(custom.resource_list(names))
 
     async def _custom(self, request: web.Request) -> web.Response:
         """Pods' own metrics: ``namespaces/{ns}/pods/{name|*}/{metric}``."""

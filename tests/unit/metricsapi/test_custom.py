@@ -7,6 +7,7 @@ from typing import Any, cast
 from syncer.core.names import edge_namespace
 from syncer.fleet.conn import EdgeConn
 from syncer.metricsapi.custom import (
+    MetricNameCache,
     format_value,
     metric_names,
     metric_value_of,
@@ -80,3 +81,21 @@ def test_discovery_lists_the_tenants_own_metrics() -> None:
     a, _, source = setup()
     assert metric_names(a, source) == ["rps"]
     assert resource_list(["rps"])["resources"][0]["name"] == "pods/rps"
+
+
+def test_metric_names_are_computed_at_most_once_per_interval() -> None:
+    now = [100.0]
+    cache = MetricNameCache(ttl=10.0, clock=lambda: now[0])
+    walks: list[str] = []
+
+    def compute(names: list[str]) -> list[str]:
+        walks.append("walk")
+        return names
+
+    assert cache.names("tenant-a", lambda: compute(["rps"])) == ["rps"]
+    now[0] = 109.9
+    assert cache.names("tenant-a", lambda: compute(["rps", "queue"])) == ["rps"]
+    assert cache.names("tenant-b", lambda: compute(["lat"])) == ["lat"]  # per tenant
+    now[0] = 110.0
+    assert cache.names("tenant-a", lambda: compute(["rps", "queue"])) == ["rps", "queue"]
+    assert len(walks) == 3
