@@ -191,7 +191,7 @@ class Management:
             await self._set_status(TENANTS, obj, False, err.reason, err.message)
             return REFRESH_TENANT
         if client is not None:
-            await self.tenant_crds.ensure(client)  # before the informers that watch them
+            await self._install_crds(key.name, client)
             conn = TenantConn(key.name, "tenant", client, uid=obj["metadata"]["uid"])
             self.ctx.tenants[key.name] = conn
             self.controller.start_tenant(conn)
@@ -209,6 +209,17 @@ class Management:
         await self._set_status(TENANTS, obj, ready, reason, message, {"syncedPods": pods},
                                (policy_cond, self._resolve_registries(conn)))
         return REFRESH_TENANT if conn.synced else REFRESH_LOADING
+
+    async def _install_crds(self, name: str, client: KubeClient) -> None:
+        """fusionvc's CRDs in a newly connected tenant, before the informers that watch them.
+        On failure the new client is closed and forgotten, so the retry connects again
+        (else its fingerprint would say connected, with no connection behind it)."""
+        try:
+            await self.tenant_crds.ensure(client)
+        except BaseException:
+            self.fingerprints.pop(("Tenant", name), None)
+            await client.close()
+            raise
 
     def _apply_policy(self, conn: TenantConn, obj: Obj) -> tuple[str, str, str, str]:
         conn.spec = parse_tenant_spec(obj["spec"])

@@ -12,11 +12,12 @@ from prometheus_client import CollectorRegistry
 
 from syncer.core.context import SyncContext
 from syncer.core.controller import Controller
+from syncer.core.keys import WorkKey
 from syncer.core.queue import FairQueue
 from syncer.core.recorder import EventRecorder
 from syncer.fleet.connect import ConnectError
-from syncer.fleet.management import Management
-from syncer.kube.client import KubeClient
+from syncer.fleet.management import FINALIZER, Management
+from syncer.kube.client import KubeClient, KubeError
 from syncer.ops.metrics import Metrics
 from syncer.placement import Placer
 
@@ -47,3 +48,42 @@ async def test_clusters_count_as_tried_once_connected_or_refused() -> None:
     finally:
         ctx.queue.shutdown()
         await client.close()
+
+
+async def test_a_failed_crd_install_leaves_the_tenant_to_connect_again(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before: the fingerprint was kept, so the next reconcile found no new client and no
+    connection (KeyError on every retry), and the new client leaked."""
+    ctx = SyncContext(tenants={}, edges={}, queue=FairQueue(), recorder=EventRecorder(),
+                      placer=Placer())
+    metrics = Metrics(CollectorRegistry())
+    client = KubeClient(ApiClient(Configuration(host="http://127.0.0.1:9")), "management")
+    tenant_client = KubeClient(ApiClient(Configuration(host="http://127.0.0.1:9")), "tenant-a")
+    closed: list[str] = []
+    try:
+        management = Management(client, "fusionvc-system", ctx,
+                                Controller(ctx, metrics, ()), ctx.placer, metrics)
+        management.informers["Tenant"].store.upsert(
+            cluster("tenant-a", "u-a", finalizers=[FINALIZER]))
+
+        async def connection(kind: str, obj: dict[str, Any]) -> KubeClient:
+            management.fingerprints[(kind, obj["metadata"]["name"])] = ("rv", "secret")
+            return tenant_client
+
+        async def ensure(_client: KubeClient) -> None:
+            raise KubeError(503, "ServiceUnavailable", "etcd is restarting")
+
+        async def close() -> None:
+            closed.append("tenant-a")
+
+        monkeypatch.setattr(management, "_connection", connection)
+        monkeypatch.setattr(management.tenant_crds, "ensure", ensure)
+        monkeypatch.setattr(tenant_client, "close", close)
+        with pytest.raises(KubeError, match="etcd is restarting"):
+            await management.reconcile_tenant(WorkKey("", "Tenant", "", "tenant-a"))
+        assert ("Tenant", "tenant-a") not in management.fingerprints  # connects again
+        assert closed == ["tenant-a"] and "tenant-a" not in ctx.tenants
+    finally:
+        ctx.queue.shutdown()
+        await client.close()
+        await KubeClient.close(tenant_client)  # its real close, patched out above
