@@ -1,8 +1,10 @@
-"""Client CPU per write: KubeClient's request path against kubernetes-asyncio's call_api.
+"""Client CPU per write: KubeClient's request paths against kubernetes-asyncio's call_api.
 
-Both send the same pod create (server-side dry run, so nothing is stored) to one edge
+Each sends the same pod create (server-side dry run, so nothing is stored) to one edge
 API server of the running sandbox, in interleaved rounds in one process; the CPU time
 of this process per call is compared (issue 16, part 2: the syncer's own cost per pod).
+Three ways: call_api (aiohttp, the generated client's path), KubeClient over aiohttp
+(as for a cluster behind a proxy) and KubeClient over its lean HTTP/1.1 pool (the default).
 
     PYTHONPATH=.:hack/bench .venv/bin/python hack/bench/client_write_cost.py [--calls 200]
 """
@@ -10,7 +12,6 @@ of this process per call is compared (issue 16, part 2: the syncer's own cost pe
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import time
 from typing import Any
@@ -20,6 +21,7 @@ from kubernetes_asyncio.config import new_client_from_config
 from syncer_throughput import pod_spec
 
 from syncer.kube.client import JSON, KubeClient
+from syncer.ops.event_loop import run
 
 PATH = "/api/v1/namespaces/default/pods"
 
@@ -45,6 +47,14 @@ async def via_kube_client(client: KubeClient, i: int) -> None:
     await client.request("POST", PATH, query={"dryRun": "All"}, body=pod(i), decode=False)
 
 
+async def via_aiohttp(client: KubeClient, i: int) -> None:
+    lean, client._lean = client._lean, None  # the proxy path: aiohttp under KubeClient
+    try:
+        await via_kube_client(client, i)
+    finally:
+        client._lean = lean
+
+
 async def one_round(client: KubeClient, calls: int, how: Any) -> float:
     start = time.process_time()
     for i in range(calls):
@@ -56,7 +66,7 @@ async def main_async(args: argparse.Namespace) -> None:
     status = sandbox_status(args.state_dir)
     api = await new_client_from_config(config_file=kubeconfig(status, args.cluster))
     client = KubeClient(api, args.cluster)
-    ways = {"call_api": via_call_api, "KubeClient": via_kube_client}
+    ways = {"call_api": via_call_api, "aiohttp": via_aiohttp, "KubeClient": via_kube_client}
     spent: dict[str, list[float]] = {name: [] for name in ways}
     try:
         for how in ways.values():  # warm both (connections, caches)
@@ -70,7 +80,8 @@ async def main_async(args: argparse.Namespace) -> None:
     print(f"load average {os.getloadavg()[0]:.2f}; {args.rounds} rounds of {args.calls} calls")
     for name, ms in per_call.items():
         print(f"{name:>10}: {ms:.3f} ms CPU per call (median round)")
-    print(f"KubeClient / call_api: {per_call['KubeClient'] / per_call['call_api']:.2f}")
+    print(f"KubeClient / call_api: {per_call['KubeClient'] / per_call['call_api']:.2f}; "
+          f"KubeClient lean / aiohttp: {per_call['KubeClient'] / per_call['aiohttp']:.2f}")
 
 
 def main() -> None:
@@ -79,7 +90,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--cluster", default="edge-bj")
     parser.add_argument("--state-dir", default=None)
-    asyncio.run(main_async(parser.parse_args()))
+    run(main_async(parser.parse_args()))
 
 
 if __name__ == "__main__":

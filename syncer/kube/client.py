@@ -11,6 +11,7 @@ than the standard library. Every call has a timeout. A client given a WriteLimit
 
 from __future__ import annotations
 
+import ssl
 import time
 import urllib.request
 from collections import Counter, defaultdict
@@ -25,6 +26,7 @@ from kubernetes_asyncio.client import ApiClient
 
 from syncer.kube import Obj
 from syncer.kube.apis import ResourceType
+from syncer.kube.http1 import Endpoint, Http1Pool
 from syncer.kube.limiter import WriteLimiter
 
 # Counts the writes made inside one reconcile (the controller sets a fresh [0] per key), so
@@ -112,9 +114,37 @@ def _session_without_env_lookups(api: ApiClient) -> aiohttp.ClientSession:
     return original
 
 
+def ssl_context_of(api: ApiClient) -> ssl.SSLContext:
+    """The TLS settings of a kubeconfig, as kubernetes-asyncio builds them (a new context
+    each call: a caller may set ALPN on its own)."""
+    conf = api.configuration
+    context = ssl.create_default_context(cafile=conf.ssl_ca_cert)
+    if conf.cert_file:
+        context.load_cert_chain(conf.cert_file, keyfile=conf.key_file)
+    if not conf.verify_ssl:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if getattr(conf, "disable_strict_ssl_verification", False):
+        context.verify_flags &= ~ssl.VERIFY_X509_STRICT
+    return context
+
+
+def lean_pool(api: ApiClient) -> Http1Pool | None:
+    """The lean HTTP/1.1 pool for the cluster's calls; None through a proxy (aiohttp then)."""
+    rest = api.rest_client
+    url = urlsplit(api.configuration.host)
+    if rest.proxy or url.scheme not in ("http", "https") or not url.hostname:
+        return None
+    tls = ssl_context_of(api) if url.scheme == "https" else None
+    port = url.port or (443 if tls else 80)
+    endpoint = Endpoint(url.hostname, port, tls, rest.server_hostname or None)
+    return Http1Pool(endpoint, api.configuration.connection_pool_maxsize, KEEPALIVE_S)
+
+
 class KubeClient:
     """One cluster's API; owns its ApiClient (closed by ``close``). Writes wait for
-    ``limiter`` when one is given (shared by the clients of a process)."""
+    ``limiter`` when one is given (shared by the clients of a process). Calls go through
+    the lean HTTP/1.1 pool of kube/http1.py; watches and proxied calls through aiohttp."""
 
     def __init__(self, api: ApiClient, name: str, timeout: float = 30.0, *,
                  limiter: WriteLimiter | None = None) -> None:
@@ -123,8 +153,16 @@ class KubeClient:
         self.timeout = timeout
         self.limiter = limiter
         self._connector_owner = _session_without_env_lookups(api)
+        self._lean = lean_pool(api)
+        url = urlsplit(api.configuration.host)
+        self._base_path = url.path.rstrip("/")
+        self._static_head = "".join(
+            f"{k}: {v}\r\n" for k, v in {"Host": url.netloc, **api.default_headers,
+                                          "Accept": JSON}.items())
 
     async def close(self) -> None:
+        if self._lean is not None:
+            self._lean.close()
         await self.api.close()
         await self._connector_owner.close()
 
@@ -142,16 +180,41 @@ class KubeClient:
         REQUESTS[self.name, method] += 1
         started = time.perf_counter()
         try:
-            resp = await self._send(method, path, query, body, content_type, timeout)
-            try:
-                data = await resp.read()
-            finally:
-                resp.release()
+            if self._lean is not None:
+                status, data = await self._lean_call(method, path, query, body, content_type,
+                                                     timeout)
+            else:
+                resp = await self._send(method, path, query, body, content_type, timeout)
+                try:
+                    status, data = resp.status, await resp.read()
+                finally:
+                    resp.release()
         finally:
             REQUEST_SECONDS[self.name, method] += time.perf_counter() - started
-        if not 200 <= resp.status <= 299:
-            raise _error_from_body(resp.status, data)
+        if not 200 <= status <= 299:
+            raise _error_from_body(status, data)
         return orjson.loads(data) if data and decode else None
+
+    async def _lean_call(self, method: str, path: str, query: Mapping[str, Any] | None,
+                         body: Any, content_type: str,
+                         timeout: float | tuple[float, float] | None) -> tuple[int, bytes]:
+        assert self._lean is not None
+        params = [(k, str(v).lower() if isinstance(v, bool) else str(v))
+                  for k, v in (query or {}).items() if v is not None]
+        auth: dict[str, str] = {}
+        await self.api.update_params_for_auth(auth, params, ["BearerToken"])
+        target = self._base_path + path + ("?" + urlencode(params) if params else "")
+        payload = orjson.dumps(body) if body is not None else b""
+        head = "".join((f"{method} {target} HTTP/1.1\r\n", self._static_head,
+                        *(f"{k}: {v}\r\n" for k, v in auth.items()),
+                        f"Content-Type: {content_type}\r\nContent-Length: {len(payload)}\r\n"
+                        if body is not None else "", "\r\n"))
+        try:
+            answer = await self._lean.request(head.encode("latin-1") + payload,
+                                              timeout if timeout is not None else self.timeout)
+        except (TimeoutError, OSError) as err:
+            raise KubeError(0, type(err).__name__, str(err) or "connection failed") from None
+        return answer.status, answer.body
 
     async def _send(self, method: str, path: str, query: Mapping[str, Any] | None, body: Any,
                     content_type: str, timeout: float | tuple[float, float] | None) -> Any:

@@ -32,7 +32,7 @@ from urllib.parse import urlencode, urlsplit
 import aiohttp
 from multidict import CIMultiDict
 
-from syncer.kube.client import KubeClient, env_proxy
+from syncer.kube.client import KubeClient, env_proxy, ssl_context_of
 from syncer.kubelet.h2conn import H2Stream, StreamReset
 from syncer.kubelet.h2edge import EdgeH2Error, EdgeH2Pool, H2Dial
 from syncer.kubelet.tlsbuffer import EDGE_SIDE, shrink_read_buffer
@@ -46,18 +46,6 @@ class EdgeUnreachable(Exception):
     def __init__(self, edge: str) -> None:
         super().__init__(f"edge cluster {edge} is unreachable")
         self.edge = edge
-
-
-def ssl_context_of(client: KubeClient) -> ssl.SSLContext:
-    """The TLS settings of the edge's kubeconfig, as kubernetes-asyncio builds them."""
-    conf = client.api.configuration
-    context = ssl.create_default_context(cafile=conf.ssl_ca_cert)
-    if conf.cert_file:
-        context.load_cert_chain(conf.cert_file, keyfile=conf.key_file)
-    if not conf.verify_ssl:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 class LogReply(Protocol):
@@ -147,7 +135,7 @@ class EdgeStreams:
             return have
         if have is not None:
             await have.session.close()
-        connector = aiohttp.TCPConnector(limit=0, ssl=ssl_context_of(client),
+        connector = aiohttp.TCPConnector(limit=0, ssl=ssl_context_of(client.api),
                                          keepalive_timeout=30)
         host = client.api.configuration.host
         proxy = client.api.rest_client.proxy or env_proxy(host)
@@ -191,7 +179,7 @@ class EdgeStreams:
         """A GET of the edge's ``pods/log``: followed over HTTP/2 where the edge has it."""
         found = await self._session(edge, client)
         if follow and found.h2 is None and found.proxy is None:
-            found.h2 = h2_dial(edge, client, ssl_context_of(client))
+            found.h2 = h2_dial(edge, client, ssl_context_of(client.api))
         if follow and found.h2 is not None:
             target = f"{path}?{urlencode(list(query))}" if query else path
             auth = [(k.lower(), v) for k, v in (await self._auth_headers(client)).items()]

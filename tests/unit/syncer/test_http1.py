@@ -1,0 +1,192 @@
+"""The lean HTTP/1.1 client (syncer/kube/http1.py): answer framing, then the pool against a
+local server that answers as scripted (keep-alive, idle close, slow answers)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from syncer.kube.http1 import ConnectionLost, Endpoint, Http1Pool, _Body, _parse_head
+
+OK_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json"
+
+
+@pytest.mark.parametrize(("head", "expected"), [
+    (OK_HEAD + b"\r\nContent-Length: 12", (200, 12, False, True)),
+    (b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked", (201, None, True, True)),
+    (b"HTTP/1.1 404 Not Found\r\ncontent-length: 3\r\nConnection: close", (404, 3, False, False)),
+    (b"HTTP/1.0 200 OK", (200, None, False, False)),
+    (b"HTTP/1.1 204 No Content", (204, 0, False, True)),
+    (b"HTTP/1.1 409 Conflict\r\nCONTENT-LENGTH:  7 ", (409, 7, False, True)),
+])
+def test_parse_head(head: bytes, expected: tuple[int, int | None, bool, bool]) -> None:
+    assert _parse_head(head) == expected
+
+
+def test_parse_head_refuses_what_is_not_http() -> None:
+    with pytest.raises(ValueError, match="not an HTTP"):
+        _parse_head(b"SSH-2.0-OpenSSH")
+
+
+CHUNKED = b"5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\n\r\n"
+WITH_TRAILER = b"3\r\nabc\r\n0\r\nX-Trailer: 1\r\n\r\n"
+
+
+@pytest.mark.parametrize(("wire", "body"), [(CHUNKED, b"hello, world"), (WITH_TRAILER, b"abc")])
+def test_chunked_body_split_at_every_byte(wire: bytes, body: bytes) -> None:
+    for cut in range(len(wire) + 1):
+        collected = _Body(None, chunked=True)
+        collected.feed(wire[:cut])
+        assert not collected.done or cut == len(wire)
+        collected.feed(wire[cut:])
+        assert collected.done, cut
+        assert collected.bytes() == body
+
+
+def test_length_body_in_pieces() -> None:
+    collected = _Body(5, chunked=False)
+    for piece in (b"he", b"", b"llo"):
+        collected.feed(piece)
+    assert collected.done and collected.bytes() == b"hello"
+
+
+def test_bad_chunk_size_is_a_value_error() -> None:
+    with pytest.raises(ValueError):
+        _Body(None, chunked=True).feed(b"zz\r\n")
+
+
+Script = Callable[[bytes, int], bytes | None]  # (request, index on its connection) -> answer
+
+
+class ScriptedServer:
+    """A local HTTP/1.1 server answering each request as ``script`` says (None: close), and
+    closing each connection after ``per_connection`` answers."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.requests: list[bytes] = []
+        self._servers: list[asyncio.Server] = []
+
+    async def start(self, script: Script, per_connection: int = 100) -> Endpoint:
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            self.connections += 1
+            for index in range(per_connection):
+                request = await reader.readuntil(b"\r\n\r\n")
+                length = [int(line.split(b":")[1]) for line in request.split(b"\r\n")
+                          if line.lower().startswith(b"content-length")]
+                request += await reader.readexactly(length[0]) if length else b""
+                self.requests.append(request)
+                reply = script(request, index)
+                if reply is None:
+                    break
+                writer.write(reply)
+                await writer.drain()
+            writer.close()
+
+        srv = await asyncio.start_server(serve, "127.0.0.1", 0)
+        self._servers.append(srv)
+        return Endpoint("127.0.0.1", srv.sockets[0].getsockname()[1], None)
+
+    def close(self) -> None:
+        for srv in self._servers:
+            srv.close()
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[ScriptedServer]:
+    scripted = ScriptedServer()
+    yield scripted
+    scripted.close()
+
+
+def answer(body: bytes, status: str = "200 OK", extra: bytes = b"") -> bytes:
+    return b"HTTP/1.1 %s\r\nContent-Length: %d\r\n%s\r\n%s" % (
+        status.encode(), len(body), extra, body)
+
+
+async def test_keep_alive_reuses_one_connection(server: ScriptedServer) -> None:
+    endpoint = await server.start(lambda req, i: answer(b'{"n":%d}' % i))
+    pool = Http1Pool(endpoint, limit=4)
+    bodies = [await pool.request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 5) for _ in range(3)]
+    assert [b.body for b in bodies] == [b'{"n":0}', b'{"n":1}', b'{"n":2}']
+    assert server.connections == 1
+    pool.close()
+
+
+async def test_a_request_body_arrives_whole(server: ScriptedServer) -> None:
+    endpoint = await server.start(lambda req, i: answer(b"", "201 Created"))
+    pool = Http1Pool(endpoint, limit=1)
+    got = await pool.request(b"POST /p HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody", 5)
+    assert got.status == 201 and server.requests[0].endswith(b"\r\n\r\nbody")
+    pool.close()
+
+
+async def test_reused_connection_closed_unanswered_is_sent_again(server: ScriptedServer) -> None:
+    # The server answers the first request of each connection and closes the connection on
+    # the second unanswered (its idle timeout struck as the request arrived).
+    endpoint = await server.start(lambda req, i: answer(b"ok") if i == 0 else None)
+    pool = Http1Pool(endpoint, limit=1)
+    first = await pool.request(b"GET / HTTP/1.1\r\n\r\n", 5)
+    second = await pool.request(b"GET / HTTP/1.1\r\n\r\n", 5)
+    assert first.body == second.body == b"ok"
+    assert server.connections == 2 and len(server.requests) == 3
+    pool.close()
+
+
+async def test_connection_the_server_closed_while_idle_is_not_used(server: ScriptedServer) -> None:
+    endpoint = await server.start(lambda req, i: answer(b"ok"), per_connection=1)
+    pool = Http1Pool(endpoint, limit=1)
+    await pool.request(b"GET / HTTP/1.1\r\n\r\n", 5)
+    await asyncio.sleep(0.1)  # the close arrives while the connection is idle
+    await pool.request(b"GET / HTTP/1.1\r\n\r\n", 5)
+    assert server.connections == 2 and len(server.requests) == 2
+    pool.close()
+
+
+async def test_connection_close_answer_is_not_reused(server: ScriptedServer) -> None:
+    endpoint = await server.start(lambda req, i: answer(b"bye", extra=b"Connection: close\r\n"))
+    pool = Http1Pool(endpoint, limit=1)
+    for _ in range(2):
+        assert (await pool.request(b"GET / HTTP/1.1\r\n\r\n", 5)).body == b"bye"
+    assert server.connections == 2
+    pool.close()
+
+
+async def test_half_answer_then_close_is_an_error_not_a_retry(
+        server: ScriptedServer) -> None:
+    endpoint = await server.start(
+        lambda req, i: b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", per_connection=1)
+    pool = Http1Pool(endpoint, limit=1)
+    with pytest.raises(ConnectionLost) as lost:
+        await pool.request(b"GET / HTTP/1.1\r\n\r\n", 5)
+    assert lost.value.answered
+    pool.close()
+
+
+async def test_timeout_closes_the_connection(server: ScriptedServer) -> None:
+    slow = asyncio.Event()
+
+    def script(req: bytes, i: int) -> bytes | None:
+        return answer(b"late") if slow.is_set() else b""  # nothing: the client waits
+
+    endpoint = await server.start(script)
+    pool = Http1Pool(endpoint, limit=1)
+    with pytest.raises(TimeoutError):
+        await pool.request(b"GET / HTTP/1.1\r\n\r\n", 0.2)
+    slow.set()
+    # The timed-out connection is gone: the next call gets its own answer on a new one.
+    assert (await pool.request(b"GET / HTTP/1.1\r\n\r\n", 5)).body == b"late"
+    assert server.connections == 2
+    pool.close()
+
+
+async def test_refused_connection_is_an_os_error() -> None:
+    probe = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = probe.sockets[0].getsockname()[1]
+    probe.close()
+    await probe.wait_closed()
+    pool = Http1Pool(Endpoint("127.0.0.1", port, None), limit=1)
+    with pytest.raises(OSError):
+        await pool.request(b"GET / HTTP/1.1\r\n\r\n", 5)
