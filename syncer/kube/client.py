@@ -15,7 +15,7 @@ import ssl
 import time
 import urllib.request
 from collections import Counter, defaultdict
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from contextvars import ContextVar
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -39,6 +39,7 @@ REQUESTS: Counter[tuple[str, str]] = Counter()
 # fusionvc_api_request_seconds_total; over the requests, the mean wait of a worker on a call.
 REQUEST_SECONDS: defaultdict[tuple[str, str], float] = defaultdict(float)
 JSON = "application/json"
+Chunks = AsyncGenerator[bytes, None]  # a streamed body, as it arrives
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"
 READ_BUFSIZE = 2**21  # as kubernetes-asyncio: one watch event may carry a 1.5 MiB object
@@ -199,6 +200,17 @@ class KubeClient:
                          body: Any, content_type: str,
                          timeout: float | tuple[float, float] | None) -> tuple[int, bytes]:
         assert self._lean is not None
+        request = await self._request_bytes(method, path, query, body, content_type)
+        try:
+            answer = await self._lean.request(request,
+                                              timeout if timeout is not None else self.timeout)
+        except (TimeoutError, OSError) as err:
+            raise KubeError(0, type(err).__name__, str(err) or "connection failed") from None
+        return answer.status, answer.body
+
+    async def _request_bytes(self, method: str, path: str, query: Mapping[str, Any] | None,
+                             body: Any, content_type: str) -> bytes:
+        """The whole HTTP/1.1 request: head (with the current credentials) and body."""
         params = [(k, str(v).lower() if isinstance(v, bool) else str(v))
                   for k, v in (query or {}).items() if v is not None]
         auth: dict[str, str] = {}
@@ -209,12 +221,7 @@ class KubeClient:
                         *(f"{k}: {v}\r\n" for k, v in auth.items()),
                         f"Content-Type: {content_type}\r\nContent-Length: {len(payload)}\r\n"
                         if body is not None else "", "\r\n"))
-        try:
-            answer = await self._lean.request(head.encode("latin-1") + payload,
-                                              timeout if timeout is not None else self.timeout)
-        except (TimeoutError, OSError) as err:
-            raise KubeError(0, type(err).__name__, str(err) or "connection failed") from None
-        return answer.status, answer.body
+        return head.encode("latin-1") + payload
 
     async def _send(self, method: str, path: str, query: Mapping[str, Any] | None, body: Any,
                     content_type: str, timeout: float | tuple[float, float] | None) -> Any:
@@ -306,22 +313,60 @@ class KubeClient:
              "timeoutSeconds": timeout_seconds, **query}
         params = {k: v for k, v in q.items() if v is not None}
         REQUESTS[self.name, "WATCH"] += 1
-        resp = await self._send("GET", rt.path(namespace), params, None, JSON,
-                                (self.timeout, read_timeout))
+        path = rt.path(namespace)
+        chunks = (self._lean_chunks(path, params, read_timeout, on_connected)
+                  if self._lean is not None else
+                  self._aiohttp_chunks(path, params, read_timeout, on_connected))
+        # Not a line iterator over the stream: aiohttp's refuses lines over 128 KiB, and
+        # one event carries a whole object (a Secret may hold 1 MiB).
+        pending: list[bytes] = []
+        try:
+            async for chunk in chunks:
+                if b"\n" not in chunk:
+                    pending.append(chunk)  # a large event comes in pieces: joined once
+                    continue
+                if pending:
+                    pending.append(chunk)
+                    chunk, pending = b"".join(pending), []
+                *lines, rest = chunk.split(b"\n")
+                if rest:
+                    pending.append(rest)
+                for line in lines:
+                    if line.strip():
+                        yield orjson.loads(line)
+        finally:
+            await chunks.aclose()  # its connection, when the caller stops early
+
+    async def _lean_chunks(self, path: str, params: Mapping[str, Any], read_timeout: float,
+                           on_connected: Callable[[], None] | None) -> Chunks:
+        assert self._lean is not None
+        request = await self._request_bytes("GET", path, params, None, JSON)
+        try:
+            opened = await self._lean.stream(request, self.timeout, read_timeout)
+        except (TimeoutError, OSError) as err:
+            raise KubeError(0, type(err).__name__, str(err) or "connection failed") from None
+        try:
+            if opened.chunks is None:
+                raise _error_from_body(opened.status, opened.body)
+            if on_connected is not None:
+                on_connected()
+            while chunk := await opened.chunks.read(read_timeout):
+                yield chunk
+        except (TimeoutError, OSError) as err:
+            raise KubeError(0, type(err).__name__, str(err) or "watch connection lost") from None
+        finally:
+            opened.close()
+
+    async def _aiohttp_chunks(self, path: str, params: Mapping[str, Any], read_timeout: float,
+                              on_connected: Callable[[], None] | None) -> Chunks:
+        resp = await self._send("GET", path, params, None, JSON, (self.timeout, read_timeout))
         try:
             if resp.status != 200:
                 raise _error_from_body(resp.status, await resp.read())
             if on_connected is not None:
                 on_connected()
-            # Not resp.content's line iterator: it refuses lines over 128 KiB, and one
-            # event carries a whole object (a Secret may hold 1 MiB).
-            buffer = b""
             async for chunk in resp.content.iter_any():
-                buffer += chunk
-                *lines, buffer = buffer.split(b"\n")
-                for line in lines:
-                    if line.strip():
-                        yield orjson.loads(line)
+                yield chunk
         except (aiohttp.ClientError, TimeoutError) as err:
             raise KubeError(0, type(err).__name__, str(err) or "watch connection lost") from None
         finally:

@@ -20,12 +20,15 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 # Idle connections are closed after this long, before the API server's own idle timeout
 # (90 s) closes them under a request.
 KEEPALIVE_S = 60.0
 MAX_HEAD = 64 * 1024  # a response head larger than this is not an API server's
+HIGH_WATER = 4 * 2**20  # bytes of a stream read but not consumed before reading pauses
 
 
 class ConnectionLost(ConnectionError):
@@ -42,42 +45,63 @@ class Response:
     body: bytes
 
 
-class _Body:
-    """Collects a response body from the bytes after the head; ``done`` once complete."""
+# Where a chunked body's parser stands, when it is not inside a chunk's data.
+_SIZE_LINE, _DATA_END, _TRAILERS = -1, -2, -3
 
-    def __init__(self, length: int | None, chunked: bool) -> None:
+
+class _Body:
+    """Collects a response body from the bytes after the head, or hands each piece to
+    ``sink`` as it comes (a stream); ``done`` once complete. Linear in the body's size,
+    however it is cut into pieces (a LIST of 10,000 pods is tens of MiB)."""
+
+    def __init__(self, length: int | None, chunked: bool,
+                 sink: Callable[[bytes], None] | None = None) -> None:
         self.length, self.chunked = length, chunked
         self.parts: list[bytes] = []
+        self._keep = self.parts.append if sink is None else sink
         self.done = length == 0
         self.size = 0
-        self._pending = b""  # chunked: bytes not yet framed
+        self._remaining = _SIZE_LINE  # chunked: bytes left in this chunk, or a _STATE
+        self._line = b""  # chunked: a control line not yet whole
 
     def feed(self, data: bytes) -> None:
         if self.chunked:
-            self._feed_chunked(self._pending + data if self._pending else data)
+            self._feed_chunked(data)
         elif data:
-            self.parts.append(data)
+            self._keep(data)
             self.size += len(data)
             self.done = self.length is not None and self.size >= self.length
 
     def _feed_chunked(self, data: bytes) -> None:
-        pos = 0
-        while not self.done:
+        if self._line:
+            data, self._line = self._line + data, b""
+        pos, end = 0, len(data)
+        while pos < end and not self.done:
+            if self._remaining > 0:
+                take = min(self._remaining, end - pos)
+                self._keep(data[pos:pos + take])
+                self._remaining -= take
+                pos += take
+                if self._remaining == 0:
+                    self._remaining = _DATA_END
+                continue
             eol = data.find(b"\r\n", pos)
             if eol < 0:
-                break
-            size = int(data[pos:eol].split(b";", 1)[0], 16)
-            if size == 0:  # the last chunk; then optional trailers and an empty line
-                end = data.find(b"\r\n\r\n", eol) if data[eol + 2:eol + 4] != b"\r\n" else eol
-                if end < 0:
-                    break
-                self.done, pos = True, end + 4
-                break
-            if len(data) < eol + 2 + size + 2:
-                break
-            self.parts.append(data[eol + 2:eol + 2 + size])
-            pos = eol + 2 + size + 2
-        self._pending = data[pos:]
+                self._line = data[pos:]
+                return
+            self._control_line(data[pos:eol])
+            pos = eol + 2
+
+    def _control_line(self, line: bytes) -> None:
+        if self._remaining == _DATA_END:
+            if line:
+                raise ValueError("chunk longer than its size")
+            self._remaining = _SIZE_LINE
+        elif self._remaining == _TRAILERS:
+            self.done = not line  # trailers end with an empty line
+        else:
+            size = int(line.split(b";", 1)[0], 16)
+            self._remaining = size if size else _TRAILERS
 
     def bytes(self) -> bytes:
         body = self.parts[0] if len(self.parts) == 1 else b"".join(self.parts)
@@ -107,14 +131,71 @@ def _parse_head(head: bytes) -> tuple[int, int | None, bool, bool]:
     return status, (None if chunked else length), chunked, keep
 
 
+class BodyStream:
+    """A streamed body's pieces as they arrive (a watch). While more than HIGH_WATER bytes
+    wait unread, the connection stops reading: a slow reader holds back the server, and
+    memory stays bounded."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self._pieces: deque[bytes] = deque()
+        self._size = 0
+        self._waiter: asyncio.Future[None] | None = None
+        self._paused = False
+        self.ended = False
+        self.error: Exception | None = None
+
+    def push(self, data: bytes) -> None:
+        self._pieces.append(data)
+        self._size += len(data)
+        if self._size > HIGH_WATER and not self._paused and self.transport is not None:
+            self.transport.pause_reading()
+            self._paused = True
+        self._wake()
+
+    def end(self, error: Exception | None = None) -> None:
+        if not self.ended:
+            self.ended, self.error = True, error
+            self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def read(self, timeout: float) -> bytes:
+        """What arrived since the last read; b"" once the body ended; raises what ended it
+        otherwise, or TimeoutError after ``timeout`` seconds without a byte."""
+        while not self._pieces:
+            if self.ended:
+                if self.error is not None:
+                    raise self.error
+                return b""
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._waiter
+            finally:
+                self._waiter = None
+        data = self._pieces.popleft() if len(self._pieces) == 1 else b"".join(self._pieces)
+        self._pieces.clear()
+        self._size = 0
+        if self._paused and self.transport is not None:
+            self.transport.resume_reading()
+            self._paused = False
+        return data
+
+
 class _Connection(asyncio.Protocol):
-    """One keep-alive connection; one request at a time."""
+    """One keep-alive connection; one request at a time. The answer is one Response, or
+    for a stream a Response with the status only, its body going to the BodyStream."""
 
     def __init__(self) -> None:
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = time.monotonic()
         self.answer: asyncio.Future[Response] | None = None
+        self._busy = False
+        self._stream: BodyStream | None = None
         self._head = b""
         self._body: _Body | None = None
         self._status, self._keep = 0, False
@@ -124,25 +205,31 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if not self._busy:
+            return
+        lost = ConnectionLost(f"connection closed before the whole answer ({exc or 'EOF'})",
+                              answered=bool(self._head) or self._body is not None)
         if self.answer is not None and not self.answer.done():
-            answered = bool(self._head) or self._body is not None
-            self.answer.set_exception(ConnectionLost(
-                f"connection closed before the whole answer ({exc or 'EOF'})", answered))
+            self.answer.set_exception(lost)
+        if self._stream is not None:
+            self._stream.end(lost)
 
     def eof_received(self) -> bool:
         if self._body is not None and self._body.length is None and not self._body.chunked:
             self._finish()  # a close-delimited body ends here
         return False
 
-    def send(self, request: bytes) -> asyncio.Future[Response]:
+    def send(self, request: bytes, stream: BodyStream | None = None) -> asyncio.Future[Response]:
         assert self.transport is not None
         self.answer = asyncio.get_running_loop().create_future()
-        self._head, self._body = b"", None
+        self._busy, self._stream, self._head, self._body = True, stream, b"", None
+        if stream is not None:
+            stream.transport = self.transport
         self.transport.write(request)
         return self.answer
 
     def data_received(self, data: bytes) -> None:
-        if self.answer is None or self.answer.done():
+        if not self._busy:
             self.abort()  # bytes nobody asked for: the connection cannot be trusted
             return
         try:
@@ -152,8 +239,7 @@ class _Connection(asyncio.Protocol):
                     return
             self._body.feed(data)
         except ValueError as err:
-            self.answer.set_exception(ConnectionLost(f"malformed answer: {err}", True))
-            self.abort()
+            self._fail(ConnectionLost(f"malformed answer: {err}", True))
             return
         if self._body.done:
             self._finish()
@@ -168,16 +254,29 @@ class _Connection(asyncio.Protocol):
             return b""
         self._head = buffered[:end]
         self._status, length, chunked, self._keep = _parse_head(self._head)
-        self._body = _Body(length, chunked)
+        streamed = self._stream is not None and self._status == 200
+        self._body = _Body(length, chunked, self._stream.push if streamed else None)  # type: ignore[union-attr]
+        if streamed and self.answer is not None:
+            self.answer.set_result(Response(self._status, b""))
         return buffered[end + 4:]
 
     def _finish(self) -> None:
         assert self.answer is not None and self._body is not None
+        self._busy = False
         if not self.answer.done():
             self.answer.set_result(Response(self._status, self._body.bytes()))
+        if self._stream is not None:
+            self._stream.end()
         if not self._keep:
             self.abort()
         self.idle_since = time.monotonic()
+
+    def _fail(self, error: ConnectionLost) -> None:
+        if self.answer is not None and not self.answer.done():
+            self.answer.set_exception(error)
+        if self._stream is not None:
+            self._stream.end(error)
+        self.abort()
 
     def abort(self) -> None:
         self.closed = True
@@ -212,23 +311,37 @@ class Http1Pool:
         else:
             connect_s = total_s = timeout
         async with asyncio.timeout(total_s), self._slots:
-            conn, reused = await self._acquire(connect_s)
-            try:
-                answer = await self._exchange(conn, request)
-            except ConnectionLost as err:
-                if not reused or err.answered:
-                    raise
-                conn, _ = await self._acquire(connect_s, fresh=True)
-                answer = await self._exchange(conn, request)
+            conn, answer, _ = await self._send(request, connect_s, streamed=False)
             self._release(conn)
             return answer
 
-    async def _exchange(self, conn: _Connection, request: bytes) -> Response:
+    async def stream(self, request: bytes, connect_s: float, head_s: float) -> OpenStream:
+        """Sends a request whose answer streams (a watch); returns once its head came.
+        Streams do not count against ``limit``: they hold their connection for minutes."""
+        async with asyncio.timeout(connect_s + head_s):
+            conn, answer, body = await self._send(request, connect_s, streamed=True)
+        return OpenStream(answer.status, answer.body, body, conn, self)
+
+    async def _send(self, request: bytes, connect_s: float, streamed: bool
+                    ) -> tuple[_Connection, Response, BodyStream | None]:
+        conn, reused = await self._acquire(connect_s)
         try:
-            return await conn.send(request)
+            return conn, *await self._exchange(conn, request, streamed)
+        except ConnectionLost as err:
+            if not reused or err.answered:
+                raise
+        conn, _ = await self._acquire(connect_s, fresh=True)
+        return conn, *await self._exchange(conn, request, streamed)
+
+    async def _exchange(self, conn: _Connection, request: bytes,
+                        streamed: bool) -> tuple[Response, BodyStream | None]:
+        body = BodyStream() if streamed else None
+        try:
+            answer = await conn.send(request, body)
         except BaseException:
             conn.abort()  # cancelled, timed out or broken: its answer may still be coming
             raise
+        return answer, (body if answer.status == 200 else None)
 
     async def _acquire(self, connect_s: float, fresh: bool = False) -> tuple[_Connection, bool]:
         if self._closed:
@@ -252,8 +365,32 @@ class Http1Pool:
         else:
             self._idle.append(conn)
 
+    def release(self, conn: _Connection, clean: bool) -> None:
+        """Takes back a stream's connection: kept when its body ended cleanly."""
+        if clean:
+            self._release(conn)
+        else:
+            conn.abort()
+
     def close(self) -> None:
         self._closed = True
         for conn in self._idle:
             conn.abort()
         self._idle.clear()
+
+
+@dataclass
+class OpenStream:
+    """A streaming answer: ``status``; the whole ``body`` unless the status is 200, else
+    ``chunks`` as they come. ``close`` when done (the connection is kept if it ended)."""
+
+    status: int
+    body: bytes
+    chunks: BodyStream | None
+    _conn: _Connection
+    _pool: Http1Pool
+
+    def close(self) -> None:
+        chunks = self.chunks
+        clean = chunks is None or (chunks.ended and chunks.error is None)
+        self._pool.release(self._conn, clean and not self._conn.closed)

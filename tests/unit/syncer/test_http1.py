@@ -190,3 +190,68 @@ async def test_refused_connection_is_an_os_error() -> None:
     pool = Http1Pool(Endpoint("127.0.0.1", port, None), limit=1)
     with pytest.raises(OSError):
         await pool.request(b"GET / HTTP/1.1\r\n\r\n", 5)
+
+
+def chunked_answer(*chunks: bytes, end: bool = True) -> bytes:
+    framed = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks)
+    return (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + framed
+            + (b"0\r\n\r\n" if end else b""))
+
+
+def test_chunked_body_of_many_small_pieces_is_whole() -> None:
+    wire = chunked_answer(*(b"x" * 1000 for _ in range(200)))
+    body = _Body(None, chunked=True)
+    body.feed(wire[wire.index(b"\r\n\r\n") + 4:][:7])  # a size line cut in two
+    rest = wire[wire.index(b"\r\n\r\n") + 4 + 7:]
+    for at in range(0, len(rest), 333):
+        body.feed(rest[at:at + 333])
+    assert body.done and body.bytes() == b"x" * 200_000
+
+
+async def test_stream_delivers_chunks_then_ends(server: ScriptedServer) -> None:
+    endpoint = await server.start(lambda req, i: chunked_answer(b'{"a":1}\n', b'{"b":2}\n'))
+    pool = Http1Pool(endpoint, limit=1)
+    opened = await pool.stream(b"GET /w HTTP/1.1\r\n\r\n", 5, 5)
+    assert opened.status == 200 and opened.chunks is not None
+    received = b""
+    while piece := await opened.chunks.read(5):
+        received += piece
+    assert received == b'{"a":1}\n{"b":2}\n'
+    opened.close()
+    # The stream ended cleanly: its connection serves the next call.
+    await pool.request(b"GET / HTTP/1.1\r\n\r\n", 5)
+    assert server.connections == 1
+    pool.close()
+
+
+async def test_stream_error_status_carries_the_whole_body(server: ScriptedServer) -> None:
+    endpoint = await server.start(lambda req, i: answer(b'{"reason":"Gone"}', "410 Gone"))
+    pool = Http1Pool(endpoint, limit=1)
+    opened = await pool.stream(b"GET /w HTTP/1.1\r\n\r\n", 5, 5)
+    assert (opened.status, opened.body, opened.chunks) == (410, b'{"reason":"Gone"}', None)
+    opened.close()
+    pool.close()
+
+
+async def test_stream_read_times_out_and_a_cut_stream_raises(server: ScriptedServer) -> None:
+    endpoint = await server.start(lambda req, i: chunked_answer(b"one\n", end=False),
+                                  per_connection=1)
+    pool = Http1Pool(endpoint, limit=1)
+    opened = await pool.stream(b"GET /w HTTP/1.1\r\n\r\n", 5, 5)
+    assert opened.chunks is not None
+    assert await opened.chunks.read(5) == b"one\n"
+    with pytest.raises(ConnectionLost):  # the server closes mid-stream
+        await opened.chunks.read(5)
+    opened.close()
+    pool.close()
+
+
+async def test_a_silent_stream_times_out(server: ScriptedServer) -> None:
+    endpoint = await server.start(lambda req, i: chunked_answer(end=False))
+    pool = Http1Pool(endpoint, limit=1)
+    opened = await pool.stream(b"GET /w HTTP/1.1\r\n\r\n", 5, 5)
+    assert opened.chunks is not None
+    with pytest.raises(TimeoutError):
+        await opened.chunks.read(0.2)
+    opened.close()
+    pool.close()
