@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import time
 
 from syncer.kube import Obj
 
+# The text changes once a second; pods' status mirrors ask for it several times per pod.
+_LAST_SECOND: list[tuple[int, str]] = [(-1, "")]
+
 
 def now_rfc3339() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    second = int(time.time())
+    cached = _LAST_SECOND[0]
+    if cached[0] != second:
+        cached = (second, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second)))
+        _LAST_SECOND[0] = cached
+    return cached[1]
 
 
 def set_condition(conditions: list[Obj] | None, ctype: str, status: str, reason: str,

@@ -350,7 +350,7 @@ class KubeClient:
                 raise _error_from_body(opened.status, opened.body)
             if on_connected is not None:
                 on_connected()
-            while chunk := await opened.chunks.read(read_timeout):
+            while chunk := await opened.chunks.read():
                 yield chunk
         except (TimeoutError, OSError) as err:
             raise KubeError(0, type(err).__name__, str(err) or "watch connection lost") from None

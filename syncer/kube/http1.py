@@ -134,20 +134,27 @@ def _parse_head(head: bytes) -> tuple[int, int | None, bool, bool]:
 class BodyStream:
     """A streamed body's pieces as they arrive (a watch). While more than HIGH_WATER bytes
     wait unread, the connection stops reading: a slow reader holds back the server, and
-    memory stays bounded."""
+    memory stays bounded. After ``read_timeout`` seconds without a byte from the server
+    the stream ends with TimeoutError (one timer per stream, not one per read: a watch
+    delivers thousands of pieces a minute)."""
 
-    def __init__(self) -> None:
+    def __init__(self, read_timeout: float) -> None:
         self.transport: asyncio.Transport | None = None
+        self.read_timeout = read_timeout
         self._pieces: deque[bytes] = deque()
         self._size = 0
         self._waiter: asyncio.Future[None] | None = None
         self._paused = False
         self.ended = False
         self.error: Exception | None = None
+        self._loop = asyncio.get_running_loop()
+        self._heard = self._loop.time()
+        self._timer = self._loop.call_at(self._heard + read_timeout, self._check_silence)
 
     def push(self, data: bytes) -> None:
         self._pieces.append(data)
         self._size += len(data)
+        self._heard = self._loop.time()
         if self._size > HIGH_WATER and not self._paused and self.transport is not None:
             self.transport.pause_reading()
             self._paused = True
@@ -156,24 +163,32 @@ class BodyStream:
     def end(self, error: Exception | None = None) -> None:
         if not self.ended:
             self.ended, self.error = True, error
+            self._timer.cancel()
             self._wake()
+
+    def _check_silence(self) -> None:
+        silent_since = self._loop.time() if self._paused else self._heard  # paused: ours
+        due = silent_since + self.read_timeout
+        if due <= self._loop.time():
+            self.end(TimeoutError(f"no data for {self.read_timeout:g} s"))
+        else:
+            self._timer = self._loop.call_at(due, self._check_silence)
 
     def _wake(self) -> None:
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
 
-    async def read(self, timeout: float) -> bytes:
+    async def read(self) -> bytes:
         """What arrived since the last read; b"" once the body ended; raises what ended it
-        otherwise, or TimeoutError after ``timeout`` seconds without a byte."""
+        otherwise (TimeoutError when the server fell silent)."""
         while not self._pieces:
             if self.ended:
                 if self.error is not None:
                     raise self.error
                 return b""
-            self._waiter = asyncio.get_running_loop().create_future()
+            self._waiter = self._loop.create_future()
             try:
-                async with asyncio.timeout(timeout):
-                    await self._waiter
+                await self._waiter
             finally:
                 self._waiter = None
         data = self._pieces.popleft() if len(self._pieces) == 1 else b"".join(self._pieces)
@@ -182,6 +197,7 @@ class BodyStream:
         if self._paused and self.transport is not None:
             self.transport.resume_reading()
             self._paused = False
+            self._heard = self._loop.time()
         return data
 
 
@@ -311,37 +327,46 @@ class Http1Pool:
         else:
             connect_s = total_s = timeout
         async with asyncio.timeout(total_s), self._slots:
-            conn, answer, _ = await self._send(request, connect_s, streamed=False)
+            conn, answer, _ = await self._send(request, connect_s, None)
             self._release(conn)
             return answer
 
-    async def stream(self, request: bytes, connect_s: float, head_s: float) -> OpenStream:
-        """Sends a request whose answer streams (a watch); returns once its head came.
-        Streams do not count against ``limit``: they hold their connection for minutes."""
-        async with asyncio.timeout(connect_s + head_s):
-            conn, answer, body = await self._send(request, connect_s, streamed=True)
+    async def stream(self, request: bytes, connect_s: float, read_s: float) -> OpenStream:
+        """Sends a request whose answer streams (a watch); returns once its head came
+        (within ``read_s``), and the body ends with TimeoutError after ``read_s`` without
+        a byte. Streams do not count against ``limit``: they hold their connection for
+        minutes."""
+        async with asyncio.timeout(connect_s + read_s):
+            conn, answer, body = await self._send(request, connect_s, read_s)
         return OpenStream(answer.status, answer.body, body, conn, self)
 
-    async def _send(self, request: bytes, connect_s: float, streamed: bool
+    async def _send(self, request: bytes, connect_s: float, read_s: float | None
                     ) -> tuple[_Connection, Response, BodyStream | None]:
+        """The answer (streamed when ``read_s`` is given), sent again on a new connection
+        when a reused one closed before any of it."""
         conn, reused = await self._acquire(connect_s)
         try:
-            return conn, *await self._exchange(conn, request, streamed)
+            return conn, *await self._exchange(conn, request, read_s)
         except ConnectionLost as err:
             if not reused or err.answered:
                 raise
         conn, _ = await self._acquire(connect_s, fresh=True)
-        return conn, *await self._exchange(conn, request, streamed)
+        return conn, *await self._exchange(conn, request, read_s)
 
     async def _exchange(self, conn: _Connection, request: bytes,
-                        streamed: bool) -> tuple[Response, BodyStream | None]:
-        body = BodyStream() if streamed else None
+                        read_s: float | None) -> tuple[Response, BodyStream | None]:
+        body = BodyStream(read_s) if read_s is not None else None
         try:
             answer = await conn.send(request, body)
         except BaseException:
             conn.abort()  # cancelled, timed out or broken: its answer may still be coming
+            if body is not None:
+                body.end()
             raise
-        return answer, (body if answer.status == 200 else None)
+        if body is not None and answer.status != 200:
+            body.end()
+            body = None
+        return answer, body
 
     async def _acquire(self, connect_s: float, fresh: bool = False) -> tuple[_Connection, bool]:
         if self._closed:
@@ -393,4 +418,6 @@ class OpenStream:
     def close(self) -> None:
         chunks = self.chunks
         clean = chunks is None or (chunks.ended and chunks.error is None)
+        if chunks is not None:
+            chunks.end()  # its silence timer
         self._pool.release(self._conn, clean and not self._conn.closed)

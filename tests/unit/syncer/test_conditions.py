@@ -77,3 +77,15 @@ def test_get_and_same_condition() -> None:
     assert same_condition(obj, "Ready", "True", "Ok", "fine")
     assert not same_condition(obj, "Ready", "True", "Ok", "other")
     assert not same_condition(obj, "Missing", "True", "Ok", "fine")
+
+
+def test_now_rfc3339_is_the_current_second_in_utc() -> None:
+    import datetime as dt
+    import time
+
+    before = int(time.time())
+    text = now_rfc3339()
+    after = int(time.time())
+    seconds = int(dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
+                  .replace(tzinfo=dt.UTC).timestamp())
+    assert before <= seconds <= after

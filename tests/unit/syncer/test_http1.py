@@ -214,7 +214,7 @@ async def test_stream_delivers_chunks_then_ends(server: ScriptedServer) -> None:
     opened = await pool.stream(b"GET /w HTTP/1.1\r\n\r\n", 5, 5)
     assert opened.status == 200 and opened.chunks is not None
     received = b""
-    while piece := await opened.chunks.read(5):
+    while piece := await opened.chunks.read():
         received += piece
     assert received == b'{"a":1}\n{"b":2}\n'
     opened.close()
@@ -239,9 +239,9 @@ async def test_stream_read_times_out_and_a_cut_stream_raises(server: ScriptedSer
     pool = Http1Pool(endpoint, limit=1)
     opened = await pool.stream(b"GET /w HTTP/1.1\r\n\r\n", 5, 5)
     assert opened.chunks is not None
-    assert await opened.chunks.read(5) == b"one\n"
+    assert await opened.chunks.read() == b"one\n"
     with pytest.raises(ConnectionLost):  # the server closes mid-stream
-        await opened.chunks.read(5)
+        await opened.chunks.read()
     opened.close()
     pool.close()
 
@@ -249,9 +249,23 @@ async def test_stream_read_times_out_and_a_cut_stream_raises(server: ScriptedSer
 async def test_a_silent_stream_times_out(server: ScriptedServer) -> None:
     endpoint = await server.start(lambda req, i: chunked_answer(end=False))
     pool = Http1Pool(endpoint, limit=1)
-    opened = await pool.stream(b"GET /w HTTP/1.1\r\n\r\n", 5, 5)
+    opened = await pool.stream(b"GET /w HTTP/1.1\r\n\r\n", 5, 0.3)
     assert opened.chunks is not None
     with pytest.raises(TimeoutError):
-        await opened.chunks.read(0.2)
+        await opened.chunks.read()
+    opened.close()
+    pool.close()
+
+
+async def test_a_stream_that_keeps_talking_does_not_time_out(server: ScriptedServer) -> None:
+    endpoint = await server.start(lambda req, i: chunked_answer(b"a\n", end=False))
+    pool = Http1Pool(endpoint, limit=1)
+    opened = await pool.stream(b"GET /w HTTP/1.1\r\n\r\n", 5, 0.3)
+    assert opened.chunks is not None
+    assert await opened.chunks.read() == b"a\n"
+    for _ in range(4):  # pieces every 0.2 s keep a 0.3 s silence timer from striking
+        await asyncio.sleep(0.2)
+        opened.chunks.push(b"b\n")  # as the connection would
+        assert await opened.chunks.read() == b"b\n"
     opened.close()
     pool.close()
