@@ -46,8 +46,11 @@ __all__ = ["Placement", "Placer", "Unplaceable"]
 
 def _json_annotation(annotations: Mapping[str, Any], key: str, empty: Any) -> Any:
     """A JSON annotation fusionvc wrote, or `empty` when absent or not of its type."""
+    text = annotations.get(key)
+    if not text:
+        return empty  # most pods: no such annotation, nothing to parse
     try:
-        value = json.loads(annotations.get(key) or "null")
+        value = json.loads(text)
     except ValueError:
         return empty
     return value if isinstance(value, type(empty)) else empty

@@ -145,12 +145,16 @@ class VirtualNodeSyncer(ResourceSyncer):
                      new: Obj | None) -> Iterable[WorkKey]:
         obj = new or old
         assert obj is not None
-        if watch == PODS.plural:  # a pod bound to a node, or gone from it
-            if old is None or new is None or old.get("spec") != new.get("spec"):
-                for pod in (old, new):
-                    node = pod["spec"].get("nodeName") if pod is not None else None
-                    if node:
-                        yield WorkKey(tenant.name, self.kind, "", node)
+        if watch == PODS.plural:
+            left = old["spec"].get("nodeName") if old is not None else None
+            bound = new["spec"].get("nodeName") if new is not None else None
+            if left and left != bound:  # gone from the node: is it still in use?
+                yield WorkKey(tenant.name, self.kind, "", left)
+            # Bound to a node that is not there (a pod syncer ensures it before binding, so
+            # this is rare): recreate it. A node that is there needs nothing for the pod; a
+            # reconcile per bound pod was 3% of the syncer's CPU in a rollout.
+            if bound and bound != left and tenant.get(NODES, "", bound) is None:
+                yield WorkKey(tenant.name, self.kind, "", bound)
         elif markers.is_managed(obj) or new is None:
             yield WorkKey(tenant.name, self.kind, "", obj["metadata"]["name"])
 
