@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 
+from syncer.kube.client import use_transport
 from syncer.ops import event_loop
 from syncer.ops.logs import configure_logging, shutdown_logging
 from syncer.ops.settings import Settings, SettingsError, load_settings
@@ -39,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda _sig, _frame: sys.exit(0))
     configure_logging(settings.logging.format, settings.logging.level)
     keep_large_blocks_returnable()
+    use_transport(settings.process.api_transport)
     try:
         return event_loop.run(_run(settings), settings.process.event_loop)
     except SettingsError as err:  # an --extra-kinds reference that does not import

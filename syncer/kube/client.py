@@ -130,11 +130,25 @@ def ssl_context_of(api: ApiClient) -> ssl.SSLContext:
     return context
 
 
+# The HTTP clients KubeClient can use; the process chooses once (--api-transport).
+API_TRANSPORTS = ("lean", "aiohttp")
+TRANSPORT = ["lean"]
+
+
+def use_transport(name: str) -> None:
+    """Chooses the HTTP client of the clients made from now on (one of API_TRANSPORTS)."""
+    if name not in API_TRANSPORTS:
+        raise ValueError(f"unknown API transport {name!r}")
+    TRANSPORT[0] = name
+
+
 def lean_pool(api: ApiClient) -> Http1Pool | None:
-    """The lean HTTP/1.1 pool for the cluster's calls; None through a proxy (aiohttp then)."""
+    """The lean HTTP/1.1 pool for the cluster's calls; None through a proxy or when the
+    process chose aiohttp."""
     rest = api.rest_client
     url = urlsplit(api.configuration.host)
-    if rest.proxy or url.scheme not in ("http", "https") or not url.hostname:
+    if TRANSPORT[0] != "lean" or rest.proxy or url.scheme not in ("http", "https") \
+            or not url.hostname:
         return None
     tls = ssl_context_of(api) if url.scheme == "https" else None
     port = url.port or (443 if tls else 80)

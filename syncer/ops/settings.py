@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 
 import yaml
 
+from syncer.kube.client import API_TRANSPORTS
 from syncer.ops.event_loop import EVENT_LOOPS
 from syncer.ops.setting_groups import (
     DatasetSettings,
@@ -131,6 +132,9 @@ _SPECS: tuple[Spec, ...] = (
     Spec("logging.level", "--log-level", "choice", "lowest level logged", choices=LOG_LEVELS),
     Spec("process.event_loop", "--event-loop", "choice",
           "auto (uvloop where installed), uvloop or asyncio", choices=EVENT_LOOPS),
+    Spec("process.api_transport", "--api-transport", "choice",
+          "HTTP client of API calls and watches: lean (fusionvc's HTTP/1.1 pool) or aiohttp "
+          "(always used through a proxy)", choices=API_TRANSPORTS),
     Spec("shutdown.grace_s", "--shutdown-grace", "duration",
           "time given to in-flight work on SIGTERM before it is cancelled"),
     Spec("metrics_api.port", "--metrics-api-port", "int",

@@ -65,3 +65,19 @@ def test_environment_choice_for_the_helper_processes(monkeypatch: pytest.MonkeyP
     coro = _running_loop_name()
     with pytest.raises(event_loop.EventLoopError, match="FUSIONVC_EVENT_LOOP: unknown"):
         event_loop.run(coro)
+
+
+def test_api_transport_setting_reaches_the_clients() -> None:
+    from syncer.kube import client
+    from syncer.ops.settings import SettingsError, load_settings
+
+    assert load_settings([], {}).process.api_transport == "lean"
+    chosen = load_settings([], {"FUSIONVC_API_TRANSPORT": "aiohttp"}).process.api_transport
+    assert chosen == "aiohttp"
+    with pytest.raises(SettingsError, match="api-transport|api_transport|API_TRANSPORT"):
+        load_settings(["--api-transport", "curl"], {})
+    try:
+        client.use_transport(chosen)
+        assert client.TRANSPORT[0] == "aiohttp"
+    finally:
+        client.use_transport("lean")
