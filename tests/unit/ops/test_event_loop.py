@@ -74,7 +74,7 @@ def test_api_transport_setting_reaches_the_clients() -> None:
     assert load_settings([], {}).process.api_transport == "lean"
     chosen = load_settings([], {"FUSIONVC_API_TRANSPORT": "aiohttp"}).process.api_transport
     assert chosen == "aiohttp"
-    with pytest.raises(SettingsError, match="api-transport|api_transport|API_TRANSPORT"):
+    with pytest.raises(SettingsError, match="--api-transport"):
         load_settings(["--api-transport", "curl"], {})
     try:
         client.use_transport(chosen)
