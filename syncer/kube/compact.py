@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import sys
 from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Any
 
 import structlog
@@ -91,22 +92,15 @@ class Compactor:
 
     def _share_children(self, value: dict[str, Any] | list[Any]) -> None:
         share = self._share
-        if isinstance(value, dict):
-            for k, v in value.items():
-                t = type(v)
-                if t is str:
-                    if len(v) <= INTERN_MAX:
-                        value[k] = _intern(v)
-                elif t is dict or t is list:
-                    value[k] = share(v)
-        else:
-            for i, v in enumerate(value):
-                t = type(v)
-                if t is str:
-                    if len(v) <= INTERN_MAX:
-                        value[i] = _intern(v)
-                elif t is dict or t is list:
-                    value[i] = share(v)
+        entries: Iterable[tuple[Any, Any]] = (
+            value.items() if isinstance(value, dict) else enumerate(value))
+        for k, v in entries:  # values replaced in place: the dict's size never changes
+            t = type(v)
+            if t is str:
+                if len(v) <= INTERN_MAX:
+                    value[k] = _intern(v)
+            elif t is dict or t is list:
+                value[k] = share(v)
 
     def _share(self, value: Any) -> Any:
         t = type(value)
