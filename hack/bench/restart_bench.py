@@ -16,8 +16,13 @@ converged too: on a loaded machine the wall times follow the load, the CPU does 
 time to converged, defined from the syncer's own metrics as the last moment before which
 its work queue was empty (sum of fusionvc_queue_depth 0) and it made no write to a
 tenant or edge cluster (fusionvc_api_requests_total, verbs other than GET/WATCH; the
-management cluster gets the leader Lease every 2 s) for --quiet seconds; the new
-process's own requests by cluster role and verb; every API server's writes during the
+management cluster gets the leader Lease every 2 s) for --quiet seconds, virtual node
+heartbeats left out (Lease renewals and Node status, resource ``leases.coordination.k8s.io``
+and ``nodes/status``: they come every --node-heartbeat whatever the syncer has to do, and
+~40 nodes renewed every 10 s leave no quiet gap); the new process's own writes by cluster
+role, verb and resource, per pod without those heartbeats ("syncer_writes_per_pod") and
+with everything ("syncer_writes_per_pod_all", management included), and the heartbeat
+writes per second of its life; every API server's writes during the
 restart window minus the idle window's, by cluster role, verb and resource
 (apiserver_request_total), per pod; and the syncer's RSS per synced pod ((RSS after
 converging with S pods - RSS with none) / S).
@@ -45,6 +50,8 @@ from syncer.kube.apis import NAMESPACES, PODS, ResourceType
 from syncer.kube.client import KubeClient, KubeError
 
 TENANTS_USED = ("tenant-a", "tenant-b")
+# Virtual node heartbeats (syncer/kinds/nodes.py): periodic, not work the restart caused.
+HEARTBEATS = frozenset({"leases.coordination.k8s.io", "nodes/status"})
 NS = "restart-bench"
 
 
@@ -87,12 +94,22 @@ class Syncer:
         except OSError:
             return False
 
+    def writes(self, text: str) -> dict[tuple[str, str, str], float]:
+        """The process's writes by (cluster role, verb, resource)."""
+        out: dict[tuple[str, str, str], float] = {}
+        for (cluster, verb, resource), n in counters(
+                text, "fusionvc_api_requests", ("cluster", "verb", "resource")).items():
+            if verb not in meter.READ_VERBS:
+                key = (self.roles.get(cluster, "management"), verb, resource)
+                out[key] = out.get(key, 0.0) + n
+        return out
+
     def depth_and_writes(self) -> tuple[float, float]:
         text = scrape_text(self.url)
-        # Tenant and edge writes: the management cluster gets the leader Lease every 2 s.
-        writes = sum(v for (cluster, verb), v in counters(
-            text, "fusionvc_api_requests", ("cluster", "verb")).items()
-            if verb not in meter.READ_VERBS and self.roles.get(cluster) in ("tenant", "edge"))
+        # Tenant and edge writes: the management cluster gets the leader Lease every 2 s,
+        # and the virtual nodes their heartbeats.
+        writes = sum(n for (role, _, resource), n in self.writes(text).items()
+                     if role in ("tenant", "edge") and resource not in HEARTBEATS)
         return gauges(text, "fusionvc_queue_depth"), writes
 
     async def converged(self, quiet: float, timeout: float) -> float:
@@ -167,15 +184,18 @@ async def one_size(cl: dict[str, KubeClient], status: dict[str, Any],  # type: i
         cpu_ready = cpu_seconds(syncer.pid())
         done = await syncer.converged(args.quiet, 900)
         cpu_done = cpu_seconds(syncer.pid())
-        text = scrape_text(syncer.url)
-        own = {f"{syncer.roles.get(c, 'management')} {v}": n
-               for (c, v), n in counters(text, "fusionvc_api_requests", ("cluster", "verb"))
-               .items() if v not in meter.READ_VERBS}
+        own, lived = syncer.writes(scrape_text(syncer.url)), time.perf_counter() - started
+        work = sum(n for (role, _, r), n in own.items()
+                   if role in ("tenant", "edge") and r not in HEARTBEATS)
+        beats = sum(n for (role, _, r), n in own.items() if role == "tenant" and r in HEARTBEATS)
         return {"ready_s": round(ready - started, 2), "converged_s": round(done - started, 2),
                 "syncer_cpu_s_to_ready": round(cpu_ready, 2),
                 "syncer_cpu_s_to_converged": round(cpu_done, 2),
-                "syncer_writes_by_role_verb": own,
-                "syncer_writes_per_pod": round(sum(own.values()) / size, 4),
+                "syncer_writes_by_role_verb_resource": {" ".join(k): n
+                                                        for k, n in sorted(own.items())},
+                "syncer_writes_per_pod": round(work / size, 4),
+                "syncer_writes_per_pod_all": round(sum(own.values()) / size, 4),
+                "syncer_heartbeat_writes_per_s": round(beats / lived, 2),
                 "rss_kib": rss_kib(syncer.pid())}
 
     await syncer.converged(args.quiet, 900)  # the fill's last writes are done

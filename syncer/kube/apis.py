@@ -57,3 +57,26 @@ CRDS = ResourceType("apiextensions.k8s.io", "v1", "customresourcedefinitions",
 JOBS = ResourceType("batch", "v1", "jobs", "Job")
 IMAGEPREWARMS = ResourceType("edge.fusionvc.io", "v1alpha1", "imageprewarms", "ImagePrewarm")
 EDGEDATASETS = ResourceType("edge.fusionvc.io", "v1alpha1", "edgedatasets", "EdgeDataset")
+
+
+# Subresources of a Namespace object: /api/v1/namespaces/{name}/{status,finalize}.
+NAMESPACE_SUBRESOURCES = frozenset({"status", "finalize"})
+NON_RESOURCE = "nonresource"  # /readyz, /version, discovery
+
+
+def resource_of(path: str) -> str:
+    """The resource a REST path names, as kubectl spells it: ``plural[.group][/subresource]``
+    (``pods/status``, ``leases.coordination.k8s.io``); ``nonresource`` for other paths.
+    Object and namespace names are dropped, so the values are as few as the kinds a
+    process calls (kube-apiserver's RequestInfo splits a path the same way)."""
+    parts = path.split("?", 1)[0].strip("/").split("/")
+    if parts[0] == "api" and len(parts) > 2:
+        group, rest = "", parts[2:]
+    elif parts[0] == "apis" and len(parts) > 3:
+        group, rest = parts[1], parts[3:]
+    else:
+        return NON_RESOURCE
+    if rest[0] == "namespaces" and len(rest) > 2 and rest[2] not in NAMESPACE_SUBRESOURCES:
+        rest = rest[2:]
+    resource = f"{rest[0]}.{group}" if group else rest[0]
+    return f"{resource}/{rest[2]}" if len(rest) > 2 else resource

@@ -25,16 +25,21 @@ import orjson
 from kubernetes_asyncio.client import ApiClient
 
 from syncer.kube import Obj
-from syncer.kube.apis import ResourceType
+from syncer.kube.apis import ResourceType, resource_of
 from syncer.kube.http1 import Endpoint, Http1Pool
 from syncer.kube.limiter import WriteLimiter
 
 # Counts the writes made inside one reconcile (the controller sets a fresh [0] per key), so
 # the drift scan can tell a key that needed repair from one that was already right.
 WRITES: ContextVar[list[int] | None] = ContextVar("fusionvc_writes", default=None)
-# Requests this process made, by (cluster name, HTTP method; WATCH for a watch): exported as
-# fusionvc_api_requests_total (ops/metrics.py), so benchmarks count the syncer's own writes.
-REQUESTS: Counter[tuple[str, str]] = Counter()
+# Requests this process made, by (cluster name, HTTP method; WATCH for a watch, resource as
+# apis.resource_of spells it): exported as fusionvc_api_requests_total (ops/metrics.py), so
+# benchmarks count the syncer's own writes and can tell node heartbeats from the rest.
+REQUESTS: Counter[tuple[str, str, str]] = Counter()
+# At most this many resource values; the paths of the code's own kinds stay far below it, a
+# path this process builds from data could not grow the series without bound.
+MAX_RESOURCES = 64
+_RESOURCES: set[str] = set()
 # Seconds those requests took, from sending to the whole answer read (watches not counted):
 # fusionvc_api_request_seconds_total; over the requests, the mean wait of a worker on a call.
 REQUEST_SECONDS: defaultdict[tuple[str, str], float] = defaultdict(float)
@@ -48,6 +53,16 @@ READ_BUFSIZE = 2**21  # as kubernetes-asyncio: one watch event may carry a 1.5 M
 # polls) would otherwise pay a TLS handshake per request: 5% of the syncer's CPU in a
 # rollout. Below the API server's own idle timeout (90 s), so the client closes first.
 KEEPALIVE_S = 60.0
+
+
+def resource_label(path: str) -> str:
+    """The ``resource`` label of a request to ``path``; ``other`` past MAX_RESOURCES values."""
+    resource = resource_of(path)
+    if resource not in _RESOURCES:
+        if len(_RESOURCES) >= MAX_RESOURCES:
+            return "other"
+        _RESOURCES.add(resource)
+    return resource
 
 
 def _client_timeout(timeout: float | tuple[float, float]) -> aiohttp.ClientTimeout:
@@ -192,7 +207,7 @@ class KubeClient:
             writes = WRITES.get()
             if writes is not None:
                 writes[0] += 1
-        REQUESTS[self.name, method] += 1
+        REQUESTS[self.name, method, resource_label(path)] += 1
         started = time.perf_counter()
         try:
             if self._lean is not None:
@@ -326,8 +341,8 @@ class KubeClient:
         q = {"watch": True, "allowWatchBookmarks": True, "resourceVersion": resource_version,
              "timeoutSeconds": timeout_seconds, **query}
         params = {k: v for k, v in q.items() if v is not None}
-        REQUESTS[self.name, "WATCH"] += 1
         path = rt.path(namespace)
+        REQUESTS[self.name, "WATCH", resource_label(path)] += 1
         chunks = (self._lean_chunks(path, params, read_timeout, on_connected)
                   if self._lean is not None else
                   self._aiohttp_chunks(path, params, read_timeout, on_connected))

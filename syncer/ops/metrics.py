@@ -203,9 +203,10 @@ class Metrics:
     def forget_cluster(self, cluster: str) -> None:
         """Drop a removed cluster's series."""
         self._forget("cluster", cluster)
-        for counts in (REQUESTS, REQUEST_SECONDS):
-            for key in [k for k in counts if k[0] == cluster]:
-                del counts[key]
+        for key in [k for k in REQUESTS if k[0] == cluster]:
+            del REQUESTS[key]
+        for seconds_key in [k for k in REQUEST_SECONDS if k[0] == cluster]:
+            del REQUEST_SECONDS[seconds_key]
 
 
 class SchedulerMetrics:
@@ -229,16 +230,17 @@ class SchedulerMetrics:
 
 
 class ApiRequests(Collector):
-    """fusionvc_api_requests_total{cluster, verb}: every API request of this process, from
-    the counts KubeClient keeps (kube/client.py); verb is the HTTP method, or WATCH. And
+    """fusionvc_api_requests_total{cluster, verb, resource}: every API request of this
+    process, from the counts KubeClient keeps (kube/client.py); verb is the HTTP method, or
+    WATCH; resource is ``plural[.group][/subresource]`` (kube/apis.py resource_of). And
     fusionvc_api_request_seconds_total{cluster, verb}: the time those requests took."""
 
     def collect(self) -> Iterator[CounterMetricFamily]:
         family = CounterMetricFamily(
-            f"{NAMESPACE}_api_requests", "API requests made, by cluster and HTTP method "
-            "(WATCH: a watch opened).", labels=("cluster", "verb"))
-        for (cluster, verb), count in sorted(REQUESTS.items()):
-            family.add_metric((cluster, verb), count)
+            f"{NAMESPACE}_api_requests", "API requests made, by cluster, HTTP method "
+            "(WATCH: a watch opened) and resource.", labels=("cluster", "verb", "resource"))
+        for labels, count in sorted(REQUESTS.items()):
+            family.add_metric(labels, count)
         yield family
         seconds = CounterMetricFamily(
             f"{NAMESPACE}_api_request_seconds", "Seconds spent in API requests (sent to the "

@@ -32,7 +32,7 @@ EXPECTED = {
     "fusionvc_is_leader": ("gauge", set()),
     "fusionvc_event_loop_lag_seconds": ("histogram", set()),
     "fusionvc_metrics_delivery_samples": ("counter", {"tenant", "result"}),
-    "fusionvc_api_requests": ("counter", {"cluster", "verb"}),
+    "fusionvc_api_requests": ("counter", {"cluster", "verb", "resource"}),
     "fusionvc_api_request_seconds": ("counter", {"cluster", "verb"}),
     "fusionvc_api_write_throttle_seconds": ("histogram", set()),
 }
@@ -58,7 +58,7 @@ def exercise(metrics: Metrics) -> None:
     metrics.is_leader.set(1)
     metrics.event_loop_lag.observe(0.001)
     metrics.delivery_samples.labels("a", "dropped").inc(3)
-    REQUESTS["edge-1", "POST"] += 1  # counted by KubeClient, process-wide
+    REQUESTS["edge-1", "POST", "pods"] += 1  # counted by KubeClient, process-wide
     REQUEST_SECONDS["edge-1", "POST"] += 0.02
     observer: SchedulerObserver = SchedulerMetrics(metrics)
     observer.attempt("scheduled", 0.003)

@@ -128,3 +128,14 @@ def test_a_changed_part_of_a_new_version_is_shared_like_any_other() -> None:
     assert got["spec"] is not cached["spec"]
     assert got["spec"]["tolerations"] is cached["spec"]["tolerations"]
     assert cached["spec"]["containers"][0]["image"] == "nginx:1"
+
+
+def test_the_memo_forgets_the_least_recently_used_subtree() -> None:
+    c = Compactor(memo_size=2)
+    first = c.compact(fresh({"metadata": {"name": "a"}, "spec": {"n": 1}}))
+    c.compact(fresh({"metadata": {"name": "b"}, "spec": {"n": 2}}))
+    again = c.compact(fresh({"metadata": {"name": "c"}, "spec": {"n": 1}}))  # used: now newest
+    c.compact(fresh({"metadata": {"name": "d"}, "spec": {"n": 3}}))  # evicts {"n": 2}
+    assert again["spec"] is first["spec"]
+    assert c.compact(fresh({"metadata": {"name": "e"}, "spec": {"n": 1}}))["spec"] is first["spec"]
+    assert len(c) == 2
