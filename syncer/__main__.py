@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 
-from syncer.kube.client import use_transport
+from syncer.kube.transport import use_transport
 from syncer.ops import event_loop
 from syncer.ops.logs import configure_logging, shutdown_logging
 from syncer.ops.settings import Settings, SettingsError, load_settings

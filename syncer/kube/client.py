@@ -11,9 +11,7 @@ than the standard library. Every call has a timeout. A client given a WriteLimit
 
 from __future__ import annotations
 
-import ssl
 import time
-import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from contextvars import ContextVar
@@ -26,8 +24,8 @@ from kubernetes_asyncio.client import ApiClient
 
 from syncer.kube import Obj
 from syncer.kube.apis import ResourceType, resource_of
-from syncer.kube.http1 import Endpoint, Http1Pool
 from syncer.kube.limiter import WriteLimiter
+from syncer.kube.transport import client_timeout, lean_pool, session_without_env_lookups
 
 # Counts the writes made inside one reconcile (the controller sets a fresh [0] per key), so
 # the drift scan can tell a key that needed repair from one that was already right.
@@ -47,14 +45,6 @@ JSON = "application/json"
 Chunks = AsyncGenerator[bytes, None]  # a streamed body, as it arrives
 MERGE_PATCH = "application/merge-patch+json"
 STRATEGIC_PATCH = "application/strategic-merge-patch+json"
-READ_BUFSIZE = 2**21  # as kubernetes-asyncio: one watch event may carry a 1.5 MiB object
-# Idle pooled connections live this long (aiohttp's default: 15 s). A cluster the syncer
-# writes to every few tens of seconds (a quiet edge, the management cluster, the metrics
-# polls) would otherwise pay a TLS handshake per request: 5% of the syncer's CPU in a
-# rollout. Below the API server's own idle timeout (90 s), so the client closes first.
-KEEPALIVE_S = 60.0
-
-
 def resource_label(path: str) -> str:
     """The ``resource`` label of a request to ``path``; ``other`` past MAX_RESOURCES values."""
     resource = resource_of(path)
@@ -63,14 +53,6 @@ def resource_label(path: str) -> str:
             return "other"
         _RESOURCES.add(resource)
     return resource
-
-
-def _client_timeout(timeout: float | tuple[float, float]) -> aiohttp.ClientTimeout:
-    """A total limit, or (connect, read) as kubernetes-asyncio reads such a pair."""
-    if isinstance(timeout, tuple):
-        return aiohttp.ClientTimeout(connect=timeout[0], sock_connect=timeout[0],
-                                     sock_read=timeout[1])
-    return aiohttp.ClientTimeout(total=timeout)
 
 
 class KubeError(Exception):
@@ -101,76 +83,6 @@ def _error_from_body(status: int, body: bytes) -> KubeError:
         return KubeError(status, "", body[:200].decode(errors="replace"))
 
 
-def env_proxy(url: str) -> str | None:
-    """The proxy the environment (HTTPS_PROXY, NO_PROXY, ...) names for this URL, if any."""
-    parts = urlsplit(url)
-    if not parts.hostname or urllib.request.proxy_bypass(parts.hostname):
-        return None
-    return urllib.request.getproxies().get(parts.scheme)
-
-
-def _session_without_env_lookups(api: ApiClient) -> aiohttp.ClientSession:
-    """Gives the ApiClient a session that does not consult the environment per request.
-
-    kubernetes-asyncio opens its session with trust_env, so aiohttp reads ~/.netrc and
-    the proxy variables in a worker thread before every request: about a tenth of the
-    syncer's profile under load. The proxy is looked up once here instead (a kubeconfig's
-    proxy-url still wins). Returns the original session, which keeps owning the
-    connector and must be closed after the ApiClient.
-    """
-    rest = api.rest_client
-    original: aiohttp.ClientSession = rest.pool_manager
-    rest.pool_manager = aiohttp.ClientSession(
-        connector=original.connector, connector_owner=False, trust_env=False,
-        read_bufsize=READ_BUFSIZE)
-    if original.connector is not None and hasattr(original.connector, "_keepalive_timeout"):
-        original.connector._keepalive_timeout = KEEPALIVE_S  # no public setter after creation
-    if not rest.proxy:
-        rest.proxy = env_proxy(api.configuration.host)
-    return original
-
-
-def ssl_context_of(api: ApiClient) -> ssl.SSLContext:
-    """The TLS settings of a kubeconfig, as kubernetes-asyncio builds them (a new context
-    each call: a caller may set ALPN on its own)."""
-    conf = api.configuration
-    context = ssl.create_default_context(cafile=conf.ssl_ca_cert)
-    if conf.cert_file:
-        context.load_cert_chain(conf.cert_file, keyfile=conf.key_file)
-    if not conf.verify_ssl:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    if getattr(conf, "disable_strict_ssl_verification", False):
-        context.verify_flags &= ~ssl.VERIFY_X509_STRICT
-    return context
-
-
-# The HTTP clients KubeClient can use; the process chooses once (--api-transport).
-API_TRANSPORTS = ("lean", "aiohttp")
-TRANSPORT = ["lean"]
-
-
-def use_transport(name: str) -> None:
-    """Chooses the HTTP client of the clients made from now on (one of API_TRANSPORTS)."""
-    if name not in API_TRANSPORTS:
-        raise ValueError(f"unknown API transport {name!r}")
-    TRANSPORT[0] = name
-
-
-def lean_pool(api: ApiClient) -> Http1Pool | None:
-    """The lean HTTP/1.1 pool for the cluster's calls; None through a proxy or when the
-    process chose aiohttp."""
-    rest = api.rest_client
-    url = urlsplit(api.configuration.host)
-    if TRANSPORT[0] != "lean" or rest.proxy or url.scheme not in ("http", "https") \
-            or not url.hostname:
-        return None
-    tls = ssl_context_of(api) if url.scheme == "https" else None
-    port = url.port or (443 if tls else 80)
-    endpoint = Endpoint(url.hostname, port, tls, rest.server_hostname or None)
-    return Http1Pool(endpoint, api.configuration.connection_pool_maxsize, KEEPALIVE_S)
-
-
 class KubeClient:
     """One cluster's API; owns its ApiClient (closed by ``close``). Writes wait for
     ``limiter`` when one is given (shared by the clients of a process). Calls go through
@@ -182,7 +94,7 @@ class KubeClient:
         self.name = name
         self.timeout = timeout
         self.limiter = limiter
-        self._connector_owner = _session_without_env_lookups(api)
+        self._connector_owner = session_without_env_lookups(api)
         self._lean = lean_pool(api)
         url = urlsplit(api.configuration.host)
         self._base_path = url.path.rstrip("/")
@@ -277,7 +189,7 @@ class KubeClient:
         url = api.configuration.host + path
         if params:
             url += "?" + urlencode(params)
-        args: dict[str, Any] = {"timeout": _client_timeout(timeout), "headers": headers}
+        args: dict[str, Any] = {"timeout": client_timeout(timeout), "headers": headers}
         if body is not None:
             args["data"] = orjson.dumps(body)
         if rest.proxy:

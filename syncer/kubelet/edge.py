@@ -32,7 +32,8 @@ from urllib.parse import urlencode, urlsplit
 import aiohttp
 from multidict import CIMultiDict
 
-from syncer.kube.client import KubeClient, env_proxy, ssl_context_of
+from syncer.kube.client import KubeClient
+from syncer.kube.transport import env_proxy, ssl_context_of
 from syncer.kubelet.h2conn import H2Stream, StreamReset
 from syncer.kubelet.h2edge import EdgeH2Error, EdgeH2Pool, H2Dial
 from syncer.kubelet.tlsbuffer import EDGE_SIDE, shrink_read_buffer

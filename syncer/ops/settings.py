@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 
 import yaml
 
-from syncer.kube.client import API_TRANSPORTS
+from syncer.kube.transport import API_TRANSPORTS
 from syncer.ops.event_loop import EVENT_LOOPS
 from syncer.ops.setting_groups import (
     DatasetSettings,

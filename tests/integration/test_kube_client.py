@@ -11,7 +11,8 @@ import pytest
 from kubernetes_asyncio.config import new_client_from_config
 
 from syncer.kube.apis import CONFIGMAPS
-from syncer.kube.client import KubeClient, KubeError, use_transport
+from syncer.kube.client import KubeClient, KubeError
+from syncer.kube.transport import use_transport
 
 from .kube_helpers import unique
 from .sandbox_fixture import SandboxHandle

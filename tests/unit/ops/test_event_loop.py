@@ -68,7 +68,7 @@ def test_environment_choice_for_the_helper_processes(monkeypatch: pytest.MonkeyP
 
 
 def test_api_transport_setting_reaches_the_clients() -> None:
-    from syncer.kube import client
+    from syncer.kube import transport
     from syncer.ops.settings import SettingsError, load_settings
 
     assert load_settings([], {}).process.api_transport == "lean"
@@ -77,7 +77,7 @@ def test_api_transport_setting_reaches_the_clients() -> None:
     with pytest.raises(SettingsError, match="--api-transport"):
         load_settings(["--api-transport", "curl"], {})
     try:
-        client.use_transport(chosen)
-        assert client.TRANSPORT[0] == "aiohttp"
+        transport.use_transport(chosen)
+        assert transport.TRANSPORT[0] == "aiohttp"
     finally:
-        client.use_transport("lean")
+        transport.use_transport("lean")
