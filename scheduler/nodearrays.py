@@ -81,6 +81,10 @@ class NodeArrays:
         self.nonzero_memory = np.zeros(self.rows, dtype=np.int64)
         self.price = np.full(self.rows, np.nan, dtype=np.float64)
         self.group_serial = np.zeros(self.rows, dtype=np.int64)
+        self._row_nodes: list[NodeInfo | None] = [None] * self.rows  # last written per row
+        # Per label key asked for: the id of each row's value (0: no such label)
+        self._labels: dict[str, IntArray] = {}
+        self._label_ids: dict[str, dict[str, int]] = {}
         for name in (CPU, MEMORY):
             self._add_column(name)
 
@@ -116,6 +120,9 @@ class NodeArrays:
         self.nonzero_memory = grown(self.nonzero_memory)  # type: ignore[assignment]
         self.price = grown(self.price, np.nan)  # type: ignore[assignment]
         self.group_serial = grown(self.group_serial)  # type: ignore[assignment]
+        for key, column in self._labels.items():
+            self._labels[key] = grown(column)  # type: ignore[assignment]
+        self._row_nodes += [None] * (new_rows - self.rows)
         self.rows = new_rows
 
     def write(self, info: NodeInfo) -> None:
@@ -135,7 +142,47 @@ class NodeArrays:
         price = info.facts.price
         self.price[row] = np.nan if price is None else price
         self.group_serial[row] = info.group.serial
+        labels = info.facts.labels
+        for key, column in self._labels.items():
+            column[row] = self._label_id(key, labels.get(key))
+        self._row_nodes[row] = info
         info.arrays = self
+
+    # -- labels ----------------------------------------------------------------------
+
+    def _label_id(self, key: str, value: str | None) -> int:
+        if value is None:
+            return 0
+        ids = self._label_ids[key]
+        found = ids.get(value)
+        if found is None:
+            found = ids[value] = len(ids) + 1
+        return found
+
+    def labels(self, key: str) -> IntArray:
+        """The id of every row's value of a label (0: none), a column kept from the first
+        time a key is asked for."""
+        column = self._labels.get(key)
+        if column is None:
+            self._label_ids[key] = {}
+            column = np.zeros(self.rows, dtype=np.int64)
+            for row, info in enumerate(self._row_nodes):
+                if info is not None:
+                    column[row] = self._label_id(key, info.facts.labels.get(key))
+            self._labels[key] = column
+        return column
+
+    def label_in(self, key: str, slots: Slots, values: Iterable[str]) -> BoolArray:
+        """Per node, does its value of label `key` belong to `values`?"""
+        column = self.labels(key)
+        ids = self._label_ids[key]
+        wanted = [found for value in values if (found := ids.get(value)) is not None]
+        if not wanted:
+            return np.zeros(len(slots), dtype=np.bool_)
+        if len(wanted) == 1:
+            matches: BoolArray = column[slots] == wanted[0]
+            return matches
+        return np.isin(column[slots], wanted)
 
     def store_counts(self, info: NodeInfo, names: Iterable[str]) -> None:
         """Write what is free of the named resources, and the non-zero requests."""

@@ -29,6 +29,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import add
 
+import numpy as np
+
 from ..framework import (
     SKIP,
     CycleState,
@@ -39,6 +41,7 @@ from ..framework import (
     StateKey,
     Status,
 )
+from ..nodearrays import BoolArray, Slots
 from ..nodeinfo import NodeInfo
 from ..podaffinity import (
     AffinityError,
@@ -185,6 +188,21 @@ class InterPodAffinity(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlugi
             if value is None or not (required.affinity_anywhere or value in values):
                 return AFFINITY_MISMATCH
         return None
+
+    def filter_slots(self, state: CycleState, pod: PodInfo, slots: Slots) -> BoolArray:
+        """filter() for many nodes at once, from the snapshot's label columns."""
+        required = state.read(REQUIRED)
+        arrays = state.snapshot.arrays
+        fits = np.ones(len(slots), dtype=np.bool_)
+        for domains in (required.existing_anti, required.anti):
+            for key, values in domains.items():
+                fits &= ~arrays.label_in(key, slots, values)
+        for key, values in required.affinity:
+            if required.affinity_anywhere:
+                fits &= arrays.labels(key)[slots] != 0
+            else:
+                fits &= arrays.label_in(key, slots, values)
+        return fits
 
     def pre_score(
         self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
