@@ -20,6 +20,7 @@ from typing import ParamSpec, TypeVar
 import numpy as np
 
 from .framework import Code, CycleState, Status
+from .groupplans import GroupPlan, GroupPlans, build_plan
 from .nodearrays import BoolArray, Slots
 from .nodeinfo import NodeGroup, NodeInfo
 from .podinfo import PodInfo
@@ -112,10 +113,12 @@ class FilterCycle:
             verdicts[kind] = self._first_failure(self.shape_checks, shape)
         return verdicts[kind]
 
-    def run(self, order: Iterable[NodeGroup]) -> int:
+    def run(self, order: Iterable[NodeGroup], plans: GroupPlans) -> int:
         """Filter groups in order until to_find feasible nodes are found; returns how many
-        groups were visited. Nodes of accepted shapes are gathered until they could hold
-        the feasible nodes still wanted, then filtered together."""
+        groups were visited. The nodes of accepted groups (what their shapes leave, from
+        `plans`) are gathered until they could hold the feasible nodes still wanted, then
+        filtered together."""
+        by_group = plans.for_cycle(self.state.snapshot, self._shape_verdict)
         visited = 0
         nodes: list[NodeInfo] = []
         parts: list[Slots] = []
@@ -123,21 +126,34 @@ class FilterCycle:
             visited += 1
             if self._rejected(self._first_failure(self.group_checks, group), group.size):
                 continue
-            for shape in group.shapes.values():
-                if self._rejected(self._shape_verdict(shape), len(shape.nodes)):
-                    continue
-                nodes += shape.nodes
-                parts.append(shape.node_slots())
-                if len(nodes) >= self.to_find - len(self.feasible):
-                    if self._filter_chunk(nodes, parts):
-                        return visited
-                    nodes, parts = [], []
+            plan = by_group.get(group)
+            if plan is None:
+                plan = by_group[group] = build_plan(group, self._shape_verdict)
+            self._count_rejected(plan)
+            if not plan.nodes:
+                continue
+            nodes += plan.nodes
+            parts.append(plan.slots)
+            if len(nodes) >= self.to_find - len(self.feasible):
+                looked = self._filter_chunk(nodes, parts)
+                if looked is not None:  # stopped within this group's nodes
+                    self.evaluated -= plan.rejected_after(looked - len(nodes) + len(plan.nodes))
+                    return visited
+                nodes, parts = [], []
         if nodes:
             self._filter_chunk(nodes, parts)
         return visited
 
-    def _filter_chunk(self, nodes: list[NodeInfo], parts: list[Slots]) -> bool:
-        """Filter nodes in order (`parts`: their numbers); True once enough are feasible."""
+    def _count_rejected(self, plan: GroupPlan) -> None:
+        self.not_for_tenant += plan.not_for_tenant
+        self.evaluated += plan.rejected
+        reasons = self.reasons
+        for reason, count in plan.reasons:
+            reasons[reason] += count
+
+    def _filter_chunk(self, nodes: list[NodeInfo], parts: list[Slots]) -> int | None:
+        """Filter nodes in order (`parts`: their numbers); once enough are feasible, how
+        many nodes were looked at, else None."""
         slots = parts[0] if len(parts) == 1 else np.concatenate(parts)
         masks = [None if fast is None else fast(self.state, self.pod, slots)
                  for fast in self.array_checks]  # fmt: skip
@@ -149,7 +165,7 @@ class FilterCycle:
         self.evaluated += looked
         self.feasible += [nodes[i] for i in chosen]
         self.feasible_slots.append(slots[chosen])
-        return len(chosen) == wanted
+        return looked if len(chosen) == wanted else None
 
     def _all_arrays(
         self, nodes: list[NodeInfo], masks: list[BoolArray | None], wanted: int

@@ -35,6 +35,7 @@ from .framework import (
     ScorePlugin,
     Status,
 )
+from .groupplans import GroupPlans
 from .nodearrays import Candidates, IntArray
 from .nodeinfo import NodeGroup, NodeInfo
 from .observer import NoopObserver, SchedulerObserver
@@ -88,6 +89,7 @@ class Scheduler:
         self._next_start = 0
         self._cycles = 0
         self._tier_cache: dict[tuple[Any, ...], Tiers] = {}
+        self._plans = GroupPlans()  # what the shape filters leave of each group
 
     def schedule(
         self,
@@ -200,7 +202,7 @@ class Scheduler:
 
     def _find_feasible(self, cycle: FilterCycle, order: Iterable[NodeGroup]) -> None:
         """Filter node groups in order until cycle.to_find feasible nodes are found."""
-        self._next_start += cycle.run(order)
+        self._next_start += cycle.run(order, self._plans)
         for (point, name), seconds in cycle.timings.items():
             self.observer.plugin(name, point, seconds)
 
