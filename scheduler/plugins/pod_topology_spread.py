@@ -93,7 +93,7 @@ class PodTopologySpread(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlug
             limit = counts.constraint.max_skew - counts.self_match + counts.minimum
             if limit < 0:
                 return None  # even an empty domain is too full: node by node
-            full = [value for value, count in counts.counts.items() if count > limit]
+            full = [value for value, count in counts.placed.items() if count > limit]
             if full:
                 fits &= ~arrays.label_in(key, slots, full)
         return fits
