@@ -19,7 +19,7 @@ plugins share, and IntArray/FloatArray/BoolArray/Slots, their types.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -182,7 +182,24 @@ class NodeArrays:
         if len(wanted) == 1:
             matches: BoolArray = column[slots] == wanted[0]
             return matches
-        return np.isin(column[slots], wanted)
+        table = np.zeros(len(ids) + 1, dtype=np.bool_)
+        table[wanted] = True
+        return table[column[slots]]
+
+    def label_weights(self, key: str, slots: Slots, weights: Mapping[str, int]) -> IntArray:
+        """Per node, the weight of its value of label `key` (a node without the label
+        weighs what the value "" does; a value not in `weights` 0)."""
+        column = self.labels(key)
+        ids = self._label_ids[key]
+        table = np.zeros(len(ids) + 1, dtype=np.int64)
+        table[0] = weights.get("", 0)
+        for value, weight in weights.items():
+            found = ids.get(value)
+            if found is not None:
+                table[found] = weight
+        return table[column[slots]]
+
+    # -- counts ----------------------------------------------------------------------
 
     def store_counts(self, info: NodeInfo, names: Iterable[str]) -> None:
         """Write what is free of the named resources, and the non-zero requests."""
