@@ -80,6 +80,8 @@ class FilterCycle:
         self.feasible: list[NodeInfo] = []
         self.feasible_slots: list[Slots] = []
         self.reasons: Counter[str] = Counter()
+        # Nodes an array form rejected, asked for their reasons only if nothing fits
+        self._failed: list[tuple[list[NodeInfo], list[int]]] = []
         self.evaluated = 0
         self.not_for_tenant = 0  # nodes the tenant may not use: out of the message
         # The fleet has few distinct shape keys: judge each once per cycle.
@@ -180,12 +182,21 @@ class FilterCycle:
         if 0 < wanted <= len(chosen):
             chosen = chosen[:wanted]
             looked = int(chosen[-1]) + 1
-        for index in np.flatnonzero(~fits[:looked]).tolist():
-            status = self._first_failure(self.node_checks, nodes[index])
-            if status is not None:
-                for reason in status.reasons:
-                    self.reasons[reason] += 1
+        self._failed.append((nodes, np.flatnonzero(~fits[:looked]).tolist()))
         return chosen.tolist(), looked
+
+    def all_reasons(self) -> Counter[str]:
+        """Nodes per reason (each node under the reasons of the first filter it failed),
+        the nodes array forms rejected included: asked now, for the message of a pod that
+        fits nowhere (a cycle that places the pod never needs them)."""
+        for nodes, failed in self._failed:
+            for index in failed:
+                status = self._first_failure(self.node_checks, nodes[index])
+                if status is not None:
+                    for reason in status.reasons:
+                        self.reasons[reason] += 1
+        self._failed = []
+        return self.reasons
 
     def _node_by_node(
         self, nodes: list[NodeInfo], masks: list[BoolArray | None], wanted: int

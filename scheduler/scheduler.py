@@ -149,7 +149,7 @@ class Scheduler:
         feasible, evaluated = cycle.feasible, cycle.evaluated
         if not feasible:
             usable = 1 if named else num_nodes - cycle.not_for_tenant
-            return unschedulable(usable, cycle.reasons, generation)
+            return unschedulable(usable, cycle.all_reasons(), generation)
         candidates = Candidates(feasible, np.concatenate(cycle.feasible_slots))
         chosen, score = self._select(candidates, self._prioritize(state, pod_info, candidates))
         return Placement(
