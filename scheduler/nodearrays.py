@@ -19,7 +19,7 @@ plugins share, and IntArray/FloatArray/BoolArray/Slots, their types.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -198,6 +198,15 @@ class NodeArrays:
             if found is not None:
                 table[found] = weight
         return table[column[slots]]
+
+    def rows_matching(self, predicate: Callable[[NodeInfo], bool]) -> BoolArray:
+        """Per row, does the node last written there satisfy `predicate`? (Valid until
+        the snapshot's layout changes: a node written anew may change the answer.)"""
+        return np.fromiter(
+            (info is not None and predicate(info) for info in self._row_nodes),
+            dtype=np.bool_,
+            count=len(self._row_nodes),
+        )
 
     # -- counts ----------------------------------------------------------------------
 
