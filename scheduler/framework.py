@@ -17,6 +17,9 @@ Differences from kube-scheduler, for speed in Python:
   its verdict is reused for every shape with the same key in the cycle.
   Filters run in the order cluster filters, shape filters, node filters (each
   in profile order); a node counts under the reasons of the first that fails.
+- Filter and Score may also have an array form (filter_slots, score_array) that
+  judges or scores every candidate at once from the snapshot's NodeArrays; the
+  scheduler uses it when there is one. It must agree with the per-node form.
 - GroupScore (fusionvc's) estimates a 0..100 score per NodeGroup, used to
   visit the most promising groups first when not every node is evaluated.
 """
@@ -30,6 +33,9 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
+import numpy as np
+
+from .nodearrays import BoolArray, IntArray, Slots
 from .nodeinfo import NodeGroup, NodeInfo
 from .podaffinity import NamespaceLabels, name_label_only
 from .podinfo import PodInfo
@@ -169,6 +175,12 @@ class FilterPlugin(Plugin):
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         """None when the pod may run on the node."""
 
+    def filter_slots(self, state: CycleState, pod: PodInfo, slots: Slots) -> BoolArray | None:
+        """Optional array form: per node number (state.snapshot.arrays), True exactly where
+        filter() returns None; the cycle asks filter() for the reasons of the others.
+        None (the default): the plugin has no array form."""
+        return None
+
 
 class PreScorePlugin(Plugin):
     @abc.abstractmethod
@@ -192,6 +204,19 @@ class ScorePlugin(Plugin):
     @abc.abstractmethod
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
         """Rescale the raw scores in place to MIN_NODE_SCORE..MAX_NODE_SCORE."""
+
+    def score_array(
+        self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
+    ) -> IntArray | None:
+        """Optional array form of score(): the raw scores. None (the default): the plugin
+        has no array form."""
+        return None
+
+    def normalize_array(self, state: CycleState, pod: PodInfo, scores: IntArray) -> IntArray:
+        """The array form of normalize_score() (by default normalize_score() on a list)."""
+        rescaled: list[int] = scores.tolist()
+        self.normalize_score(state, pod, rescaled)
+        return np.array(rescaled, dtype=np.int64)
 
 
 class GroupScorePlugin(Plugin):

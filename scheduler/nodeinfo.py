@@ -21,6 +21,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .images import node_images
+from .nodearrays import NodeArrays, group_serials
 from .podaffinity import TenantPod
 from .quantity import parse_decimal
 from .resources import CPU, GPU, MEMORY, PODS, PodResources, parse_resource_list_lenient
@@ -171,6 +172,7 @@ class NodeInfo:
 
     __slots__ = (
         "allocatable",
+        "arrays",
         "cluster",
         "cpu_capacity",
         "facts",
@@ -212,6 +214,8 @@ class NodeInfo:
         # A small number of its own while it is in a snapshot (kept when its facts change):
         # the position of its score in ImageLocality's tables (scheduler.image_index).
         self.index_id = 0
+        # The snapshot's NodeArrays once it wrote the node's row (its counts kept there too).
+        self.arrays: NodeArrays | None = None
 
     def count(self, resources: PodResources, sign: int) -> None:
         """Add (sign 1) or remove (sign -1) one pod's resources."""
@@ -223,6 +227,8 @@ class NodeInfo:
         self.free_pods = free.get(PODS, 0)
         self.nonzero_cpu += sign * resources.nonzero_cpu
         self.nonzero_memory += sign * resources.nonzero_memory
+        if self.arrays is not None:
+            self.arrays.store_counts(self, resources.requests)
 
     def requested(self, resource: str) -> int:
         """What the counted pods request of a resource."""
@@ -232,11 +238,12 @@ class NodeInfo:
 class NodeGroup:
     """The nodes of one edge cluster in one region, by shape."""
 
-    __slots__ = ("_min_price", "cluster", "region", "shapes", "size")
+    __slots__ = ("_min_price", "cluster", "region", "serial", "shapes", "size")
 
     def __init__(self, cluster: ClusterState, region: str) -> None:
         self.cluster = cluster
         self.region = region
+        self.serial = next(group_serials)  # its number in NodeArrays.group_serial
         self.shapes: dict[ShapeKey, NodeShape] = {}
         self.size = 0
         self._min_price: float | None = None
@@ -260,6 +267,7 @@ class NodeGroup:
         if shape is None:
             shape = self.shapes[key] = NodeShape(self, key)
         shape.nodes.append(info)
+        shape.slots = None
         info.shape = shape
         info.group = self
         self.size += 1
@@ -267,6 +275,7 @@ class NodeGroup:
     def remove(self, info: NodeInfo) -> None:
         shape = info.shape
         shape.nodes.remove(info)
+        shape.slots = None
         if not shape.nodes:
             del self.shapes[shape.key]
         self.size -= 1

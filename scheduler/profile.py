@@ -79,6 +79,9 @@ class Profile:
         self.pre_scores = [p for p in plugins if isinstance(p, PreScorePlugin)]
         self.pre_scores_by_name = {p.name: p for p in self.pre_scores}
         self.scores = [p for p in plugins if isinstance(p, ScorePlugin)]
+        # The plugins that override the optional array forms (see scheduler.framework).
+        self.array_filters = [p for p in self.filters if _overrides(p, FilterPlugin.filter_slots)]
+        self.array_scores = [p for p in self.scores if _overrides(p, ScorePlugin.score_array)]
         self.group_scores = [p for p in plugins if isinstance(p, GroupScorePlugin)]
 
     def score_plugin_names(self) -> frozenset[str]:
@@ -100,6 +103,12 @@ class Profile:
                 _BASE_PERCENTAGE - num_all_nodes // _NODES_PER_PERCENT, _MIN_PERCENTAGE
             )
         return max(num_all_nodes * percentage // 100, minimum)
+
+
+def _overrides(plugin: Plugin, method: object) -> bool:
+    """Does the plugin's class define its own `method` (not the base class's default)?"""
+    name = getattr(method, "__name__", "")
+    return getattr(type(plugin), name, method) is not method
 
 
 def _with_default_weights(plugins: Sequence[Plugin], weights: Mapping[str, int]) -> dict[str, int]:

@@ -21,9 +21,10 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from itertools import chain, repeat
-from operator import add, mul
+from itertools import chain
 from typing import Any, ParamSpec, TypeVar
+
+import numpy as np
 
 from .filtering import FilterCycle
 from .framework import (
@@ -31,8 +32,11 @@ from .framework import (
     MIN_NODE_SCORE,
     SKIP,
     CycleState,
+    ScorePlugin,
     Status,
 )
+from .groupplans import GroupPlans
+from .nodearrays import Candidates, IntArray
 from .nodeinfo import NodeGroup, NodeInfo
 from .observer import NoopObserver, SchedulerObserver
 from .podaffinity import NamespaceLabels, name_label_only
@@ -85,6 +89,7 @@ class Scheduler:
         self._next_start = 0
         self._cycles = 0
         self._tier_cache: dict[tuple[Any, ...], Tiers] = {}
+        self._plans = GroupPlans()  # what the shape filters leave of each group
 
     def schedule(
         self,
@@ -144,8 +149,9 @@ class Scheduler:
         feasible, evaluated = cycle.feasible, cycle.evaluated
         if not feasible:
             usable = 1 if named else num_nodes - cycle.not_for_tenant
-            return unschedulable(usable, cycle.reasons, generation)
-        chosen, score = self._select(feasible, self._prioritize(state, pod_info, feasible))
+            return unschedulable(usable, cycle.all_reasons(), generation)
+        candidates = Candidates(feasible, np.concatenate(cycle.feasible_slots))
+        chosen, score = self._select(candidates, self._prioritize(state, pod_info, candidates))
         return Placement(
             chosen.cluster.name,
             chosen.facts.name,
@@ -155,12 +161,13 @@ class Scheduler:
             evaluated,
         )
 
-    def _select(self, nodes: list[NodeInfo], totals: list[int]) -> tuple[NodeInfo, int]:
+    def _select(self, nodes: list[NodeInfo], totals: IntArray) -> tuple[NodeInfo, int]:
         """The node with the highest total score, ties broken at random."""
-        best = max(totals)
-        if totals.count(best) == 1:
-            return nodes[totals.index(best)], best
-        return nodes[self._rng.choice([i for i, t in enumerate(totals) if t == best])], best
+        best = int(totals.max())
+        ties = np.flatnonzero(totals == best).tolist()
+        if len(ties) == 1:
+            return nodes[ties[0]], best
+        return nodes[self._rng.choice(ties)], best
 
     def _timed(
         self, name: str, point: str, call: Callable[P, R], *args: P.args, **kwargs: P.kwargs
@@ -185,18 +192,17 @@ class Scheduler:
             to_find,
             [(p.name, p.filter_group) for p in profile.cluster_filters if p.name not in skipped],
             [(p.name, p.filter_shape) for p in profile.shape_filters if p.name not in skipped],
-            [(p.name, p.filter) for p in profile.filters if p.name not in skipped],
+            [
+                (p.name, p.filter, p.filter_slots if p in profile.array_filters else None)
+                for p in profile.filters
+                if p.name not in skipped
+            ],
             self._sampled(),
         )
 
     def _find_feasible(self, cycle: FilterCycle, order: Iterable[NodeGroup]) -> None:
         """Filter node groups in order until cycle.to_find feasible nodes are found."""
-        visited = 0
-        for group in order:
-            visited += 1
-            if cycle.filter_group(group):
-                break
-        self._next_start += visited
+        self._next_start += cycle.run(order, self._plans)
         for (point, name), seconds in cycle.timings.items():
             self.observer.plugin(name, point, seconds)
 
@@ -253,9 +259,9 @@ class Scheduler:
         self._tier_cache[key] = tiers
         return tiers
 
-    def _prioritize(self, state: CycleState, pod: PodInfo, nodes: list[NodeInfo]) -> list[int]:
+    def _prioritize(self, state: CycleState, pod: PodInfo, nodes: Candidates) -> IntArray:
         """The weighted sum of the normalized scores of every score plugin, per node."""
-        totals = [0] * len(nodes)
+        totals = np.zeros(len(nodes), dtype=np.int64)
         if len(nodes) == 1:
             return totals  # nothing to compare, as in kube-scheduler
         sampled = self._sampled()
@@ -273,13 +279,27 @@ class Scheduler:
                     continue
                 if status is not None:
                     raise SchedulingError(f"PreScore of {plugin.name}: {status.message}")
-            scores = self._timed(plugin.name, "Score", plugin.score, state, pod, nodes)
-            self._timed(plugin.name, "NormalizeScore", plugin.normalize_score, state, pod, scores)
-            if len(scores) != len(totals):
-                raise SchedulingError(f"{plugin.name} returned {len(scores)} scores")
+            scores = self._scores(plugin, state, pod, nodes)
             # The range check costs as much as a small plugin: only in sampled cycles.
-            if sampled and not MIN_NODE_SCORE <= min(scores) <= max(scores) <= MAX_NODE_SCORE:
+            if sampled and not MIN_NODE_SCORE <= scores.min() <= scores.max() <= MAX_NODE_SCORE:
                 raise SchedulingError(f"{plugin.name} returned scores outside 0..100")
-            weighted = scores if weight == 1 else map(mul, scores, repeat(weight))
-            totals = list(map(add, totals, weighted))  # map: C speed on the hot path
+            totals += scores if weight == 1 else weight * scores
         return totals
+
+    def _scores(
+        self, plugin: ScorePlugin, state: CycleState, pod: PodInfo, nodes: Candidates
+    ) -> IntArray:
+        """A plugin's normalized scores: its array form if it has one, else score() and
+        normalize_score()."""
+        if plugin in self.profile.array_scores:
+            array = self._timed(plugin.name, "Score", plugin.score_array, state, pod, nodes)
+            if array is not None:
+                if len(array) != len(nodes):
+                    raise SchedulingError(f"{plugin.name} returned {len(array)} scores")
+                normalize = plugin.normalize_array
+                return self._timed(plugin.name, "NormalizeScore", normalize, state, pod, array)
+        scores = self._timed(plugin.name, "Score", plugin.score, state, pod, nodes)
+        self._timed(plugin.name, "NormalizeScore", plugin.normalize_score, state, pod, scores)
+        if len(scores) != len(nodes):
+            raise SchedulingError(f"{plugin.name} returned {len(scores)} scores")
+        return np.array(scores, dtype=np.int64)

@@ -11,6 +11,9 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+import numpy as np
+
+from .nodearrays import Slots
 from .taints import Taint
 
 if TYPE_CHECKING:
@@ -67,6 +70,7 @@ class NodeShape:
         "platform_tolerable",
         "ready",
         "resources",
+        "slots",
         "unschedulable",
     )
 
@@ -77,3 +81,15 @@ class NodeShape:
         self.arch, self.hard_taints, self.ready, self.unschedulable, self.resources = key[:5]
         self.platform_tolerable = key[5]  # taint keys its cluster lets tenants tolerate
         self.nodes: list[NodeInfo] = []
+        # The nodes' numbers (index_id) in order, made by node_slots(); None when stale.
+        self.slots: Slots | None = None
+
+    def node_slots(self) -> Slots:
+        """The nodes' numbers, in the order of `nodes` (kept until a node comes or goes)."""
+        slots = self.slots
+        if slots is None:
+            nodes = self.nodes
+            slots = self.slots = np.fromiter(
+                (node.index_id for node in nodes), dtype=np.intp, count=len(nodes)
+            )
+        return slots

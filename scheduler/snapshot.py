@@ -12,7 +12,9 @@ and every tenant's pods (tenancy reads, from an edge pod, whose pod it is) for
 inter-pod affinity and topology spread, assumed pods included.
 
 And the nodes per image (``images``, scheduler.image_index), told of every node
-change here, so that ImageLocality never re-indexes the fleet.
+change here, so that ImageLocality never re-indexes the fleet; and the
+per-node numbers in arrays (``arrays``, scheduler.nodearrays) for the array
+forms of the filters and scores.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .image_index import ImageIndex
+from .nodearrays import NodeArrays
 from .nodeinfo import ClusterState, NodeGroup, NodeInfo, PodKey, PodRecord, node_facts
 from .podaffinity import TenantPod, default_tenancy
 from .podinfo import owner_of
@@ -85,6 +88,7 @@ class ClusterSnapshot:
         self._by_visible_name: dict[str, NodeInfo] = {}
         self.tenant_pods = TenantPods()
         self.images = ImageIndex(self.clusters)  # nodes per image, kept node by node
+        self.arrays = NodeArrays()  # per-node numbers at each node's index_id
 
     # -- change notification -------------------------------------------------
 
@@ -156,6 +160,7 @@ class ClusterSnapshot:
         for key in [key for key in self._pods if key[0] == name]:
             self._uncount(self._pods.pop(key))
         for info in cluster.nodes.values():
+            info.arrays = None
             self._by_visible_name.pop(info.facts.visible_name, None)
             self.images.node_removed(info)
         self.num_nodes -= len(cluster.nodes)
@@ -193,6 +198,7 @@ class ClusterSnapshot:
             self.images.node_added(info)
         else:
             self.images.node_replaced(old, info)
+        self.arrays.write(info)  # after the ImageIndex gave it its number
         self._layout_changed()
         self._may_fit_more()
 
@@ -209,6 +215,7 @@ class ClusterSnapshot:
             return None
         self.num_nodes -= 1
         self._soft_tainted_nodes -= bool(info.facts.soft_taints)
+        info.arrays = None  # its row may go to another node
         if self._by_visible_name.get(info.facts.visible_name) is info:
             del self._by_visible_name[info.facts.visible_name]
         return info

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .labels import NodeSelector, SelectorError, required_node_selector
@@ -101,6 +101,8 @@ class DomainCounts:
     counts: Counter[str]
     minimum: int
     self_match: int  # 1 when the pod being placed matches the constraint's own selector
+    # The domains with matching pods (the others count 0): fewer than `counts` holds.
+    placed: Counter[str] = field(default_factory=Counter)
 
     def skew_ok(self, value: str) -> bool:
         return self.counts[value] + self.self_match - self.minimum <= self.constraint.max_skew
@@ -140,26 +142,26 @@ DomainCache = dict[tuple[Any, ...], frozenset[str]]
 def eligible_domains(
     state: CycleState, pod: PodInfo, constraint: SpreadConstraint, cache: DomainCache
 ) -> tuple[frozenset[str], _Eligibility]:
-    """The topology key's values on the eligible nodes; cached per snapshot layout when
-    every node the tenant may use is eligible (no node selector, taints ignored)."""
+    """The topology key's values on the eligible nodes; cached per snapshot layout,
+    policy, node selector and (when taints count) tolerations."""
     eligible = _Eligibility(state, pod, constraint)
     key = constraint.topology_key
     policy = state.policy
-    cache_key = None
-    if eligible.selector is None and not eligible.honor_taints:
-        cache_key = (
-            state.snapshot.layout_version,
-            key,
-            policy.allowed_clusters,
-            policy.allowed_regions,
-            policy.max_latency_ms,
-            policy.user_regions,
-        )
-        cached = cache.get(cache_key)
-        if cached is not None:
-            return cached, eligible
-        if len(cache) > 256:
-            cache.clear()
+    cache_key = (
+        state.snapshot.layout_version,
+        key,
+        policy.allowed_clusters,
+        policy.allowed_regions,
+        policy.max_latency_ms,
+        policy.user_regions,
+        eligible.selector,
+        (pod.tolerations, policy.tolerable_taints) if eligible.honor_taints else None,
+    )
+    cached = cache.get(cache_key)
+    if cached is not None:
+        return cached, eligible
+    if len(cache) > 256:
+        cache.clear()
     domains: set[str] = set()
     for group in state.snapshot.node_groups():
         if not location_allows(state.policy, group):
@@ -169,9 +171,7 @@ def eligible_domains(
                 value = node.facts.labels.get(key)
                 if value is not None and value not in domains and eligible(node):
                     domains.add(value)
-    result = frozenset(domains)
-    if cache_key is not None:
-        cache[cache_key] = result
+    result = cache[cache_key] = frozenset(domains)
     return result, eligible
 
 
@@ -183,7 +183,7 @@ def count_domains(
     cache: DomainCache,
 ) -> DomainCounts:
     domains, eligible = eligible_domains(state, pod, constraint, cache)
-    counts: Counter[str] = Counter({domain: 0 for domain in domains})
+    placed: Counter[str] = Counter()
     snapshot = state.snapshot
     key = constraint.topology_key
     for record in snapshot.tenant_pods.matching(state.tenant, constraint.selector):
@@ -195,7 +195,10 @@ def count_domains(
         node = snapshot.node_of(record)
         value = None if node is None else node.facts.labels.get(key)
         if value in domains and node is not None and eligible(node):
-            counts[value] += 1
+            placed[value] += 1
+    counts: Counter[str] = Counter(dict.fromkeys(domains, 0))
+    counts.update(placed)
     too_few = len(domains) < constraint.min_domains
     minimum = 0 if too_few or not counts else min(counts.values())
-    return DomainCounts(constraint, counts, minimum, int(constraint.selector.matches(pod.labels)))
+    self_match = int(constraint.selector.matches(pod.labels))
+    return DomainCounts(constraint, counts, minimum, self_match, placed)

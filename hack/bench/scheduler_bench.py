@@ -22,7 +22,9 @@ after this tree's, and prints the CPU ratio: side by side in one run.
 prints the hottest functions. --per-node prints what each filter and score
 plugin costs per candidate node (CPU time of this thread, one typical pod, the
 candidates a 5,000-node cycle scores), and the decisions per second those
-per-node costs alone allow: the floor of the per-node work in CPython.
+per-node costs alone allow: the floor of the per-node work in CPython. It
+times the per-node forms (filter(), score()); a cycle uses a plugin's array
+form (filter_slots, score_array) where it has one.
 """
 
 from __future__ import annotations

@@ -14,11 +14,14 @@ pick the cheapest nodes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from ..framework import MAX_NODE_SCORE, CycleState, GroupScorePlugin, ScorePlugin
+from ..nodearrays import IntArray, slots_of
 from ..nodeinfo import NodeGroup, NodeInfo
 from ..podinfo import PodInfo
 
@@ -28,13 +31,23 @@ if TYPE_CHECKING:
 _MICRO = 1_000_000  # scores are integers: cost in millionths of a currency unit
 
 
-def _dominant_share(pod: PodInfo, allocatable: Mapping[str, int]) -> float:
-    """The largest fraction of the node's allocatable the pod requests, pods included.
+def _costs(state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> IntArray:
+    """The pod's cost per node in millionths: price x the pod's dominant share.
 
-    Only called for feasible nodes: they have every requested resource (capacity
-    > 0) and room for the pod, so no division by zero, and the share is at most 1.
+    The dominant share is the largest fraction of the node's allocatable the pod
+    requests, pods included. Only asked of feasible nodes: they have every requested
+    resource (capacity > 0) and room for the pod, so the share is at most 1.
     """
-    return max(amount / allocatable[name] for name, amount in pod.requests)
+    arrays = state.snapshot.arrays
+    slots = slots_of(nodes)
+    share = np.zeros(len(slots), dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for name, amount in pod.requests:
+            np.maximum(share, amount / arrays.allocatable_of(name)[slots], out=share)
+    prices = arrays.price[slots]
+    for index in np.flatnonzero(np.isnan(prices)).tolist():  # unpriced: the cluster's median
+        prices[index] = nodes[index].cluster.median_price
+    return (_MICRO * prices * share).astype(np.int64)
 
 
 class CostScore(ScorePlugin, GroupScorePlugin):
@@ -44,31 +57,19 @@ class CostScore(ScorePlugin, GroupScorePlugin):
     mode_weights = MappingProxyType({"latency-first": 1, "cost-first": 10})
 
     def score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
-        # Nodes of one kind share their allocatable mapping (nodeinfo interns it), and
-        # candidates come shape by shape: reuse the pod's share while the mapping is the
-        # same object, else look it up per mapping. Hot loop: keep it lean.
-        shares: dict[int, float] = {}
-        last: Mapping[str, int] | None = None
-        share = 0.0
-        scores: list[int] = []
-        append = scores.append
-        for node in nodes:
-            allocatable = node.allocatable
-            if allocatable is not last:
-                last = allocatable
-                kind = id(allocatable)
-                found = shares.get(kind)
-                if found is None:
-                    found = shares[kind] = _dominant_share(pod, allocatable)
-                share = found
-            price = node.price
-            if price is None:
-                price = node.cluster.median_price
-            append(int(_MICRO * price * share))
-        return scores
+        costs: list[int] = _costs(state, pod, nodes).tolist()
+        return costs
 
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
         relative_to_cheapest(scores)
+
+    def score_array(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> IntArray:
+        return _costs(state, pod, nodes)
+
+    def normalize_array(self, state: CycleState, pod: PodInfo, scores: IntArray) -> IntArray:
+        if not len(scores):
+            return scores
+        return MAX_NODE_SCORE * (int(scores.min()) + 1) // (scores + 1)
 
     def score_groups(
         self, policy: SchedulingPolicy, groups: Sequence[NodeGroup]

@@ -27,7 +27,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from operator import add
+
+import numpy as np
 
 from ..framework import (
     SKIP,
@@ -39,6 +40,7 @@ from ..framework import (
     StateKey,
     Status,
 )
+from ..nodearrays import BoolArray, IntArray, Slots, slots_of
 from ..nodeinfo import NodeInfo
 from ..podaffinity import (
     AffinityError,
@@ -186,6 +188,21 @@ class InterPodAffinity(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlugi
                 return AFFINITY_MISMATCH
         return None
 
+    def filter_slots(self, state: CycleState, pod: PodInfo, slots: Slots) -> BoolArray:
+        """filter() for many nodes at once, from the snapshot's label columns."""
+        required = state.read(REQUIRED)
+        arrays = state.snapshot.arrays
+        fits = np.ones(len(slots), dtype=np.bool_)
+        for domains in (required.existing_anti, required.anti):
+            for key, values in domains.items():
+                fits &= ~arrays.label_in(key, slots, values)
+        for key, values in required.affinity:
+            if required.affinity_anywhere:
+                fits &= arrays.labels(key)[slots] != 0
+            else:
+                fits &= arrays.label_in(key, slots, values)
+        return fits
+
     def pre_score(
         self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]
     ) -> Status | None:
@@ -205,18 +222,31 @@ class InterPodAffinity(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlugi
         return None
 
     def score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
-        by_key: dict[str, dict[str, int]] = defaultdict(dict)
-        for (key, value), weight in state.read(PREFERRED).items():
-            by_key[key][value] = weight
-        totals: list[int] | None = None
-        for key, table in by_key.items():  # one pass per topology key, usually one
-            get = table.get
-            scores = [get(n.facts.labels.get(key, ""), 0) for n in nodes]
-            totals = scores if totals is None else list(map(add, totals, scores))
-        return totals if totals is not None else [0] * len(nodes)
+        scores: list[int] = self.score_array(state, pod, nodes).tolist()
+        return scores
 
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
         min_max_normalize(scores)
+
+    def score_array(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> IntArray:
+        by_key: dict[str, dict[str, int]] = defaultdict(dict)
+        for (key, value), weight in state.read(PREFERRED).items():
+            by_key[key][value] = weight
+        arrays = state.snapshot.arrays
+        slots = slots_of(nodes)
+        totals = np.zeros(len(slots), dtype=np.int64)
+        for key, table in by_key.items():  # one per topology key, usually one
+            totals += arrays.label_weights(key, slots, table)
+        return totals
+
+    def normalize_array(self, state: CycleState, pod: PodInfo, scores: IntArray) -> IntArray:
+        """min_max_normalize() at array speed."""
+        if not len(scores):
+            return scores
+        low, high = int(scores.min()), int(scores.max())
+        if high == low:
+            return np.zeros(len(scores), dtype=np.int64)
+        return 100 * (scores - low) // (high - low)
 
 
 def min_max_normalize(scores: list[int]) -> None:

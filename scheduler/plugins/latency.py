@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from ..framework import (
     SKIP,
     CycleState,
@@ -23,6 +25,7 @@ from ..framework import (
     Status,
     default_normalize_score,
 )
+from ..nodearrays import IntArray, group_runs
 from ..nodeinfo import ClusterState, NodeGroup, NodeInfo
 from ..podinfo import PodInfo
 
@@ -51,14 +54,24 @@ class LatencyScore(PreScorePlugin, ScorePlugin, GroupScorePlugin):
         return None if state.policy.user_regions else SKIP
 
     def score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
+        scores: list[int] = self.score_array(state, pod, nodes).tolist()
+        return scores
+
+    def normalize_array(self, state: CycleState, pod: PodInfo, scores: IntArray) -> IntArray:
+        return scores  # as normalize_score()
+
+    def score_array(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> IntArray:
         # Normalized here per cluster rather than per node in normalize_score: same
-        # result (the maximum over the clusters is the maximum over the nodes), less work.
-        by_cluster = _raw_latencies({n.cluster for n in nodes}, state.policy.user_regions)
+        # result (the maximum over the clusters is the maximum over the nodes), less work;
+        # computed once per run of nodes of one group.
+        starts, lengths = group_runs(state.snapshot.arrays, nodes)
+        of_runs = [nodes[start].cluster for start in starts]
+        by_cluster = _raw_latencies(set(of_runs), state.policy.user_regions)
         clusters = list(by_cluster)
         scores = [by_cluster[c] for c in clusters]
         default_normalize_score(scores, reverse=True)
         normalized = dict(zip(clusters, scores, strict=True))
-        return [normalized[n.cluster] for n in nodes]
+        return np.repeat(np.array([normalized[c] for c in of_runs], dtype=np.int64), lengths)
 
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
         """Done per cluster in score()."""

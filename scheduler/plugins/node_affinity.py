@@ -31,12 +31,14 @@ from ..labels import (
     preferred_terms,
     required_node_selector,
 )
+from ..nodearrays import BoolArray, Slots
 from ..nodeinfo import NodeInfo
 from ..podinfo import PodInfo
 
 MISMATCH = Status.unschedulable("node(s) didn't match Pod's node affinity/selector")
 
 REQUIRED = StateKey[NodeSelector]("nodeAffinity.required")
+MAX_CACHED_SELECTORS = 64
 PREFERRED = StateKey[tuple[tuple[int, NodeSelectorTerm], ...]]("nodeAffinity.preferred")
 
 
@@ -55,10 +57,28 @@ class NodeAffinity(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlugin):
         state.write(REQUIRED, selector)
         return None
 
+    def __init__(self) -> None:
+        # Per snapshot layout and selector, which node rows match (labels only change
+        # with the layout): a cycle reads its candidates' verdicts from there.
+        self._matching: dict[tuple[int, NodeSelector], BoolArray] = {}
+
     def filter(self, state: CycleState, pod: PodInfo, node: NodeInfo) -> Status | None:
         facts = node.facts
         selector = state.read(REQUIRED)
         return None if selector.matches(facts.labels, facts.visible_name) else MISMATCH
+
+    def filter_slots(self, state: CycleState, pod: PodInfo, slots: Slots) -> BoolArray:
+        selector = state.read(REQUIRED)
+        snapshot = state.snapshot
+        key = (snapshot.layout_version, selector)
+        matching = self._matching.get(key)
+        if matching is None:
+            if len(self._matching) >= MAX_CACHED_SELECTORS:
+                self._matching.clear()
+            matching = self._matching[key] = snapshot.arrays.rows_matching(
+                lambda info: selector.matches(info.facts.labels, info.facts.visible_name)
+            )
+        return matching[slots]
 
     def pre_score(
         self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]

@@ -13,9 +13,10 @@ from __future__ import annotations
 from functools import lru_cache
 
 from ..framework import CycleState, FilterPlugin, ShapeFilterPlugin, Status
+from ..nodearrays import BoolArray, Slots
 from ..nodeinfo import NodeInfo
 from ..podinfo import PodInfo
-from ..resources import PODS
+from ..resources import CPU, MEMORY, PODS
 from ..shapes import NodeShape
 
 
@@ -44,6 +45,16 @@ class NodeResourcesFit(ShapeFilterPlugin, FilterPlugin):
                 if amount > free.get(name, 0):
                     return self._reasons(pod, node)
         return None
+
+    def filter_slots(self, state: CycleState, pod: PodInfo, slots: Slots) -> BoolArray:
+        """filter() for many nodes at once, from the snapshot's NodeArrays."""
+        arrays = state.snapshot.arrays
+        fits = arrays.column(CPU)[slots] >= pod.cpu
+        fits &= arrays.column(MEMORY)[slots] >= pod.memory
+        fits &= arrays.column(PODS)[slots] >= 1
+        for name, amount in pod.extended_requests:
+            fits &= arrays.column(name)[slots] >= amount
+        return fits
 
     @staticmethod
     def _reasons(pod: PodInfo, node: NodeInfo) -> Status:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from ..framework import (
     SKIP,
     CycleState,
@@ -24,6 +26,7 @@ from ..framework import (
     StateKey,
     Status,
 )
+from ..nodearrays import BoolArray, Slots
 from ..nodeinfo import NodeInfo
 from ..podaffinity import AffinityError
 from ..podinfo import PodInfo
@@ -78,6 +81,22 @@ class PodTopologySpread(PreFilterPlugin, FilterPlugin, PreScorePlugin, ScorePlug
             if not counts.skew_ok(value):
                 return SKEWED
         return None
+
+    def filter_slots(self, state: CycleState, pod: PodInfo, slots: Slots) -> BoolArray | None:
+        """filter() for many nodes at once: a node fails where its domain already holds
+        more than max_skew - self_match + minimum matching pods (others hold none)."""
+        arrays = state.snapshot.arrays
+        fits = np.ones(len(slots), dtype=np.bool_)
+        for counts in state.read(HARD):
+            key = counts.constraint.topology_key
+            fits &= arrays.labels(key)[slots] != 0
+            limit = counts.constraint.max_skew - counts.self_match + counts.minimum
+            if limit < 0:
+                return None  # even an empty domain is too full: node by node
+            full = [value for value, count in counts.placed.items() if count > limit]
+            if full:
+                fits &= ~arrays.label_in(key, slots, full)
+        return fits
 
     def pre_score(
         self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]

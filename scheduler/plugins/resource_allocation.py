@@ -12,44 +12,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
 from ..framework import MAX_NODE_SCORE, CycleState, ScorePlugin
+from ..nodearrays import FloatArray, IntArray, slots_of
 from ..nodeinfo import NodeInfo
 from ..podinfo import PodInfo
-from ..resources import GPU
+from ..resources import CPU, GPU, MEMORY
 from ..strategy import ResourceStrategy
 
 GPU_WEIGHT = 2
 
 
-def _cpu_memory_in_use(
-    nodes: Sequence[NodeInfo], cpu: int, memory: int, free: bool, scale: float
-) -> list[float]:
-    """Per node, scale x the fraction of cpu plus that of memory in use once the pod is
-    placed (0..2 before scaling), or left free (2 minus it) when `free`.
-
-    A full resource, or one the node lacks (capacity 0), counts as 1.0. Hot loop: inlined.
-    """
-    in_use: list[float] = []
-    append = in_use.append
-    for node in nodes:
-        cpu_capacity, memory_capacity = node.cpu_capacity, node.memory_capacity
-        cpu_used = node.nonzero_cpu + cpu
-        memory_used = node.nonzero_memory + memory
-        used = (cpu_used / cpu_capacity if cpu_used < cpu_capacity else 1.0) + (
-            memory_used / memory_capacity if memory_used < memory_capacity else 1.0
-        )
-        append(scale * (2 - used) if free else scale * used)
-    return in_use
-
-
-def _gpus_in_use(nodes: Sequence[NodeInfo], gpus: int) -> list[float]:
-    """Per node, the fraction of GPUs in use once the pod is placed (0..1)."""
-    fractions: list[float] = []
-    for node in nodes:
-        capacity = node.facts.gpu_capacity
-        used = capacity - node.free.get(GPU, 0) + gpus
-        fractions.append(used / capacity if used < capacity else 1.0)
-    return fractions
+def _fraction_in_use(used: IntArray, capacity: IntArray) -> FloatArray:
+    """used / capacity, 1.0 where that is full or more, or the node lacks the resource."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(used < capacity, used / capacity, 1.0)
 
 
 class ResourceAllocationScore(ScorePlugin):
@@ -58,15 +36,29 @@ class ResourceAllocationScore(ScorePlugin):
     weight = 2
 
     def score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
-        # least-allocated scores what is free, bin-packing what is used
-        free = state.policy.resource_strategy is not ResourceStrategy.BIN_PACKING
-        cpu, memory = pod.resources.nonzero_cpu, pod.resources.nonzero_memory
-        if not pod.gpus:
-            return list(map(int, _cpu_memory_in_use(nodes, cpu, memory, free, MAX_NODE_SCORE / 2)))
-        scale = MAX_NODE_SCORE / (2 + GPU_WEIGHT)
-        in_use = _cpu_memory_in_use(nodes, cpu, memory, free, 1.0)
-        gpus = _gpus_in_use(nodes, pod.gpus)
-        return [int(scale * (used + GPU_WEIGHT * g)) for used, g in zip(in_use, gpus, strict=True)]
+        scores: list[int] = self.score_array(state, pod, nodes).tolist()
+        return scores
 
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
         """Already 0..100: absolute fullness must not be rescaled away."""
+
+    def normalize_array(self, state: CycleState, pod: PodInfo, scores: IntArray) -> IntArray:
+        return scores  # as normalize_score()
+
+    def score_array(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> IntArray:
+        arrays = state.snapshot.arrays
+        slots = slots_of(nodes)
+        cpu_used = arrays.nonzero_cpu[slots] + pod.resources.nonzero_cpu
+        memory_used = arrays.nonzero_memory[slots] + pod.resources.nonzero_memory
+        # cpu's fraction plus memory's (0..2) once the pod is placed; kube's non-zero requests
+        used = _fraction_in_use(cpu_used, arrays.allocatable_of(CPU)[slots]) + _fraction_in_use(
+            memory_used, arrays.allocatable_of(MEMORY)[slots]
+        )
+        # least-allocated scores what is free, bin-packing what is used
+        if state.policy.resource_strategy is not ResourceStrategy.BIN_PACKING:
+            used = 2 - used
+        if not pod.gpus:
+            return (MAX_NODE_SCORE / 2 * used).astype(np.int64)
+        gpu_capacity = arrays.allocatable_of(GPU)[slots]
+        gpus = _fraction_in_use(gpu_capacity - arrays.column(GPU)[slots] + pod.gpus, gpu_capacity)
+        return (MAX_NODE_SCORE / (2 + GPU_WEIGHT) * (used + GPU_WEIGHT * gpus)).astype(np.int64)

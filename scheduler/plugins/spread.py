@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+import numpy as np
+
 from ..framework import (
     SKIP,
     CycleState,
@@ -21,6 +23,7 @@ from ..framework import (
     Status,
     default_normalize_score,
 )
+from ..nodearrays import IntArray, group_runs
 from ..nodeinfo import NodeInfo
 from ..podinfo import PodInfo
 
@@ -44,14 +47,21 @@ class SpreadScore(PreScorePlugin, ScorePlugin):
         return None
 
     def score(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
+        scores: list[int] = self.score_array(state, pod, nodes).tolist()
+        return scores
+
+    def normalize_array(self, state: CycleState, pod: PodInfo, scores: IntArray) -> IntArray:
+        return scores  # as normalize_score()
+
+    def score_array(self, state: CycleState, pod: PodInfo, nodes: Sequence[NodeInfo]) -> IntArray:
         by_cluster, by_region = state.read(COUNTS)
         # A group is one cluster in one region: score (and normalize, which gives the
-        # same result as per node) once per group.
-        groups = list({n.group for n in nodes})
+        # same result as per node) once per run of nodes of one group.
+        starts, lengths = group_runs(state.snapshot.arrays, nodes)
+        groups = [nodes[start].group for start in starts]
         scores = [by_cluster.get(g.cluster.name, 0) + by_region.get(g.region, 0) for g in groups]
         default_normalize_score(scores, reverse=True)
-        normalized = dict(zip(groups, scores, strict=True))
-        return [normalized[n.group] for n in nodes]
+        return np.repeat(np.array(scores, dtype=np.int64), lengths)
 
     def normalize_score(self, state: CycleState, pod: PodInfo, scores: list[int]) -> None:
         """Done per group in score()."""
