@@ -215,6 +215,14 @@ class RecordingObserver:
         self.points.add((name, extension_point))
 
 
+def test_plugin_timings_come_from_sampled_cycles_only() -> None:
+    observer = RecordingObserver()
+    profile = build_profile(plugin_metrics_sample_percent=0)
+    scheduler = Scheduler(snapshot({"c1": [node("a"), node("b")]}), profile, observer)
+    scheduler.schedule(pod())
+    assert observer.attempts == ["scheduled"] and observer.points == set()
+
+
 def test_observer_gets_attempts_and_plugin_timings() -> None:
     observer = RecordingObserver()
     profile = build_profile(plugin_metrics_sample_percent=100)
