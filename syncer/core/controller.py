@@ -195,6 +195,17 @@ class Controller:
             return True  # the syncer will find nothing to do
         return tenant.synced and all(e.synced for e in self.ctx.edges.values())
 
+    async def _before_caches_synced(self, key: WorkKey, syncer: ResourceSyncer | None) -> None:
+        """The key's early work (a virtual node's Lease), or it waits, parked, for the caches."""
+        again = None
+        if syncer is not None:
+            async with asyncio.timeout(self.reconcile_timeout):
+                again = await syncer.before_caches_synced(key)
+        if again is None:
+            self._parked.setdefault(key.tenant, set()).add(key)
+        else:
+            self.ctx.queue.add_after(key, again, DEADLINE)
+
     def unpark(self) -> int:
         """Queues again the keys of tenants whose caches are now synced; returns how many.
         Parked rather than re-queued every second: after a restart with 10,000 pods the
@@ -241,7 +252,7 @@ class Controller:
                     queue.add_after(key, 1.0)
                     return
                 if not self._caches_ready(key):
-                    self._parked.setdefault(key.tenant, set()).add(key)
+                    await self._before_caches_synced(key, syncer)
                     return
                 orphan, scanned = self._orphan_copy(key), key in self._scanned
                 self._scanned.discard(key)

@@ -103,6 +103,12 @@ class ResourceSyncer:
         """Keys the drift scan re-queues for this tenant (orphans included)."""
         return ()
 
+    async def before_caches_synced(self, key: WorkKey) -> float | None:
+        """What a key may do while the tenant's or an edge's caches are still listing (after
+        a restart); seconds until it should come back, or None (the default) to wait until
+        every cache synced. Only work that a partial view cannot get wrong belongs here."""
+        return None
+
     # ---- keys of objects copied one to one ---------------------------------------------
 
     def marked_key(self, obj: Obj) -> Iterable[WorkKey]:

@@ -271,6 +271,24 @@ class VirtualNodeSyncer(ResourceSyncer):
             await self._renew_lease(tenant, key.name)
         return self.heartbeats.due_in(key)  # the next renewal
 
+    async def before_caches_synced(self, key: WorkKey) -> float | None:
+        """After a restart, a managed virtual node's Lease is renewed from the Node caches
+        alone while pods still list: listing 10,000 pods on a loaded machine outlasted the
+        tenant's grace period, every virtual node went NotReady and their pods unready with
+        them. Nothing else (status, removal) is decided before every cache synced."""
+        tenant = self.ctx.tenants.get(key.tenant)
+        informer = tenant.informers.get(NODES.plural) if tenant is not None else None
+        if tenant is None or informer is None or not informer.synced.is_set():
+            return None
+        vnode = tenant.get(NODES, "", key.name)
+        found = self._edge_node(vnode) if vnode and markers.is_managed(vnode) else None
+        if found is None or not found[0].healthy or \
+                not self.ctx.admission.admitted(found[0].name):
+            return None
+        if self.heartbeats.due_in(key) == 0.0:
+            await self._renew_lease(tenant, key.name)
+        return self.heartbeats.due_in(key)
+
     async def _mark_unknown(self, tenant: TenantConn, vnode: Obj) -> None:
         conds = (vnode.get("status") or {}).get("conditions") or []
         ready = next((c for c in conds if c.get("type") == "Ready"), None)

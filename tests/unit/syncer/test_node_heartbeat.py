@@ -232,3 +232,38 @@ async def test_a_removed_virtual_node_leaves_no_schedule_behind(sync: SyncTest) 
     nodes.heartbeats.renewed(KEY)
     assert await nodes.reconcile(KEY) is None
     assert len(nodes.heartbeats) == 0
+
+
+def restarted_with_pods_listing(sync: SyncTest, *, nodes_listed: bool = True) -> None:
+    """As a new process sees it: the tenant's pods (and maybe Nodes) are still listing."""
+    tenant = sync.ctx.tenants["tenant-a"]
+    tenant.informers["pods"].synced.clear()
+    if not nodes_listed:
+        tenant.informers["nodes"].synced.clear()
+    tenant._synced_count = -1  # the latch of a new connection
+    sync.client(tenant).calls.clear()
+
+
+async def test_while_pods_list_after_a_restart_leases_are_still_renewed(
+        sync: SyncTest) -> None:
+    clock = with_heartbeat(sync, 10.0)
+    await pod_on_n1(sync)
+    restarted_with_pods_listing(sync)
+    clock.now += 10
+    sync.ctx.queue.add(KEY)
+    await sync.settle()
+    # The Lease only: no status, no removal decided on a partial view of the pods.
+    assert tenant_writes(sync) == [("patch", "leases")]
+    assert KEY not in sync.controller._parked.get("tenant-a", set())
+    assert KEY in sync.ctx.queue._timers  # back for the next renewal
+
+
+async def test_before_the_nodes_listed_a_virtual_node_waits(sync: SyncTest) -> None:
+    clock = with_heartbeat(sync, 10.0)
+    await pod_on_n1(sync)
+    restarted_with_pods_listing(sync, nodes_listed=False)
+    clock.now += 10
+    sync.ctx.queue.add(KEY)
+    await sync.settle()
+    assert tenant_writes(sync) == []
+    assert KEY in sync.controller._parked["tenant-a"]
