@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from syncer.core import markers
 from syncer.core.keys import WorkKey
 from syncer.failover.gate import NOT_ADMITTED, GatedClient
-from syncer.failover.monitor import FailoverMonitor
+from syncer.failover.monitor import FailoverMonitor, probe_inconclusive
 from syncer.failover.state import Phase
 from syncer.fleet.specs import EdgeSpec, FailoverSpec
 from syncer.kube.apis import NODES, PODS
@@ -187,3 +187,15 @@ async def test_gated_client_refuses_object_calls_while_not_admitted() -> None:
         assert markers.MANAGED_SELECTOR  # lists pass (informers keep watching): see gate.py
     finally:
         await gated.close()
+
+
+@pytest.mark.parametrize(("timed_out", "loop_cpu_s", "waited_s", "inconclusive"), [
+    (True, 1.5, 3.0, True),  # the loop computed half the wait: our stall, not the edge's
+    (True, 0.75, 3.0, True),
+    (True, 0.1, 3.0, False),  # an idle loop waited 3 s: the edge did not answer
+    (False, 2.0, 3.0, False),  # refused or an error answer: the edge's doing, whatever we did
+    (True, 0.0, 0.0, False),
+])
+def test_a_timeout_while_this_process_was_busy_is_not_counted(
+        timed_out: bool, loop_cpu_s: float, waited_s: float, inconclusive: bool) -> None:
+    assert probe_inconclusive(timed_out, loop_cpu_s, waited_s) is inconclusive
