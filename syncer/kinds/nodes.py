@@ -182,6 +182,14 @@ class VirtualNodeSyncer(ResourceSyncer):
         node = edge.get(NODES, "", ann.get(markers.EDGE_NODE, ""))
         return (edge, node) if node is not None else None
 
+    def _serving_edge_node(self, vnode: Obj) -> tuple[EdgeConn, Obj] | None:
+        """The edge node behind the virtual node, while its cluster answers and is admitted."""
+        found = self._edge_node(vnode)
+        if found is None or not found[0].healthy or \
+                not self.ctx.admission.admitted(found[0].name):
+            return None
+        return found
+
     def _in_use(self, tenant: TenantConn, vnode: Obj) -> bool:
         """A tenant pod is bound to it, or one of the tenant's edge pods runs on its node
         (about to be bound), or it was made moments ago for a pod still on its way."""
@@ -252,9 +260,8 @@ class VirtualNodeSyncer(ResourceSyncer):
             await tenant.client.delete(NODES, key.name, uid=vnode["metadata"]["uid"])
             await tenant.client.delete(LEASES, key.name, LEASE_NAMESPACE)
             return None
-        found = self._edge_node(vnode)
-        if found is None or not found[0].healthy or \
-                not self.ctx.admission.admitted(found[0].name):
+        found = self._serving_edge_node(vnode)
+        if found is None:
             # No heartbeat: the tenant's controller-manager will see the node go NotReady
             # and, after its eviction timeout, replace the pods elsewhere.
             await self._mark_unknown(tenant, vnode)
@@ -267,9 +274,7 @@ class VirtualNodeSyncer(ResourceSyncer):
         if _status_differs(vnode, want):
             await tenant.client.patch(NODES, key.name, {"status": want["status"]},
                                       subresource="status")
-        if self.heartbeats.due_in(key) == 0.0:
-            await self._renew_lease(tenant, key.name)
-        return self.heartbeats.due_in(key)  # the next renewal
+        return await self._heartbeat(tenant, key)
 
     async def before_caches_synced(self, key: WorkKey) -> float | None:
         """After a restart, a managed virtual node's Lease is renewed from the Node caches
@@ -281,10 +286,12 @@ class VirtualNodeSyncer(ResourceSyncer):
         if tenant is None or informer is None or not informer.synced.is_set():
             return None
         vnode = tenant.get(NODES, "", key.name)
-        found = self._edge_node(vnode) if vnode and markers.is_managed(vnode) else None
-        if found is None or not found[0].healthy or \
-                not self.ctx.admission.admitted(found[0].name):
+        if not vnode or not markers.is_managed(vnode) or self._serving_edge_node(vnode) is None:
             return None
+        return await self._heartbeat(tenant, key)
+
+    async def _heartbeat(self, tenant: TenantConn, key: WorkKey) -> float:
+        """Renews the Lease when due; seconds until the next renewal."""
         if self.heartbeats.due_in(key) == 0.0:
             await self._renew_lease(tenant, key.name)
         return self.heartbeats.due_in(key)

@@ -1,7 +1,9 @@
-"""KubeClient: JSON REST calls to one cluster over a kubernetes-asyncio ApiClient's session.
+"""KubeClient: JSON REST calls to one cluster, with a kubernetes-asyncio ApiClient's settings.
 
-kubernetes-asyncio supplies the transport (TLS, client certificates, tokens,
-the aiohttp connector, proxies); this layer speaks in plain dicts, because the
+kubernetes-asyncio supplies the kubeconfig (TLS files, tokens and their refresh,
+proxies); the calls and watches go over kube/http1.py's lean HTTP/1.1 pool, or over
+aiohttp through a proxy (kube/transport.py decides); this layer speaks in plain dicts,
+because the
 generated model classes cost several times the memory of the JSON they hold
 and fusionvc caches every pod it syncs. Responses and watch events are parsed
 with orjson: with the compaction of kube/compact.py, a third less CPU per event
@@ -55,6 +57,12 @@ def resource_label(path: str) -> str:
     return resource
 
 
+def _query_params(query: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """Query values as the API server reads them (booleans lower-case, None left out)."""
+    return [(k, str(v).lower() if isinstance(v, bool) else str(v))
+            for k, v in (query or {}).items() if v is not None]
+
+
 class KubeError(Exception):
     """An API call failed; ``status`` is the HTTP code (0 when the server was not reached)."""
 
@@ -75,6 +83,11 @@ class KubeError(Exception):
         return self.status == 410
 
 
+def _unreached(err: Exception, what: str) -> KubeError:
+    """A failure before any answer (refused, timed out, cut): status 0, the error's type."""
+    return KubeError(0, type(err).__name__, str(err) or what)
+
+
 def _error_from_body(status: int, body: bytes) -> KubeError:
     try:
         doc = orjson.loads(body)
@@ -85,8 +98,9 @@ def _error_from_body(status: int, body: bytes) -> KubeError:
 
 class KubeClient:
     """One cluster's API; owns its ApiClient (closed by ``close``). Writes wait for
-    ``limiter`` when one is given (shared by the clients of a process). Calls go through
-    the lean HTTP/1.1 pool of kube/http1.py; watches and proxied calls through aiohttp."""
+    ``limiter`` when one is given (shared by the clients of a process). Calls and watches
+    go through the lean HTTP/1.1 pool of kube/http1.py, or through aiohttp when
+    kube/transport.py gives no pool (a proxy, or --api-transport aiohttp)."""
 
     def __init__(self, api: ApiClient, name: str, timeout: float = 30.0, *,
                  limiter: WriteLimiter | None = None) -> None:
@@ -146,14 +160,13 @@ class KubeClient:
             answer = await self._lean.request(request,
                                               timeout if timeout is not None else self.timeout)
         except (TimeoutError, OSError) as err:
-            raise KubeError(0, type(err).__name__, str(err) or "connection failed") from None
+            raise _unreached(err, "connection failed") from None
         return answer.status, answer.body
 
     async def _request_bytes(self, method: str, path: str, query: Mapping[str, Any] | None,
                              body: Any, content_type: str) -> bytes:
         """The whole HTTP/1.1 request: head (with the current credentials) and body."""
-        params = [(k, str(v).lower() if isinstance(v, bool) else str(v))
-                  for k, v in (query or {}).items() if v is not None]
+        params = _query_params(query)
         auth: dict[str, str] = {}
         await self.api.update_params_for_auth(auth, params, ["BearerToken"])
         target = self._base_path + path + ("?" + urlencode(params) if params else "")
@@ -166,13 +179,12 @@ class KubeClient:
 
     async def _send(self, method: str, path: str, query: Mapping[str, Any] | None, body: Any,
                     content_type: str, timeout: float | tuple[float, float] | None) -> Any:
-        params = [(k, str(v).lower() if isinstance(v, bool) else str(v))
-                  for k, v in (query or {}).items() if v is not None]
+        params = _query_params(query)
         limit = timeout if timeout is not None else self.timeout
         try:
             return await self._call(method, path, params, body, content_type, limit)
         except (aiohttp.ClientError, TimeoutError, OSError) as err:
-            raise KubeError(0, type(err).__name__, str(err) or "connection failed") from None
+            raise _unreached(err, "connection failed") from None
 
     async def _call(self, method: str, path: str, params: list[tuple[str, str]], body: Any,
                     content_type: str, timeout: float | tuple[float, float]) -> Any:
@@ -285,7 +297,7 @@ class KubeClient:
         try:
             opened = await self._lean.stream(request, self.timeout, read_timeout)
         except (TimeoutError, OSError) as err:
-            raise KubeError(0, type(err).__name__, str(err) or "connection failed") from None
+            raise _unreached(err, "connection failed") from None
         try:
             if opened.chunks is None:
                 raise _error_from_body(opened.status, opened.body)
@@ -294,7 +306,7 @@ class KubeClient:
             while chunk := await opened.chunks.read():
                 yield chunk
         except (TimeoutError, OSError) as err:
-            raise KubeError(0, type(err).__name__, str(err) or "watch connection lost") from None
+            raise _unreached(err, "watch connection lost") from None
         finally:
             opened.close()
 
@@ -309,6 +321,6 @@ class KubeClient:
             async for chunk in resp.content.iter_any():
                 yield chunk
         except (aiohttp.ClientError, TimeoutError) as err:
-            raise KubeError(0, type(err).__name__, str(err) or "watch connection lost") from None
+            raise _unreached(err, "watch connection lost") from None
         finally:
             resp.release()

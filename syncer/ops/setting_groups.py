@@ -86,7 +86,7 @@ class LogSettings:
 @dataclass(frozen=True)
 class ProcessSettings:
     event_loop: str = "auto"  # syncer/ops/event_loop.py: uvloop where installed
-    api_transport: str = "lean"  # syncer/kube/client.py: the lean HTTP/1.1 pool or aiohttp
+    api_transport: str = "lean"  # syncer/kube/transport.py: the lean HTTP/1.1 pool or aiohttp
 
 
 @dataclass(frozen=True)
