@@ -196,15 +196,16 @@ class Controller:
         return tenant.synced and all(e.synced for e in self.ctx.edges.values())
 
     async def _before_caches_synced(self, key: WorkKey, syncer: ResourceSyncer | None) -> None:
-        """The key's early work (a virtual node's Lease), or it waits, parked, for the caches."""
+        """The key's early work (a virtual node's Lease) if it has some; either way it waits,
+        parked, for the caches: the full reconcile runs as soon as they synced, not at the
+        next renewal (a restarted syncer's kubelet port reached the virtual nodes only then)."""
         again = None
         if syncer is not None:
             async with asyncio.timeout(self.reconcile_timeout):
                 again = await syncer.before_caches_synced(key)
-        if again is None:
-            self._parked.setdefault(key.tenant, set()).add(key)
-        else:
+        if again is not None:
             self.ctx.queue.add_after(key, again, DEADLINE)
+        self._parked.setdefault(key.tenant, set()).add(key)
 
     def unpark(self) -> int:
         """Queues again the keys of tenants whose caches are now synced; returns how many.

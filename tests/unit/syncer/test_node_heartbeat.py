@@ -254,8 +254,30 @@ async def test_while_pods_list_after_a_restart_leases_are_still_renewed(
     await sync.settle()
     # The Lease only: no status, no removal decided on a partial view of the pods.
     assert tenant_writes(sync) == [("patch", "leases")]
-    assert KEY not in sync.controller._parked.get("tenant-a", set())
-    assert KEY in sync.ctx.queue._timers  # back for the next renewal
+    assert KEY in sync.controller._parked["tenant-a"]  # reconciled once the caches synced
+    assert KEY in sync.ctx.queue._timers  # and back for the next renewal meanwhile
+
+
+async def test_a_restarted_syncer_writes_its_kubelet_port_as_soon_as_the_caches_synced(
+        sync: SyncTest) -> None:
+    """Not at the next renewal: until then kubectl logs and exec dialled the old process."""
+    clock = with_heartbeat(sync, 30.0)
+    sync.ctx.kubelet_address = ("127.0.0.1", 10250)
+    await pod_on_n1(sync)
+    restarted_with_pods_listing(sync)
+    sync.ctx.kubelet_address = ("127.0.0.1", 20250)  # the new process listens elsewhere
+    clock.now += 30
+    sync.ctx.queue.add(KEY)
+    await sync.settle()
+    assert tenant_writes(sync) == [("patch", "leases")]
+    sync.ctx.tenants["tenant-a"].informers["pods"].synced.set()
+    sync.ctx.tenants["tenant-a"]._synced_count = -1
+    assert sync.controller.unpark() >= 1
+    await sync.settle()
+    assert tenant_writes(sync) == [("patch", "leases"), ("patch/status", "nodes")]
+    vnode = sync.ctx.tenants["tenant-a"].get(NODES, "", VNODE)
+    assert vnode is not None
+    assert vnode["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"] == 20250
 
 
 async def test_before_the_nodes_listed_a_virtual_node_waits(sync: SyncTest) -> None:
