@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,9 +29,48 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: first.get(item.path.name, len(first)))  # stable otherwise
 
 
+def _state_dir() -> Path:
+    return Path(os.environ.get("FUSIONVC_TEST_SANDBOX_DIR", REPO / ".sandbox-test")).resolve()
+
+
+ERROR_LINE = re.compile(r'^E\d{4} |"level": ?"(?:ERROR|error)"')
+
+
+def error_kind(line: str) -> str:
+    """What an error line says, without its time and values: klog's text up to its first
+    key=value, or a JSON line's msg/event and the start of its err."""
+    if line.startswith("{"):
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            return line[:120]
+        what = str(doc.get("msg") or doc.get("event") or "")
+        return f"{what}: {str(doc.get('err') or doc.get('error') or '')[:80]}"
+    text = line.split("] ", 1)[-1]
+    what = re.split(r" \w+=", text, maxsplit=1)[0][:120]
+    err = re.search(r' err="([^"]{0,80})', text)
+    return f"{what}: {err.group(1)}" if err else what
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """After failed integration tests, each component's most frequent errors: CI keeps only
+    its terminal output, and a broken component (a metrics-server that cannot scrape)
+    shows there and nowhere in the failed assertions."""
+    failed = [r for r in terminalreporter.stats.get("failed", []) if "integration" in r.nodeid]
+    logs = _state_dir() / "logs"
+    if not failed or not logs.is_dir():
+        return
+    terminalreporter.section("sandbox log errors (the 2 most frequent per log)")
+    for path in sorted(logs.glob("*.log")):
+        with path.open(errors="replace") as lines:
+            kinds = Counter(error_kind(ln.rstrip()) for ln in lines if ERROR_LINE.search(ln))
+        for kind, count in kinds.most_common(2):
+            terminalreporter.write_line(f"{path.stem}: {count}x {kind}")
+
+
 @pytest.fixture(scope="session")
 def sandbox(request: pytest.FixtureRequest) -> Iterator[SandboxHandle]:
-    state_dir = Path(os.environ.get("FUSIONVC_TEST_SANDBOX_DIR", REPO / ".sandbox-test")).resolve()
+    state_dir = _state_dir()
     handle = start_sandbox(state_dir)
     yield handle
     if os.environ.get("FUSIONVC_TEST_KEEP_SANDBOX") == "1":
