@@ -45,6 +45,7 @@ from syncer_throughput import (
     until,
 )
 
+from hack.sandbox_lib.processes import free_ports
 from syncer.core.names import edge_namespace
 from syncer.kube.apis import NAMESPACES, PODS, TENANTS
 from syncer.kube.client import KubeClient
@@ -54,11 +55,7 @@ TENANT_SIDE = ("tenant", "management", "syncer")
 
 
 def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_ports(1)[0]
 
 
 def pin(pids: dict[str, int], split: bool) -> None:

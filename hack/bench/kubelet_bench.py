@@ -43,6 +43,7 @@ import aiohttp
 from common import REPO, cpu_seconds, live_processes, rss_kib
 from kubelet_relay_bench import pump
 
+from hack.sandbox_lib.processes import free_ports
 from syncer.core.names import edge_namespace
 
 NS = "kubelet-bench"
@@ -143,9 +144,7 @@ async def log_latency(tenant: Cluster, edge: Cluster, ens: str, n: int,
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_ports(1)[0]
 
 
 def child_cpu_seconds(pid: int) -> float:

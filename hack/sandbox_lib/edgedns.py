@@ -20,7 +20,7 @@ import yaml
 
 from . import components as comp
 from .kubectl import apply_with_retry
-from .processes import ProcessRecord, SandboxError
+from .processes import ProcessRecord, SandboxError, free_ports
 from .topology import Topology
 
 REPO = Path(__file__).resolve().parents[2]
@@ -42,21 +42,9 @@ def edge_cluster_dns(addresses: dict[str, str]) -> dict[str, Any]:
     return {"clusterDomain": "cluster.local", "tenantNameservers": dict(addresses)}
 
 
-def free_port_on_all(hosts: list[str], tries: int = 50) -> int:
+def free_port_on_all(hosts: list[str]) -> int:
     """A port free for UDP and TCP on every host."""
-    for _ in range(tries):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            probe.bind((hosts[0], 0))
-            port = int(probe.getsockname()[1])
-        try:
-            for host in hosts:
-                for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
-                    with socket.socket(socket.AF_INET, kind) as s:
-                        s.bind((host, port))
-            return port
-        except OSError:
-            continue
-    raise SandboxError("no port free on every edge DNS address")
+    return free_ports(1, kinds=(socket.SOCK_DGRAM, socket.SOCK_STREAM), hosts=hosts)[0]
 
 
 def _rbac(layout: comp.ClusterLayout) -> str:

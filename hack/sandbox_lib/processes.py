@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -51,18 +52,63 @@ class ProcessRecord:
         return "\n".join("    " + ln[:300] for ln in picked)
 
 
-def free_ports(count: int) -> list[int]:
-    """Ports the kernel hands out now; held together so they differ from each other."""
-    socks = []
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+LISTEN_PORTS_LOW = 10000  # the sandbox's listeners use ports from here up to the ephemeral range
+
+
+def listen_port_range() -> range:
+    """Ports for listeners that start later than they are chosen: below the kernel's range
+    for outgoing connections (32768-60999 by default), or above it. A port taken with
+    bind(0) came from that range, and by the time kwok or metrics-server bound it, one of
+    the sandbox's thousand loopback connections could hold it as its own end: kwok then
+    served nothing and every metric of that edge was missing (CI, stop 24)."""
     try:
-        for _ in range(count):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
+        low, high = (int(v) for v in EPHEMERAL_RANGE.read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    if low - LISTEN_PORTS_LOW >= 2000:
+        return range(LISTEN_PORTS_LOW, low)
+    if 65535 - high >= 2000:
+        return range(high + 1, 65536)
+    raise SandboxError(f"no port range for listeners outside the ephemeral range {low}-{high}")
+
+
+def free_ports(count: int, kinds: Iterable[int] = (socket.SOCK_STREAM,),
+               hosts: Iterable[str] = ("127.0.0.1",)) -> list[int]:
+    """``count`` different ports, free now for every socket kind on every host, from
+    listen_port_range() (random, so that sandboxes started together rarely meet)."""
+    hosts, kinds = list(hosts), list(kinds)
+    candidates = random.sample(listen_port_range(), min(count * 50, 2000))
+    held: list[socket.socket] = []
+    ports: list[int] = []
+    try:
+        for port in candidates:
+            socks = _bind_all(port, kinds, hosts)
+            if socks is None:
+                continue
+            held.extend(socks)
+            ports.append(port)
+            if len(ports) == count:
+                return ports
     finally:
+        for s in held:
+            s.close()
+    raise SandboxError(f"fewer than {count} free ports in {listen_port_range()}")
+
+
+def _bind_all(port: int, kinds: list[int], hosts: list[str]) -> list[socket.socket] | None:
+    socks: list[socket.socket] = []
+    try:
+        for host in hosts:
+            for kind in kinds:
+                s = socket.socket(socket.AF_INET, kind)
+                socks.append(s)
+                s.bind((host, port))
+        return socks
+    except OSError:
         for s in socks:
             s.close()
+        return None
 
 
 def start(

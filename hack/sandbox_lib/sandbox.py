@@ -210,6 +210,7 @@ class Sandbox:
         wait_all(checks, 180, "kube-apiservers")
         log("sandbox: kube-apiservers ready; starting controller-managers and kwok")
         stages = write_sandbox_stages(bindir, self.dir)
+        kwoks = {}
         for i, layout in enumerate(layouts):
             self._spawn(
                 f"{layout.name}-controller-manager",
@@ -217,13 +218,17 @@ class Sandbox:
             )
             if layout.role == "edge":
                 kwok_port = next(kwok_ports)
-                self._spawn(
+                rec = self._spawn(
                     f"{layout.name}-kwok",
                     comp.kwok_argv(bindir, layout, f"10.{100 + i}.0.1/16", kwok_port, stages)
                     + kubelet.kwok_args(debugging, kwok_port)
                     + metrics.kwok_metrics_argv(self._kwok_metrics_config(), kwok_port),
                 )
+                # kwok lives on without its server when the port is taken: no logs, no exec,
+                # no metrics from that edge. Wait until it answers on it.
+                kwoks[rec.name] = (rec, lambda p=kwok_port: http_ok(f"http://127.0.0.1:{p}/healthz"))
                 self._spawn_metrics_server(bindir, layout, next(metrics_ports))
+        wait_all(kwoks, 60, "kwok servers")
         self._write_state(layouts, etcd_url, debugging)
         self._seed(layouts, log)
         self._start_gslb(next(lay for lay in layouts if lay.role == "management"), log)

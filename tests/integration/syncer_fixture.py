@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,14 +19,14 @@ from typing import Any
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from sandbox_lib.kubelet import syncer_args as kubelet_endpoint_args
+from sandbox_lib.processes import free_ports
 
 from .sandbox_fixture import REPO, SandboxHandle
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port for a listener started later (outside the ephemeral range: hack/sandbox_lib)."""
+    return free_ports(1)[0]
 
 
 @dataclass
