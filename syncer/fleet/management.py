@@ -202,7 +202,7 @@ class Management:
         conn = self.ctx.tenants[key.name]
         await self.tenant_crds.ensure(conn.client)  # a retry when the first attempt failed
         policy_cond = self._apply_policy(conn, obj)
-        ready, reason, message = self._health(conn)
+        ready, reason, message = self._health(conn, obj)
         self._report_reachable(conn, "tenant", conn.healthy)
         pods = sum(1 for p in conn.store(PODS) if p["spec"].get("nodeName")) if conn.synced else 0
         self.controller.count_managed(key.name)
@@ -253,8 +253,15 @@ class Management:
             self.metrics.cluster_reachable.labels(conn.name, role).set(1 if up else 0)
 
     @staticmethod
-    def _health(conn: ClusterConn) -> tuple[bool, str, str]:
+    def _health(conn: ClusterConn, obj: Obj) -> tuple[bool, str, str]:
         if not conn.synced:
+            was = next((c for c in (obj.get("status") or {}).get("conditions") or []
+                        if c.get("type") == "Ready"), None)
+            if was is not None and was.get("status") == "True" and not conn.last_error():
+                # A restarted syncer loading its caches: the cluster is as ready as it was.
+                # Ready=False here made the GSLB leave out every site at each restart, and
+                # every exported domain answered nothing until the edges had listed.
+                return True, str(was.get("reason", "")), str(was.get("message", ""))
             return False, "Syncing", "connected; informers are loading the cluster's objects"
         if not conn.healthy:
             return False, "WatchFailing", conn.last_error() or "a watch is failing"
@@ -314,7 +321,7 @@ class Management:
             log.info("edge cluster connected", edge=key.name)
         conn = self.ctx.edges[key.name]
         self._update_edge(conn, spec)
-        ready, reason, message = self._health(conn)
+        ready, reason, message = self._health(conn, obj)
         # Placement avoids a cluster whose watches fail; one still loading has no nodes in
         # the snapshot yet, so it needs no flag (and must not look down once loaded).
         self.placer.edge_cluster_changed(conn, healthy=(conn.healthy or not conn.synced)

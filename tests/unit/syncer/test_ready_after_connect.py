@@ -87,3 +87,36 @@ async def test_a_failed_crd_install_leaves_the_tenant_to_connect_again(
         ctx.queue.shutdown()
         await client.close()
         await KubeClient.close(tenant_client)  # its real close, patched out above
+
+
+class Loading:
+    """A connection whose informers are still listing (``error``: one list failed)."""
+
+    synced = False
+
+    def __init__(self, error: str = "") -> None:
+        self.error = error
+
+    def last_error(self) -> str:
+        return self.error
+
+
+def with_ready(status: str) -> dict[str, Any]:
+    return {"status": {"conditions": [{"type": "Ready", "status": status,
+                                       "reason": "Connected", "message": "answers"}]}}
+
+
+@pytest.mark.parametrize(("obj", "error", "health"), [
+    # A restarted syncer: the edge stays Ready while its caches load (the GSLB leaves out
+    # the sites of an edge that is not Ready: every exported domain went silent).
+    (with_ready("True"), "", (True, "Connected", "answers")),
+    (with_ready("False"), "", (False, "Syncing",
+                               "connected; informers are loading the cluster's objects")),
+    ({}, "", (False, "Syncing", "connected; informers are loading the cluster's objects")),
+    # A list failed: not "as ready as it was".
+    (with_ready("True"), "503 etcd", (False, "Syncing",
+                                      "connected; informers are loading the cluster's objects")),
+])
+def test_a_loading_connection_keeps_the_ready_it_had(
+        obj: dict[str, Any], error: str, health: tuple[bool, str, str]) -> None:
+    assert Management._health(Loading(error), obj) == health  # type: ignore[arg-type]
