@@ -79,3 +79,21 @@ def converged(sandbox: SandboxHandle, ns: str, ens: str, replicas: int) -> bool:
     return (len(tenant_pods) == replicas and len(live) == replicas
             and max(names.values(), default=1) == 1
             and {p["metadata"]["name"] for p in tenant_pods} == set(names))
+
+
+def wait_controllers_caught_up(cluster: Cluster, timeout: float = 180) -> None:
+    """After a tenant kube-apiserver restarted, until its controller-manager makes pods again.
+    Its informers come back with a backoff (first refused, then forbidden while RBAC
+    loads), and until the pod informer has caught up the ReplicaSet controller syncs
+    nothing ("read version ... is not as new as written version"): a next test's
+    replacement pods waited for it (CI: test_failover after test_edge_dns's centre restart)."""
+    ns = unique("kcm-probe")
+    apply(cluster, namespace(ns), deployment(ns, "probe", 1), timeout=timeout)
+    deadline = time.monotonic() + timeout
+    try:
+        while not items(cluster, "pods", "-n", ns):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{cluster.name}: no pod made after {timeout:.0f}s")
+            time.sleep(1)
+    finally:
+        cluster.kubectl("delete", "namespace", ns, "--wait=false", check=False)

@@ -32,6 +32,7 @@ from .kube_helpers import (
     items,
     namespace,
     unique,
+    wait_controllers_caught_up,
 )
 from .sandbox_fixture import SandboxHandle
 from .syncer_fixture import SyncerProcess, wait_for
@@ -225,6 +226,8 @@ def test_centre_down_changes_nothing(scene: Scene, syncer: SyncerProcess) -> Non
         for name in centre:
             scene.sandbox.run("start", name)
         syncer.start()
+        for tenant in ("tenant-a", "tenant-b"):
+            wait_controllers_caught_up(scene.sandbox[tenant])
 
 
 @contextmanager

@@ -16,7 +16,16 @@ import pytest
 
 from tests.builders import pod, pod_spec
 
-from .kube_helpers import apply, deployment, edge_ns, get_json, items, namespace, unique
+from .kube_helpers import (
+    apply,
+    deployment,
+    edge_ns,
+    get_json,
+    items,
+    namespace,
+    unique,
+    wait_controllers_caught_up,
+)
 from .sandbox_fixture import SandboxHandle
 from .syncer_fixture import SyncerProcess, metric_samples, wait_for
 
@@ -329,3 +338,4 @@ def test_management_or_tenant_apiserver_restart_is_not_an_edge_loss(
     assert not [e for e in items(sandbox["tenant-a"], "events", "-n", ns)
                 if e["reason"] == "EdgeClusterLost"]
     sandbox["tenant-a"].kubectl("delete", "namespace", ns, "--wait=false")
+    wait_controllers_caught_up(sandbox["tenant-a"])  # for the next module's tests
