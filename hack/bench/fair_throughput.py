@@ -45,17 +45,13 @@ from syncer_throughput import (
     until,
 )
 
-from hack.sandbox_lib.processes import free_ports
+from hack.sandbox_lib.processes import free_port
 from syncer.core.names import edge_namespace
 from syncer.kube.apis import NAMESPACES, PODS, TENANTS
 from syncer.kube.client import KubeClient
 
 TENANTS_USED = ("tenant-a", "tenant-b")
 TENANT_SIDE = ("tenant", "management", "syncer")
-
-
-def free_port() -> int:
-    return free_ports(1)[0]
 
 
 def pin(pids: dict[str, int], split: bool) -> None:

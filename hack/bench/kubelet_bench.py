@@ -43,7 +43,7 @@ import aiohttp
 from common import REPO, cpu_seconds, live_processes, rss_kib
 from kubelet_relay_bench import pump
 
-from hack.sandbox_lib.processes import free_ports
+from hack.sandbox_lib.processes import free_port
 from syncer.core.names import edge_namespace
 
 NS = "kubelet-bench"
@@ -141,10 +141,6 @@ async def log_latency(tenant: Cluster, edge: Cluster, ens: str, n: int,
     t, e = times["through tenant (fusionvc)"], times["edge apiserver directly"]
     print(f"  {'added (tenant - direct)':26}{statistics.median(t) - statistics.median(e):8.1f}"
           f"{pct(t, 0.99) - pct(e, 0.99):8.1f}   (goal: added p50 <= 10 ms)")
-
-
-def free_port() -> int:
-    return free_ports(1)[0]
 
 
 def child_cpu_seconds(pid: int) -> float:

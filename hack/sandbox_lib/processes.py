@@ -77,8 +77,8 @@ def free_ports(count: int, kinds: Iterable[int] = (socket.SOCK_STREAM,),
                hosts: Iterable[str] = ("127.0.0.1",)) -> list[int]:
     """``count`` different ports, free now for every socket kind on every host, from
     listen_port_range() (random, so that sandboxes started together rarely meet)."""
-    hosts, kinds = list(hosts), list(kinds)
-    candidates = random.sample(listen_port_range(), min(count * 50, 2000))
+    hosts, kinds, ports_range = list(hosts), list(kinds), listen_port_range()
+    candidates = random.sample(ports_range, min(count * 50, 2000))
     held: list[socket.socket] = []
     ports: list[int] = []
     try:
@@ -93,7 +93,12 @@ def free_ports(count: int, kinds: Iterable[int] = (socket.SOCK_STREAM,),
     finally:
         for s in held:
             s.close()
-    raise SandboxError(f"fewer than {count} free ports in {listen_port_range()}")
+    raise SandboxError(f"fewer than {count} free ports in {ports_range}")
+
+
+def free_port() -> int:
+    """One port for a listener started later (see listen_port_range)."""
+    return free_ports(1)[0]
 
 
 def _bind_all(port: int, kinds: list[int], hosts: list[str]) -> list[socket.socket] | None:

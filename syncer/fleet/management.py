@@ -18,7 +18,12 @@ import structlog
 
 from scheduler import PolicyError, parse_policy
 from syncer.core import markers
-from syncer.core.conditions import now_rfc3339, same_condition, set_condition
+from syncer.core.conditions import (
+    get_condition,
+    now_rfc3339,
+    same_condition,
+    set_condition,
+)
 from syncer.core.context import SyncContext
 from syncer.core.controller import Controller
 from syncer.core.keys import WorkKey
@@ -255,8 +260,7 @@ class Management:
     @staticmethod
     def _health(conn: ClusterConn, obj: Obj) -> tuple[bool, str, str]:
         if not conn.synced:
-            was = next((c for c in (obj.get("status") or {}).get("conditions") or []
-                        if c.get("type") == "Ready"), None)
+            was = get_condition(obj, "Ready")
             if was is not None and was.get("status") == "True" and not conn.last_error():
                 # A restarted syncer loading its caches: the cluster is as ready as it was.
                 # Ready=False here made the GSLB leave out every site at each restart, and

@@ -19,14 +19,9 @@ from typing import Any
 from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from sandbox_lib.kubelet import syncer_args as kubelet_endpoint_args
-from sandbox_lib.processes import free_ports
+from sandbox_lib.processes import free_port
 
 from .sandbox_fixture import REPO, SandboxHandle
-
-
-def free_port() -> int:
-    """A port for a listener started later (outside the ephemeral range: hack/sandbox_lib)."""
-    return free_ports(1)[0]
 
 
 @dataclass
