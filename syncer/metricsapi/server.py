@@ -206,7 +206,7 @@ class MetricsApiServer:
 
     async def _custom_resources(self, request: web.Request) -> web.Response:
         tenant: TenantConn = request[TENANT_KEY]
-        names = self.metric_names.names(tenant.name,
+        names = self.metric_names.names(tenant.name, self.series.version,
                                         lambda: custom.metric_names(tenant, self.series))
         return ok(custom.resource_list(names))
 

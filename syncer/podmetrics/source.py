@@ -89,6 +89,7 @@ class PodSeriesSource:
         self._task: asyncio.Task[None] | None = None
         self.scraped = asyncio.Event()  # set after the first round
         self.failures = 0
+        self.version = 0  # counts changes to the samples, for caches of what they hold
 
     def samples(self, edge: str, namespace: str, pod: str) -> PodSamples | None:
         """The newest samples of one edge pod; None when not measured (recently)."""
@@ -130,6 +131,7 @@ class PodSeriesSource:
         alive = {(e, n) for e, n, _ in targets}
         for gone in set(self._nodes) - alive:
             del self._nodes[gone]
+            self.version += 1
         self._where = {(edge, ns, pod): node for (edge, node), (_, pods) in self._nodes.items()
                        for ns, pod in pods}
 
@@ -151,5 +153,6 @@ class PodSeriesSource:
     def replace_node(self, edge: str, node: str, pods: dict[tuple[str, str], PodSamples]) -> None:
         """The samples of every pod on one edge node, as just scraped."""
         self._nodes[(edge, node)] = (time.monotonic(), pods)
+        self.version += 1
         for ns, pod in pods:
             self._where[(edge, ns, pod)] = node

@@ -80,10 +80,16 @@ def test_series_of_one_name_are_summed_over_the_matching_labels() -> None:
 def test_discovery_lists_the_tenants_own_metrics() -> None:
     a, _, source = setup()
     assert metric_names(a, source) == ["rps"]
+    before = source.version
+    ns_a = edge_namespace("tenant-a", "uid-a", "web")
+    source.replace_node("edge-bj", "bj-cpu-1", {(ns_a, "p1"): samples(
+        30, (Sample("queue", (), 1.0),))})
+    assert source.version > before  # what MetricNameCache keys on
+    assert metric_names(a, source) == ["queue", "rps"]
     assert resource_list(["rps"])["resources"][0]["name"] == "pods/rps"
 
 
-def test_metric_names_are_computed_at_most_once_per_interval() -> None:
+def test_metric_names_are_computed_again_only_when_samples_changed_or_ttl_passed() -> None:
     now = [100.0]
     cache = MetricNameCache(ttl=10.0, clock=lambda: now[0])
     walks: list[str] = []
@@ -92,10 +98,13 @@ def test_metric_names_are_computed_at_most_once_per_interval() -> None:
         walks.append("walk")
         return names
 
-    assert cache.names("tenant-a", lambda: compute(["rps"])) == ["rps"]
+    assert cache.names("tenant-a", 1, lambda: compute(["rps"])) == ["rps"]
     now[0] = 109.9
-    assert cache.names("tenant-a", lambda: compute(["rps", "queue"])) == ["rps"]
-    assert cache.names("tenant-b", lambda: compute(["lat"])) == ["lat"]  # per tenant
-    now[0] = 110.0
-    assert cache.names("tenant-a", lambda: compute(["rps", "queue"])) == ["rps", "queue"]
-    assert len(walks) == 3
+    assert cache.names("tenant-a", 1, lambda: compute(["rps", "queue"])) == ["rps"]
+    assert cache.names("tenant-b", 1, lambda: compute(["lat"])) == ["lat"]  # per tenant
+    now[0] = 110.0  # the ttl passed: pods may have gone
+    assert cache.names("tenant-a", 1, lambda: compute(["rps", "queue"])) == ["rps", "queue"]
+    now[0] = 110.1  # a scrape changed the samples: listed at once, not a ttl later
+    assert cache.names("tenant-a", 2, lambda: compute(["rps", "queue", "lat"])) == [
+        "rps", "queue", "lat"]
+    assert len(walks) == 4
