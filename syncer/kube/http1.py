@@ -24,6 +24,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from syncer.kube.receive import ReceiveProtocol
+
 # Idle pooled connections live this long (aiohttp's default: 15 s). A cluster the syncer
 # writes to every few tens of seconds (a quiet edge, the management cluster, the metrics
 # polls) would otherwise pay a TLS handshake per request: 5% of the syncer's CPU in a
@@ -204,7 +206,7 @@ class BodyStream:
         return data
 
 
-class _Connection(asyncio.Protocol):
+class _Connection(ReceiveProtocol):
     """One keep-alive connection; one request at a time. The answer is one Response, or
     for a stream a Response with the status only, its body going to the BodyStream."""
 
