@@ -6,9 +6,11 @@ hack/bench/client_write_cost.py, that was a quarter of the syncer's CPU per pod,
 makes three writes per pod. The syncer's calls need little of it: a JSON body out, a
 status and a JSON body back, on keep-alive connections to one server. This pool keeps
 those connections, writes each request in one buffer, and parses the answer in a
-Protocol: status line, headers, then a Content-Length, chunked or close-delimited body.
+Protocol (the parser: http1_parse.py): status line, headers, then a Content-Length, chunked
+or close-delimited body.
 
-Watches, proxies and anything else stay on aiohttp: kube/client.py decides. Every call
+Watches stream through it too (BodyStream); proxies and the rest stay on aiohttp:
+kube/client.py decides. Every call
 has a deadline; a call that is cancelled or times out closes its connection, since
 the rest of its answer may still arrive on it. A call that fails on a reused connection
 before any byte of the answer (the server closed the idle connection as we wrote) is sent
@@ -21,9 +23,9 @@ import asyncio
 import ssl
 import time
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 
+from syncer.kube.http1_parse import Body, parse_head
 from syncer.kube.receive import ReceiveProtocol
 
 # Idle pooled connections live this long (aiohttp's default: 15 s). A cluster the syncer
@@ -48,92 +50,6 @@ class ConnectionLost(ConnectionError):
 class Response:
     status: int
     body: bytes
-
-
-# Where a chunked body's parser stands, when it is not inside a chunk's data.
-_SIZE_LINE, _DATA_END, _TRAILERS = -1, -2, -3
-
-
-class _Body:
-    """Collects a response body from the bytes after the head, or hands each piece to
-    ``sink`` as it comes (a stream); ``done`` once complete. Linear in the body's size,
-    however it is cut into pieces (a LIST of 10,000 pods is tens of MiB)."""
-
-    def __init__(self, length: int | None, chunked: bool,
-                 sink: Callable[[bytes], None] | None = None) -> None:
-        self.length, self.chunked = length, chunked
-        self.parts: list[bytes] = []
-        self._keep = self.parts.append if sink is None else sink
-        self.done = length == 0
-        self.size = 0
-        self._remaining = _SIZE_LINE  # chunked: bytes left in this chunk, or a _STATE
-        self._line = b""  # chunked: a control line not yet whole
-
-    def feed(self, data: bytes) -> None:
-        if self.chunked:
-            self._feed_chunked(data)
-        elif data:
-            self._keep(data)
-            self.size += len(data)
-            self.done = self.length is not None and self.size >= self.length
-
-    def _feed_chunked(self, data: bytes) -> None:
-        if self._line:
-            data, self._line = self._line + data, b""
-        pos, end = 0, len(data)
-        while pos < end and not self.done:
-            if self._remaining > 0:
-                take = min(self._remaining, end - pos)
-                self._keep(data[pos:pos + take])
-                self._remaining -= take
-                pos += take
-                if self._remaining == 0:
-                    self._remaining = _DATA_END
-                continue
-            eol = data.find(b"\r\n", pos)
-            if eol < 0:
-                self._line = data[pos:]
-                return
-            self._control_line(data[pos:eol])
-            pos = eol + 2
-
-    def _control_line(self, line: bytes) -> None:
-        if self._remaining == _DATA_END:
-            if line:
-                raise ValueError("chunk longer than its size")
-            self._remaining = _SIZE_LINE
-        elif self._remaining == _TRAILERS:
-            self.done = not line  # trailers end with an empty line
-        else:
-            size = int(line.split(b";", 1)[0], 16)
-            self._remaining = size if size else _TRAILERS
-
-    def bytes(self) -> bytes:
-        body = self.parts[0] if len(self.parts) == 1 else b"".join(self.parts)
-        return body[:self.length] if self.length is not None else body
-
-
-def _parse_head(head: bytes) -> tuple[int, int | None, bool, bool]:
-    """Status, Content-Length, chunked, and whether the server keeps the connection."""
-    lines = head.split(b"\r\n")
-    status_line = lines[0].split(b" ", 2)
-    if len(status_line) < 2 or not status_line[0].startswith(b"HTTP/1."):
-        raise ValueError(f"not an HTTP/1.1 answer: {lines[0][:80]!r}")
-    status = int(status_line[1])
-    length: int | None = None
-    chunked, keep = False, status_line[0] == b"HTTP/1.1"
-    for line in lines[1:]:
-        name, _, value = line.partition(b":")
-        name = name.strip().lower()
-        if name == b"content-length":
-            length = int(value)
-        elif name == b"transfer-encoding":
-            chunked = b"chunked" in value.lower()
-        elif name == b"connection":
-            keep = b"close" not in value.lower()
-    if status in (204, 304) or 100 <= status < 200:
-        length = 0
-    return status, (None if chunked else length), chunked, keep
 
 
 class BodyStream:
@@ -218,7 +134,7 @@ class _Connection(ReceiveProtocol):
         self._busy = False
         self._stream: BodyStream | None = None
         self._head = b""
-        self._body: _Body | None = None
+        self._body: Body | None = None
         self._status, self._keep = 0, False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -274,9 +190,9 @@ class _Connection(ReceiveProtocol):
             self._head = buffered
             return b""
         self._head = buffered[:end]
-        self._status, length, chunked, self._keep = _parse_head(self._head)
+        self._status, length, chunked, self._keep = parse_head(self._head)
         streamed = self._stream is not None and self._status == 200
-        self._body = _Body(length, chunked, self._stream.push if streamed else None)  # type: ignore[union-attr]
+        self._body = Body(length, chunked, self._stream.push if streamed else None)  # type: ignore[union-attr]
         if streamed and self.answer is not None:
             self.answer.set_result(Response(self._status, b""))
         return buffered[end + 4:]

@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from syncer.kube.http1 import ConnectionLost, Endpoint, Http1Pool, _Body, _parse_head
+from syncer.kube.http1 import ConnectionLost, Endpoint, Http1Pool
+from syncer.kube.http1_parse import Body, parse_head
 
 OK_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json"
 
@@ -21,13 +22,13 @@ OK_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json"
     (b"HTTP/1.1 204 No Content", (204, 0, False, True)),
     (b"HTTP/1.1 409 Conflict\r\nCONTENT-LENGTH:  7 ", (409, 7, False, True)),
 ])
-def test_parse_head(head: bytes, expected: tuple[int, int | None, bool, bool]) -> None:
-    assert _parse_head(head) == expected
+def testparse_head(head: bytes, expected: tuple[int, int | None, bool, bool]) -> None:
+    assert parse_head(head) == expected
 
 
 def test_parse_head_refuses_what_is_not_http() -> None:
     with pytest.raises(ValueError, match="not an HTTP"):
-        _parse_head(b"SSH-2.0-OpenSSH")
+        parse_head(b"SSH-2.0-OpenSSH")
 
 
 CHUNKED = b"5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\n\r\n"
@@ -37,7 +38,7 @@ WITH_TRAILER = b"3\r\nabc\r\n0\r\nX-Trailer: 1\r\n\r\n"
 @pytest.mark.parametrize(("wire", "body"), [(CHUNKED, b"hello, world"), (WITH_TRAILER, b"abc")])
 def test_chunked_body_split_at_every_byte(wire: bytes, body: bytes) -> None:
     for cut in range(len(wire) + 1):
-        collected = _Body(None, chunked=True)
+        collected = Body(None, chunked=True)
         collected.feed(wire[:cut])
         assert not collected.done or cut == len(wire)
         collected.feed(wire[cut:])
@@ -46,7 +47,7 @@ def test_chunked_body_split_at_every_byte(wire: bytes, body: bytes) -> None:
 
 
 def test_length_body_in_pieces() -> None:
-    collected = _Body(5, chunked=False)
+    collected = Body(5, chunked=False)
     for piece in (b"he", b"", b"llo"):
         collected.feed(piece)
     assert collected.done and collected.bytes() == b"hello"
@@ -54,7 +55,7 @@ def test_length_body_in_pieces() -> None:
 
 def test_bad_chunk_size_is_a_value_error() -> None:
     with pytest.raises(ValueError):
-        _Body(None, chunked=True).feed(b"zz\r\n")
+        Body(None, chunked=True).feed(b"zz\r\n")
 
 
 Script = Callable[[bytes, int], bytes | None]  # (request, index on its connection) -> answer
@@ -200,7 +201,7 @@ def chunked_answer(*chunks: bytes, end: bool = True) -> bytes:
 
 def test_chunked_body_of_many_small_pieces_is_whole() -> None:
     wire = chunked_answer(*(b"x" * 1000 for _ in range(200)))
-    body = _Body(None, chunked=True)
+    body = Body(None, chunked=True)
     body.feed(wire[wire.index(b"\r\n\r\n") + 4:][:7])  # a size line cut in two
     rest = wire[wire.index(b"\r\n\r\n") + 4 + 7:]
     for at in range(0, len(rest), 333):
