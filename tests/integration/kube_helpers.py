@@ -82,18 +82,25 @@ def converged(sandbox: SandboxHandle, ns: str, ens: str, replicas: int) -> bool:
 
 
 def wait_controllers_caught_up(cluster: Cluster, timeout: float = 180) -> None:
-    """After a tenant kube-apiserver restarted, until its controller-manager makes pods again.
-    Its informers come back with a backoff (first refused, then forbidden while RBAC
-    loads), and until the pod informer has caught up the ReplicaSet controller syncs
-    nothing ("read version ... is not as new as written version"): a next test's
-    replacement pods waited for it (CI: test_failover after test_edge_dns's centre restart)."""
+    """After a tenant kube-apiserver restarted, until its controller-manager's ReplicaSet
+    controller counts a pod it made. Its informers come back with a backoff (first refused,
+    then forbidden while RBAC loads), and until the pod informer has caught up the
+    ReplicaSet controller syncs nothing ("read version ... is not as new as written
+    version"), backing off each ReplicaSet for longer each time: a next test's replacement
+    pods waited for it (CI: test_failover after test_edge_dns's centre restart). A pod made
+    is not enough (CI ran on with the informer a minute behind): the ReplicaSet's
+    status.replicas is written only by a sync that saw the pod in the informer."""
     ns = unique("kcm-probe")
     apply(cluster, namespace(ns), deployment(ns, "probe", 1), timeout=timeout)
     deadline = time.monotonic() + timeout
+
+    def counted() -> bool:
+        return any((rs.get("status") or {}).get("replicas") == 1
+                   for rs in items(cluster, "replicasets", "-n", ns))
     try:
-        while not items(cluster, "pods", "-n", ns):
+        while not counted():
             if time.monotonic() > deadline:
-                raise AssertionError(f"{cluster.name}: no pod made after {timeout:.0f}s")
+                raise AssertionError(f"{cluster.name}: no pod counted after {timeout:.0f}s")
             time.sleep(1)
     finally:
         cluster.kubectl("delete", "namespace", ns, "--wait=false", check=False)
