@@ -31,7 +31,6 @@ from syncer.kube.store import Store, key_of
 
 log = structlog.get_logger(__name__)
 compact = COMPACTOR.compact  # every cached object is stored compacted (and read-only)
-compact_update = COMPACTOR.compact_update  # a new version: reuses the cached version's parts
 SLICE_S = 0.02  # processing between two hand-backs of the event loop
 Handler = Callable[[str, Obj | None, Obj | None], None]  # (event type, old, new)
 
@@ -58,6 +57,7 @@ class Informer:
         self.synced = asyncio.Event()
         self.healthy = False
         self.last_error: str = ""
+        self._last: Obj | None = None  # the last object compacted, like a new one
         self._rv = ""
 
     def add_handler(self, handler: Handler) -> None:
@@ -109,7 +109,8 @@ class Informer:
         while True:
             page = await self.client.list(self.resource, self.namespace, limit=LIST_PAGE,
                                           **{"continue": cont}, **self._query())
-            items.extend(compact(i) for i in page.get("items", []))
+            for obj in page.get("items", []):
+                items.append(self._compacted(obj))
             cont = page["metadata"].get("continue")
             if not cont:
                 break
@@ -150,6 +151,17 @@ class Informer:
                 slice_end = time.monotonic() + SLICE_S
         self._note_restart()
 
+    def _compacted(self, obj: Obj) -> Obj:
+        """The object compacted like its cached version or, for a new one, like the last
+        object compacted: a list gives a ReplicaSet's pods one after another, a rollout
+        creates them so (compact.py: equal parts are compared in C, not walked)."""
+        cached = self.store.get(*key_of(obj))
+        if cached is not None:
+            self._last = compact(obj, cached, same_object=True)
+        else:
+            self._last = compact(obj, self._last)
+        return self._last
+
     def _connected(self) -> None:
         self.healthy, self.last_error = True, ""
 
@@ -166,7 +178,6 @@ class Informer:
             old = self.store.remove(*key_of(obj))
             self._emit("DELETED", old or compact(obj), None)
         else:
-            cached = self.store.get(*key_of(obj))
-            obj = compact(obj) if cached is None else compact_update(obj, cached)
+            obj = self._compacted(obj)
             old = self.store.upsert(obj)
             self._emit("MODIFIED" if old is not None else "ADDED", old, obj)

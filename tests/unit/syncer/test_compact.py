@@ -7,6 +7,8 @@ import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from syncer.kube.compact import Compactor
 
@@ -107,7 +109,7 @@ def test_a_new_version_reuses_the_cached_versions_unchanged_parts() -> None:
     cached = c.compact(fresh(pod("a", "10.0.0.1")))
     newer = fresh(pod("a", "10.0.0.9"))
     newer["metadata"]["resourceVersion"] = "2"
-    got = c.compact_update(newer, cached)
+    got = c.compact(newer, cached, same_object=True)
     assert got == {**fresh(pod("a", "10.0.0.9")), "metadata": {
         **cached["metadata"], "resourceVersion": "2"}}
     assert got["spec"] is cached["spec"]
@@ -123,7 +125,7 @@ def test_a_changed_part_of_a_new_version_is_shared_like_any_other() -> None:
     cached = c.compact(fresh(pod("a")))
     changed = fresh(pod("a"))
     changed["spec"]["containers"][0]["image"] = "nginx:2"
-    got = c.compact_update(changed, cached)
+    got = c.compact(changed, cached, same_object=True)
     assert got["spec"]["containers"][0]["image"] == "nginx:2"
     assert got["spec"] is not cached["spec"]
     assert got["spec"]["tolerations"] is cached["spec"]["tolerations"]
@@ -139,3 +141,55 @@ def test_the_memo_forgets_the_least_recently_used_subtree() -> None:
     assert again["spec"] is first["spec"]
     assert c.compact(fresh({"metadata": {"name": "e"}, "spec": {"n": 1}}))["spec"] is first["spec"]
     assert len(c) == 2
+
+
+def test_a_neighbour_lends_its_equal_parts_and_only_differences_are_walked() -> None:
+    c = Compactor(memo_size=1)  # the memo forgets at once: what is shared came from `like`
+    first = c.compact(fresh(pod("a", "10.0.0.1")))
+    second = fresh(pod("b", "10.0.0.2"))
+    second["spec"]["nodeName"] = "n2"
+    got = c.compact(second, first)
+    assert got["spec"] is not first["spec"]
+    assert got["spec"]["containers"] is first["spec"]["containers"]
+    assert got["spec"]["tolerations"] is first["spec"]["tolerations"]
+    assert got["metadata"]["labels"] is first["metadata"]["labels"]
+    assert got["metadata"] is not first["metadata"]
+    assert got["status"] is not first["status"]
+    expected = fresh(pod("b", "10.0.0.2"))
+    expected["spec"]["nodeName"] = "n2"
+    del expected["metadata"]["managedFields"]
+    del expected["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+    assert json.dumps(got) == json.dumps(expected)
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    (1, True), (1, 1.0), (0, False), ([1], [True]), ({"a": 1}, {"a": 1.0}),
+])
+def test_a_like_equal_in_python_but_not_in_json_is_not_lent(first: Any, second: Any) -> None:
+    c = Compactor()
+    like = c.compact({"metadata": {"name": "a"}, "spec": fresh({"v": {"w": first}})})
+    got = c.compact({"metadata": {"name": "b"}, "spec": fresh({"v": {"w": second}})}, like)
+    assert json.dumps(got["spec"]) == json.dumps({"v": {"w": second}})
+    assert got["spec"]["v"] is not like["spec"]["v"]
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from([1.0, 0.5])
+    | st.sampled_from(["a", "b", "x" * 70]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+        st.sampled_from(["a", "b", "c"]), inner, max_size=3),
+    max_leaves=12)
+TOP = st.fixed_dictionaries({"metadata": st.fixed_dictionaries({"name": st.just("n")}),
+                             "spec": JSON, "status": st.dictionaries(
+                                 st.sampled_from(["a", "b"]), JSON, max_size=2)})
+
+
+@settings(max_examples=300, deadline=None)
+@given(TOP, TOP)
+def test_whatever_the_like_the_content_is_unchanged(like: Any, obj: Any) -> None:
+    c = Compactor(check=True)
+    compacted_like = c.compact(fresh(like))
+    got = c.compact(fresh(obj), compacted_like)
+    assert json.dumps(got) == json.dumps(obj)
+    assert json.dumps(compacted_like) == json.dumps(like)
+    assert c.violations == 0
