@@ -32,6 +32,15 @@ from .topology import ClusterSpec, Topology
 REPO = Path(__file__).resolve().parents[2]
 
 
+def byte_compile() -> None:
+    """Writes the .pyc files of the checkout's packages, as the image's pip install does:
+    with PYTHONDONTWRITEBYTECODE (set in the image, often in shells) each start of a
+    sandbox process would compile its modules again (a quarter of a second of the
+    syncer's start). A module edited later is compiled in memory until the next `up`."""
+    subprocess.run([str(REPO / ".venv/bin/python"), "-m", "compileall", "-q", "syncer",
+                    "scheduler"], cwd=REPO, check=True, stdout=subprocess.DEVNULL, timeout=300)
+
+
 class Sandbox:
     def __init__(self, state_dir: Path, topology: Topology, topology_path: Path) -> None:
         self.dir = state_dir
@@ -148,6 +157,7 @@ class Sandbox:
                 "restarting it from scratch"
             )
             self.down()
+        byte_compile()  # once per sandbox: `start syncer` after an edit compiles in memory
         for sub in ("etcd", "logs"):
             shutil.rmtree(self.dir / sub, ignore_errors=True)
         self.logs.mkdir(parents=True, exist_ok=True)
