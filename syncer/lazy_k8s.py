@@ -54,7 +54,7 @@ def _deferred_package(name: str, spec: importlib.machinery.ModuleSpec) -> types.
     loaded = False
     submodules: set[str] = set()
 
-    def __getattr__(attr: str) -> Any:  # noqa: N807 - the module hook (PEP 562)
+    def __getattr__(attr: str) -> Any:  # the module hook of PEP 562
         nonlocal loaded
         if not submodules:
             submodules.update(m.name for m in pkgutil.iter_modules(module.__path__))
