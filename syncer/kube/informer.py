@@ -124,23 +124,14 @@ class Informer:
 
     async def _list(self) -> None:
         items: list[Obj] = []
-        page = await self._page(None)
+        cont: str | None = None
         while True:
-            # The next page is asked for before this one is compacted: the API server
-            # prepares it meanwhile (a restart's lists were a page's round trip, then a
-            # page's compaction, one after the other, on each of tens of informers).
+            page = await self._page(cont)
+            for obj in page.get("items", []):
+                items.append(self._compacted(obj))
             cont = page["metadata"].get("continue")
-            following = asyncio.ensure_future(self._page(cont)) if cont else None
-            try:
-                for obj in page.get("items", []):
-                    items.append(self._compacted(obj))
-            except BaseException:
-                if following is not None:
-                    following.cancel()
-                raise
-            if following is None:
+            if not cont:
                 break
-            page = await following
         self._rv = page["metadata"]["resourceVersion"]
         await self._replace(items)
         self._listed()
