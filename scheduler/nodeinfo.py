@@ -144,10 +144,12 @@ class PodRecord:
     """A pod counted on a node: a real pod seen bound, or one the scheduler assumed.
 
     tenant: the TenantPod view of a tenant's pod (for inter-pod affinity and
-    topology spread), None for pods of no tenant.
+    topology spread), None for pods of no tenant. source: the parts of the pod object
+    the record was computed from (see ``ClusterSnapshot.upsert_pod``).
     """
 
-    __slots__ = ("expires_at", "key", "node_name", "owner", "region", "resources", "tenant")
+    __slots__ = ("expires_at", "key", "node_name", "owner", "region", "resources", "source",
+                 "tenant")
 
     def __init__(
         self,
@@ -165,6 +167,7 @@ class PodRecord:
         self.region = ""  # set when counted, so that uncounting uses the same region
         self.expires_at = expires_at  # None for a real pod
         self.tenant = tenant
+        self.source: tuple[object, ...] = ()
 
 
 class NodeInfo:

@@ -259,9 +259,14 @@ class ClusterSnapshot:
         if not node_name or phase in _TERMINAL_PHASES:
             self.remove_pod(cluster.name, key[1], key[2])
             return
+        source = _source(pod)
+        if old is not None and old.expires_at is None and old.node_name == node_name and (
+                _same_objects(old.source, source)):
+            return  # a status change: what the record is computed from is the same objects
         record = PodRecord(
             key, str(node_name), pod_resources(pod), owner_of(pod), tenant=self._tenancy(pod)
         )
+        record.source = source
         unchanged = (
             old is not None
             and old.node_name == record.node_name
@@ -376,3 +381,19 @@ class ClusterSnapshot:
                 self.owners.add(record.owner, cluster.name, record.region, -1)
                 self.owners.add(record.owner, cluster.name, region, 1)
             record.region = region
+
+
+def _source(pod: Mapping[str, Any]) -> tuple[object, ...]:
+    """The parts of a pod its record is computed from: resources from the spec, owner and
+    tenancy from labels, annotations and owner references."""
+    metadata = pod.get("metadata") or {}
+    return (pod.get("spec"), metadata.get("labels"), metadata.get("annotations"),
+            metadata.get("ownerReferences"))
+
+
+def _same_objects(old: tuple[object, ...], new: tuple[object, ...]) -> bool:
+    """The same objects, not equal ones: the syncer's cached pods are read-only, and a new
+    version of a pod reuses its unchanged parts (kube/compact.py), so a status update
+    comes with the very spec and labels of the version before. Objects from anywhere else
+    are new ones, and their record is computed again."""
+    return len(old) == len(new) and all(a is b for a, b in zip(old, new, strict=True))

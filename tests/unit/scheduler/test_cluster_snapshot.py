@@ -235,3 +235,27 @@ def test_soft_taint_bookkeeping() -> None:
     snap.upsert_node("c1", node("n3", taints=soft))
     snap.remove_cluster("c1")
     assert not snap.has_soft_taints()
+
+
+def test_a_status_update_with_the_same_parts_is_not_computed_again() -> None:
+    """A cached pod's new version reuses its unchanged parts (kube/compact.py): when the
+    spec, labels, annotations and owner references are the very objects of the counted
+    version, the record stands; equal but new objects are read again."""
+    calls: list[str] = []
+
+    def tenancy(p: dict) -> None:  # type: ignore[type-arg]
+        calls.append(p["metadata"]["name"])
+
+    snap = ClusterSnapshot(clock=Clock(), assume_ttl=30.0, tenancy=tenancy)
+    snap.set_cluster("c1", "eu", True, {"users": 10.0})
+    snap.upsert_node("c1", node("n1", cpu="4", memory="8Gi"))
+    first = pod("p", cpu="1", node_name="n1", phase="Pending", labels={"app": "a"})
+    snap.upsert_pod("c1", first)
+    running = {**first, "status": {"phase": "Running"}}  # the same spec and metadata parts
+    snap.upsert_pod("c1", running)
+    assert calls == ["p"] and free_cpu(snap) == 3000
+    resized = pod("p", cpu="2", node_name="n1", phase="Running", labels={"app": "a"})
+    snap.upsert_pod("c1", resized)  # new objects: computed again, the new request counted
+    assert calls == ["p", "p"] and free_cpu(snap) == 2000
+    snap.upsert_pod("c1", {**resized, "spec": {**resized["spec"], "nodeName": "n2"}})
+    assert free_cpu(snap) == 4000  # moved off n1 (n2 is unknown here)
