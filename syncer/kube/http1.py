@@ -35,7 +35,7 @@ from syncer.kube.receive import ReceiveProtocol
 # not the server under a request.
 KEEPALIVE_S = 60.0
 MAX_HEAD = 64 * 1024  # a response head larger than this is not an API server's
-HIGH_WATER = 4 * 2**20  # bytes of a stream read but not consumed before reading pauses
+HIGH_WATER = 2**20  # bytes of a stream read but not consumed before reading pauses
 
 
 class ConnectionLost(ConnectionError):
@@ -100,7 +100,7 @@ class BodyStream:
             self._waiter.set_result(None)
 
     async def read(self) -> bytes:
-        """What arrived since the last read; b"" once the body ended; raises what ended it
+        """The oldest piece not read yet; b"" once the body ended; raises what ended it
         otherwise (TimeoutError when the server fell silent)."""
         while not self._pieces:
             if self.ended:
@@ -112,10 +112,13 @@ class BodyStream:
                 await self._waiter
             finally:
                 self._waiter = None
-        data = self._pieces.popleft() if len(self._pieces) == 1 else b"".join(self._pieces)
-        self._pieces.clear()
-        self._size = 0
-        if self._paused and self.transport is not None:
+        # One piece at a time (a receive buffer's worth at most), not all that waits: a
+        # watch-list's initial events arrive faster than they are compacted, and joined
+        # megabytes, split into lines, lived next to the cache for every informer at once
+        # (40 MiB more RSS after a restart with 10,000 pods).
+        data = self._pieces.popleft()
+        self._size -= len(data)
+        if self._paused and self._size < HIGH_WATER and self.transport is not None:
             self.transport.resume_reading()
             self._paused = False
             self._heard = self._loop.time()

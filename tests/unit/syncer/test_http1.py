@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
-from syncer.kube.http1 import ConnectionLost, Endpoint, Http1Pool
+from syncer.kube.http1 import HIGH_WATER, BodyStream, ConnectionLost, Endpoint, Http1Pool
 from syncer.kube.http1_parse import Body, parse_head
 
 OK_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json"
@@ -270,3 +270,33 @@ async def test_a_stream_that_keeps_talking_does_not_time_out(server: ScriptedSer
         assert await opened.chunks.read() == b"b\n"
     opened.close()
     pool.close()
+
+
+class PausableTransport:
+    def __init__(self) -> None:
+        self.paused = False
+
+    def pause_reading(self) -> None:
+        self.paused = True
+
+    def resume_reading(self) -> None:
+        self.paused = False
+
+
+async def test_a_stream_read_faster_than_consumed_is_held_back_and_read_piece_by_piece(
+) -> None:
+    stream = BodyStream(read_timeout=30)
+    transport = PausableTransport()
+    stream.transport = transport  # type: ignore[assignment]
+    piece = b"x" * (HIGH_WATER // 4)
+    for _ in range(6):  # 1.5 times the high water
+        stream.push(piece)
+    assert transport.paused
+    assert await stream.read() == piece  # the oldest piece, not all that waits
+    assert await stream.read() == piece
+    assert transport.paused  # the high water still waits
+    assert await stream.read() == piece
+    assert not transport.paused  # below it: the server may send more
+    stream.end()
+    rest = [await stream.read() for _ in range(3)]
+    assert rest == [piece] * 3 and await stream.read() == b""
