@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
 import subprocess
 import time
 import urllib.request
@@ -26,8 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from common import REPO, cpu_seconds, rss_kib, sandbox_status
-from fair_throughput import sandbox_verb
-from syncer_ab import parse_arm, start_syncer
+from syncer_ab import Arm, alternate, medians_of, parse_arm, start_syncer
 from syncer_scrape import gauges, scrape_text
 
 KEYS = ("ready_s", "cpu_s_to_ready", "rss_mib")
@@ -45,7 +43,7 @@ def ready(metrics_url: str) -> bool:
         return False
 
 
-async def one_run(state_dir: Path, url: str, arm: tuple[str, Path, dict[str, str]],
+async def one_run(state_dir: Path, url: str, arm: Arm,
                   settle: float) -> dict[str, Any]:
     label, checkout, env = arm
     started = time.perf_counter()
@@ -83,18 +81,12 @@ async def main_async(args: argparse.Namespace) -> None:
     for _, checkout, _ in arms:
         byte_compile(checkout)
     url = str(sandbox_status(str(state_dir))["syncer"]["metrics"])
-    runs: list[dict[str, Any]] = []
-    await sandbox_verb(state_dir, "stop", "syncer")
-    try:
-        for i in range(args.rounds):
-            for arm in (arms if i % 2 == 0 else arms[::-1]):
-                await asyncio.sleep(2)  # the last one's connections closed
-                runs.append(await one_run(state_dir, url, arm, args.settle))
-                print(json.dumps(runs[-1]), flush=True)
-    finally:
-        await sandbox_verb(state_dir, "start", "syncer")
-    medians = {label: {k: round(statistics.median(r[k] for r in runs if r["arm"] == label), 2)
-                       for k in KEYS} for label, _, _ in arms}
+    async def run(arm: Arm) -> dict[str, Any]:
+        await asyncio.sleep(2)  # the last one's connections closed
+        return await one_run(state_dir, url, arm, args.settle)
+
+    runs = await alternate(state_dir, arms, args.rounds, run)
+    medians = medians_of(runs, arms, KEYS, 2)
     first, *others = [label for label, _, _ in arms]
     ratios = {f"{o}/{first} {k}": round(medians[o][k] / medians[first][k], 3)
               for o in others for k in KEYS}

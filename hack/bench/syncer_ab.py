@@ -24,6 +24,7 @@ import json
 import os
 import statistics
 import subprocess
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -80,20 +81,37 @@ async def one_run(state_dir: Path, pods: int, arm: tuple[str, Path, dict[str, st
             "pods_per_s": figures["pods_per_s"], "load": round(figures["load_average"][0], 1)}
 
 
-async def main_async(args: argparse.Namespace) -> None:
-    state_dir = args.state_dir.resolve()
-    arms = [parse_arm(a) for a in args.arm]
+Arm = tuple[str, Path, dict[str, str]]
+
+
+async def alternate(state_dir: Path, arms: list[Arm], rounds: int,
+                    run: Callable[[Arm], Awaitable[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Runs every arm once per round, the order reversed every other round, with the
+    sandbox's own syncer stopped meanwhile; prints each run as it ends."""
     runs: list[dict[str, Any]] = []
     await sandbox_verb(state_dir, "stop", "syncer")
     try:
-        for i in range(args.rounds):
+        for i in range(rounds):
             for arm in (arms if i % 2 == 0 else arms[::-1]):
-                runs.append(await one_run(state_dir, args.pods, arm))
+                runs.append(await run(arm))
                 print(json.dumps(runs[-1]), flush=True)
     finally:
         await sandbox_verb(state_dir, "start", "syncer")
-    medians = {label: {k: round(statistics.median(r[k] for r in runs if r["arm"] == label), 3)
-                       for k in KEYS} for label, _, _ in arms}
+    return runs
+
+
+def medians_of(runs: list[dict[str, Any]], arms: list[Arm], keys: tuple[str, ...],
+               digits: int) -> dict[str, dict[str, float]]:
+    return {label: {k: round(statistics.median(r[k] for r in runs if r["arm"] == label), digits)
+                    for k in keys} for label, _, _ in arms}
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    state_dir = args.state_dir.resolve()
+    arms = [parse_arm(a) for a in args.arm]
+    runs = await alternate(state_dir, arms, args.rounds,
+                           lambda arm: one_run(state_dir, args.pods, arm))
+    medians = medians_of(runs, arms, KEYS, 3)
     first, *others = [label for label, _, _ in arms]
     ratios = {f"{o}/{first} syncer CPU per pod":
               round(medians[o]["syncer ms"] / medians[first]["syncer ms"], 3) for o in others}
