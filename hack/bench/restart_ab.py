@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import subprocess
+import os
 import time
 import urllib.request
 from pathlib import Path
@@ -27,6 +27,8 @@ from typing import Any
 from common import REPO, cpu_seconds, rss_kib, sandbox_status
 from syncer_ab import Arm, alternate, medians_of, parse_arm, start_syncer
 from syncer_scrape import gauges, scrape_text
+
+from hack.sandbox_lib.sandbox import byte_compile
 
 KEYS = ("ready_s", "cpu_s_to_ready", "rss_mib")
 
@@ -62,17 +64,7 @@ async def one_run(state_dir: Path, url: str, arm: Arm,
         proc.terminate()
         proc.wait(30)
     return {"arm": label, "ready_s": round(wall, 2), "cpu_s_to_ready": round(cpu, 2),
-            "rss_mib": round(rss, 1), "load": round(_load(), 1)}
-
-
-def _load() -> float:
-    return float(Path("/proc/loadavg").read_text().split()[0])
-
-
-def byte_compile(checkout: Path) -> None:
-    subprocess.run([str(checkout / ".venv/bin/python"), "-m", "compileall", "-q", "syncer",
-                    "scheduler"], cwd=checkout, check=True, stdout=subprocess.DEVNULL,
-                   timeout=300)
+            "rss_mib": round(rss, 1), "load": round(os.getloadavg()[0], 1)}
 
 
 async def main_async(args: argparse.Namespace) -> None:

@@ -32,13 +32,14 @@ from .topology import ClusterSpec, Topology
 REPO = Path(__file__).resolve().parents[2]
 
 
-def byte_compile() -> None:
-    """Writes the .pyc files of the checkout's packages, as the image's pip install does:
+def byte_compile(checkout: Path = REPO) -> None:
+    """Writes the .pyc files of a checkout's packages, as the image's pip install does:
     with PYTHONDONTWRITEBYTECODE (set in the image, often in shells) each start of a
     sandbox process would compile its modules again (a quarter of a second of the
     syncer's start). A module edited later is compiled in memory until the next `up`."""
-    subprocess.run([str(REPO / ".venv/bin/python"), "-m", "compileall", "-q", "syncer",
-                    "scheduler"], cwd=REPO, check=True, stdout=subprocess.DEVNULL, timeout=300)
+    subprocess.run([str(checkout / ".venv/bin/python"), "-m", "compileall", "-q", "syncer",
+                    "scheduler"], cwd=checkout, check=True, stdout=subprocess.DEVNULL,
+                   timeout=300)
 
 
 class Sandbox:

@@ -126,7 +126,8 @@ class Informer:
         items: list[Obj] = []
         cont: str | None = None
         while True:
-            page = await self._page(cont)
+            page = await self.client.list(self.resource, self.namespace, limit=LIST_PAGE,
+                                          **{"continue": cont}, **self._query())
             for obj in page.get("items", []):
                 items.append(self._compacted(obj))
             cont = page["metadata"].get("continue")
@@ -135,11 +136,6 @@ class Informer:
         self._rv = page["metadata"]["resourceVersion"]
         await self._replace(items)
         self._listed()
-
-    async def _page(self, cont: str | None) -> Obj:
-        page: Obj = await self.client.list(self.resource, self.namespace, limit=LIST_PAGE,
-                                           **{"continue": cont}, **self._query())
-        return page
 
     async def _stream_list(self) -> bool:
         """The list as a watch-list, then its watch until the server ends it; False when
