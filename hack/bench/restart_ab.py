@@ -20,29 +20,16 @@ import asyncio
 import json
 import os
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from common import REPO, cpu_seconds, rss_kib, sandbox_status
 from syncer_ab import Arm, alternate, medians_of, parse_arm, start_syncer
-from syncer_scrape import gauges, scrape_text
+from syncer_scrape import leading_and_ready
 
 from hack.sandbox_lib.sandbox import byte_compile
 
 KEYS = ("ready_s", "cpu_s_to_ready", "rss_mib")
-
-
-def ready(metrics_url: str) -> bool:
-    """/readyz 200 and the process leads (a standby is ready before it lists anything)."""
-    try:
-        with urllib.request.urlopen(metrics_url.replace("/metrics", "/readyz"),
-                                    timeout=2) as resp:
-            if resp.status != 200:
-                return False
-        return gauges(scrape_text(metrics_url), "fusionvc_is_leader") == 1.0
-    except OSError:
-        return False
 
 
 async def one_run(state_dir: Path, url: str, arm: Arm,
@@ -51,7 +38,7 @@ async def one_run(state_dir: Path, url: str, arm: Arm,
     started = time.perf_counter()
     proc = start_syncer(state_dir, checkout, env)
     try:
-        while not await asyncio.to_thread(ready, url):
+        while not await asyncio.to_thread(leading_and_ready, url):
             if proc.poll() is not None:
                 raise SystemExit(f"the {label} syncer exited ({proc.returncode})")
             if time.perf_counter() - started > 300:

@@ -38,12 +38,11 @@ import asyncio
 import json
 import os
 import time
-import urllib.request
 from typing import Any
 
 import sandbox_meter as meter
 from common import REPO, cpu_seconds, live_processes, rss_kib, sandbox_status
-from syncer_scrape import counters, gauges, scrape_text
+from syncer_scrape import counters, gauges, leading_and_ready, scrape_text
 from syncer_throughput import DEPLOYMENTS, Tracker, clients, deployment, track, until
 
 from syncer.kube.apis import NAMESPACES, PODS, ResourceType
@@ -83,16 +82,7 @@ class Syncer:
         await proc.wait()
 
     def ready(self) -> bool:
-        """/readyz answers 200 and the process leads: a replica that does not lead yet is
-        ready as a standby, before it has connected a single cluster."""
-        try:
-            with urllib.request.urlopen(self.url.replace("/metrics", "/readyz"),
-                                        timeout=2) as resp:
-                if resp.status != 200:
-                    return False
-            return gauges(scrape_text(self.url), "fusionvc_is_leader") == 1.0
-        except OSError:
-            return False
+        return leading_and_ready(self.url)
 
     def writes(self, text: str) -> dict[tuple[str, str, str], float]:
         """The process's writes by (cluster role, verb, resource)."""
