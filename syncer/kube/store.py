@@ -62,12 +62,8 @@ def key_of(obj: Obj) -> StoreKey:
 class Store:
     def __init__(self, indexers: dict[str, IndexFunc] | None = None) -> None:
         self._items: dict[StoreKey, Obj] = {}
-        # Per index: the function, called directly, and the PartIndex that says when an
-        # update can skip it (None: never).
-        self._indexers: dict[str, tuple[IndexFunc, PartIndex | None]] = {}
-        self._indexes: dict[str, dict[str, set[StoreKey]]] = {}
-        for name, func in (indexers or {}).items():
-            self.add_indexer(name, func)
+        self._indexers = dict(indexers or {})
+        self._indexes: dict[str, dict[str, set[StoreKey]]] = {n: {} for n in self._indexers}
 
     def __len__(self) -> int:
         return len(self._items)
@@ -82,10 +78,7 @@ class Store:
         return list(self._items)
 
     def add_indexer(self, name: str, func: IndexFunc) -> None:
-        part = func if isinstance(func, PartIndex) else None
-        if part is not None:
-            func = part.func
-        self._indexers[name] = (func, part)
+        self._indexers[name] = func
         index: dict[str, set[StoreKey]] = {}
         for key, obj in self._items.items():
             for value in func(obj):
@@ -108,10 +101,10 @@ class Store:
         key = key_of(obj)
         old = self._items.get(key)
         self._items[key] = obj
-        for name, (func, part) in self._indexers.items():
+        for name, func in self._indexers.items():
             index = self._indexes[name]
             if old is not None:
-                if part is not None and part.kept(old, obj):
+                if type(func) is PartIndex and func.kept(old, obj):
                     continue
                 _drop(index, key, func(old))
             for value in func(obj):
@@ -126,7 +119,7 @@ class Store:
         return old
 
     def _unindex(self, key: StoreKey, obj: Obj) -> None:
-        for name, (func, _) in self._indexers.items():
+        for name, func in self._indexers.items():
             _drop(self._indexes[name], key, func(obj))
 
 
