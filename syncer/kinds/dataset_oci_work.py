@@ -28,13 +28,12 @@ from syncer.kinds.edge_targets import NodeState, Target
 from syncer.kube import Obj
 from syncer.kube.apis import JOBS, PODS
 from syncer.kube.client import KubeError
-from syncer.kube.store import METADATA_MARKS, PartIndex
 
 POD_INDEX = "edgedataset-work-key"
 
 
 def oci_pod_watch() -> WatchSpec:
-    return WatchSpec(PODS, indexers=((POD_INDEX, PartIndex(work_pod_index, *METADATA_MARKS)),))
+    return WatchSpec(PODS, indexers=((POD_INDEX, work_pod_index),))
 
 
 def pod_keys(kind: str, pod: Obj) -> Iterable[WorkKey]:

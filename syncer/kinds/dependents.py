@@ -23,7 +23,7 @@ from syncer.core.syncer import NameTaken, ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.kube import Obj
 from syncer.kube.apis import PODS, ResourceType
-from syncer.kube.store import SPEC, IndexFunc, PartIndex
+from syncer.kube.store import IndexFunc
 
 log = structlog.get_logger(__name__)
 RECENT_TTL = 30.0
@@ -91,7 +91,7 @@ def content_differs(have: Obj, want: Obj) -> bool:
 def dependent_watches(resource: ResourceType, index: str) -> tuple[tuple[WatchSpec, ...],
                                                                    tuple[WatchSpec, ...]]:
     """The kind itself and pods indexed by their references to it, on both sides."""
-    pods = WatchSpec(PODS, indexers=((index, PartIndex(refs_index(resource.kind), SPEC)),))
+    pods = WatchSpec(PODS, indexers=((index, refs_index(resource.kind)),))
     return ((WatchSpec(resource), pods),
             (WatchSpec(resource, markers.MANAGED_SELECTOR,
                        (("tenant-key", markers.tenant_key_index),)), pods))

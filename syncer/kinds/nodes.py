@@ -27,7 +27,6 @@ from syncer.kinds.node_heartbeat import RenewalSchedule
 from syncer.kube import Obj
 from syncer.kube.apis import LEASES, NODES, PODS
 from syncer.kube.client import KubeError
-from syncer.kube.store import SPEC, PartIndex
 
 log = structlog.get_logger(__name__)
 LEASE_NAMESPACE = "kube-node-lease"
@@ -126,16 +125,13 @@ def pod_node_index(pod: Obj) -> list[str]:
     return [node] if node else []
 
 
-BY_NODE = PartIndex(pod_node_index, SPEC)
-
-
 class VirtualNodeSyncer(ResourceSyncer):
     kind = "Node"
     direction = "up"
     deadline = True  # Lease renewals: a tenant marks a node NotReady past its grace period
     # Pods by node, on both sides: a virtual node lives while the tenant has pods on it.
-    tenant_watches = (WatchSpec(NODES), WatchSpec(PODS, indexers=(("node", BY_NODE),)))
-    edge_watches = (WatchSpec(NODES), WatchSpec(PODS, indexers=(("node", BY_NODE),)))
+    tenant_watches = (WatchSpec(NODES), WatchSpec(PODS, indexers=(("node", pod_node_index),)))
+    edge_watches = (WatchSpec(NODES), WatchSpec(PODS, indexers=(("node", pod_node_index),)))
 
     def __init__(self, ctx: SyncContext) -> None:
         super().__init__(ctx)

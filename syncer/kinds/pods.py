@@ -51,12 +51,10 @@ from syncer.kinds.pod_translate import translate_pod_down, update_patch
 from syncer.kube import Obj
 from syncer.kube.apis import NAMESPACES, PODS
 from syncer.kube.client import STRATEGIC_PATCH, KubeError
-from syncer.kube.store import METADATA_MARKS, PartIndex
 from syncer.kubelet.debug import EphemeralContainers
 from syncer.placement import Placement, Unplaceable
 
 log = structlog.get_logger(__name__)
-BY_TENANT_KEY = PartIndex(markers.tenant_key_index, *METADATA_MARKS)
 SCHEDULING_GATED = "Scheduling is blocked due to non-empty scheduling gates"  # kube-scheduler's
 
 
@@ -69,7 +67,7 @@ class PodSyncer(ResourceSyncer):
     kind = "Pod"
     copied = PODS
     tenant_watches = (WatchSpec(PODS),)
-    edge_watches = (WatchSpec(PODS, indexers=(("tenant-key", BY_TENANT_KEY),)),)
+    edge_watches = (WatchSpec(PODS, indexers=(("tenant-key", markers.tenant_key_index),)),)
 
     def __init__(self, ctx: SyncContext) -> None:
         super().__init__(ctx)

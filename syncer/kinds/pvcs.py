@@ -39,7 +39,6 @@ from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.kube import Obj
 from syncer.kube.apis import PODS, PVCS
 from syncer.kube.client import KubeError
-from syncer.kube.store import SPEC, PartIndex
 
 log = structlog.get_logger(__name__)
 COPIED_SPEC = ("accessModes", "resources", "volumeMode")
@@ -74,9 +73,6 @@ def ephemeral_as_claims(spec: Obj, pod_name: str) -> None:
 def claims_index(pod: Obj) -> list[str]:
     """Index of pods by the claims they use, as "<namespace>/<claim>"."""
     return [f"{pod['metadata']['namespace']}/{n}" for n in claim_names(pod)]
-
-
-BY_CLAIM = PartIndex(claims_index, SPEC)
 
 
 def edge_storage_class(mapping: dict[str, str] | None, claim: Obj) -> tuple[bool, str | None]:
@@ -116,10 +112,10 @@ def status_up(edge_claim: Obj, tenant_claim: Obj) -> Obj | None:
 class PersistentVolumeClaimSyncer(ResourceSyncer):
     kind = "PersistentVolumeClaim"
     copied = PVCS
-    tenant_watches = (WatchSpec(PVCS), WatchSpec(PODS, indexers=(("claims", BY_CLAIM),)))
+    tenant_watches = (WatchSpec(PVCS), WatchSpec(PODS, indexers=(("claims", claims_index),)))
     edge_watches = (WatchSpec(PVCS, markers.MANAGED_SELECTOR,
                               (("tenant-key", markers.tenant_key_index),)),
-                    WatchSpec(PODS, indexers=(("claims", BY_CLAIM),)))
+                    WatchSpec(PODS, indexers=(("claims", claims_index),)))
 
     def __init__(self, ctx: SyncContext) -> None:
         super().__init__(ctx)

@@ -23,7 +23,6 @@ from syncer.core.syncer import ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.kube import Obj
 from syncer.kube.apis import PODS, RUNTIMECLASSES
-from syncer.kube.store import SPEC, PartIndex
 
 COPIED_FIELDS = ("handler", "overhead", "scheduling")
 
@@ -31,9 +30,6 @@ COPIED_FIELDS = ("handler", "overhead", "scheduling")
 def runtime_class_index(pod: Obj) -> list[str]:
     name = (pod.get("spec") or {}).get("runtimeClassName")
     return [name] if name else []
-
-
-BY_RUNTIME_CLASS = PartIndex(runtime_class_index, SPEC)
 
 
 def translate_runtime_class_down(obj: Obj, *, tenant: str, tenant_uid: str) -> Obj:
@@ -51,7 +47,7 @@ class RuntimeClassSyncer(ResourceSyncer):
     kind = "RuntimeClass"
     cluster_scoped_copies = (RUNTIMECLASSES,)
     tenant_watches = (WatchSpec(RUNTIMECLASSES),
-                      WatchSpec(PODS, indexers=(("runtimeclass", BY_RUNTIME_CLASS),)))
+                      WatchSpec(PODS, indexers=(("runtimeclass", runtime_class_index),)))
     edge_watches = (WatchSpec(RUNTIMECLASSES, markers.MANAGED_SELECTOR,
                               (("tenant-key", markers.tenant_key_index),)),)
 

@@ -45,7 +45,6 @@ from syncer.kinds.services import selects
 from syncer.kube import Obj
 from syncer.kube.apis import CONFIGMAPS, PODS, SERVICEDOMAINS, SERVICES
 from syncer.kube.client import KubeError
-from syncer.kube.store import SPEC, PartIndex
 
 log = structlog.get_logger(__name__)
 REFRESH = 3.0
@@ -57,10 +56,6 @@ def hostname_index(sd: Obj) -> list[str]:
 
 def namespace_index(obj: Obj) -> list[str]:
     return [obj["metadata"]["namespace"]]
-
-
-BY_HOSTNAME = PartIndex(hostname_index, SPEC)
-BY_NAMESPACE = PartIndex(namespace_index)  # a key's namespace never changes
 
 
 def record_name(tenant: str, namespace: str, name: str) -> str:
@@ -76,8 +71,8 @@ def _readiness_changed(old: Obj | None, new: Obj | None) -> bool:
 
 class ServiceDomainSyncer(ResourceSyncer):
     kind = "ServiceDomain"
-    tenant_watches = (WatchSpec(SERVICEDOMAINS, indexers=(("hostname", BY_HOSTNAME),
-                                                          ("namespace", BY_NAMESPACE))),
+    tenant_watches = (WatchSpec(SERVICEDOMAINS, indexers=(("hostname", hostname_index),
+                                                          ("namespace", namespace_index))),
                       WatchSpec(SERVICES))
     edge_watches = (WatchSpec(PODS),)
 

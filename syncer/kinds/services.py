@@ -23,7 +23,6 @@ from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.kinds.service_converge import serves_namespace, service_patch
 from syncer.kube import Obj, json_copy
 from syncer.kube.apis import PODS, SERVICES
-from syncer.kube.store import PartIndex
 
 log = structlog.get_logger(__name__)
 EDGE_ALLOCATED = ("clusterIP", "clusterIPs", "healthCheckNodePort", "loadBalancerIP",
@@ -72,16 +71,13 @@ def namespace_index(pod: Obj) -> list[str]:
     return [pod["metadata"]["namespace"]]
 
 
-BY_NAMESPACE = PartIndex(namespace_index)  # a key's namespace never changes
-
-
 class ServiceSyncer(ResourceSyncer):
     kind = "Service"
     copied = SERVICES
     tenant_watches = (WatchSpec(SERVICES),)
     edge_watches = (WatchSpec(SERVICES, markers.MANAGED_SELECTOR,
                               (("tenant-key", markers.tenant_key_index),)),
-                    WatchSpec(PODS, indexers=(("namespace", BY_NAMESPACE),)))
+                    WatchSpec(PODS, indexers=(("namespace", namespace_index),)))
 
     def tenant_event(self, tenant: TenantConn, watch: str, old: Obj | None,
                      new: Obj | None) -> Iterable[WorkKey]:

@@ -7,9 +7,7 @@ from typing import Any
 import pytest
 
 from syncer.kube import Obj
-from syncer.kube.store import PartIndex, Store, key_of
-
-SHARED: Obj = {"nodeName": "n1"}
+from syncer.kube.store import Store, key_of
 
 
 def obj(name: str, ns: str = "default", **labels: str) -> Obj:
@@ -138,54 +136,3 @@ def test_two_indexes_are_independent() -> None:
     store.remove("default", "p1")
     assert store.index_values("team") == []
     assert store.index_values("labels") == []
-
-
-def test_part_index_skips_an_update_that_kept_its_parts() -> None:
-    calls: list[str] = []
-
-    def counted(o: Obj) -> list[str]:
-        calls.append(o["metadata"]["name"])
-        return by_team(o)
-
-    store = Store({"team": PartIndex(counted, ("metadata", "labels"))})
-    labels = {"team": "red"}
-    store.upsert({"metadata": {"name": "p1", "namespace": "default", "labels": labels}})
-    calls.clear()
-    # A new version whose labels are the cached version's own dict: nothing recomputed.
-    store.upsert({"metadata": {"name": "p1", "namespace": "default", "labels": labels},
-                  "status": {"phase": "Running"}})
-    assert calls == [] and names(store.by_index("team", "red")) == {"p1"}
-    # Equal but another object: recomputed (old and new), and still right.
-    store.upsert({"metadata": {"name": "p1", "namespace": "default", "labels": {"team": "red"}}})
-    assert calls == ["p1", "p1"] and names(store.by_index("team", "red")) == {"p1"}
-    # Changed: moved, nothing stale left.
-    store.upsert(obj("p1", team="blue"))
-    assert store.index_values("team") == ["blue"]
-    store.remove("default", "p1")
-    assert store._indexes == {"team": {}}
-
-
-def test_part_index_without_parts_is_computed_once_per_key() -> None:
-    calls: list[str] = []
-
-    def by_namespace(o: Obj) -> list[str]:
-        calls.append(o["metadata"]["name"])
-        return [o["metadata"]["namespace"]]
-
-    store = Store({"ns": PartIndex(by_namespace)})
-    store.upsert(obj("p1", team="red"))
-    store.upsert(obj("p1", team="blue"))
-    assert calls == ["p1"] and names(store.by_index("ns", "default")) == {"p1"}
-    store.remove("default", "p1")
-    assert store._indexes == {"ns": {}}
-
-
-@pytest.mark.parametrize(("path", "old", "new", "kept"), [
-    (("spec",), {"spec": SHARED}, {"spec": SHARED}, True),
-    (("spec",), {"spec": SHARED}, {"spec": dict(SHARED)}, False),
-    (("spec",), {}, {}, True),  # absent from both
-    (("spec",), {}, {"spec": SHARED}, False),
-    (("spec", "x"), {"spec": "not a dict"}, {"spec": "not a dict"}, True),
-])
-def test_part_index_kept(path: tuple[str, ...], old: Obj, new: Obj, kept: bool) -> None:
-    assert PartIndex(by_team, path).kept(old, new) is kept
