@@ -28,7 +28,6 @@ from syncer.kube import Obj
 from syncer.kube.apis import ResourceType
 from syncer.kube.client import WRITES, KubeError
 from syncer.kube.informer import Handler
-from syncer.ops.logs import WORK_KEY
 from syncer.ops.metrics import Metrics
 
 log = structlog.get_logger(__name__)
@@ -245,56 +244,50 @@ class Controller:
                    and not c["metadata"].get("deletionTimestamp") for c in copies)
 
     async def process(self, key: WorkKey) -> None:
-        bound = WORK_KEY.set(key)  # its tenant and key on every line logged (ops/logs.py)
-        try:
-            await self._process(key)
-        finally:
-            WORK_KEY.reset(bound)
-
-    async def _process(self, key: WorkKey) -> None:
         queue, started = self.ctx.queue, time.perf_counter()
         syncer = self.syncers.get(key.kind)
         labels = (key.tenant or "-", key.kind, syncer.direction if syncer else "down")
-        try:
-            if not self.ctx.is_leader():
-                queue.add_after(key, 1.0)
-                return
-            if not self._caches_ready(key):
-                await self._before_caches_synced(key, syncer)
-                return
-            orphan, scanned = self._orphan_copy(key), key in self._scanned
-            self._scanned.discard(key)
-            writes = WRITES.set([0])
+        with structlog.contextvars.bound_contextvars(tenant=key.tenant, key=str(key)):
             try:
-                async with asyncio.timeout(self.reconcile_timeout):
-                    again = await self.reconciler(key.kind)(key)
-                wrote = (WRITES.get() or [0])[0]
-            finally:
-                WRITES.reset(writes)
-            queue.forget(key)
-            result = "success"
-            if orphan:
-                self.metrics.drift_findings.labels(key.tenant, "orphan_removed").inc()
-                log.info("orphan removed from the edge")
-            elif scanned and wrote:
-                self.metrics.drift_findings.labels(key.tenant, "difference_requeued").inc()
-            if again:  # asked for at a time (a Lease renewal): served before other work
-                queue.add_after(key, again, DEADLINE)
-        except KubeError as err:
-            result = "conflict" if err.conflict else "error"
-            delay = queue.add_rate_limited(key)
-            log.info("reconcile failed; will retry", error=str(err), retry_in=round(delay, 2))
-        except TimeoutError:
-            result = "timeout"
-            queue.add_rate_limited(key)
-            log.warning("reconcile timed out", timeout=self.reconcile_timeout)
-        except Exception:
-            result = "error"
-            queue.add_rate_limited(key)
-            log.exception("reconcile crashed")
-        m = self.metrics
-        m.child(m.sync_operations, *labels, result).inc()
-        m.child(m.sync_duration, *labels).observe(time.perf_counter() - started)
+                if not self.ctx.is_leader():
+                    queue.add_after(key, 1.0)
+                    return
+                if not self._caches_ready(key):
+                    await self._before_caches_synced(key, syncer)
+                    return
+                orphan, scanned = self._orphan_copy(key), key in self._scanned
+                self._scanned.discard(key)
+                writes = WRITES.set([0])
+                try:
+                    async with asyncio.timeout(self.reconcile_timeout):
+                        again = await self.reconciler(key.kind)(key)
+                    wrote = (WRITES.get() or [0])[0]
+                finally:
+                    WRITES.reset(writes)
+                queue.forget(key)
+                result = "success"
+                if orphan:
+                    self.metrics.drift_findings.labels(key.tenant, "orphan_removed").inc()
+                    log.info("orphan removed from the edge")
+                elif scanned and wrote:
+                    self.metrics.drift_findings.labels(key.tenant, "difference_requeued").inc()
+                if again:  # asked for at a time (a Lease renewal): served before other work
+                    queue.add_after(key, again, DEADLINE)
+            except KubeError as err:
+                result = "conflict" if err.conflict else "error"
+                delay = queue.add_rate_limited(key)
+                log.info("reconcile failed; will retry", error=str(err), retry_in=round(delay, 2))
+            except TimeoutError:
+                result = "timeout"
+                queue.add_rate_limited(key)
+                log.warning("reconcile timed out", timeout=self.reconcile_timeout)
+            except Exception:
+                result = "error"
+                queue.add_rate_limited(key)
+                log.exception("reconcile crashed")
+            m = self.metrics
+            m.child(m.sync_operations, *labels, result).inc()
+            m.child(m.sync_duration, *labels).observe(time.perf_counter() - started)
 
     def count_managed(self, tenant: str) -> None:
         """Sets fusionvc_managed_objects of one tenant from the edge caches."""

@@ -32,7 +32,6 @@ from syncer.fleet.specs import EdgeSpec
 from syncer.kube import Obj
 from syncer.kube.apis import NODES
 from syncer.kube.client import KubeError
-from syncer.ops.logs import clear_log_context
 from syncer.ops.metrics import Metrics
 
 log = structlog.get_logger(__name__)
@@ -101,7 +100,7 @@ class FailoverMonitor:
     # ---- one task per edge cluster ----------------------------------------------------------
 
     async def _run(self, name: str) -> None:
-        clear_log_context()  # not the key of the reconcile that made it
+        structlog.contextvars.clear_contextvars()  # not the key of the reconcile that made it
         while True:
             try:
                 if self.ctx.is_leader():

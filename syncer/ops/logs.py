@@ -8,8 +8,6 @@ This module owns how every log line looks and where it goes:
 - context bound with :func:`log_context` (``tenant``, ``cluster``, ``key``,
   ...) lands on every line logged inside it, including lines from other
   modules, because it lives in :mod:`contextvars` (one copy per asyncio task);
-  the work key a reconcile runs for (``WORK_KEY``, set by the controller) adds
-  ``tenant`` and ``key`` the same way, formatted only when a line is logged;
 - a redaction processor replaces credentials with ``[REDACTED]``;
 - lines are formatted in the caller's thread but written to the stream by a
   background thread (``QueueHandler``), so a slow stdout never blocks the
@@ -26,8 +24,7 @@ import re
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
-from typing import Any, Protocol, TextIO
+from typing import Any, TextIO
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
@@ -102,35 +99,6 @@ def redact(value: Any, depth: int = 0) -> Any:
     return value
 
 
-class TenantKey(Protocol):
-    @property
-    def tenant(self) -> str: ...
-
-
-# The work key being reconciled in this task. One ContextVar set and reset per reconcile:
-# structlog's bound_contextvars (a generator context manager binding two variables and
-# formatting the key) cost 2.5% of the syncer's CPU in a rollout, for the few reconciles
-# that log anything.
-WORK_KEY: ContextVar[TenantKey | None] = ContextVar("fusionvc_work_key", default=None)
-
-
-def merge_work_key(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
-    """structlog processor adding ``tenant`` and ``key`` of the reconcile that logs (after
-    the bound context, so a field bound inside the reconcile, or given, wins)."""
-    work = WORK_KEY.get()
-    if work is not None:
-        event_dict.setdefault("tenant", work.tenant)
-        event_dict.setdefault("key", str(work))
-    return event_dict
-
-
-def clear_log_context() -> None:
-    """Forgets the context this task inherited (a long-lived task started by a reconcile
-    must not log as that reconcile)."""
-    structlog.contextvars.clear_contextvars()
-    WORK_KEY.set(None)
-
-
 def redact_processor(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
     """structlog processor applying :func:`redact` to every field of a line."""
     redacted: EventDict = redact(event_dict)
@@ -140,7 +108,6 @@ def redact_processor(_logger: WrappedLogger, _method: str, event_dict: EventDict
 def _shared_processors() -> list[Processor]:
     return [
         structlog.contextvars.merge_contextvars,
-        merge_work_key,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.stdlib.ExtraAdder(),

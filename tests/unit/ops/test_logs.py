@@ -13,11 +13,8 @@ from typing import Any
 import pytest
 import structlog
 
-from syncer.core.keys import WorkKey
 from syncer.ops.logs import (
     REDACTED,
-    WORK_KEY,
-    clear_log_context,
     configure_logging,
     get_logger,
     log_context,
@@ -89,30 +86,6 @@ def test_context_is_bound_and_reaches_stdlib_loggers(configure: Callable[..., Li
     assert inside_2["event"] == "retrying GET"
     assert inside_2["logger"] == "kubernetes_asyncio.rest"
     assert "tenant" not in outside
-
-
-def test_the_work_key_adds_tenant_and_key(configure: Callable[..., Lines]) -> None:
-    lines = configure("json", "info")
-    key = WorkKey("tenant-a", "Pod", "default", "web")
-    token = WORK_KEY.set(key)
-    try:
-        get_logger("syncer.reconcile").info("applied")
-        logging.getLogger("kubernetes_asyncio.rest").warning("retrying")
-        with log_context(tenant="tenant-b", cluster="edge-1"):  # bound inside: it wins
-            get_logger("syncer.reconcile").info("inner")
-        get_logger("syncer.reconcile").info("given", key="other")
-        clear_log_context()
-        get_logger("syncer.reconcile").info("cleared")
-    finally:
-        WORK_KEY.reset(token)
-    get_logger("syncer.reconcile").info("outside")
-    applied, retrying, inner, given, cleared, outside = records(lines)
-    for line in (applied, retrying):
-        assert (line["tenant"], line["key"]) == ("tenant-a", "tenant-a:Pod:default/web")
-    assert (inner["tenant"], inner["cluster"], inner["key"]) == (
-        "tenant-b", "edge-1", "tenant-a:Pod:default/web")
-    assert given["key"] == "other"
-    assert "key" not in cleared and "key" not in outside
 
 
 async def test_context_stays_inside_its_task(configure: Callable[..., Lines]) -> None:
