@@ -108,6 +108,11 @@ class SyncContext:
     recorder: EventRecorder
     placer: Placer
     is_leader: Callable[[], bool] = _always
+    # Every Tenant and EdgeCluster the management cluster lists has had its connection
+    # tried (made or refused), set by Management. Before that the edges in ``edges`` are
+    # not all there: a restarted leader that connected a tenant before its edges saw no
+    # ready pod anywhere and published empty GSLB records.
+    fleet_known: Callable[[], bool] = _always
     # (InternalIP, port) of the kubelet endpoint that virtual nodes advertise (syncer/kubelet)
     kubelet_address: tuple[str, int] | None = None
     namespaces: EdgeNamespaces = field(

@@ -186,14 +186,16 @@ class Controller:
             await asyncio.sleep(0)
 
     def _caches_ready(self, key: WorkKey) -> bool:
-        """Tenant work waits for the tenant's and every edge's caches: deciding on a partial
-        view could place a pod twice or remove a copy that is still used."""
+        """Tenant work waits for the tenant's and every edge's caches, and for every edge to
+        be connected at all: deciding on a partial view could place a pod twice, remove a
+        copy that is still used, or publish a GSLB record without the sites it has."""
         if not key.tenant:
             return True
         tenant = self.ctx.tenants.get(key.tenant)
         if tenant is None:
             return True  # the syncer will find nothing to do
-        return tenant.synced and all(e.synced for e in self.ctx.edges.values())
+        return (tenant.synced and self.ctx.fleet_known()
+                and all(e.synced for e in self.ctx.edges.values()))
 
     async def _before_caches_synced(self, key: WorkKey, syncer: ResourceSyncer | None) -> None:
         """The key's early work (a virtual node's Lease) if it has some; either way it waits,

@@ -75,6 +75,8 @@ class Management:
         self._tried: set[str] = set()  # uids of the Tenants and EdgeClusters tried to connect
         self.tenant_crds = TenantCRDs()  # tenant-facing CRDs (config/crd/tenant)
         ctx.management, ctx.namespace = client, namespace
+        ctx.fleet_known = self.fleet_known
+        self._fleet_known = False  # latched: asked before every tenant reconcile
         self.tenant_connected: list[Callable[[TenantConn], None]] = []  # e.g. the metrics API
         self.informers = {
             "Tenant": Informer(client, TENANTS, Store()),
@@ -126,6 +128,15 @@ class Management:
         return all(obj["metadata"]["uid"] in self._tried
                    for kind in ("Tenant", "EdgeCluster") for obj in self.informers[kind].store
                    if not obj["metadata"].get("deletionTimestamp"))
+
+    def fleet_known(self) -> bool:
+        """Since start, the management caches loaded and every cluster in them was tried:
+        the edges connected are all the edges there are (SyncContext.fleet_known). It then
+        stays true: a cluster added later has nothing of any tenant on it yet, and waiting
+        for its connection would pause every tenant for an operator's typo."""
+        if not self._fleet_known:
+            self._fleet_known = self.synced and self.clusters_tried
+        return self._fleet_known
 
     # ---- shared ------------------------------------------------------------------------
 

@@ -26,3 +26,20 @@ async def test_a_key_waits_parked_until_the_caches_are_synced(sync: SyncTest) ->
     await sync.settle()
     assert sync.ctx.edges["edge-1"].get(PODS, sync.edge_ns(), "web") is not None
     assert sync.controller.unpark() == 0
+
+
+async def test_a_key_waits_parked_until_every_cluster_was_tried(sync: SyncTest) -> None:
+    """A restarted leader may connect a tenant before its edges: with no edge in view, a
+    ServiceDomain saw no ready pod anywhere and published a record without sites."""
+    tenant, known = sync.ctx.tenants["tenant-a"], [False]
+    sync.ctx.fleet_known = lambda: known[0]
+    sync.put(tenant, PODS, pod("shop", "web"))
+    key = WorkKey("tenant-a", "Pod", "shop", "web")
+    assert key in await sync.queued()
+    await sync.controller.process(key)
+    assert sync.ctx.queue.pending() == 0
+    assert sync.controller.unpark() == 0
+    known[0] = True
+    assert sync.controller.unpark() == 1
+    await sync.settle()
+    assert sync.ctx.edges["edge-1"].get(PODS, sync.edge_ns(), "web") is not None
