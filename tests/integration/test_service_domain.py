@@ -9,20 +9,28 @@ edge-gz (127.20.3.1 telecom).
 
 from __future__ import annotations
 
+import json
+import subprocess
+import tempfile
 import time
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import dns.edns
 import dns.message
 import dns.query
 import dns.rcode
+import orjson
 import pytest
 
+from syncer.gslb.model import RECORD_KEY
+from syncer.kinds.servicedomains import record_name
+
 from .kube_helpers import apply, deployment, get_json, items, namespace, running_pods, unique
-from .sandbox_fixture import SandboxHandle
+from .sandbox_fixture import Cluster, SandboxHandle
 from .syncer_fixture import SyncerProcess, wait_for
 
 Obj = dict[str, Any]
@@ -126,6 +134,10 @@ def test_each_region_gets_its_nearest_site(sandbox: SandboxHandle, gslb: DNS, we
     expected = {"bj-telecom": ["127.20.1.1"], "sh-unicom": ["127.20.2.1"],
                 "gz-telecom": ["127.20.3.1"], "gz-unicom": ["127.20.3.1"]}
     for client, want in expected.items():
+        # The status is written just before the record, and the GSLB compiles the record's
+        # new version 50 ms after its watch event: the first answers may lag the status.
+        wait_for(lambda c=client, w=want: gslb.addresses(  # type: ignore[misc]
+            host, source=FROM[c]) == w, 10, f"{client}: {want}")
         for _ in range(5):
             assert gslb.addresses(host, source=FROM[client]) == want, client
 
@@ -333,6 +345,51 @@ def test_keeps_serving_its_last_table_without_the_management_cluster(
     if syncer.proc is not None and syncer.proc.poll() is not None:
         syncer.start()  # the leader exits when it cannot renew its Lease; start it again
     assert gslb.addresses(host, source=FROM["sh-unicom"]) == ["127.20.2.1"]
+
+
+def watched_versions(cluster: Cluster, *args: str) -> tuple[subprocess.Popen[str], Path]:
+    """``kubectl get -w -o json``: every version of one object, written to a file."""
+    out = Path(tempfile.mkstemp(suffix=".json")[1])
+    with out.open("w") as sink:
+        proc = subprocess.Popen(["kubectl", f"--kubeconfig={cluster.kubeconfig}", "get", *args,
+                                 "-w", "-o", "json"], stdout=sink, text=True)
+    return proc, out
+
+
+def versions_in(proc: subprocess.Popen[str], out: Path) -> list[Obj]:
+    proc.terminate()
+    proc.wait(10)
+    text, found, decoder, at = out.read_text(), [], json.JSONDecoder(), 0
+    out.unlink()
+    while (at := len(text) - len(text[at:].lstrip())) < len(text):
+        obj, at = decoder.raw_decode(text, at)
+        found.append(obj)
+    return found
+
+
+def test_a_restarted_syncer_republishes_no_partial_record(
+        sandbox: SandboxHandle, gslb: DNS, web: str, syncer: SyncerProcess) -> None:
+    """A restarted leader connects tenants and edges in no fixed order; with a tenant
+    connected before the edges it once saw no ready pod anywhere and published a record
+    without sites, and the GSLB answered nothing until the edges caught up."""
+    host = f"{unique('restart')}.a.example.com"
+    exported(sandbox, gslb, web, "restart", host)
+    record = record_name("tenant-a", web, "restart")
+    watches = [watched_versions(sandbox["management"], "configmap", record,
+                                "-n", "fusionvc-system"),
+               watched_versions(sandbox["tenant-a"], "servicedomain", "restart", "-n", web)]
+    time.sleep(1)  # both watches listed
+    syncer.stop()
+    syncer.start()
+    time.sleep(5)  # the new leader reconciled every ServiceDomain at least once
+    for proc, out in watches:
+        for version in versions_in(proc, out):
+            if version["kind"] == "ConfigMap":
+                sites = orjson.loads(version["data"][RECORD_KEY])["sites"]
+                assert len(sites) == 3, version["data"]
+            else:
+                assert version["status"]["siteCount"] == 3, version["status"]
+    assert len(gslb.addresses(host, source=FROM["sh-unicom"])) == 1
 
 
 def test_metrics_count_the_answers(sandbox: SandboxHandle, gslb: DNS, web: str) -> None:
