@@ -13,9 +13,12 @@ pod's same-named pod on that node is its copy (repaired, never deleted).
 from __future__ import annotations
 
 from syncer.core import markers
+from syncer.core.names import edge_namespace
 from syncer.core.ownership import is_tampered_copy
 from syncer.fleet.conn import EdgeConn, TenantConn
 from syncer.kube import Obj
+from syncer.kube.apis import PODS
+from syncer.kube.client import KubeError
 
 
 def copy_uid(edge_pod: Obj) -> str | None:
@@ -36,3 +39,31 @@ def is_bound_copy(tpod: Obj, cluster: str, edge_pod: Obj) -> bool:
     return bool(tpod["spec"].get("nodeName")) \
         and annotations.get(markers.EDGE_CLUSTER) == cluster \
         and annotations.get(markers.EDGE_NODE) == (edge_pod.get("spec") or {}).get("nodeName")
+
+
+async def ours_exists(edge: EdgeConn, tenant: TenantConn, tpod: Obj, ns: str) -> bool:
+    """After 409 on create: is the pod there this tenant pod's own copy (an earlier try)?
+    An older copy of a pod of the same name is retried once it has been removed."""
+    existing = await edge.client.get(PODS, tpod["metadata"]["name"], ns)
+    if not markers.is_managed(existing, tenant.name):
+        return False
+    ref = markers.tenant_ref(existing)
+    if ref is None or ref[2] != tpod["metadata"]["uid"]:
+        raise KubeError(409, "Conflict", "an older copy of this pod is still being removed")
+    return True
+
+
+async def edge_pod_gone(edge: EdgeConn | None, tenant: TenantConn, tpod: Obj) -> bool:
+    """Asks the edge API server itself: a cache that lags must not fail a live pod."""
+    if edge is None:
+        return True  # its edge cluster was removed
+    meta = tpod["metadata"]
+    ens = edge_namespace(tenant.name, tenant.uid, meta["namespace"])
+    try:
+        epod = await edge.client.get(PODS, meta["name"], ens)
+    except KubeError as err:
+        if err.not_found:
+            return True
+        raise
+    ref = markers.tenant_ref(epod)
+    return ref is None or ref[2] != meta["uid"]

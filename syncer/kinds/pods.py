@@ -30,8 +30,15 @@ from syncer.kinds.dataset_claims import pod_dataset_claims
 from syncer.kinds.dataset_first_use_gate import FirstUseGate
 from syncer.kinds.edge_targets import Target
 from syncer.kinds.pod_admission import admission_failure, scheduled_by_fusionvc, was_placed
+from syncer.kinds.pod_echoes import PodEchoes
 from syncer.kinds.pod_lanes import edge_pod_lane
-from syncer.kinds.pod_ownership import copy_uid, is_bound_copy, is_own_copy
+from syncer.kinds.pod_ownership import (
+    copy_uid,
+    edge_pod_gone,
+    is_bound_copy,
+    is_own_copy,
+    ours_exists,
+)
 from syncer.kinds.pod_refusals import (
     EDGE_REFUSED,
     QUOTA_RETRY_SECONDS,
@@ -82,6 +89,7 @@ class PodSyncer(ResourceSyncer):
         # edge event of the new copy (served first, core/queue.py) must not bind them again.
         self._bound: TTLCache[str, bool] = TTLCache(maxsize=50_000, ttl=60)
         self.status_up = StatusWrites()  # the edge status up, once per edge status
+        self.echoes = PodEchoes()  # the events of its own create and binding: not queued
         ctx.placer.add_listener(lambda _generation: self.requeue_unschedulable())
 
     # ---- events -> keys ----------------------------------------------------------------
@@ -92,8 +100,16 @@ class PodSyncer(ResourceSyncer):
         assert obj is not None
         if old is not None and new is not None and status_only_change(old, new):
             return  # fusionvc wrote that status itself: nothing to do down
+        if self.echoes.is_binding_echo(old, new):
+            return
         yield WorkKey(tenant.name, self.kind, obj["metadata"]["namespace"],
                       obj["metadata"]["name"])
+
+    def edge_event(self, edge: EdgeConn, watch: str, old: Obj | None,
+                   new: Obj | None) -> Iterable[WorkKey]:
+        if self.echoes.is_create_echo(edge.name, old, new):
+            return ()
+        return super().edge_event(edge, watch, old, new)
 
     def edge_lane(self, watch: str, old: Obj | None, new: Obj | None) -> int:
         return edge_pod_lane(old, new)  # a pod still starting waits its turn (pod_lanes)
@@ -172,7 +188,7 @@ class PodSyncer(ResourceSyncer):
                 return None  # the namespace is going: its pods are deleted, not replaced
             if not self.ctx.admission.admitted(cluster):
                 return None  # its cluster is lost: failover (syncer/failover/) decides
-            if not await self._edge_pod_gone(tenant, tpod, cluster):
+            if not await edge_pod_gone(self.ctx.edges.get(cluster), tenant, tpod):
                 return 1.0  # created, just not in the edge cache yet
             if was_placed(tpod):
                 await mark_lost(tenant, self.ctx.recorder, tpod)
@@ -256,13 +272,15 @@ class PodSyncer(ResourceSyncer):
             for dependents in self.ctx.pod_dependents:
                 await dependents.ensure_for_pod(tenant, edge, tpod)
             creating = True  # from here on, a refusal is the edge's answer to this pod
+            self.echoes.creating(tpod["metadata"]["uid"], edge.name)
             await edge.client.create(PODS, epod, namespace=ns)
         except NameTaken as err:  # something the pod needs: the tenant is told, not a loop
             self.ctx.placer.forget(edge.name, ns, epod["metadata"]["name"])
             await self._reject(tenant, tpod, "NameTaken", err.for_tenant())
             return None
         except KubeError as err:
-            if not err.conflict or not await self._ours_exists(edge, tenant, tpod, ns):
+            if not err.conflict or not await ours_exists(edge, tenant, tpod, ns):
+                self.echoes.forget(tpod["metadata"]["uid"])
                 self.ctx.placer.forget(edge.name, ns, epod["metadata"]["name"])
                 if err.conflict:
                     await self._reject(tenant, tpod, "NameTaken", "an object not managed by "
@@ -278,6 +296,7 @@ class PodSyncer(ResourceSyncer):
                                       {"metadata": {"annotations": where}},
                                       namespace=tpod["metadata"]["namespace"])
             return None
+        self.echoes.binding(tpod["metadata"]["uid"])
         await self._bind(tenant, tpod, edge.name, placement.node, vnode)
         return None
 
@@ -295,17 +314,6 @@ class PodSyncer(ResourceSyncer):
             self.create_refusals.remember(tpod)
             return None
         return QUOTA_RETRY_SECONDS
-
-    async def _ours_exists(self, edge: EdgeConn, tenant: TenantConn, tpod: Obj, ns: str) -> bool:
-        """After 409 on create: is the pod there this tenant pod's own copy (an earlier try)?
-        An older copy of a pod of the same name is retried once it has been removed."""
-        existing = await edge.client.get(PODS, tpod["metadata"]["name"], ns)
-        if not markers.is_managed(existing, tenant.name):
-            return False
-        ref = markers.tenant_ref(existing)
-        if ref is None or ref[2] != tpod["metadata"]["uid"]:
-            raise KubeError(409, "Conflict", "an older copy of this pod is still being removed")
-        return True
 
     async def _bind(self, tenant: TenantConn, tpod: Obj, cluster: str, node: str,
                     vnode: str) -> None:
@@ -330,6 +338,7 @@ class PodSyncer(ResourceSyncer):
             if tpod["metadata"]["uid"] not in self._bound:
                 node = epod["spec"]["nodeName"]
                 await self.ctx.virtual_nodes.ensure(tenant, edge, node)
+                self.echoes.binding(tpod["metadata"]["uid"])
                 await self._bind(tenant, tpod, edge.name, node,
                                  virtual_node_name(edge.name, node))
             await self.status_up.mirror(tenant, tpod, epod)
@@ -380,19 +389,3 @@ class PodSyncer(ResourceSyncer):
     def _namespace_terminating(self, tenant: TenantConn, tpod: Obj) -> bool:
         ns = tenant.get(NAMESPACES, "", tpod["metadata"]["namespace"])
         return ns is None or bool(ns["metadata"].get("deletionTimestamp"))
-
-    async def _edge_pod_gone(self, tenant: TenantConn, tpod: Obj, cluster: str) -> bool:
-        """Asks the edge API server itself: a cache that lags must not fail a live pod."""
-        edge = self.ctx.edges.get(cluster)
-        if edge is None:
-            return True  # its edge cluster was removed
-        meta = tpod["metadata"]
-        ens = edge_namespace(tenant.name, tenant.uid, meta["namespace"])
-        try:
-            epod = await edge.client.get(PODS, meta["name"], ens)
-        except KubeError as err:
-            if err.not_found:
-                return True
-            raise
-        ref = markers.tenant_ref(epod)
-        return ref is None or ref[2] != meta["uid"]

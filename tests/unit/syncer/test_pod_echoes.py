@@ -1,0 +1,87 @@
+"""PodEchoes: the events of fusionvc's own create and binding are not queued, nothing else."""
+
+from __future__ import annotations
+
+import copy
+
+from syncer.core import markers
+from syncer.core.keys import WorkKey
+from syncer.kinds.pod_echoes import PodEchoes, binding_only_change
+from syncer.kube import Obj
+from syncer.kube.apis import PODS
+from tests.builders import pod
+
+from .harness import SyncTest
+
+KEY = WorkKey("tenant-a", "Pod", "shop", "web")
+PLACED = {markers.EDGE_CLUSTER: "edge-1", markers.EDGE_NODE: "n1"}
+
+
+def bound(old: Obj, **changes: Obj) -> Obj:
+    new = copy.deepcopy(old)
+    new["spec"]["nodeName"] = "vn-edge-1-n1"
+    new["metadata"].setdefault("annotations", {}).update(PLACED)
+    new["status"] = {"conditions": [{"type": "PodScheduled", "status": "True"}]}
+    for part, values in changes.items():
+        new[part].update(values)
+    return new
+
+
+def test_a_binding_and_nothing_else_is_a_binding_only_change() -> None:
+    old = pod("shop", "web")
+    assert binding_only_change(old, bound(old))
+    topology = {"topology.kubernetes.io/region": "r1", "topology.kubernetes.io/zone": "r1-a"}
+    assert binding_only_change(old, bound(old, metadata={"labels": {**old["metadata"].get(
+        "labels", {}), **topology}}))  # PodTopologyLabels admission, at the binding
+    assert not binding_only_change(old, bound(old, metadata={"labels": topology}))  # removed
+    assert not binding_only_change(old, bound(old, metadata={"labels": {"v": "2"}}))
+    assert not binding_only_change(old, bound(old, metadata={"annotations": {"x": "1"}}))
+    assert not binding_only_change(old, bound(old, spec={"priority": 5}))
+    assert not binding_only_change(old, bound(old, metadata={"deletionTimestamp": "t"}))
+    assert not binding_only_change(old, bound(old, metadata={"generation": 7}))
+    assert not binding_only_change(bound(old), bound(old))  # bound already
+    assert not binding_only_change(old, old)
+
+
+def edge_copy(uid: str, status: Obj | None = None) -> Obj:
+    found = pod("t-ns", "web")
+    found["metadata"]["labels"] = {markers.MANAGED_BY: markers.MANAGED_BY_VALUE,
+                                   markers.TENANT: "tenant-a"}
+    found["metadata"]["annotations"] = {markers.TENANT_NAMESPACE: "shop",
+                                        markers.TENANT_NAME: "web", markers.TENANT_UID: uid}
+    found["status"] = status or {"phase": "Pending"}
+    return found
+
+
+def test_each_note_is_taken_once_and_only_by_its_own_write() -> None:
+    echoes, uid = PodEchoes(), "u-1"
+    assert markers.tenant_ref(edge_copy(uid)) == ("shop", "web", uid)
+    assert not echoes.is_create_echo("edge-1", None, edge_copy(uid))  # nothing noted
+    echoes.creating(uid, "edge-1")
+    assert not echoes.is_create_echo("edge-2", None, edge_copy(uid))  # another cluster
+    assert not echoes.is_create_echo("edge-1", edge_copy(uid), edge_copy(uid))  # not ADDED
+    assert echoes.is_create_echo("edge-1", None, edge_copy(uid))
+    assert not echoes.is_create_echo("edge-1", None, edge_copy(uid))  # taken
+    echoes.creating(uid, "edge-1")  # a relist's ADDED of a copy already running is news
+    assert not echoes.is_create_echo("edge-1", None, edge_copy(uid, {"phase": "Running"}))
+    old = pod("shop", "web")
+    old["metadata"]["uid"] = "u-2"
+    echoes.binding("u-2")
+    assert not echoes.is_binding_echo(old, bound(old, metadata={"labels": {"v": "2"}}))
+    assert not echoes.is_binding_echo(old, bound(old))  # the note went with the first event
+    echoes.binding("u-2")
+    echoes.forget("u-2")
+    assert not echoes.is_binding_echo(old, bound(old))
+
+
+async def test_placing_a_pod_queues_its_key_again_for_neither_of_its_own_writes(
+        sync: SyncTest) -> None:
+    tenant, edge = sync.ctx.tenants["tenant-a"], sync.ctx.edges["edge-1"]
+    sync.put(tenant, PODS, pod("shop", "web"))
+    assert KEY in await sync.queued()
+    await sync.controller.process(KEY)
+    tpod, epod = tenant.get(PODS, "shop", "web"), edge.get(PODS, sync.edge_ns(), "web")
+    assert tpod is not None and tpod["spec"]["nodeName"] and epod is not None
+    assert KEY not in await sync.queued()  # the copy's ADDED and the binding: echoes
+    sync.put(edge, PODS, {**epod, "status": {"phase": "Running"}})
+    assert KEY in await sync.queued()  # the edge's own news goes up as before
