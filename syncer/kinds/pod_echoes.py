@@ -5,8 +5,9 @@ write comes back as a watch event (the copy ADDED on the edge, the binding on th
 that queued the pod's key again, and reconciling it found nothing to do: in a rollout,
 2.5-2.95 Pod reconciles per pod, 2.0 without these (issue 16). A write is noted just
 before it is sent (its event may arrive before its answer), and the one event that shows
-exactly that write is not queued. Every other event of the pod is queued as before, and so is an echo whose
-reconcile did not finish: a failure queues the key again by itself.
+exactly that write is not queued. Every other event of the pod is queued as before; an
+echo whose reconcile did not finish needs no queueing, since a failure queues the key
+again by itself.
 """
 
 from __future__ import annotations
@@ -81,8 +82,8 @@ class PodEchoes:
 
     def is_create_echo(self, cluster: str, old: Obj | None, new: Obj | None) -> bool:
         """The ADDED event of the copy this syncer just created in ``cluster``."""
-        if old is not None or new is None:
-            return False
+        if old is not None or new is None or not self._created:
+            return False  # (a restart lists 10,000 copies with nothing noted)
         ref = markers.tenant_ref(new)
         if ref is None or self._created.get(ref[2]) != cluster:
             return False
