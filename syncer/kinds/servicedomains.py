@@ -48,6 +48,7 @@ from syncer.kube.client import KubeError
 
 log = structlog.get_logger(__name__)
 REFRESH = 3.0
+CLAIMS_LOADING_RETRY = 1.0  # seconds: another tenant's ServiceDomains are still listing
 
 
 def hostname_index(sd: Obj) -> list[str]:
@@ -159,6 +160,17 @@ class ServiceDomainSyncer(ResourceSyncer):
                                           meta.get("creationTimestamp", ""), zones))
         return found
 
+    def _claims_loading(self, me: TenantConn) -> bool:
+        """Another tenant's ServiceDomains are still listing (a restart): a claim decided now
+        could give an older claimant's hostname to a younger one until they are listed. A
+        tenant whose watch fails is not waited for (its claims stay unseen until it lists)."""
+        for other in self.ctx.tenants.values():
+            informer = other.informers.get(SERVICEDOMAINS.plural)
+            if other is not me and informer is not None and not informer.synced.is_set() \
+                    and not informer.last_error:
+                return True
+        return False
+
     def _edge_views(self, tenant: TenantConn, namespace: str, svc: Obj | None,
                     metric: str) -> list[EdgeView]:
         selector = (svc or {}).get("spec", {}).get("selector")
@@ -191,6 +203,8 @@ class ServiceDomainSyncer(ResourceSyncer):
             await self._unpublish(name)
             return None
         hostname = normalize(str(sd["spec"].get("hostname", "")))
+        if self._claims_loading(tenant):
+            return CLAIMS_LOADING_RETRY  # its record, if any, is served as it was meanwhile
         me = Claimant(tenant.name, key.namespace, key.name,
                       sd["metadata"].get("creationTimestamp", ""),
                       tenant.spec.dns_zones)
