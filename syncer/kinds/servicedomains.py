@@ -1,6 +1,8 @@
 """ServiceDomains: a tenant exports a Service under a hostname; fusionvc's GSLB DNS answers it.
 
-Per ServiceDomain: check the claim (syncer.kinds.servicedomain_translate.claim), count
+Per ServiceDomain: check the claim (syncer.kinds.servicedomain_translate.claim; decided
+only once every tenant's ServiceDomains have listed, so a restart cannot hand a hostname
+to its younger claimant for a moment), count
 the Service's ready pods on every reachable edge cluster, write ``status`` (sites,
 conditions, and an Event on refusal), and publish the accepted ones as record
 ConfigMaps in fusionvc's namespace of the management cluster, where the GSLB server
