@@ -361,7 +361,10 @@ def versions_in(proc: subprocess.Popen[str], out: Path) -> list[Obj]:
     proc.wait(10)
     text, found, decoder, at = out.read_text(), [], json.JSONDecoder(), 0
     out.unlink()
-    while (at := len(text) - len(text[at:].lstrip())) < len(text):
+    while at < len(text):  # one JSON object per version, separated by newlines
+        if text[at].isspace():
+            at += 1
+            continue
         obj, at = decoder.raw_decode(text, at)
         found.append(obj)
     return found
