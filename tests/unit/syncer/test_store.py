@@ -136,3 +136,42 @@ def test_two_indexes_are_independent() -> None:
     store.remove("default", "p1")
     assert store.index_values("team") == []
     assert store.index_values("labels") == []
+
+
+def test_a_write_computes_the_index_of_the_new_version_only() -> None:
+    seen: list[str] = []
+
+    def counting(o: Obj) -> list[str]:
+        seen.append(o["metadata"]["labels"].get("v", ""))
+        return by_team(o)
+
+    store = Store({"team": counting})
+    store.upsert(obj("p1", team="red", v="1"))
+    store.upsert(obj("p1", team="red", v="2"))  # a status change, say: same values
+    store.upsert(obj("p1", team="blue", v="3"))
+    store.remove("default", "p1")
+    assert seen == ["1", "2", "3"]
+    assert store._indexes == {"team": {}} and store._indexed == {}
+
+
+def test_an_object_changed_after_it_was_stored_leaves_no_stale_entry() -> None:
+    store = Store({"team": by_team, "labels": by_all_labels})
+    stored = obj("p1", team="red", app="web")
+    store.upsert(stored)
+    stored["metadata"]["labels"] = {"team": "blue"}  # nobody should; if somebody does
+    store.upsert(obj("p1", team="green"))
+    assert store.index_values("team") == ["green"]
+    assert store.index_values("labels") == ["team=green"]
+    store.remove("default", "p1")
+    assert store._indexes == {"team": {}, "labels": {}}
+
+
+def test_adding_an_indexer_keeps_the_others() -> None:
+    store = Store({"labels": by_all_labels})
+    store.upsert(obj("p1", team="red"))
+    store.add_indexer("team", by_team)
+    store.upsert(obj("p1", team="blue"))
+    assert store.index_values("labels") == ["team=blue"]
+    assert store.index_values("team") == ["blue"]
+    store.remove("default", "p1")
+    assert store._indexes == {"labels": {}, "team": {}} and store._indexed == {}
