@@ -181,8 +181,10 @@ class Scheduler:
             self.observer.plugin(name, point, time.perf_counter() - started)
 
     def _sampled(self) -> bool:
+        # Cycles 1, 1 + n, 1 + 2n...: a scheduler that has made a single decision has
+        # timed its plugins once already, so their metrics exist from the first pod on.
         percent = self.profile.plugin_metrics_sample_percent
-        return percent > 0 and self._cycles % max(1, round(100 / percent)) == 0
+        return percent > 0 and (self._cycles - 1) % max(1, round(100 / percent)) == 0
 
     def _filter_cycle(
         self, state: CycleState, pod: PodInfo, skipped: set[str], to_find: int

@@ -206,6 +206,7 @@ class RecordingObserver:
     def __init__(self) -> None:
         self.attempts: list[str] = []
         self.points: set[tuple[str, str]] = set()
+        self.timings: list[tuple[str, str]] = []
 
     def attempt(self, result: str, seconds: float) -> None:
         assert seconds >= 0
@@ -213,6 +214,7 @@ class RecordingObserver:
 
     def plugin(self, name: str, extension_point: str, seconds: float) -> None:
         self.points.add((name, extension_point))
+        self.timings.append((name, extension_point))
 
 
 def test_plugin_timings_come_from_sampled_cycles_only() -> None:
@@ -221,6 +223,18 @@ def test_plugin_timings_come_from_sampled_cycles_only() -> None:
     scheduler = Scheduler(snapshot({"c1": [node("a"), node("b")]}), profile, observer)
     scheduler.schedule(pod())
     assert observer.attempts == ["scheduled"] and observer.points == set()
+
+
+def test_the_first_decision_is_sampled_then_every_nth() -> None:
+    observer = RecordingObserver()
+    profile = build_profile(plugin_metrics_sample_percent=10)
+    scheduler = Scheduler(snapshot({"c1": [node("a"), node("b")]}), profile, observer)
+    timed = []
+    for _ in range(21):
+        before = len(observer.timings)
+        scheduler.schedule(pod())
+        timed.append(len(observer.timings) > before)
+    assert [i + 1 for i, was in enumerate(timed) if was] == [1, 11, 21]
 
 
 def test_observer_gets_attempts_and_plugin_timings() -> None:
