@@ -60,6 +60,7 @@ FAMILIES = {f"fusionvc_{name}": kind for kind, names in (  # counters without "_
     ("histogram", "sync_duration_seconds queue_wait_seconds scheduler_decision_duration_seconds "
                   "scheduler_plugin_duration_seconds")) for name in names.split()}
 POD_DOWN = {"tenant": "tenant-a", "resource": "Pod", "direction": "down"}
+PODS_SCHEDULED = 10  # one sampled scheduling cycle at the default 10% at least
 
 
 # ---- daemons, the Lease, metrics ---------------------------------------------------------
@@ -104,10 +105,14 @@ def test_metrics_exist_and_move_when_a_tenant_creates_pods(sandbox: SandboxHandl
         wait_leading(sandbox, proc)
         before = proc.metrics()
         assert {name: before[name].type for name in FAMILIES if name in before} == FAMILIES
-        apply(tenant, namespace(ns), deployment(ns, "m", 3))
-        wait_for(lambda: len(running_pods(tenant, ns)) == 3, 120, "3 tenant pods Running")
+        # Plugins are timed in 1 scheduling cycle of 10 (scheduler._sampled), and this
+        # syncer may have scheduled an earlier test's pods before `before`: 10 pods make
+        # 10 cycles after it, so one of them is sampled wherever the count stood.
+        apply(tenant, namespace(ns), deployment(ns, "m", PODS_SCHEDULED))
+        wait_for(lambda: len(running_pods(tenant, ns)) == PODS_SCHEDULED, 180,
+                 f"{PODS_SCHEDULED} tenant pods Running")
         wait_for(lambda: value(proc, "fusionvc_managed_objects", tenant="tenant-a", kind="Pod")
-                 >= 3, 60, "managed_objects counts the edge pods")
+                 >= PODS_SCHEDULED, 60, "managed_objects counts the edge pods")
         after = proc.metrics()
 
         def grew(sample: str, by: float = 1, **labels: str) -> None:
