@@ -18,10 +18,9 @@ from __future__ import annotations
 import argparse
 import time
 import tracemalloc
-from collections.abc import Callable
 from typing import Any
 
-from compact_cost import raw_pods
+from compact_cost import best_of, raw_pods
 
 from syncer.kinds import BUILTIN_SYNCERS
 from syncer.kube.apis import PODS
@@ -39,10 +38,6 @@ def pod_indexers(role: str) -> dict[str, IndexFunc]:
             if spec.resource.plural == PODS.plural:
                 found.update(dict(spec.indexers))
     return found
-
-
-def best_of(rounds: int, run: Callable[[], float]) -> float:
-    return min(run() for _ in range(rounds))
 
 
 def first(pods: list[Obj], indexers: dict[str, IndexFunc]) -> float:
