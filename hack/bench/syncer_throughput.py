@@ -41,10 +41,16 @@ SEC = {"runAsNonRoot": True, "runAsUser": 1000, "seccompProfile": {"type": "Runt
 CSEC = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
 
 
+# The benches' pods mount no ServiceAccount token unless asked (--service-account-token):
+# Kubernetes mounts one by default, and for fusionvc each costs a TokenRequest to the
+# tenant and the pod's own Secret on its edge (syncer/kinds/pod_secrets.py).
+SERVICE_ACCOUNT_TOKEN = {"mount": False}
+
+
 def pod_spec() -> dict:  # type: ignore[type-arg]
     return {
         "securityContext": SEC,
-        "automountServiceAccountToken": False,
+        "automountServiceAccountToken": SERVICE_ACCOUNT_TOKEN["mount"],
         "containers": [
             {
                 "name": "c",
