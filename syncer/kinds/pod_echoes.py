@@ -8,6 +8,12 @@ before it is sent (its event may arrive before its answer), and the one event th
 exactly that write is not queued. Every other event of the pod is queued as before; an
 echo whose reconcile did not finish needs no queueing, since a failure queues the key
 again by itself.
+
+Deleting a pod has two more: the edge copy's graceful delete comes back as the copy
+marked for deletion, and the tenant pod's final delete (once its copy is gone) as the
+pod's grace cut to zero, then the pod gone. Nothing is left to do for either: in a
+scale-down, 4.8-5.1 Pod reconciles per pod and 1.16-1.36 final deletes (the second
+sent on the grace-cut event, before the pod's removal reached the cache).
 """
 
 from __future__ import annotations
@@ -46,6 +52,20 @@ def binding_only_change(old: Obj, new: Obj) -> bool:
     return {**o_spec, "nodeName": node} == n_spec
 
 
+# What the API server changes when it marks an object for graceful deletion.
+DELETION_FIELDS = frozenset(("deletionTimestamp", "deletionGracePeriodSeconds", "generation",
+                             "resourceVersion", "managedFields"))
+
+
+def deletion_only_change(old: Obj, new: Obj) -> bool:
+    """Only the deletion moved: marked (or its grace cut), spec and status as they were."""
+    o, n = old["metadata"], new["metadata"]
+    if not n.get("deletionTimestamp") or old.get("spec") != new.get("spec") \
+            or old.get("status") != new.get("status"):
+        return False
+    return all(o.get(k) == n.get(k) for k in (o.keys() | n.keys()) - DELETION_FIELDS)
+
+
 def fresh_copy(new: Obj) -> bool:
     """An edge pod as its API server created it: no kubelet report, not being deleted."""
     return not new["metadata"].get("deletionTimestamp") \
@@ -69,6 +89,8 @@ class PodEchoes:
     def __init__(self, maxsize: int = 50_000, ttl: float = TTL_S) -> None:
         self._created: TTLCache[str, str] = TTLCache(maxsize=maxsize, ttl=ttl)  # -> cluster
         self._bound: TTLCache[str, bool] = TTLCache(maxsize=maxsize, ttl=ttl)
+        self._deleting: TTLCache[str, bool] = TTLCache(maxsize=maxsize, ttl=ttl)  # copy UIDs
+        self._finishing: TTLCache[str, bool] = TTLCache(maxsize=maxsize, ttl=ttl)
 
     def creating(self, uid: str, cluster: str) -> None:
         self._created[uid] = cluster
@@ -76,9 +98,17 @@ class PodEchoes:
     def binding(self, uid: str) -> None:
         self._bound[uid] = True
 
+    def deleting(self, copy_uid: str) -> None:
+        """The edge copy with this UID is being deleted (gracefully) by this syncer."""
+        self._deleting[copy_uid] = True
+
+    def finishing(self, uid: str) -> None:
+        """The tenant pod with this UID gets its final delete from this syncer."""
+        self._finishing[uid] = True
+
     def forget(self, uid: str) -> None:
-        self._created.pop(uid, None)
-        self._bound.pop(uid, None)
+        for notes in (self._created, self._bound, self._deleting, self._finishing):
+            notes.pop(uid, None)
 
     def is_create_echo(self, cluster: str, old: Obj | None, new: Obj | None) -> bool:
         """The ADDED event of the copy this syncer just created in ``cluster``."""
@@ -95,3 +125,22 @@ class PodEchoes:
         if old is None or new is None or self._bound.pop(new["metadata"]["uid"], None) is None:
             return False
         return binding_only_change(old, new)
+
+    def is_delete_echo(self, old: Obj | None, new: Obj | None) -> bool:
+        """The edge event of the graceful delete this syncer just sent: the copy marked."""
+        if old is None or new is None or not self._deleting \
+                or self._deleting.pop(new["metadata"]["uid"], None) is None:
+            return False
+        return deletion_only_change(old, new)
+
+    def is_finish_echo(self, old: Obj | None, new: Obj | None) -> bool:
+        """A tenant event of the final delete this syncer just sent: the grace cut to zero,
+        or the pod gone (which takes the note)."""
+        obj = new if new is not None else old
+        if obj is None or not self._finishing or obj["metadata"]["uid"] not in self._finishing:
+            return False
+        if new is None:
+            del self._finishing[obj["metadata"]["uid"]]
+            return True
+        return old is not None and bool(old["metadata"].get("deletionTimestamp")) \
+            and deletion_only_change(old, new)

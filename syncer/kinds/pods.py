@@ -100,14 +100,14 @@ class PodSyncer(ResourceSyncer):
         assert obj is not None
         if old is not None and new is not None and status_only_change(old, new):
             return  # fusionvc wrote that status itself: nothing to do down
-        if self.echoes.is_binding_echo(old, new):
+        if self.echoes.is_binding_echo(old, new) or self.echoes.is_finish_echo(old, new):
             return
         yield WorkKey(tenant.name, self.kind, obj["metadata"]["namespace"],
                       obj["metadata"]["name"])
 
     def edge_event(self, edge: EdgeConn, watch: str, old: Obj | None,
                    new: Obj | None) -> Iterable[WorkKey]:
-        if self.echoes.is_create_echo(edge.name, old, new):
+        if self.echoes.is_create_echo(edge.name, old, new) or self.echoes.is_delete_echo(old, new):
             return ()
         return super().edge_event(edge, watch, old, new)
 
@@ -167,14 +167,24 @@ class PodSyncer(ResourceSyncer):
         if tpod is not None and tpod["spec"].get("nodeName"):
             # Edge copy gone: finish the graceful delete as a kubelet would.
             meta = tpod["metadata"]
-            await tenant.client.delete(PODS, meta["name"], meta["namespace"], uid=meta["uid"],
-                                       grace_seconds=0)
+            self.echoes.finishing(meta["uid"])
+            try:
+                await tenant.client.delete(PODS, meta["name"], meta["namespace"],
+                                           uid=meta["uid"], grace_seconds=0)
+            except BaseException:
+                self.echoes.forget(meta["uid"])
+                raise
         return None
 
     async def _delete_edge(self, edge: EdgeConn, epod: Obj, grace: int | None = None) -> None:
         meta = epod["metadata"]
-        await edge.client.delete(PODS, meta["name"], meta["namespace"], uid=meta["uid"],
-                                 grace_seconds=grace)
+        self.echoes.deleting(meta["uid"])
+        try:
+            await edge.client.delete(PODS, meta["name"], meta["namespace"], uid=meta["uid"],
+                                     grace_seconds=grace)
+        except BaseException:
+            self.echoes.forget(meta["uid"])
+            raise
         self.ctx.placer.forget(edge.name, meta["namespace"], meta["name"])
 
     async def _create(self, key: WorkKey, tenant: TenantConn, tpod: Obj) -> float | None:

@@ -1,4 +1,5 @@
-"""PodEchoes: the events of fusionvc's own create and binding are not queued, nothing else."""
+"""PodEchoes: the events of fusionvc's own create, binding and deletes are not queued,
+nothing else."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import copy
 
 from syncer.core import markers
 from syncer.core.keys import WorkKey
-from syncer.kinds.pod_echoes import PodEchoes, binding_only_change
+from syncer.kinds.pod_echoes import PodEchoes, binding_only_change, deletion_only_change
 from syncer.kube import Obj
 from syncer.kube.apis import PODS
 from tests.builders import pod
@@ -85,3 +86,64 @@ async def test_placing_a_pod_queues_its_key_again_for_neither_of_its_own_writes(
     assert KEY not in await sync.queued()  # the copy's ADDED and the binding: echoes
     sync.put(edge, PODS, {**epod, "status": {"phase": "Running"}})
     assert KEY in await sync.queued()  # the edge's own news goes up as before
+
+
+def marked(old: Obj, grace: int = 30, **changes: Obj) -> Obj:
+    new = copy.deepcopy(old)
+    new["metadata"].update(deletionTimestamp=f"t+{grace}", deletionGracePeriodSeconds=grace,
+                           generation=new["metadata"].get("generation", 1) + 1,
+                           resourceVersion="88")
+    for part, values in changes.items():
+        new[part].update(values)
+    return new
+
+
+def test_a_deletion_and_nothing_else_is_a_deletion_only_change() -> None:
+    old = edge_copy("u-1", {"phase": "Running"})
+    assert deletion_only_change(old, marked(old))
+    assert deletion_only_change(marked(old), marked(marked(old), grace=0))  # grace cut
+    assert not deletion_only_change(old, old)  # not marked
+    assert not deletion_only_change(old, marked(old, status={"phase": "Succeeded"}))
+    assert not deletion_only_change(old, marked(old, spec={"nodeName": "n2"}))
+    assert not deletion_only_change(old, marked(old, metadata={"finalizers": ["f"]}))
+    assert not deletion_only_change(old, marked(old, metadata={"labels": {"v": "2"}}))
+
+
+def test_delete_notes_are_taken_by_their_own_events() -> None:
+    echoes = PodEchoes()
+    copy_ = edge_copy("u-1", {"phase": "Running"})
+    copy_["metadata"]["uid"] = "c-1"
+    assert not echoes.is_delete_echo(copy_, marked(copy_))  # nothing noted
+    echoes.deleting("c-1")
+    assert not echoes.is_delete_echo(copy_, None)  # gone: news for the tenant pod
+    assert echoes.is_delete_echo(copy_, marked(copy_))
+    assert not echoes.is_delete_echo(copy_, marked(copy_))  # taken
+    echoes.deleting("c-1")  # the kubelet's report in the same event is news
+    assert not echoes.is_delete_echo(copy_, marked(copy_, status={"phase": "Succeeded"}))
+    tpod = marked(pod("shop", "web"))
+    tpod["metadata"]["uid"] = "u-1"
+    assert not echoes.is_finish_echo(tpod, None)
+    echoes.finishing("u-1")
+    assert not echoes.is_finish_echo(tpod, marked(tpod, status={"phase": "Failed"}))
+    assert echoes.is_finish_echo(tpod, marked(tpod, grace=0))  # the grace cut to zero
+    assert echoes.is_finish_echo(tpod, None)  # then gone, which takes the note
+    assert not echoes.is_finish_echo(tpod, None)
+
+
+async def test_finishing_a_delete_queues_the_key_for_none_of_its_own_events(
+        sync: SyncTest) -> None:
+    tenant, edge = sync.ctx.tenants["tenant-a"], sync.ctx.edges["edge-1"]
+    sync.put(tenant, PODS, pod("shop", "web"))
+    await sync.settle()
+    tpod = tenant.get(PODS, "shop", "web")
+    assert tpod is not None and edge.get(PODS, sync.edge_ns(), "web") is not None
+    sync.put(tenant, PODS, marked(tpod))
+    assert KEY in await sync.queued()
+    await sync.controller.process(KEY)  # the copy deleted (at once, in this harness)
+    assert edge.get(PODS, sync.edge_ns(), "web") is None
+    assert KEY in await sync.queued()  # the copy gone: the tenant pod is finished
+    await sync.controller.process(KEY)
+    assert tenant.get(PODS, "shop", "web") is None
+    assert KEY not in await sync.queued()  # the final delete's own event
+    finals = [c for c in sync.client(tenant).writes(PODS) if c.verb == "delete"]
+    assert len(finals) == 1 and finals[0].body["grace"] == 0
