@@ -29,6 +29,9 @@ log = structlog.get_logger(__name__)
 RECENT_TTL = 30.0
 SYNCED_FIELDS = ("data", "binaryData", "stringData", "type", "immutable")
 ROOT_CA_CONFIGMAP = "kube-root-ca.crt"
+# Each edge pod's own Secret (pod_secrets), never a copy of a tenant object: its name is
+# reserved (a tenant pod naming it is not placed), so the copies ignore it.
+POD_SECRET_PREFIX = "fusionvc-pod-"
 _REF_KEYS = {"ConfigMap": ("configMapKeyRef", "configMapRef", "configMap", "name"),
              "Secret": ("secretKeyRef", "secretRef", "secret", "secretName")}
 
@@ -142,7 +145,8 @@ class DependentSyncer(ResourceSyncer):
             tenant, ref = markers.tenant_of(old), markers.tenant_ref(old)
             if tenant and ref:
                 for name in dependency_refs(old, self.kind):
-                    yield WorkKey(tenant, self.kind, ref[0], name)
+                    if not name.startswith(POD_SECRET_PREFIX):
+                        yield WorkKey(tenant, self.kind, ref[0], name)
 
     def scan(self, tenant: TenantConn) -> Iterable[WorkKey]:
         """Objects some pod uses, and every copy on the edges."""

@@ -25,14 +25,14 @@ Env ``fieldRef`` values are rewritten as literals (``tenant_field_value``).
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 
 from syncer.core.names import short_hash
-from syncer.kinds.dependents import ROOT_CA_CONFIGMAP
+from syncer.kinds.dependents import POD_SECRET_PREFIX, ROOT_CA_CONFIGMAP
 from syncer.kube import Obj
 
-POD_SECRET_PREFIX = "fusionvc-pod-"
 CA_KEY = "ca.crt"
 DEFAULT_EXPIRATION = 3600  # seconds, as the API's default for a projected token
 SAME_ON_EDGE = frozenset({"metadata.name"})  # downward fields whose edge value is the tenant's
@@ -60,6 +60,7 @@ class PodAPIAccess:
     port: int
 
 
+@functools.lru_cache(maxsize=32_768)  # a sha256 per call, asked per edge in every reconcile
 def pod_secret_name(tenant_pod_uid: str) -> str:
     return f"{POD_SECRET_PREFIX}{short_hash(tenant_pod_uid, 16)}"
 
@@ -111,7 +112,16 @@ def tenant_field_paths(pod: Obj) -> set[str]:
 
 
 def needs_pod_secret(pod: Obj) -> bool:
-    return bool(wanted_tokens(pod) or wants_ca(pod) or tenant_field_paths(pod))
+    """``wanted_tokens or wants_ca or tenant_field_paths``, in one walk that stops at the
+    first need: asked on every event of every tenant pod."""
+    for volume in pod["spec"].get("volumes") or []:
+        if _is_root_ca(volume) or any(_tenant_valued(i) for i in _downward_items(volume)):
+            return True
+        for source in _sources(volume):
+            if "serviceAccountToken" in source or _is_root_ca(source) or any(
+                    _tenant_valued(i) for i in _downward_items(source)):
+                return True
+    return False
 
 
 def _format_map(values: dict[str, str]) -> str:

@@ -30,16 +30,17 @@ from syncer.core.keys import WorkKey
 from syncer.core.names import edge_namespace
 from syncer.core.syncer import NameTaken, ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
-from syncer.kinds.dependents import ROOT_CA_CONFIGMAP, dependency_refs
+from syncer.kinds.dependents import POD_SECRET_PREFIX, ROOT_CA_CONFIGMAP, dependency_refs
 from syncer.kinds.pod_projection import (
     CA_KEY,
-    POD_SECRET_PREFIX,
     PodAPIAccess,
     needs_pod_secret,
     pod_secret_name,
+    tenant_field_paths,
     wanted_tokens,
     wants_ca,
 )
+from syncer.kinds.pod_secret_echoes import SecretEchoes
 from syncer.kinds.pod_tokens import (
     decoded,
     now,
@@ -60,6 +61,7 @@ log = structlog.get_logger(__name__)
 KIND = "PodSecret"
 RECENT_TTL = 30.0
 INDEX = "pod-secret-of"
+META_PATHS = ("metadata.labels", "metadata.annotations")
 
 
 def api_address(tenant: TenantConn) -> tuple[str, int]:
@@ -77,9 +79,16 @@ def pod_api_access(tenant: TenantConn, pod: Obj) -> PodAPIAccess:
     return PodAPIAccess(pod_secret_name(pod["metadata"]["uid"]), host, port)
 
 
-def _same_meta(old: Obj, new: Obj) -> bool:
-    return all(old["metadata"].get(f) == new["metadata"].get(f)
-               for f in ("labels", "annotations", "deletionTimestamp", "uid"))
+def _same_inputs(old: Obj, new: Obj) -> bool:
+    """Nothing the pod's Secret holds changed, nor whether the pod is going. Labels and
+    annotations count only when a downward API field reads them: a binding adds both, and
+    each of its events queued a reconcile that found nothing to do."""
+    o, n = old["metadata"], new["metadata"]
+    if o.get("uid") != n.get("uid") or o.get("deletionTimestamp") != n.get("deletionTimestamp"):
+        return False
+    if o.get("labels") == n.get("labels") and o.get("annotations") == n.get("annotations"):
+        return True
+    return not any(p.startswith(META_PATHS) for p in tenant_field_paths(new))
 
 
 def _reads_pod_secret(edge_pod: Obj) -> bool:
@@ -105,6 +114,7 @@ class PodSecretSyncer(ResourceSyncer):
         # Secrets written for a pod not yet in the edge cache: kept from removal.
         self._recent: TTLCache[tuple[str, str], bool] = TTLCache(maxsize=100_000,
                                                                   ttl=RECENT_TTL)
+        self.echoes = SecretEchoes()  # the events of its own writes: not queued
 
     # ---- events -> keys ----------------------------------------------------------------
 
@@ -117,8 +127,8 @@ class PodSecretSyncer(ResourceSyncer):
         assert obj is not None
         if watch != PODS.plural or not needs_pod_secret(obj):
             return
-        if old is not None and new is not None and _same_meta(old, new):
-            return  # only what the Secret holds (labels, annotations) or deletion matter
+        if old is not None and new is not None and _same_inputs(old, new):
+            return
         yield WorkKey(tenant.name, self.kind, obj["metadata"]["namespace"],
                       obj["metadata"]["name"])
 
@@ -127,6 +137,8 @@ class PodSecretSyncer(ResourceSyncer):
         obj = new or old
         assert obj is not None
         if watch == SECRETS.plural:
+            if self.echoes.is_echo(edge.name, old, new):
+                return
             found = pod_of_secret(obj)
             if found:
                 yield WorkKey(found[0], self.kind, found[1], found[2])
@@ -212,6 +224,8 @@ class PodSecretSyncer(ResourceSyncer):
                                     refresh=refresh, owner=owner)
         if have is None:
             try:
+                # Its ADDED event is queued: while no edge pod owns the Secret, the key's
+                # reconciles are what remove it if the pod is never created (RECENT_TTL).
                 await edge.client.create(SECRETS, want, namespace=ens)
                 return refresh
             except KubeError as err:  # 409: written by an earlier try, not yet cached
@@ -221,7 +235,8 @@ class PodSecretSyncer(ResourceSyncer):
                                          await edge.client.get(SECRETS, name, ens), owner)
         if secret_differs(have, want):
             want["metadata"]["resourceVersion"] = have["metadata"]["resourceVersion"]
-            await edge.client.replace(SECRETS, want)
+            async with self.echoes.writing(edge.name, want):
+                await edge.client.replace(SECRETS, want)
         return refresh
 
     async def reconcile(self, key: WorkKey) -> float | None:
@@ -251,10 +266,11 @@ class PodSecretSyncer(ResourceSyncer):
         for have in edge.store(SECRETS).by_index(INDEX, f"{tenant.name}/{key.namespace}/"
                                                  f"{key.name}"):
             if have["metadata"]["name"] != wanted:
-                log.info("removing pod secret", tenant=tenant.name, edge=edge.name,
+                log.debug("removing pod secret", tenant=tenant.name, edge=edge.name,
                          name=f"{ens}/{have['metadata']['name']}")
-                await edge.client.delete(SECRETS, have["metadata"]["name"], ens,
-                                         uid=have["metadata"]["uid"])
+                async with self.echoes.writing(edge.name, have, deleting=True):
+                    await edge.client.delete(SECRETS, have["metadata"]["name"], ens,
+                                             uid=have["metadata"]["uid"])
         if pod is None or epod is None:
             return RECENT_TTL if recent else None
         if epod["metadata"].get("deletionTimestamp") or pod["metadata"].get("deletionTimestamp"):

@@ -16,7 +16,10 @@ from syncer.kinds.pod_projection import (
     needs_pod_secret,
     pod_secret_name,
     project_pod_secret,
+    tenant_field_paths,
     tenant_field_value,
+    wanted_tokens,
+    wants_ca,
 )
 from syncer.kinds.pod_tokens import (
     pod_secret_index,
@@ -118,6 +121,22 @@ DOWNWARD_CASES = [  # (volume, the volume on the edge)
                          ids=["uid", "labels", "name-only", "root-ca"])
 def test_downward_api_volumes_read_tenant_values(volume: Obj, want: Obj) -> None:
     assert projected(tenant_pod(volume))["volumes"] == [want]
+
+
+NEED_CASES = [v for v, _ in DOWNWARD_CASES] + [
+    {"name": "data", "emptyDir": {}},
+    {"name": "token", "projected": {"sources": [{"serviceAccountToken": {"path": "t"}}]}},
+    {"name": "ca", "projected": {"sources": [{"configMap": {"name": "kube-root-ca.crt"}}]}},
+    {"name": "other", "projected": {"sources": [{"configMap": {"name": "app"}}]}},
+    {"name": "dw", "projected": {"sources": [{"downwardAPI": {"items": [
+        {"path": "u", "fieldRef": {"fieldPath": "metadata.uid"}}]}}]}},
+]
+
+
+@pytest.mark.parametrize("volume", NEED_CASES)
+def test_needs_pod_secret_is_any_of_its_three_reasons(volume: Obj) -> None:
+    p = tenant_pod(volume)
+    assert needs_pod_secret(p) == bool(wanted_tokens(p) or wants_ca(p) or tenant_field_paths(p))
 
 
 def test_a_pod_without_tenant_values_is_unchanged() -> None:

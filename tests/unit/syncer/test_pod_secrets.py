@@ -123,7 +123,7 @@ async def test_a_refused_token_request_is_told_to_the_tenant(sync: SyncTest) -> 
     assert events and "builder" in events[0]["message"]
 
 
-async def test_status_writes_do_not_wake_the_pod_secret(sync: SyncTest) -> None:
+async def test_only_what_the_secret_holds_wakes_the_pod_secret(sync: SyncTest) -> None:
     await place(sync)
     tenant = sync.ctx.tenants["tenant-a"]
     tpod = tenant.get(PODS, "shop", "web")
@@ -132,5 +132,32 @@ async def test_status_writes_do_not_wake_the_pod_secret(sync: SyncTest) -> None:
     newer = {**tpod, "metadata": {**tpod["metadata"], "resourceVersion": "999"},
              "status": {"phase": "Running"}}
     assert list(syncer.tenant_event(tenant, "pods", tpod, newer)) == []
-    relabeled = {**tpod, "metadata": {**tpod["metadata"], "labels": {"app": "v2"}}}
-    assert list(syncer.tenant_event(tenant, "pods", tpod, relabeled)) == [KEY]
+    # Its volumes read no label or annotation: a binding's topology labels change nothing.
+    relabeled = {**tpod, "metadata": {**tpod["metadata"], "labels": {"app": "v2"},
+                                      "annotations": {"a": "1"}}}
+    assert list(syncer.tenant_event(tenant, "pods", tpod, relabeled)) == []
+    going = {**tpod, "metadata": {**tpod["metadata"], "deletionTimestamp": "t"}}
+    assert list(syncer.tenant_event(tenant, "pods", tpod, going)) == [KEY]
+    reads = {"name": "labels", "downwardAPI": {"items": [
+        {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels['app']"}}]}}
+    reading = {**tpod, "spec": {**tpod["spec"], "volumes": [*tpod["spec"]["volumes"], reads]}}
+    relabeled = {**reading, "metadata": relabeled["metadata"]}
+    assert list(syncer.tenant_event(tenant, "pods", reading, relabeled)) == [KEY]
+
+
+async def test_the_secrets_own_owner_update_and_delete_queue_nothing(sync: SyncTest) -> None:
+    secret = await place(sync)  # created, then owned by the edge pod: settled
+    edge = sync.ctx.edges["edge-1"]
+    owner_updates = [c for c in sync.client(edge).writes(SECRETS) if c.verb == "replace"]
+    assert len(owner_updates) == 1 and secret["metadata"]["ownerReferences"]
+    assert KEY not in await sync.queued()
+    sync.put(edge, SECRETS, {**secret, "data": {}})  # changed by someone else: repaired
+    assert KEY in await sync.queued()
+    await sync.controller.process(KEY)
+    assert KEY not in await sync.queued()  # the repair's own event
+    sync.remove(sync.ctx.tenants["tenant-a"], PODS, "shop", "web")
+    sync.remove(edge, PODS, sync.edge_ns(), "web")
+    assert KEY in await sync.queued()
+    await sync.controller.process(KEY)
+    assert edge.get(SECRETS, sync.edge_ns(), secret["metadata"]["name"]) is None
+    assert KEY not in await sync.queued()  # the delete's own event

@@ -1,0 +1,65 @@
+"""Echoes of the pod Secrets' own writes: the watch events that show exactly what was sent.
+
+Each pod that mounts a ServiceAccount token (the Kubernetes default) gets a Secret on
+its edge (pod_secrets): created before the edge pod, then given the edge pod as its
+owner, and removed after it. Each of those writes came back as an edge event that
+queued the pod's PodSecret key, and its reconcile found the Secret as just written:
+4.3 PodSecret reconciles per pod in a rollout, about as many in a scale-down. An update
+or delete is noted just before it is sent (its event may come before its answer); the
+one event showing the Secret exactly as written (or gone) is not queued. Any other
+event is, and so is every event once a note is older than a watch's latency. Creates
+are not noted: until the edge pod exists, the reconciles their events start are what
+remove a Secret whose pod was never created.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from cachetools import TTLCache
+
+from syncer.kinds.pod_tokens import secret_differs
+from syncer.kube import Obj
+
+TTL_S = 60.0
+GONE: Obj = {}  # the note of a delete
+
+
+def _key(cluster: str, obj: Obj) -> tuple[str, str, str]:
+    meta = obj["metadata"]
+    return cluster, meta.get("namespace", ""), meta["name"]
+
+
+class SecretEchoes:
+    """Notes of pod Secret writes sent, by (cluster, namespace, name)."""
+
+    def __init__(self, maxsize: int = 100_000, ttl: float = TTL_S) -> None:
+        self._sent: TTLCache[tuple[str, str, str], Obj] = TTLCache(maxsize=maxsize, ttl=ttl)
+
+    @asynccontextmanager
+    async def writing(self, cluster: str, secret: Obj, deleting: bool = False
+                      ) -> AsyncIterator[None]:
+        """Notes the write of ``secret`` (its removal with ``deleting``) for the time it is
+        sent; a write that fails leaves no note, so the events after it are all queued."""
+        key = _key(cluster, secret)
+        self._sent[key] = GONE if deleting else secret
+        try:
+            yield
+        except BaseException:
+            self._sent.pop(key, None)
+            raise
+
+    def is_echo(self, cluster: str, old: Obj | None, new: Obj | None) -> bool:
+        """The event shows a noted write exactly (and takes its note)."""
+        obj = new if new is not None else old
+        if obj is None or not self._sent:
+            return False
+        key = _key(cluster, obj)
+        sent = self._sent.get(key)
+        if sent is None:
+            return False
+        if (new is None) != (sent is GONE) or (new is not None and secret_differs(new, sent)):
+            return False
+        del self._sent[key]
+        return True
