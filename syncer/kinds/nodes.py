@@ -148,7 +148,10 @@ class VirtualNodeSyncer(ResourceSyncer):
         if watch == PODS.plural:
             left = old["spec"].get("nodeName") if old is not None else None
             bound = new["spec"].get("nodeName") if new is not None else None
-            if left and left != bound:  # gone from the node: is it still in use?
+            # Gone from the node: is it still in use? Not while another tenant pod is bound
+            # to it (the store holds this event already); a reconcile per pod deleted was
+            # most of a scale-down's Node reconciles.
+            if left and left != bound and not tenant.store(PODS).has_index("node", left):
                 yield WorkKey(tenant.name, self.kind, "", left)
             # Bound to a node that is not there (a pod syncer ensures it before binding, so
             # this is rare): recreate it. A node that is there needs nothing for the pod; a

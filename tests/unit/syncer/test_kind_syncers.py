@@ -118,6 +118,17 @@ async def test_a_virtual_node_follows_its_edge_node_and_goes_when_unused(sync: S
     assert [c.name for c in leases] == ["vn-edge-1-n1"]
 
 
+async def test_a_pod_leaving_a_node_others_still_use_queues_no_node_key(sync: SyncTest) -> None:
+    tenant = sync.ctx.tenants["tenant-a"]
+    await running_pod(sync, "web")
+    await running_pod(sync, "api")
+    key = WorkKey("tenant-a", "Node", "", "vn-edge-1-n1")
+    sync.remove(tenant, PODS, "shop", "web")
+    assert key not in await sync.queued()  # "api" is still bound to it
+    sync.remove(tenant, PODS, "shop", "api")
+    assert key in await sync.queued()  # the last one: is the node still in use?
+
+
 async def test_a_virtual_node_of_an_unreachable_edge_goes_unknown(sync: SyncTest) -> None:
     tenant, edge = sync.ctx.tenants["tenant-a"], sync.ctx.edges["edge-1"]
     await running_pod(sync)
