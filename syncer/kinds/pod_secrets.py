@@ -80,11 +80,13 @@ def pod_api_access(tenant: TenantConn, pod: Obj) -> PodAPIAccess:
 
 
 def _same_inputs(old: Obj, new: Obj) -> bool:
-    """Nothing the pod's Secret holds changed, nor whether the pod is going. Labels and
+    """Nothing the pod's Secret holds changed, nor whether the pod is going (a final
+    delete cutting the grace of a pod going already changes nothing here). Labels and
     annotations count only when a downward API field reads them: a binding adds both, and
     each of its events queued a reconcile that found nothing to do."""
     o, n = old["metadata"], new["metadata"]
-    if o.get("uid") != n.get("uid") or o.get("deletionTimestamp") != n.get("deletionTimestamp"):
+    if o.get("uid") != n.get("uid") \
+            or bool(o.get("deletionTimestamp")) != bool(n.get("deletionTimestamp")):
         return False
     if o.get("labels") == n.get("labels") and o.get("annotations") == n.get("annotations"):
         return True
@@ -140,12 +142,20 @@ class PodSecretSyncer(ResourceSyncer):
             if self.echoes.is_echo(edge.name, old, new):
                 return
             found = pod_of_secret(obj)
-            if found:
+            if found and (new is not None or self._still_wanted(*found)):
                 yield WorkKey(found[0], self.kind, found[1], found[2])
         elif (old is None or new is None) and _reads_pod_secret(obj):  # edge pod came or went
             tenant, ref = markers.tenant_of(obj), markers.tenant_ref(obj)
             if tenant and ref:
                 yield WorkKey(tenant, self.kind, ref[0], ref[1])
+
+    def _still_wanted(self, tenant_name: str, namespace: str, name: str, uid: str) -> bool:
+        """A removed Secret is put back only for a live tenant pod: one that is gone or
+        going needs none (the edge's garbage collector removes most with their pods)."""
+        tenant = self.ctx.tenants.get(tenant_name)
+        pod = tenant.get(PODS, namespace, name) if tenant is not None else None
+        return pod is not None and pod["metadata"].get("uid") == uid \
+            and not pod["metadata"].get("deletionTimestamp")
 
     def scan(self, tenant: TenantConn) -> Iterable[WorkKey]:
         keys = {WorkKey(tenant.name, self.kind, p["metadata"]["namespace"],

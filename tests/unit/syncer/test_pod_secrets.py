@@ -138,6 +138,8 @@ async def test_only_what_the_secret_holds_wakes_the_pod_secret(sync: SyncTest) -
     assert list(syncer.tenant_event(tenant, "pods", tpod, relabeled)) == []
     going = {**tpod, "metadata": {**tpod["metadata"], "deletionTimestamp": "t"}}
     assert list(syncer.tenant_event(tenant, "pods", tpod, going)) == [KEY]
+    cut = {**tpod, "metadata": {**tpod["metadata"], "deletionTimestamp": "t-30"}}
+    assert list(syncer.tenant_event(tenant, "pods", going, cut)) == []  # going already
     reads = {"name": "labels", "downwardAPI": {"items": [
         {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels['app']"}}]}}
     reading = {**tpod, "spec": {**tpod["spec"], "volumes": [*tpod["spec"]["volumes"], reads]}}
@@ -161,3 +163,20 @@ async def test_the_secrets_own_owner_update_and_delete_queue_nothing(sync: SyncT
     await sync.controller.process(KEY)
     assert edge.get(SECRETS, sync.edge_ns(), secret["metadata"]["name"]) is None
     assert KEY not in await sync.queued()  # the delete's own event
+
+
+async def test_a_secret_removed_by_someone_else_comes_back_only_for_a_live_pod(
+        sync: SyncTest) -> None:
+    secret = await place(sync)
+    tenant, edge = sync.ctx.tenants["tenant-a"], sync.ctx.edges["edge-1"]
+    sync.remove(edge, SECRETS, sync.edge_ns(), secret["metadata"]["name"])
+    assert KEY in await sync.queued()
+    await sync.controller.process(KEY)
+    again = edge.get(SECRETS, sync.edge_ns(), secret["metadata"]["name"])
+    assert again is not None  # put back
+    tpod = tenant.get(PODS, "shop", "web")
+    assert tpod is not None
+    sync.put(tenant, PODS, {**tpod, "metadata": {**tpod["metadata"], "deletionTimestamp": "t"}})
+    await sync.queued()  # (not reconciled: the Secret stays until the edge's GC takes it)
+    sync.remove(edge, SECRETS, sync.edge_ns(), secret["metadata"]["name"])
+    assert KEY not in await sync.queued()
