@@ -35,7 +35,8 @@ from common import REPO, cpu_seconds
 from fair_throughput import Run, add_token_flag, sandbox_verb
 from syncer_throughput import SERVICE_ACCOUNT_TOKEN, clients
 
-KEYS = ("syncer ms", "syncer net ms", "syncer writes", "syncer delete ms", "pods_per_s", "load")
+KEYS = ("syncer ms", "syncer net ms", "syncer writes", "syncer delete ms", "sandbox ms",
+        "pods_per_s", "load")
 IDLE_S = 15.0
 
 
@@ -82,6 +83,7 @@ async def one_run(state_dir: Path, pods: int, arm: tuple[str, Path, dict[str, st
             "syncer net ms": round(figures["cpu ms"]["syncer"] - idle_ms, 3),
             "syncer writes": figures["syncer requests"]["writes"],
             "syncer delete ms": figures["syncer delete ms"],
+            "sandbox ms": figures["cpu ms"]["total"],  # every process of the sandbox, per pod
             "pods_per_s": figures["pods_per_s"], "load": round(figures["load_average"][0], 1)}
 
 
