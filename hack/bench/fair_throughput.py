@@ -37,8 +37,8 @@ from common import REPO, cpu_seconds, live_processes, sandbox_status
 from syncer_throughput import (
     DEPLOYMENTS,
     EDGES,
-    SERVICE_ACCOUNT_TOKEN,
     Tracker,
+    add_token_flag,
     clients,
     deployment,
     namespace_gone,
@@ -279,14 +279,7 @@ def main() -> None:
                         help="the fusionvc phase alone (profiling the syncer)")
     add_token_flag(parser)
     parser.add_argument("--state-dir", type=Path, default=REPO / ".sandbox")
-    args = parser.parse_args()
-    SERVICE_ACCOUNT_TOKEN["mount"] = args.service_account_token
-    asyncio.run(main_async(args))
-
-
-def add_token_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--service-account-token", action="store_true",
-                        help="pods mount their ServiceAccount token, as Kubernetes' default")
+    asyncio.run(main_async(parser.parse_args()))
 
 
 if __name__ == "__main__":

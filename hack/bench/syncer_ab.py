@@ -32,8 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from common import REPO, cpu_seconds
-from fair_throughput import Run, add_token_flag, sandbox_verb
-from syncer_throughput import SERVICE_ACCOUNT_TOKEN, clients
+from fair_throughput import Run, sandbox_verb
+from syncer_throughput import add_token_flag, clients
 
 KEYS = ("syncer ms", "syncer net ms", "syncer writes", "syncer delete ms", "sandbox ms",
         "pods_per_s", "load")
@@ -135,9 +135,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="runs of each arm")
     parser.add_argument("--state-dir", type=Path, default=REPO / ".sandbox")
     add_token_flag(parser)
-    args = parser.parse_args()
-    SERVICE_ACCOUNT_TOKEN["mount"] = args.service_account_token
-    asyncio.run(main_async(args))
+    asyncio.run(main_async(parser.parse_args()))
 
 
 if __name__ == "__main__":

@@ -47,6 +47,17 @@ CSEC = {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
 SERVICE_ACCOUNT_TOKEN = {"mount": False}
 
 
+class _MountToken(argparse.Action):
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        SERVICE_ACCOUNT_TOKEN["mount"] = True
+
+
+def add_token_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--service-account-token", action=_MountToken, nargs=0,
+                        help="pods mount their ServiceAccount token, as Kubernetes' default")
+
+
 def pod_spec() -> dict:  # type: ignore[type-arg]
     return {
         "securityContext": SEC,

@@ -18,6 +18,10 @@ sent on the grace-cut event, before the pod's removal reached the cache).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Hashable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
 from cachetools import TTLCache
 
 from syncer.core import markers
@@ -50,6 +54,18 @@ def binding_only_change(old: Obj, new: Obj) -> bool:
             n_ann, PLACEMENT_ANNOTATIONS):
         return False
     return {**o_spec, "nodeName": node} == n_spec
+
+
+@asynccontextmanager
+async def noted(notes: TTLCache[Any, Any], key: Hashable, value: Any) -> AsyncIterator[None]:
+    """``notes[key] = value`` while a write is sent (its event may come before its answer);
+    a write that fails leaves no note, so every event after it is queued."""
+    notes[key] = value
+    try:
+        yield
+    except BaseException:
+        notes.pop(key, None)
+        raise
 
 
 # What the API server changes when it marks an object for graceful deletion.
@@ -98,13 +114,13 @@ class PodEchoes:
     def binding(self, uid: str) -> None:
         self._bound[uid] = True
 
-    def deleting(self, copy_uid: str) -> None:
-        """The edge copy with this UID is being deleted (gracefully) by this syncer."""
-        self._deleting[copy_uid] = True
+    def deleting(self, copy_uid: str) -> AbstractAsyncContextManager[None]:
+        """While this syncer deletes (gracefully) the edge copy with this UID."""
+        return noted(self._deleting, copy_uid, True)
 
-    def finishing(self, uid: str) -> None:
-        """The tenant pod with this UID gets its final delete from this syncer."""
-        self._finishing[uid] = True
+    def finishing(self, uid: str) -> AbstractAsyncContextManager[None]:
+        """While this syncer sends the final delete of the tenant pod with this UID."""
+        return noted(self._finishing, uid, True)
 
     def forget(self, uid: str) -> None:
         for notes in (self._created, self._bound, self._deleting, self._finishing):

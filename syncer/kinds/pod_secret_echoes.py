@@ -14,11 +14,11 @@ remove a Secret whose pod was never created.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 
 from cachetools import TTLCache
 
+from syncer.kinds.pod_echoes import noted
 from syncer.kinds.pod_tokens import secret_differs
 from syncer.kube import Obj
 
@@ -37,18 +37,10 @@ class SecretEchoes:
     def __init__(self, maxsize: int = 100_000, ttl: float = TTL_S) -> None:
         self._sent: TTLCache[tuple[str, str, str], Obj] = TTLCache(maxsize=maxsize, ttl=ttl)
 
-    @asynccontextmanager
-    async def writing(self, cluster: str, secret: Obj, deleting: bool = False
-                      ) -> AsyncIterator[None]:
-        """Notes the write of ``secret`` (its removal with ``deleting``) for the time it is
-        sent; a write that fails leaves no note, so the events after it are all queued."""
-        key = _key(cluster, secret)
-        self._sent[key] = GONE if deleting else secret
-        try:
-            yield
-        except BaseException:
-            self._sent.pop(key, None)
-            raise
+    def writing(self, cluster: str, secret: Obj,
+                deleting: bool = False) -> AbstractAsyncContextManager[None]:
+        """While the write of ``secret`` (its removal with ``deleting``) is sent."""
+        return noted(self._sent, _key(cluster, secret), GONE if deleting else secret)
 
     def is_echo(self, cluster: str, old: Obj | None, new: Obj | None) -> bool:
         """The event shows a noted write exactly (and takes its note)."""

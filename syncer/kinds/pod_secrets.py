@@ -277,7 +277,7 @@ class PodSecretSyncer(ResourceSyncer):
                                                  f"{key.name}"):
             if have["metadata"]["name"] != wanted:
                 log.debug("removing pod secret", tenant=tenant.name, edge=edge.name,
-                         name=f"{ens}/{have['metadata']['name']}")
+                          name=f"{ens}/{have['metadata']['name']}")
                 async with self.echoes.writing(edge.name, have, deleting=True):
                     await edge.client.delete(SECRETS, have["metadata"]["name"], ens,
                                              uid=have["metadata"]["uid"])

@@ -167,24 +167,16 @@ class PodSyncer(ResourceSyncer):
         if tpod is not None and tpod["spec"].get("nodeName"):
             # Edge copy gone: finish the graceful delete as a kubelet would.
             meta = tpod["metadata"]
-            self.echoes.finishing(meta["uid"])
-            try:
+            async with self.echoes.finishing(meta["uid"]):
                 await tenant.client.delete(PODS, meta["name"], meta["namespace"],
                                            uid=meta["uid"], grace_seconds=0)
-            except BaseException:
-                self.echoes.forget(meta["uid"])
-                raise
         return None
 
     async def _delete_edge(self, edge: EdgeConn, epod: Obj, grace: int | None = None) -> None:
         meta = epod["metadata"]
-        self.echoes.deleting(meta["uid"])
-        try:
+        async with self.echoes.deleting(meta["uid"]):
             await edge.client.delete(PODS, meta["name"], meta["namespace"], uid=meta["uid"],
                                      grace_seconds=grace)
-        except BaseException:
-            self.echoes.forget(meta["uid"])
-            raise
         self.ctx.placer.forget(edge.name, meta["namespace"], meta["name"])
 
     async def _create(self, key: WorkKey, tenant: TenantConn, tpod: Obj) -> float | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+
 from syncer.core import markers
 from syncer.core.keys import WorkKey
 from syncer.kinds.pod_echoes import PodEchoes, binding_only_change, deletion_only_change
@@ -109,21 +111,28 @@ def test_a_deletion_and_nothing_else_is_a_deletion_only_change() -> None:
     assert not deletion_only_change(old, marked(old, metadata={"labels": {"v": "2"}}))
 
 
-def test_delete_notes_are_taken_by_their_own_events() -> None:
+async def test_delete_notes_are_taken_by_their_own_events() -> None:
     echoes = PodEchoes()
     copy_ = edge_copy("u-1", {"phase": "Running"})
     copy_["metadata"]["uid"] = "c-1"
     assert not echoes.is_delete_echo(copy_, marked(copy_))  # nothing noted
-    echoes.deleting("c-1")
+    async with echoes.deleting("c-1"):
+        pass
     assert not echoes.is_delete_echo(copy_, None)  # gone: news for the tenant pod
     assert echoes.is_delete_echo(copy_, marked(copy_))
     assert not echoes.is_delete_echo(copy_, marked(copy_))  # taken
-    echoes.deleting("c-1")  # the kubelet's report in the same event is news
+    async with echoes.deleting("c-1"):  # the kubelet's report in the same event is news
+        pass
     assert not echoes.is_delete_echo(copy_, marked(copy_, status={"phase": "Succeeded"}))
+    with pytest.raises(RuntimeError):
+        async with echoes.deleting("c-1"):
+            raise RuntimeError("timeout")  # a delete that failed leaves no note
+    assert not echoes.is_delete_echo(copy_, marked(copy_))
     tpod = marked(pod("shop", "web"))
     tpod["metadata"]["uid"] = "u-1"
     assert not echoes.is_finish_echo(tpod, None)
-    echoes.finishing("u-1")
+    async with echoes.finishing("u-1"):
+        pass
     assert not echoes.is_finish_echo(tpod, marked(tpod, status={"phase": "Failed"}))
     assert echoes.is_finish_echo(tpod, marked(tpod, grace=0))  # the grace cut to zero
     assert echoes.is_finish_echo(tpod, None)  # then gone, which takes the note
