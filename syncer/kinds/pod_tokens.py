@@ -11,8 +11,8 @@
   CA and the tenant values of downward API fields. It is not a copy of a tenant
   object: fusionvc's managed-by label, ``fusionvc.io/pod-secret-of: <tenant>`` and
   an annotation naming the tenant pod, so the Secret copies (``secrets.py``)
-  neither index, adopt nor remove it. Owned by the edge pod once that exists, so
-  the edge's garbage collector removes it with the pod even while fusionvc is down.
+  neither index, adopt nor remove it. Owned by the edge pod from the first write
+  after that pod exists (a token renewal, a changed value): see pod_secrets.
 """
 
 from __future__ import annotations
@@ -131,11 +131,13 @@ def translate_pod_secret(pod: Obj, *, name: str, tenant: str, edge_namespace: st
     return out
 
 
-def secret_differs(have: Obj, want: Obj) -> bool:
+def secret_differs(have: Obj, want: Obj, *, owner: bool = True) -> bool:
+    """Whether ``have`` lacks something ``want`` holds; a missing or other owner counts
+    only with ``owner``."""
     hm, wm = have["metadata"], want["metadata"]
     return (have.get("data") != want.get("data") or have.get("type") != want.get("type")
             or (hm.get("labels") or {}) != wm["labels"]
             or any((hm.get("annotations") or {}).get(k) != v
                    for k, v in wm["annotations"].items())
-            or (wm.get("ownerReferences") is not None
+            or (owner and wm.get("ownerReferences") is not None
                 and hm.get("ownerReferences") != wm["ownerReferences"]))

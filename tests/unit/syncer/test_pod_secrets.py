@@ -54,8 +54,7 @@ async def test_the_token_is_the_tenants_and_the_edge_pod_reads_it(sync: SyncTest
     edge = sync.ctx.edges["edge-1"]
     epod = edge.get(PODS, sync.edge_ns(), "web")
     assert epod is not None
-    assert secret["metadata"]["ownerReferences"] == [
-        {"apiVersion": "v1", "kind": "Pod", "name": "web", "uid": epod["metadata"]["uid"]}]
+    assert "ownerReferences" not in secret["metadata"]  # no write of its own: see renewal
     sources = epod["spec"]["volumes"][0]["projected"]["sources"]
     assert {"secret": {"name": secret["metadata"]["name"],
                        "items": [{"key": TOKEN_KEY, "path": "token"}]}} in sources
@@ -76,6 +75,10 @@ async def test_a_due_token_is_renewed_and_the_key_comes_back_when_due(sync: Sync
     renewed = edge.get(SECRETS, sync.edge_ns(), secret["metadata"]["name"])
     assert renewed is not None and value(renewed, TOKEN_KEY) != first
     assert float(renewed["metadata"]["annotations"][REFRESH_AT]) > 0
+    epod = edge.get(PODS, sync.edge_ns(), "web")
+    assert epod is not None  # the renewal names the edge pod owner, for the edge's GC
+    assert renewed["metadata"]["ownerReferences"] == [
+        {"apiVersion": "v1", "kind": "Pod", "name": "web", "uid": epod["metadata"]["uid"]}]
 
 
 async def test_the_secret_goes_with_the_tenant_pod(sync: SyncTest) -> None:
@@ -147,11 +150,11 @@ async def test_only_what_the_secret_holds_wakes_the_pod_secret(sync: SyncTest) -
     assert list(syncer.tenant_event(tenant, "pods", reading, relabeled)) == [KEY]
 
 
-async def test_the_secrets_own_owner_update_and_delete_queue_nothing(sync: SyncTest) -> None:
-    secret = await place(sync)  # created, then owned by the edge pod: settled
+async def test_placing_writes_the_secret_once_and_its_repair_and_delete_queue_nothing(
+        sync: SyncTest) -> None:
+    secret = await place(sync)  # created, the edge pod created: settled
     edge = sync.ctx.edges["edge-1"]
-    owner_updates = [c for c in sync.client(edge).writes(SECRETS) if c.verb == "replace"]
-    assert len(owner_updates) == 1 and secret["metadata"]["ownerReferences"]
+    assert [c.verb for c in sync.client(edge).writes(SECRETS)] == ["create"]
     assert KEY not in await sync.queued()
     sync.put(edge, SECRETS, {**secret, "data": {}})  # changed by someone else: repaired
     assert KEY in await sync.queued()
