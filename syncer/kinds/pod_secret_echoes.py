@@ -1,15 +1,15 @@
 """Echoes of the pod Secrets' own writes: the watch events that show exactly what was sent.
 
 Each pod that mounts a ServiceAccount token (the Kubernetes default) gets a Secret on
-its edge (pod_secrets): created before the edge pod, then given the edge pod as its
-owner, and removed after it. Each of those writes came back as an edge event that
-queued the pod's PodSecret key, and its reconcile found the Secret as just written:
-4.3 PodSecret reconciles per pod in a rollout, about as many in a scale-down. An update
-or delete is noted just before it is sent (its event may come before its answer); the
-one event showing the Secret exactly as written (or gone) is not queued. Any other
-event is, and so is every event once a note is older than a watch's latency. Creates
-are not noted: until the edge pod exists, the reconciles their events start are what
-remove a Secret whose pod was never created.
+its edge (pod_secrets): created before the edge pod, updated when its tokens are
+renewed, and removed after the pod. Each of those writes came back as an edge event
+that queued the pod's PodSecret key, and its reconcile found the Secret as just
+written. An update or delete is noted just before it is sent (its event may come
+before its answer); the one event showing the Secret exactly as written (or gone) is
+not queued. Any other event is, and so is every event once a note is older than a
+watch's latency. Creates are not noted: until the edge pod exists, the reconciles
+their events start are what remove a Secret whose pod was never created. A Secret
+whose removal is noted is not removed twice (``removing``).
 """
 
 from __future__ import annotations
@@ -41,6 +41,10 @@ class SecretEchoes:
                 deleting: bool = False) -> AbstractAsyncContextManager[None]:
         """While the write of ``secret`` (its removal with ``deleting``) is sent."""
         return noted(self._sent, _key(cluster, secret), GONE if deleting else secret)
+
+    def removing(self, cluster: str, secret: Obj) -> bool:
+        """Its removal was sent and its event has not come yet."""
+        return self._sent.get(_key(cluster, secret)) is GONE
 
     def is_echo(self, cluster: str, old: Obj | None, new: Obj | None) -> bool:
         """The event shows a noted write exactly (and takes its note)."""

@@ -87,13 +87,12 @@ def pod_api_access(tenant: TenantConn, pod: Obj) -> PodAPIAccess:
 
 
 def _same_inputs(old: Obj, new: Obj) -> bool:
-    """Nothing the pod's Secret holds changed, nor whether the pod is going (a final
-    delete cutting the grace of a pod going already changes nothing here). Labels and
-    annotations count only when a downward API field reads them: a binding adds both, and
-    each of its events queued a reconcile that found nothing to do."""
+    """Nothing the pod's Secret holds changed. A pod marked for deletion counts as the
+    same: its Secret stays while its edge copy runs, and that copy's removal queues the
+    key. Labels and annotations count only when a downward API field reads them: a
+    binding adds both, and each of its events queued a reconcile that found nothing to do."""
     o, n = old["metadata"], new["metadata"]
-    if o.get("uid") != n.get("uid") \
-            or bool(o.get("deletionTimestamp")) != bool(n.get("deletionTimestamp")):
+    if o.get("uid") != n.get("uid"):
         return False
     if o.get("labels") == n.get("labels") and o.get("annotations") == n.get("annotations"):
         return True
@@ -138,6 +137,8 @@ class PodSecretSyncer(ResourceSyncer):
             return
         if old is not None and new is not None and _same_inputs(old, new):
             return
+        if new is None and not self._secrets_left(tenant.name, obj):
+            return  # removed with its edge copy already (the usual order)
         yield WorkKey(tenant.name, self.kind, obj["metadata"]["namespace"],
                       obj["metadata"]["name"])
 
@@ -155,6 +156,13 @@ class PodSecretSyncer(ResourceSyncer):
             tenant, ref = markers.tenant_of(obj), markers.tenant_ref(obj)
             if tenant and ref:
                 yield WorkKey(tenant, self.kind, ref[0], ref[1])
+
+    def _secrets_left(self, tenant_name: str, pod: Obj) -> bool:
+        """An edge holds a Secret for the pod whose removal was not sent yet."""
+        value = f"{tenant_name}/{pod['metadata']['namespace']}/{pod['metadata']['name']}"
+        return any(not self.echoes.removing(edge.name, have)
+                   for edge in self.ctx.edges.values() if edge.informers
+                   for have in edge.store(SECRETS).by_index(INDEX, value))
 
     def _still_wanted(self, tenant_name: str, namespace: str, name: str, uid: str) -> bool:
         """A removed Secret is put back only for a live tenant pod: one that is gone or
@@ -278,11 +286,14 @@ class PodSecretSyncer(ResourceSyncer):
         """One edge: the live pod's Secret written (or renewed), every other one removed."""
         epod = _own_edge_pod(edge, ens, pod) if pod is not None else None
         recent = pod is not None and (edge.name, pod["metadata"]["uid"]) in self._recent
+        going = pod is not None and bool(pod["metadata"].get("deletionTimestamp"))
+        # Kept while its edge pod runs, or just written for one being created; a pod
+        # marked for deletion gets no new edge copy, so once its copy is gone, so is this.
         wanted = pod_secret_name(pod["metadata"]["uid"]) if pod is not None and (
-            epod is not None or recent) else None
+            epod is not None or (recent and not going)) else None
         for have in edge.store(SECRETS).by_index(INDEX, f"{tenant.name}/{key.namespace}/"
                                                  f"{key.name}"):
-            if have["metadata"]["name"] != wanted:
+            if have["metadata"]["name"] != wanted and not self.echoes.removing(edge.name, have):
                 log.debug("removing pod secret", tenant=tenant.name, edge=edge.name,
                           name=f"{ens}/{have['metadata']['name']}")
                 async with self.echoes.writing(edge.name, have, deleting=True):

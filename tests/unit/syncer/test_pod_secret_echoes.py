@@ -40,11 +40,14 @@ async def test_an_update_echo_is_skipped_once_and_nothing_else() -> None:
 
 async def test_a_delete_echo_is_the_secret_gone() -> None:
     echoes, have = SecretEchoes(), served(secret(owner="p-1"))
+    assert not echoes.removing("edge-1", have)
     async with echoes.writing("edge-1", have, deleting=True):
         pass
+    assert echoes.removing("edge-1", have) and not echoes.removing("edge-2", have)
     assert not echoes.is_echo("edge-1", have, served(secret("b3Ro")))
     assert echoes.is_echo("edge-1", have, None)
     assert not echoes.is_echo("edge-1", have, None)
+    assert not echoes.removing("edge-1", have)  # its event came
 
 
 async def test_a_write_that_failed_leaves_no_note() -> None:

@@ -140,9 +140,9 @@ async def test_only_what_the_secret_holds_wakes_the_pod_secret(sync: SyncTest) -
                                       "annotations": {"a": "1"}}}
     assert list(syncer.tenant_event(tenant, "pods", tpod, relabeled)) == []
     going = {**tpod, "metadata": {**tpod["metadata"], "deletionTimestamp": "t"}}
-    assert list(syncer.tenant_event(tenant, "pods", tpod, going)) == [KEY]
+    assert list(syncer.tenant_event(tenant, "pods", tpod, going)) == []  # its copy's removal
     cut = {**tpod, "metadata": {**tpod["metadata"], "deletionTimestamp": "t-30"}}
-    assert list(syncer.tenant_event(tenant, "pods", going, cut)) == []  # going already
+    assert list(syncer.tenant_event(tenant, "pods", going, cut)) == []
     reads = {"name": "labels", "downwardAPI": {"items": [
         {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels['app']"}}]}}
     reading = {**tpod, "spec": {**tpod["spec"], "volumes": [*tpod["spec"]["volumes"], reads]}}
@@ -183,3 +183,22 @@ async def test_a_secret_removed_by_someone_else_comes_back_only_for_a_live_pod(
     await sync.queued()  # (not reconciled: the Secret stays until the edge's GC takes it)
     sync.remove(edge, SECRETS, sync.edge_ns(), secret["metadata"]["name"])
     assert KEY not in await sync.queued()
+
+
+async def test_a_deleted_pods_secret_goes_with_its_edge_copy_once(sync: SyncTest) -> None:
+    secret = await place(sync)  # written just now: kept for an edge pod being created
+    tenant, edge = sync.ctx.tenants["tenant-a"], sync.ctx.edges["edge-1"]
+    tpod = tenant.get(PODS, "shop", "web")
+    assert tpod is not None
+    syncer = sync.syncer("PodSecret")
+    going = {**tpod, "metadata": {**tpod["metadata"], "deletionTimestamp": "t"}}
+    sync.put(tenant, PODS, going)
+    assert KEY not in await sync.queued()  # its copy still runs and reads it
+    sync.remove(edge, PODS, sync.edge_ns(), "web")
+    assert KEY in await sync.queued()
+    await sync.controller.process(KEY)  # a going pod gets no new copy: no need to wait
+    assert edge.get(SECRETS, sync.edge_ns(), secret["metadata"]["name"]) is None
+    assert [c.verb for c in sync.client(edge).writes(SECRETS)] == ["create", "delete"]
+    assert list(syncer.tenant_event(tenant, "pods", going, None)) == []  # nothing left
+    sync.put(edge, SECRETS, secret)  # one left behind (written again by someone)
+    assert list(syncer.tenant_event(tenant, "pods", going, None)) == [KEY]
