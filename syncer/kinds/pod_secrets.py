@@ -133,8 +133,9 @@ class PodSecretSyncer(ResourceSyncer):
                      new: Obj | None) -> Iterable[WorkKey]:
         obj = new or old
         assert obj is not None
-        if watch != PODS.plural or not needs_pod_secret(obj):
-            return
+        if watch != PODS.plural or (old is None and not obj["spec"].get("nodeName")) \
+                or not needs_pod_secret(obj):
+            return  # an unplaced pod's Secret is written as it is placed (ensure_for_pod)
         if old is not None and new is not None and _same_inputs(old, new):
             return
         if new is None and not self._secrets_left(tenant.name, obj):

@@ -132,6 +132,9 @@ async def test_only_what_the_secret_holds_wakes_the_pod_secret(sync: SyncTest) -
     tpod = tenant.get(PODS, "shop", "web")
     assert tpod is not None
     syncer = sync.syncer("PodSecret")
+    unplaced = {**tpod, "spec": {k: v for k, v in tpod["spec"].items() if k != "nodeName"}}
+    assert list(syncer.tenant_event(tenant, "pods", None, unplaced)) == []  # written as placed
+    assert list(syncer.tenant_event(tenant, "pods", None, tpod)) == [KEY]  # placed already
     newer = {**tpod, "metadata": {**tpod["metadata"], "resourceVersion": "999"},
              "status": {"phase": "Running"}}
     assert list(syncer.tenant_event(tenant, "pods", tpod, newer)) == []
