@@ -82,6 +82,14 @@ def deletion_only_change(old: Obj, new: Obj) -> bool:
     return all(o.get(k) == n.get(k) for k in (o.keys() | n.keys()) - DELETION_FIELDS)
 
 
+def grace_cut_only(old: Obj | None, new: Obj | None) -> bool:
+    """A pod already marked for deletion, marked again with a shorter grace and nothing
+    else changed: the node's final delete of a copy (a kubelet's, kwok's) just before it
+    is gone. Nothing in it for the tenant pod; the DELETED event that follows is."""
+    return old is not None and new is not None and bool(old["metadata"].get("deletionTimestamp")) \
+        and deletion_only_change(old, new)
+
+
 def fresh_copy(new: Obj) -> bool:
     """An edge pod as its API server created it: no kubelet report, not being deleted."""
     return not new["metadata"].get("deletionTimestamp") \

@@ -30,7 +30,7 @@ from syncer.kinds.dataset_claims import pod_dataset_claims
 from syncer.kinds.dataset_first_use_gate import FirstUseGate
 from syncer.kinds.edge_targets import Target
 from syncer.kinds.pod_admission import admission_failure, scheduled_by_fusionvc, was_placed
-from syncer.kinds.pod_echoes import PodEchoes
+from syncer.kinds.pod_echoes import PodEchoes, grace_cut_only
 from syncer.kinds.pod_lanes import edge_pod_lane
 from syncer.kinds.pod_ownership import (
     copy_uid,
@@ -107,7 +107,8 @@ class PodSyncer(ResourceSyncer):
 
     def edge_event(self, edge: EdgeConn, watch: str, old: Obj | None,
                    new: Obj | None) -> Iterable[WorkKey]:
-        if self.echoes.is_create_echo(edge.name, old, new) or self.echoes.is_delete_echo(old, new):
+        if self.echoes.is_create_echo(edge.name, old, new) or self.echoes.is_delete_echo(old, new) \
+                or grace_cut_only(old, new):
             return ()
         return super().edge_event(edge, watch, old, new)
 

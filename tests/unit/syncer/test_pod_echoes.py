@@ -9,7 +9,12 @@ import pytest
 
 from syncer.core import markers
 from syncer.core.keys import WorkKey
-from syncer.kinds.pod_echoes import PodEchoes, binding_only_change, deletion_only_change
+from syncer.kinds.pod_echoes import (
+    PodEchoes,
+    binding_only_change,
+    deletion_only_change,
+    grace_cut_only,
+)
 from syncer.kube import Obj
 from syncer.kube.apis import PODS
 from tests.builders import pod
@@ -111,6 +116,15 @@ def test_a_deletion_and_nothing_else_is_a_deletion_only_change() -> None:
     assert not deletion_only_change(old, marked(old, metadata={"labels": {"v": "2"}}))
 
 
+def test_only_a_marked_pods_grace_cut_is_grace_cut_only() -> None:
+    old = edge_copy("u-1", {"phase": "Running"})
+    assert grace_cut_only(marked(old), marked(marked(old), grace=0))
+    assert not grace_cut_only(old, marked(old))  # the first mark: someone deletes it
+    assert not grace_cut_only(marked(old), None)  # gone
+    assert not grace_cut_only(marked(old), marked(marked(old), grace=0,
+                                                  status={"phase": "Succeeded"}))
+
+
 async def test_delete_notes_are_taken_by_their_own_events() -> None:
     echoes = PodEchoes()
     copy_ = edge_copy("u-1", {"phase": "Running"})
@@ -156,3 +170,19 @@ async def test_finishing_a_delete_queues_the_key_for_none_of_its_own_events(
     assert KEY not in await sync.queued()  # the final delete's own event
     finals = [c for c in sync.client(tenant).writes(PODS) if c.verb == "delete"]
     assert len(finals) == 1 and finals[0].body["grace"] == 0
+
+
+async def test_the_nodes_final_delete_of_a_marked_copy_queues_nothing(sync: SyncTest) -> None:
+    tenant, edge = sync.ctx.tenants["tenant-a"], sync.ctx.edges["edge-1"]
+    sync.put(tenant, PODS, pod("shop", "web"))
+    await sync.settle()
+    epod = edge.get(PODS, sync.edge_ns(), "web")
+    assert epod is not None
+    sync.put(edge, PODS, marked(epod))  # marked by someone else (an eviction): news
+    assert KEY in await sync.queued()
+    going = edge.get(PODS, sync.edge_ns(), "web")
+    assert going is not None
+    sync.put(edge, PODS, marked(going, grace=0))  # the node's final delete
+    assert KEY not in await sync.queued()
+    sync.remove(edge, PODS, sync.edge_ns(), "web")
+    assert KEY in await sync.queued()  # gone: the tenant pod is finished
