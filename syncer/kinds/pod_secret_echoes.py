@@ -4,12 +4,11 @@ Each pod that mounts a ServiceAccount token (the Kubernetes default) gets a Secr
 its edge (pod_secrets): created before the edge pod, updated when its tokens are
 renewed, and removed after the pod. Each of those writes came back as an edge event
 that queued the pod's PodSecret key, and its reconcile found the Secret as just
-written. An update or delete is noted just before it is sent (its event may come
-before its answer); the one event showing the Secret exactly as written (or gone) is
-not queued. Any other event is, and so is every event once a note is older than a
-watch's latency. Creates are not noted: until the edge pod exists, the reconciles
-their events start are what remove a Secret whose pod was never created. A Secret
-whose removal is noted is not removed twice (``removing``).
+written. Each write is noted just before it is sent (its event may come before its
+answer); the one event showing the Secret exactly as written (or gone) is not queued.
+Any other event is, and so is every event once a note is older than a watch's
+latency. A create's key is queued once instead, some seconds later (pod_secrets). A
+Secret whose removal is noted is not removed twice (``removing``).
 """
 
 from __future__ import annotations

@@ -35,6 +35,7 @@ from syncer.core import markers
 from syncer.core.context import ClusterConstraint, SyncContext
 from syncer.core.keys import WorkKey
 from syncer.core.names import edge_namespace
+from syncer.core.queue import DEADLINE
 from syncer.core.syncer import NameTaken, ResourceSyncer
 from syncer.fleet.conn import EdgeConn, TenantConn, WatchSpec
 from syncer.kinds.dependents import POD_SECRET_PREFIX, ROOT_CA_CONFIGMAP, dependency_refs
@@ -202,7 +203,13 @@ class PodSecretSyncer(ResourceSyncer):
         ens = await self.ctx.namespaces.ensure(tenant, edge, pod["metadata"]["namespace"])
         self._recent[(edge.name, pod["metadata"]["uid"])] = True
         name = pod_secret_name(pod["metadata"]["uid"])
-        await self._write(tenant, edge, pod, ens, edge.get(SECRETS, ens, name), None)
+        have = edge.get(SECRETS, ens, name)
+        await self._write(tenant, edge, pod, ens, have, None)
+        if have is None:
+            # Its ADDED event is an echo. Once the edge pod has had time to appear, one
+            # reconcile schedules the renewal, or removes the Secret of a pod never created.
+            self.ctx.queue.add_after(WorkKey(tenant.name, self.kind, pod["metadata"]["namespace"],
+                                             pod["metadata"]["name"]), RECENT_TTL + 1.0, DEADLINE)
 
     async def _tokens(self, tenant: TenantConn, pod: Obj,
                       have: Obj | None) -> tuple[dict[str, str], float]:
@@ -250,9 +257,8 @@ class PodSecretSyncer(ResourceSyncer):
                                     refresh=refresh, owner=owner)
         if have is None:
             try:
-                # Its ADDED event is queued: while no edge pod owns the Secret, the key's
-                # reconciles are what remove it if the pod is never created (RECENT_TTL).
-                await edge.client.create(SECRETS, want, namespace=ens)
+                async with self.echoes.writing(edge.name, want):
+                    await edge.client.create(SECRETS, want, namespace=ens)
                 return refresh
             except KubeError as err:  # 409: written by an earlier try, not yet cached
                 if not err.conflict:

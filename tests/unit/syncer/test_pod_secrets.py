@@ -3,6 +3,7 @@ tenant, written before the edge pod, renewed when due, removed with the pod."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 
 import pytest
@@ -205,3 +206,17 @@ async def test_a_deleted_pods_secret_goes_with_its_edge_copy_once(sync: SyncTest
     assert list(syncer.tenant_event(tenant, "pods", going, None)) == []  # nothing left
     sync.put(edge, SECRETS, secret)  # one left behind (written again by someone)
     assert list(syncer.tenant_event(tenant, "pods", going, None)) == [KEY]
+
+
+async def test_a_secret_whose_pod_was_never_created_goes_after_a_while(sync: SyncTest) -> None:
+    edge = sync.ctx.edges["edge-1"]
+    sync.client(edge).fail[("create", "pods")] = KubeError(403, "Forbidden", "quota")
+    secret = await place(sync)
+    assert edge.get(PODS, sync.edge_ns(), "web") is None
+    assert KEY not in await sync.queued()  # its ADDED event is the create's echo...
+    timer = sync.ctx.queue._timers.get(KEY)  # ...and the key comes back later
+    assert timer is not None and timer.when() - asyncio.get_running_loop().time() > 25
+    sync.client(edge).fail.clear()
+    sync.syncer("PodSecret")._recent.clear()  # type: ignore[attr-defined]  # time passed
+    await sync.controller.process(KEY)  # the tenant pod still waits for a copy
+    assert edge.get(SECRETS, sync.edge_ns(), secret["metadata"]["name"]) is None
