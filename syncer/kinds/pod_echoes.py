@@ -166,5 +166,4 @@ class PodEchoes:
         if new is None:
             del self._finishing[obj["metadata"]["uid"]]
             return True
-        return old is not None and bool(old["metadata"].get("deletionTimestamp")) \
-            and deletion_only_change(old, new)
+        return grace_cut_only(old, new)

@@ -54,6 +54,7 @@ from syncer.kinds.pod_tokens import (
     now,
     pod_of_secret,
     pod_secret_index,
+    pod_secret_index_value,
     secret_differs,
     secret_refresh_at,
     token_from,
@@ -161,7 +162,8 @@ class PodSecretSyncer(ResourceSyncer):
 
     def _secrets_left(self, tenant_name: str, pod: Obj) -> bool:
         """An edge holds a Secret for the pod whose removal was not sent yet."""
-        value = f"{tenant_name}/{pod['metadata']['namespace']}/{pod['metadata']['name']}"
+        value = pod_secret_index_value(tenant_name, pod["metadata"]["namespace"],
+                                       pod["metadata"]["name"])
         return any(not self.echoes.removing(edge.name, have)
                    for edge in self.ctx.edges.values() if edge.informers
                    for have in edge.store(SECRETS).by_index(INDEX, value))
@@ -298,8 +300,8 @@ class PodSecretSyncer(ResourceSyncer):
         # marked for deletion gets no new edge copy, so once its copy is gone, so is this.
         wanted = pod_secret_name(pod["metadata"]["uid"]) if pod is not None and (
             epod is not None or (recent and not going)) else None
-        for have in edge.store(SECRETS).by_index(INDEX, f"{tenant.name}/{key.namespace}/"
-                                                 f"{key.name}"):
+        for have in edge.store(SECRETS).by_index(
+                INDEX, pod_secret_index_value(tenant.name, key.namespace, key.name)):
             if have["metadata"]["name"] != wanted and not self.echoes.removing(edge.name, have):
                 log.debug("removing pod secret", tenant=tenant.name, edge=edge.name,
                           name=f"{ens}/{have['metadata']['name']}")

@@ -81,10 +81,14 @@ def pod_of_secret(secret: Obj) -> tuple[str, str, str, str] | None:
     return str(tenant), ref[0], ref[1], ref[2]
 
 
+def pod_secret_index_value(tenant: str, namespace: str, name: str) -> str:
+    return f"{tenant}/{namespace}/{name}"
+
+
 def pod_secret_index(secret: Obj) -> list[str]:
     """Index of edge pod Secrets by "<tenant>/<tenant namespace>/<tenant pod name>"."""
     found = pod_of_secret(secret)
-    return [f"{found[0]}/{found[1]}/{found[2]}"] if found else []
+    return [pod_secret_index_value(*found[:3])] if found else []
 
 
 def secret_refresh_at(secret: Obj) -> float:
