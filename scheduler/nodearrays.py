@@ -42,11 +42,13 @@ group_serials = itertools.count(1)  # NodeGroup's serial: never reused, unlike a
 class Candidates(list["NodeInfo"]):
     """Nodes in cycle order with their numbers: what the scheduler passes to score plugins."""
 
-    __slots__ = ("slots",)
+    __slots__ = ("runs", "slots")
 
     def __init__(self, nodes: Sequence[NodeInfo], slots: Slots) -> None:
         super().__init__(nodes)
         self.slots = slots
+        # group_runs() of these nodes: asked by more than one score plugin per cycle
+        self.runs: tuple[list[int], IntArray] | None = None
 
 
 def slots_of(nodes: Sequence[NodeInfo]) -> Slots:
@@ -60,14 +62,20 @@ def group_runs(arrays: NodeArrays, nodes: Sequence[NodeInfo]) -> tuple[list[int]
     """Where each run of nodes of one NodeGroup starts, and the runs' lengths.
 
     Candidates come group by group: a per-group score is computed once per run
-    and spread with np.repeat(run_scores, lengths).
+    and spread with np.repeat(run_scores, lengths). Computed once per Candidates (the
+    callers only read what it returns).
     """
+    if isinstance(nodes, Candidates) and nodes.runs is not None:
+        return nodes.runs
     serials = arrays.group_serial[slots_of(nodes)]
     if not len(serials):
         return [], np.zeros(0, dtype=np.int64)
     starts = np.flatnonzero(serials[1:] != serials[:-1]) + 1
     bounds = np.concatenate(([0], starts, [len(serials)]))
-    return bounds[:-1].tolist(), np.diff(bounds).astype(np.int64)
+    runs = bounds[:-1].tolist(), np.diff(bounds).astype(np.int64)
+    if isinstance(nodes, Candidates):
+        nodes.runs = runs
+    return runs
 
 
 class NodeArrays:

@@ -88,6 +88,7 @@ class Scheduler:
         self._rng = rng or random.Random()
         self._next_start = 0
         self._cycles = 0
+        self._timing = False  # this cycle's plugins are timed (_sampled(), once per cycle)
         self._tier_cache: dict[tuple[Any, ...], Tiers] = {}
         self._plans = GroupPlans()  # what the shape filters leave of each group
 
@@ -122,6 +123,7 @@ class Scheduler:
         snapshot.expire_assumed()  # once per decision: assume() relies on it
         num_nodes, generation = snapshot.num_nodes, snapshot.generation
         self._cycles += 1
+        self._timing = self._sampled()
         node_name = (pod.get("spec") or {}).get("nodeName")
         named = snapshot.node_by_visible_name(str(node_name)) if node_name else None
         if node_name and named is None:
@@ -172,7 +174,7 @@ class Scheduler:
     def _timed(
         self, name: str, point: str, call: Callable[P, R], *args: P.args, **kwargs: P.kwargs
     ) -> R:
-        if not self._sampled():  # as kube-scheduler: every point timed in sampled cycles only
+        if not self._timing:  # as kube-scheduler: every point timed in sampled cycles only
             return call(*args, **kwargs)
         started = time.perf_counter()
         try:
@@ -201,7 +203,7 @@ class Scheduler:
                 for p in profile.filters
                 if p.name not in skipped
             ],
-            self._sampled(),
+            self._timing,
         )
 
     def _find_feasible(self, cycle: FilterCycle, order: Iterable[NodeGroup]) -> None:
@@ -268,7 +270,7 @@ class Scheduler:
         totals = np.zeros(len(nodes), dtype=np.int64)
         if len(nodes) == 1:
             return totals  # nothing to compare, as in kube-scheduler
-        sampled = self._sampled()
+        sampled = self._timing
         pre_scores = self.profile.pre_scores_by_name
         for plugin in self.profile.scores:
             weight = self.profile.weight(plugin.name, state.policy.weights)

@@ -8,6 +8,7 @@ import random
 from typing import Any
 
 from scheduler import ClusterSnapshot, Placement, Scheduler
+from scheduler.nodearrays import Candidates, group_runs, slots_of
 from scheduler.policy import DEFAULT_POLICY, parse_policy
 
 from .factories import GPU_TAINT, HOSTNAME, ZONE, node, pod, snapshot, term
@@ -146,3 +147,15 @@ def test_a_large_fleet_stops_where_a_node_by_node_walk_would() -> None:
     to_find = fast.profile.num_feasible_nodes_to_find(fast.snapshot.num_nodes)
     assert to_find < fast.snapshot.num_nodes
     assert any(f"feasible_nodes={to_find}," in r for r in ours)
+
+
+def test_group_runs_of_candidates_are_computed_once_and_match_a_plain_list() -> None:
+    snap = fleet()
+    nodes = [info for c in snap.clusters.values() for info in c.nodes.values()]
+    mixed = nodes[:5] + nodes[14:20] + nodes[30:]  # runs of three clusters' groups
+    candidates = Candidates(mixed, slots_of(mixed))
+    starts, lengths = group_runs(snap.arrays, candidates)
+    plain_starts, plain_lengths = group_runs(snap.arrays, list(mixed))
+    assert starts == plain_starts and lengths.tolist() == plain_lengths.tolist()
+    assert sum(lengths.tolist()) == len(mixed)
+    assert group_runs(snap.arrays, candidates) is candidates.runs  # the second plugin's ask
