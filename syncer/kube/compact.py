@@ -61,7 +61,8 @@ class Compactor:
     def __len__(self) -> int:
         return len(self._memo)
 
-    def compact(self, obj: Obj, like: Obj | None = None, same_object: bool = False) -> Obj:
+    def compact(self, obj: Obj, like: Obj | None = None, same_object: bool = False,
+                typed: bool = False) -> Obj:
         """The object without the fields fusionvc never reads, its subtrees shared.
 
         ``like`` is an object compacted already that is probably similar: the cached
@@ -75,12 +76,15 @@ class Compactor:
         With ``same_object`` (``like`` is the cached version of ``obj``) that check is
         skipped: a field keeps its type from one version to the next (a value changing
         only between 1, 1.0 and true would keep the cached one), and the check would
-        cost a third of a watch event's compaction.
+        cost a third of a watch event's compaction. With ``typed`` (``like`` is of the
+        same kind, one of Kubernetes' own, ``typed_kind``) it is skipped too: the API
+        server's schema gives each field one JSON type, so values equal in Python are
+        equal as JSON (a restart's list of 10,000 pods: 4% of the syncer's CPU to ready).
         """
         _drop_unread(obj)
         if like is None:
             like = _NOTHING
-        strict = not same_object
+        strict = not (same_object or typed)
         # In place: a second copy of every object would be garbage at once, and garbage
         # interleaved with long-lived objects keeps the allocator's arenas from emptying.
         # The top level and its unique parts (name, uid, IPs, times) are never remembered.
@@ -215,6 +219,20 @@ class _Memo:
         self._entries.move_to_end(key)
         if len(self._entries) > self.size:
             self._entries.popitem(last=False)
+
+
+# Groups of Kubernetes' own kinds: each field has one type in the API server's schema.
+# A custom resource may keep unknown fields (x-kubernetes-preserve-unknown-fields), where
+# 1, 1.0 and true can meet at the same place.
+TYPED_GROUPS = frozenset((
+    "", "apps", "batch", "autoscaling", "policy", "coordination.k8s.io", "discovery.k8s.io",
+    "events.k8s.io", "networking.k8s.io", "node.k8s.io", "rbac.authorization.k8s.io",
+    "scheduling.k8s.io", "storage.k8s.io", "apiregistration.k8s.io"))
+
+
+def typed_kind(group: str) -> bool:
+    """A kind of this API group is one of Kubernetes' own (not a custom resource)."""
+    return group in TYPED_GROUPS
 
 
 def _same_json(a: Any, b: Any) -> bool:

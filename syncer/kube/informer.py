@@ -35,6 +35,7 @@ from syncer.kube import Obj
 from syncer.kube.apis import ResourceType
 from syncer.kube.client import KubeClient, KubeError
 from syncer.kube.compact import DEFAULT as COMPACTOR
+from syncer.kube.compact import typed_kind
 from syncer.kube.store import Store, key_of
 
 log = structlog.get_logger(__name__)
@@ -70,6 +71,7 @@ class Informer:
         self._last: Obj | None = None  # the last object compacted, like a new one
         self._rv = ""
         self._relisted = False  # the current watch-list delivered its initial events
+        self._typed = typed_kind(self.resource.group)  # compact.py: no JSON type check
 
     def add_handler(self, handler: Handler) -> None:
         self.handlers.append(handler)
@@ -220,7 +222,7 @@ class Informer:
         if cached is not None:
             self._last = compact(obj, cached, same_object=True)
         else:
-            self._last = compact(obj, self._last)
+            self._last = compact(obj, self._last, typed=self._typed)
         return self._last
 
     def _connected(self) -> None:

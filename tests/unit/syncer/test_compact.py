@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from syncer.kube.compact import Compactor
+from syncer.kube.compact import Compactor, typed_kind
 
 
 def pod(name: str, ip: str = "10.0.0.1", **extra: Any) -> dict[str, Any]:
@@ -171,6 +171,17 @@ def test_a_like_equal_in_python_but_not_in_json_is_not_lent(first: Any, second: 
     got = c.compact({"metadata": {"name": "b"}, "spec": fresh({"v": {"w": second}})}, like)
     assert json.dumps(got["spec"]) == json.dumps({"v": {"w": second}})
     assert got["spec"]["v"] is not like["spec"]["v"]
+
+
+def test_typed_kinds_are_kubernetes_own_and_lend_equal_parts_without_the_json_check() -> None:
+    assert typed_kind("") and typed_kind("apps") and typed_kind("networking.k8s.io")
+    for custom in ("edge.fusionvc.io", "fusionvc.io", "apiextensions.k8s.io", "example.com"):
+        assert not typed_kind(custom)  # free-form fields: 1, 1.0 and true may meet
+    c = Compactor()
+    like = c.compact({"metadata": {"name": "a"}, "spec": fresh({"v": {"w": 1}})})
+    got = c.compact({"metadata": {"name": "b"}, "spec": fresh({"v": {"w": 1}})}, like,
+                    typed=True)
+    assert got["spec"] is like["spec"]
 
 
 JSON = st.recursive(
