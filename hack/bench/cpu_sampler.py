@@ -8,7 +8,9 @@ docs/performance.md, session 7). This runs a module under ``ITIMER_PROF``, which
 only while the process uses CPU (user and system, at the kernel's tick: 250 Hz on the
 sandbox machines), and counts the Python stack each signal lands on. CPU spent in C (TLS,
 the event loop, JSON parsing) is charged to the Python frame that called it, or to the
-next one the loop runs.
+next one the loop runs; signals that arrive during one C call longer than a tick merge
+into one sample, so C-heavy work is under-counted (the syncer: 2.35 s of samples for
+3.35 s of CPU).
 
     PYTHONPATH=. .venv/bin/python hack/bench/cpu_sampler.py --out /tmp/cpu.folded \\
         -- -m syncer --kubeconfig=...      # the syncer's usual arguments
