@@ -81,6 +81,24 @@ def converged(sandbox: SandboxHandle, ns: str, ens: str, replicas: int) -> bool:
             and {p["metadata"]["name"] for p in tenant_pods} == set(names))
 
 
+def wait_edge_nodes_settled(sandbox: SandboxHandle, timeout: float = 120) -> None:
+    """Until every edge node is Ready and carries no taint. After a test stopped an edge
+    kube-apiserver, kwok's leases fail and that edge's node lifecycle controller taints
+    its nodes node.kubernetes.io/unreachable; the taint outlives the Ready condition's
+    return by a monitor period or more, and a test that counts nodes by their taints
+    counted one of those (CI: test_scheduling_contract saw "2 node(s) had a taint")."""
+    def unsettled() -> list[str]:
+        return [f"{edge}/{node['metadata']['name']}"
+                for edge in EDGES for node in items(sandbox[edge], "nodes")
+                if node["spec"].get("taints") or not any(
+                    c["type"] == "Ready" and c["status"] == "True"
+                    for c in node["status"].get("conditions", []))]
+    deadline = time.monotonic() + timeout
+    while (left := unsettled()) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert not left, f"edge nodes still tainted or not Ready after {timeout:.0f}s: {left}"
+
+
 def wait_controllers_caught_up(cluster: Cluster, timeout: float = 180) -> None:
     """After a tenant kube-apiserver restarted, until its controller-manager's ReplicaSet
     controller counts a pod it made. Its informers come back with a backoff (first refused,

@@ -26,6 +26,7 @@ from .kube_helpers import (
     namespace,
     running_pods,
     unique,
+    wait_edge_nodes_settled,
 )
 from .sandbox_fixture import SandboxHandle
 from .syncer_fixture import SyncerProcess, wait_for
@@ -182,6 +183,7 @@ def test_do_not_schedule_spread_over_regions_holds_for_a_burst(
 
 @pytest.fixture
 def tainted_and_cordoned(sandbox: SandboxHandle) -> Iterator[None]:
+    wait_edge_nodes_settled(sandbox)
     edge = sandbox["edge-gz"]
     edge.kubectl("taint", "node", "gz-cpu-3", "dedicated=other-tenant:NoSchedule")
     edge.kubectl("cordon", "gz-cpu-2")
