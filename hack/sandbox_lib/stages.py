@@ -55,12 +55,17 @@ _JOB_LABEL = (
     "      - 'sleep'\n"
 )
 _STAGE_SPEC = "spec:\n"
-_DELAY_FROM_ANNOTATION = (
-    "  delay:\n"
-    "    durationMilliseconds: 0\n"
-    "    durationFrom:\n"
-    "      expressionFrom: '.metadata.annotations[\"pod-complete.stage.kwok.x-k8s.io/delay\"]'\n"
-)
+
+
+def _delay_from_annotation(stage: str) -> str:
+    return ("  delay:\n"
+            "    durationMilliseconds: 0\n"
+            "    durationFrom:\n"
+            "      expressionFrom: "
+            f"'.metadata.annotations[\"{stage}.stage.kwok.x-k8s.io/delay\"]'\n")
+
+
+_DELAY_FROM_ANNOTATION = _delay_from_annotation("pod-complete")
 # Where each node stage's own address block starts; it ends where daemonEndpoints begins.
 _NODE_ADDRESS_BLOCKS = {"node-initialize": "{{ $hasInternalIP := false }}",
                         "node-heartbeat-with-lease": "      addresses:"}
@@ -130,10 +135,27 @@ def complete_labelled_job_pods(stages: str) -> str:
     return "\n---\n".join([*docs, copy])
 
 
+def delay_deletes_by_annotation(stages: str) -> str:
+    """The stages text with pod-delete waiting as long as a pod's annotation
+    ``pod-delete.stage.kwok.x-k8s.io/delay`` says (none: at once, as kwok's own stage):
+    a pod whose containers take their time to stop, so that a test sees its copy
+    terminating (and its grace cut by a later, shorter delete)."""
+    docs = stages.split("\n---\n")
+    found = [i for i, doc in enumerate(docs) if "name: pod-delete\n" in doc]
+    if len(found) != 1 or _STAGE_SPEC not in docs[found[0]] \
+            or "  delay:\n" in docs[found[0]]:
+        raise SandboxError("kwok's pod-delete stage is missing or has changed shape: cannot "
+                           "delay it by annotation (hack/sandbox_lib/stages.py)")
+    docs[found[0]] = docs[found[0]].replace(
+        _STAGE_SPEC, _STAGE_SPEC + _delay_from_annotation("pod-delete"), 1)
+    return "\n---\n".join(docs)
+
+
 def write_sandbox_stages(bindir: Path, state_dir: Path) -> Path:
     """Writes the sandbox's stages file from the one hack/build-bins made; returns its path."""
     out = state_dir / "kwok-stages.yaml"
     stages = (bindir / "kwok-stages.yaml").read_text()
     fixed = write_whole_node_addresses(report_container_resources(stages))
-    out.write_text(fail_unpullable_pulls(complete_labelled_job_pods(fixed)))
+    out.write_text(fail_unpullable_pulls(delay_deletes_by_annotation(
+        complete_labelled_job_pods(fixed))))
     return out

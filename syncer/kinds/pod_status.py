@@ -41,8 +41,9 @@ LOST_MESSAGE = "the pod's edge copy disappeared; its controller will replace it"
 def status_only_change(old: Obj, new: Obj) -> bool:
     """Only the status moved (metadata that matters and spec as they were)."""
     o, n = old["metadata"], new["metadata"]
-    same_meta = all(o.get(f) == n.get(f) for f in ("labels", "annotations", "deletionTimestamp",
-                                                    "finalizers", "uid"))
+    same_meta = all(o.get(f) == n.get(f) for f in (
+        "labels", "annotations", "deletionTimestamp", "deletionGracePeriodSeconds",
+        "finalizers", "uid"))
     return same_meta and old.get("spec") == new.get("spec")
 
 

@@ -185,3 +185,16 @@ def update_patch(edge_pod: Obj, desired: Obj) -> Obj | None:
     if meta is None and spec is None:
         return None
     return {**(meta or {}), **(spec or {})}
+
+
+def edge_delete_shortens(edge_pod: Obj, tenant_grace: int | None) -> bool:
+    """Whether deleting the edge copy with the tenant pod's grace (None: the pod's own)
+    changes anything: the copy is not marked yet, or is marked with a longer grace. A
+    second delete with a shorter grace (``kubectl delete --now`` after a plain delete)
+    cuts the mark, as the tenant's API server did to the tenant pod, and a kubelet kills
+    sooner; a longer or default one changes nothing on the copy."""
+    meta = edge_pod["metadata"]
+    if not meta.get("deletionTimestamp"):
+        return True
+    marked = meta.get("deletionGracePeriodSeconds")
+    return tenant_grace is not None and marked is not None and tenant_grace < marked

@@ -54,7 +54,7 @@ from syncer.kinds.pod_resize import carry_resize
 from syncer.kinds.pod_secrets import pod_api_access
 from syncer.kinds.pod_status import TERMINAL, fail_pod, mark_lost, status_only_change
 from syncer.kinds.pod_status_writes import StatusWrites
-from syncer.kinds.pod_translate import translate_pod_down, update_patch
+from syncer.kinds.pod_translate import edge_delete_shortens, translate_pod_down, update_patch
 from syncer.kube import Obj
 from syncer.kube.apis import NAMESPACES, PODS
 from syncer.kube.client import STRATEGIC_PATCH, KubeError
@@ -160,7 +160,7 @@ class PodSyncer(ResourceSyncer):
         if found is not None:
             edge, epod = found
             grace = tpod["metadata"].get("deletionGracePeriodSeconds") if tpod else None
-            if not epod["metadata"].get("deletionTimestamp"):
+            if edge_delete_shortens(epod, grace):
                 await self._delete_edge(edge, epod, grace)
             if tpod is not None and epod.get("status", {}).get("phase") not in TERMINAL:
                 await self.status_up.mirror(tenant, tpod, epod)

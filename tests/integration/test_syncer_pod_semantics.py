@@ -343,3 +343,30 @@ def test_an_update_the_edge_refuses_is_reported_and_later_changes_still_arrive(
     tenant.kubectl("label", "pod", "web", "-n", ns, f"{REFUSE}-", "tier=gold", "--overwrite")
     wait_for(lambda: edge_copy_labels().get("tier") == "gold", 60,
              "the later label on the edge copy")
+
+
+def _deletion(sandbox: SandboxHandle, ns: str, name: str) -> tuple[int, int] | None:
+    """(tenant pod's, edge copy's) deletionGracePeriodSeconds while both are marked."""
+    copy = edge_copy(sandbox, ns, name)
+    tpod = tenant_pod(sandbox["tenant-a"], ns, name)["metadata"]
+    if copy is None or "deletionGracePeriodSeconds" not in copy["metadata"]:
+        return None
+    return tpod["deletionGracePeriodSeconds"], copy["metadata"]["deletionGracePeriodSeconds"]
+
+
+def test_a_shorter_grace_on_a_terminating_pod_reaches_its_edge_copy(
+        sandbox: SandboxHandle, ns: str) -> None:
+    """`kubectl delete --grace-period=5` after a plain delete cuts the pod's grace (the API
+    server keeps the shorter one) and a kubelet kills sooner: the edge copy's mark is cut
+    too. The sandbox's kwok keeps the copy terminating for its annotated 120 s."""
+    tenant = sandbox["tenant-a"]
+    slow = pod(ns, "slow-stop", spec=pod_spec(terminationGracePeriodSeconds=300))
+    slow["metadata"]["annotations"] = {"pod-delete.stage.kwok.x-k8s.io/delay": "120s"}
+    apply(tenant, slow)
+    wait_for(lambda: running(tenant, ns, "slow-stop"), 90, "the pod Running")
+    tenant.kubectl("delete", "pod", "slow-stop", "-n", ns, "--wait=false")
+    assert wait_for(lambda: _deletion(sandbox, ns, "slow-stop"), 30,
+                    "the edge copy marked") == (300, 300)
+    tenant.kubectl("delete", "pod", "slow-stop", "-n", ns, "--grace-period=5", "--wait=false")
+    wait_for(lambda: _deletion(sandbox, ns, "slow-stop") == (5, 5), 30,
+             "the edge copy's grace cut to the tenant's 5 s")

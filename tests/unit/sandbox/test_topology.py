@@ -13,6 +13,7 @@ from sandbox_lib.seed import edge_node, edge_objects
 from sandbox_lib.stages import (
     JOB_POD_COMPLETE_STAGE,
     complete_labelled_job_pods,
+    delay_deletes_by_annotation,
     report_container_resources,
     write_whole_node_addresses,
 )
@@ -182,3 +183,17 @@ def test_tenant_job_pods_complete_by_label_after_their_annotated_delay() -> None
 def test_job_stage_refuses_a_pod_complete_stage_it_does_not_recognise() -> None:
     with pytest.raises(SandboxError, match="pod-complete"):
         complete_labelled_job_pods("metadata:\n  name: pod-ready\nspec:\n")
+
+
+def test_pod_delete_waits_for_its_annotated_delay() -> None:
+    stage = ("apiVersion: kwok.x-k8s.io/v1alpha1\nkind: Stage\nmetadata:\n  name: pod-delete\n"
+             "spec:\n  selector:\n    matchExpressions:\n"
+             "    - key: '.metadata.deletionTimestamp'\n      operator: 'Exists'\n"
+             "  next:\n    delete: true")
+    docs = delay_deletes_by_annotation("a: 1\n---\n" + stage).split("\n---\n")
+    assert docs[0] == "a: 1"
+    assert docs[1].startswith(stage[:stage.index("spec:\n") + 6] + "  delay:\n")
+    assert "'.metadata.annotations[\"pod-delete.stage.kwok.x-k8s.io/delay\"]'" in docs[1]
+    assert docs[1].endswith("  next:\n    delete: true")
+    with pytest.raises(SandboxError, match="pod-delete"):
+        delay_deletes_by_annotation("a: 1")

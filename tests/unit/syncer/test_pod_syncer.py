@@ -83,6 +83,27 @@ async def test_deleting_the_tenant_pod_deletes_the_edge_copy_by_uid(sync: SyncTe
     assert edge.get(PODS, sync.edge_ns(), "web") is None
 
 
+def _marked(obj: dict, grace: int) -> dict:  # type: ignore[type-arg]
+    return {**obj, "metadata": {**obj["metadata"], "deletionGracePeriodSeconds": grace,
+                                "deletionTimestamp": "2026-01-01T00:05:00Z"}}
+
+
+async def test_a_shorter_tenant_grace_cuts_the_edge_copys_mark(sync: SyncTest) -> None:
+    await place(sync)
+    tenant, edge = sync.ctx.tenants["tenant-a"], sync.ctx.edges["edge-1"]
+    tpod, epod = tenant.get(PODS, "shop", "web"), edge.get(PODS, sync.edge_ns(), "web")
+    assert tpod is not None and epod is not None
+    sync.put(edge, PODS, _marked(epod, 300))  # the copy terminating with the first grace
+    sync.put(tenant, PODS, _marked(tpod, 300))
+    await sync.settle()
+    assert not [c for c in sync.client(edge).writes(PODS) if c.verb == "delete"]
+    sync.put(tenant, PODS, _marked(tpod, 5))  # kubectl delete --grace-period=5
+    await sync.settle()
+    deletes = [c for c in sync.client(edge).writes(PODS) if c.verb == "delete"]
+    assert [(c.body["uid"], c.body["grace"]) for c in deletes] == [
+        (epod["metadata"]["uid"], 5)]
+
+
 async def test_a_forbidden_pod_is_refused_where_the_tenant_sees_it(sync: SyncTest) -> None:
     spec = pod_spec(containers=[container(securityContext={"privileged": True})])
     sync.put(sync.ctx.tenants["tenant-a"], PODS, pod("shop", "web", spec=spec))

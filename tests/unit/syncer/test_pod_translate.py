@@ -11,6 +11,7 @@ import pytest
 from syncer.core import markers
 from syncer.kinds.pod_status import translate_pod_status_up
 from syncer.kinds.pod_translate import (
+    edge_delete_shortens,
     metadata_patch,
     owner_uid,
     spec_patch,
@@ -301,3 +302,20 @@ def test_update_patch_moves_the_generation_marker_with_the_spec_change() -> None
     assert patch["metadata"]["annotations"] == {"fusionvc.io/tenant-generation": "2"}
     assert patch["spec"]["containers"][0]["image"] == "new:2"
     assert update_patch(have, have) is None
+
+
+@pytest.mark.parametrize(("marked", "tenant_grace", "expected"), [
+    (None, None, True),  # not marked: delete, with the pod's own grace
+    (None, 30, True),
+    (30, 5, True),  # kubectl delete --grace-period=5 after a plain delete: cut it
+    (30, 0, True),
+    (30, 30, False),  # the same mark: nothing to change
+    (5, 30, False),  # longer: the API server would not lengthen it
+    (30, None, False),  # the tenant pod is gone (a force delete): the copy keeps its mark
+])
+def test_edge_delete_shortens_only_a_longer_mark(marked: int | None, tenant_grace: int | None,
+                                                 expected: bool) -> None:
+    meta: Obj = {"name": "web", "namespace": "t-shop"}
+    if marked is not None:
+        meta.update(deletionTimestamp="2026-01-01T00:00:30Z", deletionGracePeriodSeconds=marked)
+    assert edge_delete_shortens({"metadata": meta}, tenant_grace) is expected
