@@ -9,7 +9,10 @@ both see the same machine. Prints each run and the medians: syncer CPU ms per po
 rollout, times the rollout's duration: a slower rollout on a loaded machine would
 otherwise charge more idle time to each pod), its writes per pod, pods/s, load
 average, and the syncer's CPU per pod while the two namespaces are deleted (every pod
-deleted gracefully, as in a scale-down). The sandbox's own syncer is started again at the
+deleted gracefully, as in a scale-down). From the syncer's own metrics: the mean wall
+time of its scheduling decisions ("decision us"; no awaits inside, so CPU plus the
+time the kernel gave the core to other processes) and its garbage collector's time
+per pod ("gc ms"). The sandbox's own syncer is started again at the
 end. With ``--service-account-token`` the pods mount their ServiceAccount token, as
 Kubernetes does by default (a TokenRequest and an edge Secret per pod).
 
@@ -33,10 +36,13 @@ from typing import Any
 
 from common import REPO, cpu_seconds
 from fair_throughput import Run, sandbox_verb
+from syncer_scrape import gauges, histograms, scrape_text
 from syncer_throughput import add_token_flag, clients
 
-KEYS = ("syncer ms", "syncer net ms", "syncer writes", "syncer delete ms", "sandbox ms",
-        "pods_per_s", "load")
+KEYS = ("syncer ms", "syncer net ms", "syncer writes", "syncer delete ms", "decision us",
+        "gc ms", "sandbox ms", "pods_per_s", "load")
+DECISIONS = "fusionvc_scheduler_decision_duration_seconds"
+GC_SECONDS = "fusionvc_gc_seconds"
 IDLE_S = 15.0
 
 
@@ -48,10 +54,30 @@ def parse_arm(text: str) -> tuple[str, Path, dict[str, str]]:
     return label, Path(folder).resolve(), pairs
 
 
-def start_syncer(state_dir: Path, checkout: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """The sandbox's syncer command line, run from another checkout with its own .venv."""
+def _syncer_argv(state_dir: Path) -> list[str]:
     record = next(r for r in json.loads((state_dir / "processes.json").read_text())
                   if r["name"] == "syncer")
+    return list(record["argv"])
+
+
+def metrics_url(state_dir: Path) -> str:
+    argv = _syncer_argv(state_dir)
+    flags = dict(a[2:].split("=", 1) for a in argv if a.startswith("--") and "=" in a)
+    return f"http://{flags.get('http-host', '127.0.0.1')}:{flags['http-port']}/metrics"
+
+
+def decision_us(before: str, after: str) -> float:
+    """Mean time of the scheduling decisions between two scrapes (in-process, no awaits:
+    close to their CPU), microseconds."""
+    b, a = histograms(before, DECISIONS, "result"), histograms(after, DECISIONS, "result")
+    total = sum(h.sum for h in a.values()) - sum(h.sum for h in b.values())
+    count = sum(h.count for h in a.values()) - sum(h.count for h in b.values())
+    return round(1e6 * total / count, 1) if count else float("nan")
+
+
+def start_syncer(state_dir: Path, checkout: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """The sandbox's syncer command line, run from another checkout with its own .venv."""
+    record = {"argv": _syncer_argv(state_dir)}
     argv = [str(checkout / ".venv/bin/python"), *record["argv"][1:]]
     log = open(state_dir / "logs" / "syncer-ab.log", "ab")  # noqa: SIM115 (the child owns it)
     return subprocess.Popen(argv, cwd=checkout, stdout=log, stderr=subprocess.STDOUT,
@@ -70,8 +96,13 @@ async def one_run(state_dir: Path, pods: int, arm: tuple[str, Path, dict[str, st
         run = Run(state_dir, pods, split=False)
         run.procs.extra = {"syncer": proc.pid}
         run.cl = await clients(run.status)
+        url = metrics_url(state_dir)
+        before = await asyncio.to_thread(scrape_text, url)
         try:
             figures, _ = await run.fusionvc_phase()
+            after = await asyncio.to_thread(scrape_text, url)
+            decisions = decision_us(before, after)
+            gc_ms = 1000 * (gauges(after, GC_SECONDS) - gauges(before, GC_SECONDS)) / (2 * pods)
         finally:
             for c in run.cl.values():
                 await c.close()
@@ -82,7 +113,8 @@ async def one_run(state_dir: Path, pods: int, arm: tuple[str, Path, dict[str, st
     return {"arm": label, "syncer ms": figures["cpu ms"]["syncer"],
             "syncer net ms": round(figures["cpu ms"]["syncer"] - idle_ms, 3),
             "syncer writes": figures["syncer requests"]["writes"],
-            "syncer delete ms": figures["syncer delete ms"],
+            "syncer delete ms": figures["syncer delete ms"], "decision us": decisions,
+            "gc ms": round(gc_ms, 3),
             "sandbox ms": figures["cpu ms"]["total"],  # every process of the sandbox, per pod
             "pods_per_s": figures["pods_per_s"], "load": round(figures["load_average"][0], 1)}
 

@@ -59,7 +59,7 @@ def leading_and_ready(metrics_url: str) -> bool:
             return False
         with urllib.request.urlopen(metrics_url.replace("/metrics", "/readyz"),
                                     timeout=2) as resp:
-            return resp.status == 200
+            return bool(resp.status == 200)
     except OSError:
         return False
 
