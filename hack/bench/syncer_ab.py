@@ -54,21 +54,9 @@ def parse_arm(text: str) -> tuple[str, Path, dict[str, str]]:
     return label, Path(folder).resolve(), pairs
 
 
-def _syncer_argv(state_dir: Path) -> list[str]:
-    record = next(r for r in json.loads((state_dir / "processes.json").read_text())
-                  if r["name"] == "syncer")
-    return list(record["argv"])
-
-
-def metrics_url(state_dir: Path) -> str:
-    argv = _syncer_argv(state_dir)
-    flags = dict(a[2:].split("=", 1) for a in argv if a.startswith("--") and "=" in a)
-    return f"http://{flags.get('http-host', '127.0.0.1')}:{flags['http-port']}/metrics"
-
-
 def decision_us(before: str, after: str) -> float:
-    """Mean time of the scheduling decisions between two scrapes (in-process, no awaits:
-    close to their CPU), microseconds."""
+    """Mean wall time of the scheduling decisions between two scrapes, microseconds (no
+    awaits inside a decision: its CPU plus whatever the kernel gave other processes)."""
     b, a = histograms(before, DECISIONS, "result"), histograms(after, DECISIONS, "result")
     total = sum(h.sum for h in a.values()) - sum(h.sum for h in b.values())
     count = sum(h.count for h in a.values()) - sum(h.count for h in b.values())
@@ -77,7 +65,8 @@ def decision_us(before: str, after: str) -> float:
 
 def start_syncer(state_dir: Path, checkout: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
     """The sandbox's syncer command line, run from another checkout with its own .venv."""
-    record = {"argv": _syncer_argv(state_dir)}
+    record = next(r for r in json.loads((state_dir / "processes.json").read_text())
+                  if r["name"] == "syncer")
     argv = [str(checkout / ".venv/bin/python"), *record["argv"][1:]]
     log = open(state_dir / "logs" / "syncer-ab.log", "ab")  # noqa: SIM115 (the child owns it)
     return subprocess.Popen(argv, cwd=checkout, stdout=log, stderr=subprocess.STDOUT,
@@ -96,7 +85,8 @@ async def one_run(state_dir: Path, pods: int, arm: tuple[str, Path, dict[str, st
         run = Run(state_dir, pods, split=False)
         run.procs.extra = {"syncer": proc.pid}
         run.cl = await clients(run.status)
-        url = metrics_url(state_dir)
+        url = run.syncer_metrics  # the same port as the sandbox syncer's argv
+        assert url is not None, "the sandbox's state has no syncer"
         before = await asyncio.to_thread(scrape_text, url)
         try:
             figures, _ = await run.fusionvc_phase()

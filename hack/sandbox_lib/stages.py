@@ -65,7 +65,6 @@ def _delay_from_annotation(stage: str) -> str:
             f"'.metadata.annotations[\"{stage}.stage.kwok.x-k8s.io/delay\"]'\n")
 
 
-_DELAY_FROM_ANNOTATION = _delay_from_annotation("pod-complete")
 # Where each node stage's own address block starts; it ends where daemonEndpoints begins.
 _NODE_ADDRESS_BLOCKS = {"node-initialize": "{{ $hasInternalIP := false }}",
                         "node-heartbeat-with-lease": "      addresses:"}
@@ -131,7 +130,7 @@ def complete_labelled_job_pods(stages: str) -> str:
                            "add the tenant Job stage to it (hack/sandbox_lib/stages.py)")
     copy = (original.replace("name: pod-complete\n", f"name: {JOB_POD_COMPLETE_STAGE}\n", 1)
             .replace(_JOB_OWNER, _JOB_LABEL, 1)
-            .replace(_STAGE_SPEC, _STAGE_SPEC + _DELAY_FROM_ANNOTATION, 1))
+            .replace(_STAGE_SPEC, _STAGE_SPEC + _delay_from_annotation("pod-complete"), 1))
     return "\n---\n".join([*docs, copy])
 
 
