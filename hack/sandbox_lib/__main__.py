@@ -45,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--pods-per-node", type=int, metavar="N",
                     help="pod capacity of every edge node (default: the topology's, 110-250); "
                     "for benchmarks at scale: 550 fits 10,000 amd64 pods (19 amd64 nodes)")
+    up.add_argument("--apiserver-profiling", action="store_true",
+                    help="serve /debug/pprof on every kube-apiserver (for "
+                    "hack/bench/apiserver_cpu.py; off by default, as in production)")
     for verb, text in (
         ("stop", "stop one process, e.g. edge-bj-apiserver"),
         ("start", "start a stopped process again"),
@@ -92,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
             topology = dataclasses.replace(topology, node_heartbeat_s=heartbeat)
         if getattr(args, "pods_per_node", None) is not None:
             topology = with_pods_per_node(topology, args.pods_per_node)
+        if getattr(args, "apiserver_profiling", False):
+            topology = dataclasses.replace(topology, apiserver_profiling=True)
         box = Sandbox(args.dir.resolve(), topology, args.config.resolve())
         if args.command == "status":
             status = box.status()

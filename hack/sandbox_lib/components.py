@@ -85,7 +85,8 @@ def etcd_argv(bindir: Path, data_dir: Path, client_port: int, peer_port: int) ->
     ]
 
 
-def apiserver_argv(bindir: Path, layout: ClusterLayout, etcd_url: str) -> list[str]:
+def apiserver_argv(bindir: Path, layout: ClusterLayout, etcd_url: str,
+                   profiling: bool = False) -> list[str]:
     pki = layout.pki
     serving = pki.issue("apiserver", "kube-apiserver", server=True)
     return [
@@ -105,7 +106,7 @@ def apiserver_argv(bindir: Path, layout: ClusterLayout, etcd_url: str) -> list[s
         f"--service-account-signing-key-file={pki.sa_key}",
         "--service-cluster-ip-range=10.96.0.0/16",
         "--allow-privileged=true",
-        "--profiling=false",
+        f"--profiling={str(profiling).lower()}",  # /debug/pprof: hack/bench/apiserver_cpu.py
         "--v=1",
         *metrics.aggregation_flags(pki, layout.name),
     ]

@@ -211,7 +211,8 @@ class Sandbox:
         for layout in layouts:
             rec = self._spawn(
                 f"{layout.name}-apiserver",
-                comp.apiserver_argv(bindir, layout, etcd_url) + self._kubelet_args(layout),
+                comp.apiserver_argv(bindir, layout, etcd_url, self.topology.apiserver_profiling)
+                + self._kubelet_args(layout),
             )
             admin = layout.pki.issue("admin", "sandbox-admin", ("system:masters",))
             checks[rec.name] = (

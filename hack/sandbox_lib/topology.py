@@ -60,6 +60,8 @@ class Topology:
     # Virtual node Lease renewal of the sandbox's syncer (--node-heartbeat); the tenant
     # controller-managers' --node-monitor-grace-period follows it (components.py).
     node_heartbeat_s: float = 10.0
+    # kube-apiservers serve /debug/pprof (`hack/sandbox up --apiserver-profiling`).
+    apiserver_profiling: bool = False
 
     def by_role(self, role: str) -> list[ClusterSpec]:
         return [c for c in self.clusters if c.role == role]
