@@ -42,7 +42,7 @@ CATEGORIES = {
     "get, list": r"handleList|GetResource|getResourceHandler",
     "delete": r"DeleteResource|DeleteCollection",
     "watch serving": r"handleWatch|cacheWatcher|watchEncoder",
-    "x509 client auth": r"x509\.\(\*Verifier\)",
+    "x509 client auth": r"authentication/request/x509\.",  # request-header and client CA
     "etcd client": r"go\.etcd\.io",
     "TLS": r"crypto/tls\.",
     "garbage collector": r"runtime\.gcBgMarkWorker|runtime\.gcAssistAlloc",
