@@ -5,8 +5,9 @@ apiserver (a RuntimeClass it lacks, an admission plugin, a size limit). Such a
 refusal is permanent for that version of the pod: retrying it would only loop.
 The pod syncer turns it into ``PodScheduled=False`` (reason ``EdgeRefused``) and
 one Warning Event, with the edge's reason in tenant terms (the edge namespace
-replaced by the tenant's, no edge URL), and ``CreateRefusals`` remembers it
-until the pod's generation, labels or annotations change.
+replaced by the tenant's, no edge URL), and ``RefusedVersions`` remembers it
+until the pod's generation, labels or annotations change (creates and in-place updates
+are remembered apart).
 
 Pure helpers plus one bounded in-memory memory; the pod syncer does the I/O.
 """
@@ -103,8 +104,9 @@ def pod_version(pod: Obj) -> tuple[str, str]:
     return meta.get("uid", ""), digest
 
 
-class CreateRefusals:
-    """Versions of pods the edge refused to create: not tried again until they change."""
+class RefusedVersions:
+    """Versions of pods the edge refused (to create, or to update in place): not tried
+    again until they change."""
 
     def __init__(self, maxsize: int = 50_000, ttl: float = 24 * 3600) -> None:
         self._refused: TTLCache[tuple[str, str], bool] = TTLCache(maxsize=maxsize, ttl=ttl)
@@ -112,8 +114,11 @@ class CreateRefusals:
     def remember(self, pod: Obj) -> None:
         self._refused[pod_version(pod)] = True
 
+    # Nothing refused is the usual case: no digest of the pod's labels and annotations then
+    # (a sha256 over their JSON for every pod placed and every update of its copy).
     def refused(self, pod: Obj) -> bool:
-        return pod_version(pod) in self._refused
+        return bool(self._refused) and pod_version(pod) in self._refused
 
     def forget(self, pod: Obj) -> None:
-        self._refused.pop(pod_version(pod), None)
+        if self._refused:
+            self._refused.pop(pod_version(pod), None)

@@ -42,11 +42,10 @@ from syncer.kinds.pod_ownership import (
 from syncer.kinds.pod_refusals import (
     EDGE_REFUSED,
     QUOTA_RETRY_SECONDS,
-    CreateRefusals,
+    RefusedVersions,
     is_permanent,
     is_refusal,
     oversized_annotations,
-    pod_version,
     refusal_message,
     update_refusal_message,
 )
@@ -79,10 +78,8 @@ class PodSyncer(ResourceSyncer):
     def __init__(self, ctx: SyncContext) -> None:
         super().__init__(ctx)
         self.unschedulable: set[WorkKey] = set()
-        self.create_refusals = CreateRefusals()  # versions of pods the edge refused
-        # Versions of tenant pods (pod_version) whose in-place update the edge refused.
-        self._refused_updates: TTLCache[tuple[str, str], bool] = TTLCache(
-            maxsize=50_000, ttl=3600)
+        self.create_refusals = RefusedVersions()  # versions of pods the edge refused
+        self.update_refusals = RefusedVersions(ttl=3600)  # ... and those it refused to update
         self.ephemeral = EphemeralContainers(ctx.recorder)  # kubectl debug (syncer/kubelet)
         self.first_use = FirstUseGate(ctx, self._bind)  # OnFirstUse EdgeDatasets
         # UIDs of tenant pods this syncer bound, until the tenant cache shows them bound: an
@@ -354,8 +351,7 @@ class PodSyncer(ResourceSyncer):
         patch = update_patch(epod, desired)
         # A label or annotation change leaves the generation as it was: a refused version is
         # the spec, labels and annotations together, so the tenant's next change is tried.
-        refused = pod_version(tpod)
-        if patch and refused not in self._refused_updates:
+        if patch and not self.update_refusals.refused(tpod):
             try:
                 await edge.client.patch(PODS, epod["metadata"]["name"], patch,
                                         namespace=epod["metadata"]["namespace"],
@@ -365,7 +361,7 @@ class PodSyncer(ResourceSyncer):
                     raise
                 # The edge will refuse this spec until the tenant changes it again: say so
                 # once, keep mirroring status, and do not retry this generation.
-                self._refused_updates[refused] = True
+                self.update_refusals.remember(tpod)
                 await self.ctx.recorder.warn(tenant.client, {"kind": "Pod", **tpod},
                                              "UpdateRejected", update_refusal_message(err))
         pending = await carry_resize(self.ctx.placer, edge, epod, desired)

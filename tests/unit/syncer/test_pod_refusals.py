@@ -8,9 +8,10 @@ import pytest
 from syncer.core import markers
 from syncer.core.conditions import get_condition
 from syncer.core.keys import WorkKey
+from syncer.kinds import pod_refusals
 from syncer.kinds.pod_refusals import (
     ANNOTATIONS_LIMIT,
-    CreateRefusals,
+    RefusedVersions,
     is_permanent,
     is_refusal,
     oversized_annotations,
@@ -88,7 +89,7 @@ def test_oversized_annotations_counts_keys_and_values() -> None:
 
 
 def test_refusals_are_forgotten_when_the_pod_changes() -> None:
-    refusals = CreateRefusals()
+    refusals = RefusedVersions()
     p = pod("shop", "web", uid="u1")
     p["metadata"]["generation"] = 1
     refusals.remember(p)
@@ -97,6 +98,26 @@ def test_refusals_are_forgotten_when_the_pod_changes() -> None:
     for changed in ({"generation": 2}, {"labels": {"app": "web2"}},
                     {"annotations": {"a": "b"}}, {"uid": "u2"}):
         assert not refusals.refused({**p, "metadata": {**p["metadata"], **changed}})
+
+
+def test_nothing_refused_answers_without_a_digest(monkeypatch: pytest.MonkeyPatch) -> None:
+    digests: list[str] = []
+
+    def counted(p: Obj) -> tuple[str, str]:
+        digests.append(p["metadata"]["uid"])
+        return real(p)
+
+    real = pod_refusals.pod_version
+    monkeypatch.setattr(pod_refusals, "pod_version", counted)
+    refusals = RefusedVersions()
+    p, other = pod("shop", "web", uid="u1"), pod("shop", "api", uid="u2")
+    assert not refusals.refused(p)
+    refusals.forget(p)
+    assert digests == []  # the usual case: every pod placed, none refused
+    refusals.remember(p)
+    assert refusals.refused(p) and not refusals.refused(other)
+    refusals.forget(p)
+    assert not refusals.refused(p)
 
 
 def refused_sysctl_pod() -> Obj:
