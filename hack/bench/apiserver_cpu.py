@@ -70,12 +70,12 @@ async def pprof_top(paths: list[Path], focus: str | None) -> tuple[float, float]
     return seconds(found[1], found[2]), seconds(found[3], found[4])
 
 
-async def fetch_profile(kubeconfig: str, seconds: int, out: Path) -> Path:
+async def fetch_profile(kubeconfig: str, duration_s: int, out: Path) -> Path:
     proc = await asyncio.create_subprocess_exec(
-        "kubectl", f"--kubeconfig={kubeconfig}", f"--request-timeout={seconds + 60}s", "get",
-        "--raw", f"/debug/pprof/profile?seconds={seconds}", stdout=asyncio.subprocess.PIPE,
+        "kubectl", f"--kubeconfig={kubeconfig}", f"--request-timeout={duration_s + 60}s", "get",
+        "--raw", f"/debug/pprof/profile?seconds={duration_s}", stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE)
-    data, err = await asyncio.wait_for(proc.communicate(), seconds + 90)
+    data, err = await asyncio.wait_for(proc.communicate(), duration_s + 90)
     if proc.returncode != 0:
         raise SystemExit(f"profile of {kubeconfig}: {err.decode().strip()}; was the sandbox "
                          "started with `hack/sandbox up --apiserver-profiling`?")

@@ -118,7 +118,3 @@ class RefusedVersions:
     # (a sha256 over their JSON for every pod placed and every update of its copy).
     def refused(self, pod: Obj) -> bool:
         return bool(self._refused) and pod_version(pod) in self._refused
-
-    def forget(self, pod: Obj) -> None:
-        if self._refused:
-            self._refused.pop(pod_version(pod), None)
