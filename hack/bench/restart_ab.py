@@ -34,9 +34,9 @@ KEYS = ("ready_s", "cpu_s_to_ready", "rss_mib")
 
 async def one_run(state_dir: Path, url: str, arm: Arm,
                   settle: float) -> dict[str, Any]:
-    label, checkout, env = arm
+    label = arm[0]
     started = time.perf_counter()
-    proc = start_syncer(state_dir, checkout, env)
+    proc = start_syncer(state_dir, arm, url)
     try:
         while not await asyncio.to_thread(leading_and_ready, url):
             if proc.poll() is not None:

@@ -12,14 +12,19 @@ average, and the syncer's CPU per pod while the two namespaces are deleted (ever
 deleted gracefully, as in a scale-down). From the syncer's own metrics: the mean wall
 time of its scheduling decisions ("decision us"; no awaits inside, so CPU plus the
 time the kernel gave the core to other processes) and its garbage collector's time
-per pod ("gc ms"). The sandbox's own syncer is started again at the
-end. With ``--service-account-token`` the pods mount their ServiceAccount token, as
-Kubernetes does by default (a TokenRequest and an edge Secret per pod).
+per pod ("gc ms"). Each run's line also has every role's CPU per pod ("roles ms": the
+API servers, etcd, kwok... that the arm's requests cost) and every API server role's
+requests and watch events per pod ("api tenant", "api edge"). The sandbox's own syncer is
+started again at the end. With ``--service-account-token`` the pods mount their
+ServiceAccount token, as Kubernetes does by default (a TokenRequest and an edge Secret
+per pod).
 
     PYTHONPATH=.:hack/bench .venv/bin/python hack/bench/syncer_ab.py \\
         --arm before=/work/main --arm after=. --pods 300 --rounds 3
 
 An arm may add environment settings: ``--arm asyncio=.@FUSIONVC_EVENT_LOOP=asyncio``.
+``--floor`` adds an arm labelled "floor" that runs floor_syncer.py (this checkout's) in
+place of a syncer: the least a syncer can do per pod, measured the same way.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import subprocess
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from common import REPO, cpu_seconds
 from fair_throughput import Run, sandbox_verb
@@ -44,6 +50,8 @@ KEYS = ("syncer ms", "syncer net ms", "syncer writes", "syncer delete ms", "deci
 DECISIONS = "fusionvc_scheduler_decision_duration_seconds"
 GC_SECONDS = "fusionvc_gc_seconds"
 IDLE_S = 15.0
+Arm = tuple[str, Path, dict[str, str]]
+FLOOR = "floor"  # the arm that runs floor_syncer.py; no --arm may take its label
 
 
 def parse_arm(text: str) -> tuple[str, Path, dict[str, str]]:
@@ -63,30 +71,37 @@ def decision_us(before: str, after: str) -> float:
     return round(1e6 * total / count, 1) if count else float("nan")
 
 
-def start_syncer(state_dir: Path, checkout: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """The sandbox's syncer command line, run from another checkout with its own .venv."""
+def start_syncer(state_dir: Path, arm: Arm, metrics_url: str) -> subprocess.Popen[bytes]:
+    """The sandbox's syncer command line, run from another checkout with its own .venv;
+    for the floor arm, floor_syncer.py serving its request counts where the syncer would."""
+    label, checkout, env = arm
     record = next(r for r in json.loads((state_dir / "processes.json").read_text())
                   if r["name"] == "syncer")
     argv = [str(checkout / ".venv/bin/python"), *record["argv"][1:]]
+    path = str(checkout)
+    if label == FLOOR:
+        port = urlsplit(metrics_url).port
+        argv = [argv[0], str(REPO / "hack/bench/floor_syncer.py"), "--state-dir",
+                str(state_dir), "--metrics-port", str(port)]
+        path = f"{REPO}:{REPO / 'hack/bench'}"
     log = open(state_dir / "logs" / "syncer-ab.log", "ab")  # noqa: SIM115 (the child owns it)
     return subprocess.Popen(argv, cwd=checkout, stdout=log, stderr=subprocess.STDOUT,
-                            env={**os.environ, "PYTHONPATH": str(checkout), **env})
+                            env={**os.environ, "PYTHONPATH": path, **env})
 
 
-async def one_run(state_dir: Path, pods: int, arm: tuple[str, Path, dict[str, str]]
-                  ) -> dict[str, Any]:
-    label, checkout, env = arm
-    proc = start_syncer(state_dir, checkout, env)
+async def one_run(state_dir: Path, pods: int, arm: Arm) -> dict[str, Any]:
+    label = arm[0]
+    run = Run(state_dir, pods, split=False)
+    url = run.syncer_metrics  # the same port as the sandbox syncer's argv
+    assert url is not None, "the sandbox's state has no syncer"
+    proc = start_syncer(state_dir, arm, url)
     try:
         await asyncio.sleep(10)  # it lists every cluster before it works
         idle_from = cpu_seconds(proc.pid)
         await asyncio.sleep(IDLE_S)
         idle_rate = (cpu_seconds(proc.pid) - idle_from) / IDLE_S
-        run = Run(state_dir, pods, split=False)
         run.procs.extra = {"syncer": proc.pid}
         run.cl = await clients(run.status)
-        url = run.syncer_metrics  # the same port as the sandbox syncer's argv
-        assert url is not None, "the sandbox's state has no syncer"
         before = await asyncio.to_thread(scrape_text, url)
         try:
             figures, _ = await run.fusionvc_phase()
@@ -102,14 +117,15 @@ async def one_run(state_dir: Path, pods: int, arm: tuple[str, Path, dict[str, st
     idle_ms = 1000 * idle_rate * figures["seconds"] / (2 * pods)
     return {"arm": label, "syncer ms": figures["cpu ms"]["syncer"],
             "syncer net ms": round(figures["cpu ms"]["syncer"] - idle_ms, 3),
-            "syncer writes": figures["syncer requests"]["writes"],
+            "syncer writes": figures["syncer requests"].get("writes", float("nan")),
             "syncer delete ms": figures["syncer delete ms"], "decision us": decisions,
             "gc ms": round(gc_ms, 3),
             "sandbox ms": figures["cpu ms"]["total"],  # every process of the sandbox, per pod
+            "roles ms": {k: v for k, v in figures["cpu ms"].items() if k != "total"},
+            **{k: v for k, v in figures.items() if k.startswith("api ")},
             "pods_per_s": figures["pods_per_s"], "load": round(figures["load_average"][0], 1)}
 
 
-Arm = tuple[str, Path, dict[str, str]]
 
 
 async def alternate(state_dir: Path, arms: list[Arm], rounds: int,
@@ -137,6 +153,10 @@ def medians_of(runs: list[dict[str, Any]], arms: list[Arm], keys: tuple[str, ...
 async def main_async(args: argparse.Namespace) -> None:
     state_dir = args.state_dir.resolve()
     arms = [parse_arm(a) for a in args.arm]
+    if any(label == FLOOR for label, _, _ in arms):
+        raise SystemExit(f"the arm label {FLOOR!r} is --floor's")
+    if args.floor:
+        arms.append((FLOOR, REPO, {}))
     runs = await alternate(state_dir, arms, args.rounds,
                            lambda arm: one_run(state_dir, args.pods, arm))
     medians = medians_of(runs, arms, KEYS, 3)
@@ -152,10 +172,12 @@ async def main_async(args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--arm", action="append", required=True,
-                        help="label=CHECKOUT[@KEY=VAL,...]; give two or more")
+                        help="label=CHECKOUT[@KEY=VAL,...]; two or more, or one with --floor")
     parser.add_argument("--pods", type=int, default=300, help="replicas per tenant")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each arm")
     parser.add_argument("--state-dir", type=Path, default=REPO / ".sandbox")
+    parser.add_argument("--floor", action="store_true",
+                        help="add the floor arm (floor_syncer.py) beside the others")
     add_token_flag(parser)
     asyncio.run(main_async(parser.parse_args()))
 
