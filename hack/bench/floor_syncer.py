@@ -162,7 +162,7 @@ class Floor:
             await self.discard(client.create(LEASES, lease, LEASE_NAMESPACE))
 
     async def remove_nodes(self) -> None:
-        """The virtual Nodes it made: the syncer neither adopts nor removes them."""
+        """The virtual Nodes it made (and their Leases): the syncer left such Nodes alone."""
         for tenant, name in self.made_nodes:
             await self.discard(self.tenants[tenant].delete(NODES, name))
             await self.discard(self.tenants[tenant].delete(LEASES, name, LEASE_NAMESPACE))
@@ -201,12 +201,21 @@ class Floor:
 
     async def watch(self, client: KubeClient, rt: ResourceType,
                     handle: Callable[[Obj], None], **query: Any) -> None:
-        """Events after the start, handed over as they are parsed; resumes at the last one."""
-        rv = (await client.list(rt, limit=1, **query))["metadata"]["resourceVersion"]
+        """Events after the start, handed over as they are parsed; resumes at the last one
+        (after an ERROR event, such as an expired version, at the present: a bench that
+        runs that long has lost events anyway)."""
+        rv = ""
         while True:
             try:
+                if not rv:
+                    rv = (await client.list(rt, limit=1, **query))["metadata"]["resourceVersion"]
                 async for ev in client.watch(rt, rv, timeout_seconds=WATCH_S,
                                              read_timeout=WATCH_S + 30, **query):
+                    if ev["type"] == "ERROR":
+                        print(f"floor: watch {client.name} {rt.plural}: {ev['object']}",
+                              file=sys.stderr)
+                        rv = ""
+                        break
                     rv = ev["object"]["metadata"]["resourceVersion"]
                     if ev["type"] != "BOOKMARK":
                         handle(ev)
