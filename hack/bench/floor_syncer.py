@@ -44,6 +44,7 @@ from syncer.core.names import edge_namespace, virtual_node_name
 from syncer.kube.apis import LEASES, NAMESPACES, NODES, PODS, TENANTS, ResourceType
 from syncer.kube.client import KubeClient, KubeError
 from syncer.ops import event_loop
+from syncer.ops.leader import format_micro_time
 from syncer.ops.metrics import ApiRequests
 from syncer.ops.stalls import tune_gc
 
@@ -60,7 +61,7 @@ HEARTBEAT_S = 10.0
 
 
 def micro_now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return format_micro_time(dt.datetime.now(dt.UTC))
 
 
 def edge_pod(pod: Obj, edge_ns: str, edge_node: str, tenant: str) -> Obj:

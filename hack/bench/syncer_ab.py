@@ -54,7 +54,7 @@ Arm = tuple[str, Path, dict[str, str]]
 FLOOR = "floor"  # the arm that runs floor_syncer.py; no --arm may take its label
 
 
-def parse_arm(text: str) -> tuple[str, Path, dict[str, str]]:
+def parse_arm(text: str) -> Arm:
     """``label=DIR[@KEY=VAL[,KEY=VAL]]``."""
     label, _, rest = text.partition("=")
     folder, _, env = rest.partition("@")
@@ -75,15 +75,15 @@ def start_syncer(state_dir: Path, arm: Arm, metrics_url: str) -> subprocess.Pope
     """The sandbox's syncer command line, run from another checkout with its own .venv;
     for the floor arm, floor_syncer.py serving its request counts where the syncer would."""
     label, checkout, env = arm
-    record = next(r for r in json.loads((state_dir / "processes.json").read_text())
-                  if r["name"] == "syncer")
-    argv = [str(checkout / ".venv/bin/python"), *record["argv"][1:]]
-    path = str(checkout)
+    python = str(checkout / ".venv/bin/python")
     if label == FLOOR:
-        port = urlsplit(metrics_url).port
-        argv = [argv[0], str(REPO / "hack/bench/floor_syncer.py"), "--state-dir",
-                str(state_dir), "--metrics-port", str(port)]
+        argv = [python, str(REPO / "hack/bench/floor_syncer.py"), "--state-dir",
+                str(state_dir), "--metrics-port", str(urlsplit(metrics_url).port)]
         path = f"{REPO}:{REPO / 'hack/bench'}"
+    else:
+        record = next(r for r in json.loads((state_dir / "processes.json").read_text())
+                      if r["name"] == "syncer")
+        argv, path = [python, *record["argv"][1:]], str(checkout)
     log = open(state_dir / "logs" / "syncer-ab.log", "ab")  # noqa: SIM115 (the child owns it)
     return subprocess.Popen(argv, cwd=checkout, stdout=log, stderr=subprocess.STDOUT,
                             env={**os.environ, "PYTHONPATH": path, **env})
@@ -124,8 +124,6 @@ async def one_run(state_dir: Path, pods: int, arm: Arm) -> dict[str, Any]:
             "roles ms": {k: v for k, v in figures["cpu ms"].items() if k != "total"},
             **{k: v for k, v in figures.items() if k.startswith("api ")},
             "pods_per_s": figures["pods_per_s"], "load": round(figures["load_average"][0], 1)}
-
-
 
 
 async def alternate(state_dir: Path, arms: list[Arm], rounds: int,
